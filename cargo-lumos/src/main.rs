@@ -1,0 +1,2 @@
+//! cargo lumos: build, pack, push and bench serverless functions.
+fn main() {}

@@ -1,0 +1,2 @@
+//! The decrypt-message function of the Lumos paper's Table 1.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Seeded, deterministic payload groups for the built-in functions.

@@ -1,0 +1,1 @@
+//! Function-side library of the lumos frame protocol.

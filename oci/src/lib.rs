@@ -1,0 +1,1 @@
+//! OCI images: reproducible layers, image layout, registry push/pull, safe unpack.

@@ -1,0 +1,1 @@
+//! Engines, instances, measurement and load generation for lumos-runner.
