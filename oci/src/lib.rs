@@ -1,1 +1,21 @@
 //! OCI images: reproducible layers, image layout, registry push/pull, safe unpack.
+//!
+//! - [`layer`]: reproducible tar+gzip layers.
+//! - [`image`]: configs, manifests and indexes of Lumos images (native, wasm, AoT).
+//! - [`layout`]: the OCI image layout on disk.
+//! - [`registry`]: the distribution API (push, pull, auth).
+//! - [`unpack`]: a layer stack into a root filesystem, safely.
+
+pub mod digest;
+pub mod error;
+pub mod image;
+pub mod layer;
+pub mod layout;
+pub mod reference;
+pub mod spec;
+pub mod timestamp;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use layout::Layout;
+pub use spec::{Descriptor, Index, Manifest, Platform};
