@@ -1,2 +1,2 @@
-//! The fibonacci function of the Lumos paper's Table 1.
-fn main() {}
+//! The fibonacci function of the Lumos paper's Table 1, served by the lumos SDK.
+lumos_sdk::main!(fibonacci::handler);

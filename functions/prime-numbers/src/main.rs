@@ -1,2 +1,2 @@
-//! The prime-numbers function of the Lumos paper's Table 1.
-fn main() {}
+//! The prime-numbers function of the Lumos paper's Table 1, served by the lumos SDK.
+lumos_sdk::main!(prime_numbers::handler);
