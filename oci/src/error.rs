@@ -75,11 +75,6 @@ pub enum Error {
         status: u16,
         message: String,
     },
-    #[error(
-        "refusing plain HTTP to {registry}: plain HTTP is only used for loopback \
-         registries or with --insecure"
-    )]
-    InsecureRefused { registry: String },
     #[error("TLS setup: {0}")]
     Tls(String),
     #[error("credentials: {0}")]
