@@ -1,2 +1,2 @@
-//! The decrypt-message function of the Lumos paper's Table 1.
-fn main() {}
+//! The decrypt-message function of the Lumos paper's Table 1, served by the lumos SDK.
+lumos_sdk::main!(decrypt_message::handler);

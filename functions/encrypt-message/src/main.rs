@@ -1,2 +1,2 @@
-//! The encrypt-message function of the Lumos paper's Table 1.
-fn main() {}
+//! The encrypt-message function of the Lumos paper's Table 1, served by the lumos SDK.
+lumos_sdk::main!(encrypt_message::handler);
