@@ -11,10 +11,12 @@ pub mod error;
 pub mod image;
 pub mod layer;
 pub mod layout;
+pub mod pack;
 pub mod reference;
 pub mod registry;
 pub mod spec;
 pub mod timestamp;
+pub mod unpack;
 
 pub use digest::Digest;
 pub use error::{Error, Result};

@@ -1,0 +1,170 @@
+//! Packing a function's built artifacts into images in a layout: one image
+//! per variant, named `<namespace>/<function>:<variant>`, plus the `native`
+//! index over the native variants.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::image::{
+    pack_index, pack_native, pack_wasm, AotInfo, BaseImage, ImageMeta, Packed, WasmFormat,
+};
+use crate::layout::Layout;
+use crate::reference::Reference;
+use crate::registry::{pull, Client, ClientOptions};
+use crate::spec::Platform;
+
+/// What `debian-slim` stands for.
+pub const DEBIAN_SLIM: &str = "docker.io/library/debian:bookworm-slim";
+
+/// One built file of a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactInput {
+    /// `native-x86_64`, `native-aarch64`, `wasm`, `aot-<engine>-<arch>`.
+    pub variant: String,
+    pub path: PathBuf,
+    /// For AoT variants: the engine and version, e.g. `wasmedge-0.14.1`.
+    pub engine: Option<String>,
+}
+
+/// The base of native images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaseSpec {
+    Scratch,
+    Image(Reference),
+}
+
+impl BaseSpec {
+    /// `scratch`, `debian-slim` or any image reference.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "" | "scratch" => Ok(BaseSpec::Scratch),
+            "debian-slim" => Ok(BaseSpec::Image(Reference::parse(DEBIAN_SLIM)?)),
+            other => Ok(BaseSpec::Image(Reference::parse(other)?)),
+        }
+    }
+}
+
+/// Settings shared by every image of a pack run.
+#[derive(Debug, Clone)]
+pub struct PackOptions {
+    pub namespace: String,
+    /// Seconds since the epoch for `created` and layer mtimes.
+    pub created: i64,
+    pub source: Option<String>,
+    pub revision: Option<String>,
+    pub wasm_format: WasmFormat,
+    /// How to reach the registries bases are pulled from.
+    pub client: ClientOptions,
+}
+
+/// Pulls base images (each registry connected once, each base and
+/// platform pulled once per run; blobs cached in the layout by digest).
+#[derive(Default)]
+pub struct BaseCache {
+    clients: BTreeMap<String, Client>,
+    bases: BTreeMap<(String, String), BaseImage>,
+}
+
+impl BaseCache {
+    /// The base `reference` for `arch` (`x86_64`/`aarch64`), pulled into `layout`.
+    pub fn get(
+        &mut self,
+        layout: &Layout,
+        reference: &Reference,
+        arch: &str,
+        opts: &ClientOptions,
+    ) -> Result<BaseImage> {
+        let key = (reference.to_string(), arch.to_string());
+        if let Some(b) = self.bases.get(&key) {
+            return Ok(b.clone());
+        }
+        let platform = Platform::linux_for_arch(arch)
+            .ok_or_else(|| Error::Image(format!("unsupported architecture `{arch}`")))?;
+        let host = reference.api_host().to_string();
+        if !self.clients.contains_key(&host) {
+            let c = Client::connect(&host, opts.clone())?;
+            self.clients.insert(host.clone(), c);
+        }
+        let client = &self.clients[&host];
+        let pulled = pull(client, layout, reference, Some(&platform))?;
+        let base = pulled.into_base();
+        self.bases.insert(key, base.clone());
+        Ok(base)
+    }
+}
+
+fn arch_of(variant: &str) -> Option<&str> {
+    variant
+        .rsplit('-')
+        .next()
+        .filter(|a| *a == "x86_64" || *a == "aarch64")
+}
+
+/// Packs every artifact of `function` and names the images in the layout.
+/// Returns the packed images (the `native` index last among the natives).
+pub fn pack_function(
+    layout: &Layout,
+    function: &str,
+    artifacts: &[ArtifactInput],
+    base: &BaseSpec,
+    opts: &PackOptions,
+    bases: &mut BaseCache,
+) -> Result<Vec<Packed>> {
+    let meta = ImageMeta {
+        namespace: opts.namespace.clone(),
+        function: function.to_string(),
+        variant: String::new(),
+        created: opts.created,
+        source: opts.source.clone(),
+        revision: opts.revision.clone(),
+    };
+    let mut packed = Vec::new();
+    let mut natives = Vec::new();
+    for a in artifacts {
+        let bytes = std::fs::read(&a.path).map_err(|e| Error::io(&a.path, e))?;
+        let m = meta.with_variant(&a.variant);
+        let p = if let Some(arch) = a.variant.strip_prefix("native-") {
+            let base_image = match base {
+                BaseSpec::Scratch => None,
+                BaseSpec::Image(r) => Some(bases.get(layout, r, arch, &opts.client)?),
+            };
+            let p = pack_native(layout, &m, &bytes, arch, base_image.as_ref())?;
+            natives.push(p.descriptor.clone());
+            p
+        } else if a.variant == "wasm" {
+            pack_wasm(layout, &m, &bytes, opts.wasm_format, None)?
+        } else if let Some(rest) = a.variant.strip_prefix("aot-") {
+            let arch = arch_of(rest).ok_or_else(|| {
+                Error::Image(format!("AoT variant `{}` names no architecture", a.variant))
+            })?;
+            let engine = match &a.engine {
+                Some(e) => e.clone(),
+                None => rest
+                    .trim_end_matches(arch)
+                    .trim_end_matches('-')
+                    .to_string(),
+            };
+            let aot = AotInfo {
+                engine,
+                arch: arch.to_string(),
+            };
+            pack_wasm(layout, &m, &bytes, opts.wasm_format, Some(&aot))?
+        } else {
+            return Err(Error::Image(format!(
+                "unknown variant `{}` of {function}",
+                a.variant
+            )));
+        };
+        packed.push(p);
+    }
+    if !natives.is_empty() {
+        packed.push(pack_index(layout, &meta.with_variant("native"), &natives)?);
+    }
+    let refs: Vec<_> = packed
+        .iter()
+        .map(|p| (p.name.clone(), p.descriptor.clone()))
+        .collect();
+    layout.set_refs(&refs)?;
+    Ok(packed)
+}

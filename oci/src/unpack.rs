@@ -1,0 +1,443 @@
+//! Unpacking a layer stack into a root filesystem, safely.
+//!
+//! - No entry lands outside the root: absolute names and `..` are refused;
+//!   symlinks met on the way to an entry are resolved inside the root (an
+//!   absolute target is taken relative to the root, as in the container),
+//!   and one whose `..` would climb above the root is refused; a final
+//!   component that is a symlink is replaced, never written through;
+//!   hardlink targets are resolved the same way and must exist inside.
+//! - Device nodes and FIFOs are skipped (counted in [`UnpackStats`]).
+//! - Whiteouts (`.wh.NAME`, `.wh..wh..opq`) remove what lower layers put there.
+//! - The uncompressed size of all layers together is bounded, checked while
+//!   decompressing, so a gzip bomb stops at the bound.
+//! - Every layer's digest is verified while it streams.
+
+use std::collections::{HashSet, VecDeque};
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use flate2::read::GzDecoder;
+
+use crate::digest::unwrap_io;
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::spec::{media, Manifest};
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE: &str = ".wh..wh..opq";
+const MAX_LINK_HOPS: u32 = 40;
+
+/// Bounds on what an unpack may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnpackLimits {
+    /// Uncompressed bytes of all layers together (tar headers included).
+    pub max_bytes: u64,
+    /// Entries of all layers together.
+    pub max_entries: u64,
+}
+
+impl Default for UnpackLimits {
+    fn default() -> Self {
+        UnpackLimits {
+            max_bytes: 8 << 30,
+            max_entries: 1_000_000,
+        }
+    }
+}
+
+/// What an unpack did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnpackStats {
+    pub layers: u32,
+    pub entries: u64,
+    pub files: u64,
+    pub dirs: u64,
+    pub symlinks: u64,
+    pub hardlinks: u64,
+    pub whiteouts: u64,
+    /// Device nodes, FIFOs and unknown entry types left out.
+    pub skipped: u64,
+    /// Uncompressed tar bytes read.
+    pub tar_bytes: u64,
+    /// Bytes of regular file content written.
+    pub file_bytes: u64,
+}
+
+/// Unpacks every layer of `manifest` (blobs in `layout`) into `root`, in order.
+pub fn unpack_image(
+    layout: &Layout,
+    manifest: &Manifest,
+    root: &Path,
+    limits: &UnpackLimits,
+) -> Result<UnpackStats> {
+    let mut stats = UnpackStats::default();
+    for layer in &manifest.layers {
+        let mut verifying = layout.open_blob_verified(layer)?;
+        let blob_path = layout.blob_path(&layer.digest);
+        unpack_layer(&mut verifying, &layer.media_type, root, limits, &mut stats)?;
+        // Read what the decompressor left (gzip trailer, padding) so the
+        // digest is checked over the whole blob.
+        io::copy(&mut verifying, &mut io::sink()).map_err(|e| unwrap_io(&blob_path, e))?;
+    }
+    Ok(stats)
+}
+
+/// A reader that fails once more than `limit - used` bytes pass.
+struct Bounded<'a, R> {
+    inner: R,
+    used: &'a mut u64,
+    limit: u64,
+}
+
+#[derive(Debug)]
+struct LimitExceeded;
+impl std::fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("unpack size limit exceeded")
+    }
+}
+impl std::error::Error for LimitExceeded {}
+
+impl<R: Read> Read for Bounded<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        *self.used += n as u64;
+        if *self.used > self.limit {
+            return Err(io::Error::other(LimitExceeded));
+        }
+        Ok(n)
+    }
+}
+
+fn map_io(root: &Path, limit: u64, e: io::Error) -> Error {
+    if e.get_ref().is_some_and(|i| i.is::<LimitExceeded>()) {
+        return Error::TooLarge { limit };
+    }
+    unwrap_io(root, e)
+}
+
+/// Unpacks one layer stream (`tar`, `tar+gzip`) into `root`.
+pub fn unpack_layer(
+    reader: impl Read,
+    media_type: &str,
+    root: &Path,
+    limits: &UnpackLimits,
+    stats: &mut UnpackStats,
+) -> Result<()> {
+    fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+    let root = fs::canonicalize(root).map_err(|e| Error::io(root, e))?;
+    let decompressed: Box<dyn Read + '_> = match media_type {
+        media::LAYER_GZIP | media::DOCKER_LAYER_GZIP => Box::new(GzDecoder::new(reader)),
+        media::LAYER_TAR | media::DOCKER_LAYER_TAR => Box::new(reader),
+        other => {
+            return Err(Error::UnsupportedMediaType {
+                what: "layer to unpack".into(),
+                media_type: other.to_string(),
+            })
+        }
+    };
+    let limit = limits.max_bytes;
+    let mut used = stats.tar_bytes;
+    let result = {
+        let bounded = Bounded {
+            inner: decompressed,
+            used: &mut used,
+            limit,
+        };
+        let mut archive = tar::Archive::new(bounded);
+        unpack_entries(&mut archive, &root, limits, stats).and_then(|()| {
+            // Drain the end-of-archive blocks through the bound.
+            io::copy(&mut archive.into_inner(), &mut io::sink())
+                .map_err(|e| map_io(&root, limit, e))?;
+            Ok(())
+        })
+    };
+    stats.tar_bytes = used;
+    stats.layers += 1;
+    result
+}
+
+fn unpack_entries<R: Read>(
+    archive: &mut tar::Archive<R>,
+    root: &Path,
+    limits: &UnpackLimits,
+    stats: &mut UnpackStats,
+) -> Result<()> {
+    let limit = limits.max_bytes;
+    let mut created: HashSet<PathBuf> = HashSet::new();
+    let entries = archive.entries().map_err(|e| map_io(root, limit, e))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| map_io(root, limit, e))?;
+        stats.entries += 1;
+        if stats.entries > limits.max_entries {
+            return Err(Error::UnsafeEntry {
+                path: String::new(),
+                reason: format!("more than {} entries", limits.max_entries),
+            });
+        }
+        let raw = entry
+            .path()
+            .map_err(|e| map_io(root, limit, e))?
+            .into_owned();
+        let shown = raw.display().to_string();
+        let comps = components(&raw, &shown)?;
+        let Some((name, parents)) = comps.split_last() else {
+            continue; // the root itself
+        };
+        let kind = entry.header().entry_type();
+        let name_str = name.to_string_lossy();
+
+        if name_str == OPAQUE {
+            let dir = resolve(root, parents, false, &mut created, &shown)?;
+            if dir.is_dir() && !is_symlink(&dir) {
+                for child in fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+                    let child = child.map_err(|e| Error::io(&dir, e))?.path();
+                    if !created.contains(&child) {
+                        remove_any(&child)?;
+                    }
+                }
+            }
+            stats.whiteouts += 1;
+            continue;
+        }
+        if let Some(hidden) = name_str.strip_prefix(WHITEOUT_PREFIX) {
+            if hidden.is_empty() || hidden == "." || hidden == ".." || hidden.contains('/') {
+                return Err(unsafe_entry(&shown, "bad whiteout name"));
+            }
+            let dir = resolve(root, parents, false, &mut created, &shown)?;
+            let target = dir.join(hidden);
+            if target.symlink_metadata().is_ok() {
+                remove_any(&target)?;
+            }
+            stats.whiteouts += 1;
+            continue;
+        }
+
+        match kind {
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                tracing::debug!(path = %shown, "skipping device node or FIFO");
+                stats.skipped += 1;
+                continue;
+            }
+            tar::EntryType::Regular
+            | tar::EntryType::Continuous
+            | tar::EntryType::Directory
+            | tar::EntryType::Symlink
+            | tar::EntryType::Link => {}
+            other => {
+                tracing::debug!(path = %shown, ?other, "skipping unsupported entry type");
+                stats.skipped += 1;
+                continue;
+            }
+        }
+
+        let parent = resolve(root, parents, true, &mut created, &shown)?;
+        let target = parent.join(name);
+        let header = entry.header();
+        let mode = header.mode().unwrap_or(0o644) & 0o7777;
+        let uid = header.uid().ok().and_then(|u| u32::try_from(u).ok());
+        let gid = header.gid().ok().and_then(|g| u32::try_from(g).ok());
+        let mtime = header.mtime().ok();
+        let existing = target.symlink_metadata().ok();
+
+        match kind {
+            tar::EntryType::Directory => {
+                match existing {
+                    Some(m) if m.is_dir() => {}
+                    Some(_) => {
+                        remove_any(&target)?;
+                        fs::create_dir(&target).map_err(|e| Error::io(&target, e))?;
+                    }
+                    None => fs::create_dir(&target).map_err(|e| Error::io(&target, e))?,
+                }
+                fs::set_permissions(&target, fs::Permissions::from_mode(mode))
+                    .map_err(|e| Error::io(&target, e))?;
+                stats.dirs += 1;
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                if existing.is_some() {
+                    remove_any(&target)?;
+                }
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc_o_nofollow())
+                    .open(&target)
+                    .map_err(|e| Error::io(&target, e))?;
+                let n = io::copy(&mut entry, &mut f).map_err(|e| map_io(root, limit, e))?;
+                stats.file_bytes += n;
+                fs::set_permissions(&target, fs::Permissions::from_mode(mode))
+                    .map_err(|e| Error::io(&target, e))?;
+                if let Some(t) = mtime {
+                    let _ = set_mtime(&f, t);
+                }
+                stats.files += 1;
+            }
+            tar::EntryType::Symlink => {
+                let link = entry
+                    .link_name()
+                    .map_err(|e| map_io(root, limit, e))?
+                    .ok_or_else(|| unsafe_entry(&shown, "symlink without a target"))?
+                    .into_owned();
+                if existing.is_some() {
+                    remove_any(&target)?;
+                }
+                std::os::unix::fs::symlink(&link, &target).map_err(|e| Error::io(&target, e))?;
+                stats.symlinks += 1;
+            }
+            tar::EntryType::Link => {
+                let link = entry
+                    .link_name()
+                    .map_err(|e| map_io(root, limit, e))?
+                    .ok_or_else(|| unsafe_entry(&shown, "hardlink without a target"))?
+                    .into_owned();
+                let link_shown = link.display().to_string();
+                let link_comps = components(&link, &link_shown)?;
+                let Some((lname, lparents)) = link_comps.split_last() else {
+                    return Err(unsafe_entry(&shown, "hardlink to the root"));
+                };
+                let lparent = resolve(root, lparents, false, &mut created, &link_shown)?;
+                let source = lparent.join(lname);
+                let meta = source.symlink_metadata().map_err(|_| {
+                    unsafe_entry(
+                        &shown,
+                        &format!("hardlink target `{link_shown}` is not in the layer stack"),
+                    )
+                })?;
+                if meta.is_dir() {
+                    return Err(unsafe_entry(&shown, "hardlink to a directory"));
+                }
+                if existing.is_some() {
+                    remove_any(&target)?;
+                }
+                fs::hard_link(&source, &target).map_err(|e| Error::io(&target, e))?;
+                stats.hardlinks += 1;
+            }
+            _ => unreachable!("filtered above"),
+        }
+        if let (Some(u), Some(g)) = (uid, gid) {
+            // Only root may give files away; as anyone else the files stay ours.
+            let _ = std::os::unix::fs::lchown(&target, Some(u), Some(g));
+        }
+        created.insert(target);
+    }
+    Ok(())
+}
+
+/// `O_NOFOLLOW` on Linux: the file is created fresh (`create_new`), and this
+/// makes sure a symlink raced into its place is not followed either.
+fn libc_o_nofollow() -> i32 {
+    0o400000
+}
+
+fn set_mtime(f: &File, secs: u64) -> io::Result<()> {
+    f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+fn unsafe_entry(path: &str, reason: &str) -> Error {
+    Error::UnsafeEntry {
+        path: path.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The normal components of an entry name; absolute names and `..` refused.
+fn components(path: &Path, shown: &str) -> Result<Vec<OsString>> {
+    let mut out = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n.to_os_string()),
+            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(unsafe_entry(shown, "absolute path"));
+            }
+            Component::ParentDir => return Err(unsafe_entry(shown, "`..` in the path")),
+        }
+    }
+    Ok(out)
+}
+
+fn is_symlink(p: &Path) -> bool {
+    p.symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
+}
+
+fn remove_any(p: &Path) -> Result<()> {
+    let m = p.symlink_metadata().map_err(|e| Error::io(p, e))?;
+    if m.is_dir() {
+        fs::remove_dir_all(p).map_err(|e| Error::io(p, e))
+    } else {
+        fs::remove_file(p).map_err(|e| Error::io(p, e))
+    }
+}
+
+/// The directory `comps` names inside `root`, following symlinks inside the
+/// root (absolute targets are rooted at `root`; `..` above the root is
+/// refused). Missing directories are created when `create` is set.
+fn resolve(
+    root: &Path,
+    comps: &[OsString],
+    create: bool,
+    created: &mut HashSet<PathBuf>,
+    shown: &str,
+) -> Result<PathBuf> {
+    let mut current: Vec<OsString> = Vec::new();
+    let mut queue: VecDeque<OsString> = comps.iter().cloned().collect();
+    let mut hops = 0;
+    let here = |current: &[OsString]| {
+        let mut p = root.to_path_buf();
+        p.extend(current);
+        p
+    };
+    while let Some(c) = queue.pop_front() {
+        if c == OsStr::new(".") || c.is_empty() {
+            continue;
+        }
+        if c == OsStr::new("..") {
+            if current.pop().is_none() {
+                return Err(unsafe_entry(
+                    shown,
+                    "a symlink on the way leads above the root",
+                ));
+            }
+            continue;
+        }
+        let mut candidate = here(&current);
+        candidate.push(&c);
+        match candidate.symlink_metadata() {
+            Ok(m) if m.file_type().is_symlink() => {
+                hops += 1;
+                if hops > MAX_LINK_HOPS {
+                    return Err(unsafe_entry(shown, "too many levels of symlinks"));
+                }
+                let target = fs::read_link(&candidate).map_err(|e| Error::io(&candidate, e))?;
+                if target.is_absolute() {
+                    current.clear();
+                }
+                for tc in target.components().rev() {
+                    match tc {
+                        Component::Normal(n) => queue.push_front(n.to_os_string()),
+                        Component::ParentDir => queue.push_front(OsString::from("..")),
+                        Component::CurDir | Component::RootDir | Component::Prefix(_) => {}
+                    }
+                }
+            }
+            Ok(m) if m.is_dir() => current.push(c),
+            Ok(_) => return Err(unsafe_entry(shown, "a parent is not a directory")),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if create {
+                    fs::create_dir(&candidate).map_err(|e| Error::io(&candidate, e))?;
+                    created.insert(candidate);
+                }
+                current.push(c);
+            }
+            Err(e) => return Err(Error::io(&candidate, e)),
+        }
+    }
+    Ok(here(&current))
+}
