@@ -8,4 +8,4 @@ pub mod push;
 pub use auth::Credentials;
 pub use client::{Client, ClientOptions};
 pub use pull::{pull, Pulled};
-pub use push::{push, PushStats};
+pub use push::{push, push_layout, PushStats, PushedImage};

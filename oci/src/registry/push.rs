@@ -209,3 +209,62 @@ pub fn push_blob(
     tracing::debug!(repo, digest = %d, bytes = desc.size, "uploaded blob");
     Ok(())
 }
+
+/// One image of a layout pushed to a registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedImage {
+    /// The name in the layout, e.g. `lumos/fibonacci:wasm`.
+    pub local_name: String,
+    /// `host[:port]/namespace/function:tag`.
+    pub reference: String,
+    pub digest: Digest,
+    pub stats: PushStats,
+}
+
+/// Where a layout name (`<ns>/<function>:<variant>`) goes in a registry
+/// namespace: `<namespace>/<function>` tagged `<tag_prefix><variant>`.
+pub fn target_of(local_name: &str, namespace: &str, tag_prefix: &str) -> Result<(String, String)> {
+    let (repo, variant) = local_name
+        .rsplit_once(':')
+        .ok_or_else(|| Error::Image(format!("layout name `{local_name}` has no tag")))?;
+    let function = repo.rsplit('/').next().unwrap_or(repo);
+    let repo = if namespace.is_empty() {
+        function.to_string()
+    } else {
+        format!("{}/{function}", namespace.trim_matches('/'))
+    };
+    Ok((repo, format!("{tag_prefix}{variant}")))
+}
+
+/// Pushes the named images of `layout` (all when `only` is empty) to
+/// `namespace` on the client's registry. Indexes come after their children.
+pub fn push_layout(
+    client: &Client,
+    layout: &Layout,
+    namespace: &str,
+    tag_prefix: &str,
+    only: &[String],
+    mut on_pushed: impl FnMut(&PushedImage),
+) -> Result<Vec<PushedImage>> {
+    let mut refs = layout.refs()?;
+    if !only.is_empty() {
+        refs.retain(|(n, _)| only.iter().any(|o| o == n));
+    }
+    // Manifests before indexes, so an index's children are tagged already.
+    refs.sort_by_key(|(n, d)| (media::is_index(&d.media_type), n.clone()));
+    let mut out = Vec::new();
+    for (name, desc) in refs {
+        let (repo, tag) = target_of(&name, namespace, tag_prefix)?;
+        let mut stats = PushStats::default();
+        push(client, layout, &desc, &repo, Some(&tag), &mut stats)?;
+        let pushed = PushedImage {
+            local_name: name,
+            reference: format!("{}/{repo}:{tag}", client.registry()),
+            digest: desc.digest.clone(),
+            stats,
+        };
+        on_pushed(&pushed);
+        out.push(pushed);
+    }
+    Ok(out)
+}

@@ -1,0 +1,143 @@
+//! A small driver of the library for tests and scripts/bench-oci.
+//!
+//! ```text
+//! lumos-oci pack BUILD_JSON LAYOUT [--base REF] [--namespace NS]   pack every artifact of a build.json
+//! lumos-oci push LAYOUT HOST[:PORT]/NAMESPACE [NAME...]            push (all or the named images)
+//! lumos-oci sizes LAYOUT                                           compressed and unpacked size per image
+//! ```
+//! Each prints one JSON line per image and a JSON summary line.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use lumos_oci::image::WasmFormat;
+use lumos_oci::pack::{pack_function, ArtifactInput, BaseCache, BaseSpec, PackOptions};
+use lumos_oci::registry::{push_layout, Client, ClientOptions, PushStats};
+use lumos_oci::{Layout, Result};
+use serde_json::{json, Value};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("pack") if args.len() >= 3 => pack(&args[1], &args[2], &args[3..]),
+        Some("push") if args.len() >= 3 => push(&args[1], &args[2], &args[3..]),
+        Some("sizes") if args.len() == 2 => sizes(&args[1]),
+        _ => {
+            eprintln!("usage: lumos-oci pack BUILD_JSON LAYOUT [--base REF] | push LAYOUT HOST/NS [NAME...] | sizes LAYOUT");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn opt(rest: &[String], flag: &str) -> Option<String> {
+    rest.iter()
+        .position(|a| a == flag)
+        .and_then(|i| rest.get(i + 1).cloned())
+}
+
+fn pack(build_json: &str, layout: &str, rest: &[String]) -> Result<()> {
+    let started = Instant::now();
+    let text = std::fs::read(build_json).map_err(|e| lumos_oci::Error::io(build_json, e))?;
+    let manifest: Value =
+        serde_json::from_slice(&text).map_err(|e| lumos_oci::Error::json(build_json, e))?;
+    let layout = Layout::create(layout)?;
+    let opts = PackOptions {
+        namespace: opt(rest, "--namespace").unwrap_or_else(|| "lumos".into()),
+        created: lumos_oci::timestamp::source_date_epoch(),
+        source: None,
+        revision: None,
+        wasm_format: WasmFormat::Compat,
+        client: ClientOptions::default(),
+    };
+    let base_override = opt(rest, "--base");
+    let mut bases = BaseCache::default();
+    let mut images = 0;
+    for f in manifest["functions"].as_array().into_iter().flatten() {
+        let name = f["name"].as_str().unwrap_or_default();
+        let base = base_override
+            .clone()
+            .unwrap_or_else(|| f["base"].as_str().unwrap_or("scratch").to_string());
+        let arts: Vec<ArtifactInput> = f["artifacts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| ArtifactInput {
+                variant: a["variant"].as_str().unwrap_or_default().to_string(),
+                path: PathBuf::from(a["path"].as_str().unwrap_or_default()),
+                engine: a["engine"].as_str().map(str::to_string),
+            })
+            .collect();
+        for p in pack_function(
+            &layout,
+            name,
+            &arts,
+            &BaseSpec::parse(&base)?,
+            &opts,
+            &mut bases,
+        )? {
+            images += 1;
+            println!(
+                "{}",
+                json!({"image": p.name, "digest": p.descriptor.digest, "size": p.descriptor.size})
+            );
+        }
+    }
+    println!(
+        "{}",
+        json!({"summary": "pack", "images": images, "seconds": started.elapsed().as_secs_f64()})
+    );
+    Ok(())
+}
+
+fn push(layout: &str, target: &str, only: &[String]) -> Result<()> {
+    let started = Instant::now();
+    let layout = Layout::open(layout)?;
+    let (host, namespace) = target.split_once('/').unwrap_or((target, ""));
+    let client = Client::connect(host, ClientOptions::default())?;
+    let mut total = PushStats::default();
+    let pushed = push_layout(&client, &layout, namespace, "", only, |p| {
+        println!(
+            "{}",
+            json!({"reference": p.reference, "digest": p.digest, "blobs_uploaded": p.stats.blobs_uploaded,
+                   "blobs_present": p.stats.blobs_present, "bytes_uploaded": p.stats.bytes_uploaded})
+        );
+    })?;
+    for p in &pushed {
+        total.add(&p.stats);
+    }
+    println!(
+        "{}",
+        json!({"summary": "push", "images": pushed.len(), "blobs_uploaded": total.blobs_uploaded,
+               "blobs_mounted": total.blobs_mounted, "blobs_present": total.blobs_present,
+               "bytes_uploaded": total.bytes_uploaded, "seconds": started.elapsed().as_secs_f64()})
+    );
+    Ok(())
+}
+
+fn sizes(layout: &str) -> Result<()> {
+    let layout = Layout::open(layout)?;
+    for (name, desc) in layout.refs()? {
+        if !lumos_oci::spec::media::is_manifest(&desc.media_type) {
+            continue;
+        }
+        let m = lumos_oci::image::read_manifest(&layout, &desc)?;
+        let compressed: u64 = m.config.size + m.layers.iter().map(|l| l.size).sum::<u64>();
+        let dir = tempfile::tempdir().map_err(|e| lumos_oci::Error::io("tempdir", e))?;
+        let unpacked = if m.layers.iter().all(|l| l.media_type.contains("tar")) {
+            let stats =
+                lumos_oci::unpack::unpack_image(&layout, &m, dir.path(), &Default::default())?;
+            stats.file_bytes
+        } else {
+            m.layers.iter().map(|l| l.size).sum()
+        };
+        println!(
+            "{}",
+            json!({"image": name, "compressed_bytes": compressed, "unpacked_bytes": unpacked})
+        );
+    }
+    Ok(())
+}
