@@ -1,2 +1,2 @@
-//! The language-detection function of the Lumos paper's Table 1.
-fn main() {}
+//! The language-detection function of the Lumos paper's Table 1, served by the lumos SDK.
+lumos_sdk::main!(language_detection::handler);

@@ -1,2 +1,2 @@
-//! The mandelbrot-bitmap function of the Lumos paper's Table 1.
-fn main() {}
+//! The mandelbrot-bitmap function of the Lumos paper's Table 1, served by the lumos SDK.
+lumos_sdk::main!(mandelbrot_bitmap::handler);
