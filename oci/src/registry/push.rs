@@ -8,7 +8,8 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::image::{read_index, read_manifest};
 use crate::layout::Layout;
-use crate::spec::{media, Descriptor};
+use crate::reference::Reference;
+use crate::spec::{annotation, media, Descriptor};
 
 /// What one push did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,9 +60,17 @@ pub fn push(
         }
     } else if media::is_manifest(&desc.media_type) {
         let manifest = read_manifest(layout, desc)?;
-        push_blob(client, layout, repo, &manifest.config, stats)?;
+        // A base on the same registry: its layers can be mounted from there.
+        let base_repo = manifest
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(annotation::BASE_NAME))
+            .and_then(|b| Reference::parse(b).ok())
+            .filter(|r| r.registry == client.registry())
+            .map(|r| r.repository);
+        push_blob(client, layout, repo, &manifest.config, None, stats)?;
         for l in &manifest.layers {
-            push_blob(client, layout, repo, l, stats)?;
+            push_blob(client, layout, repo, l, base_repo.as_deref(), stats)?;
         }
     } else {
         return Err(Error::UnsupportedMediaType {
@@ -133,12 +142,14 @@ fn put_manifest(
     Ok(())
 }
 
-/// Uploads one blob unless the registry has it.
+/// Uploads one blob unless the registry has it; mounts it from `mount_from`
+/// (or a repository this client saw holding it) when the registry allows.
 pub fn push_blob(
     client: &Client,
     layout: &Layout,
     repo: &str,
     desc: &Descriptor,
+    mount_from: Option<&str>,
     stats: &mut PushStats,
 ) -> Result<()> {
     let d = &desc.digest;
@@ -161,7 +172,10 @@ pub fn push_blob(
     layout.verify_blob(desc)?;
 
     let mut start = format!("/v2/{repo}/blobs/uploads/");
-    let from = client.repo_holding(d).filter(|r| r != repo);
+    let from = client
+        .repo_holding(d)
+        .or_else(|| mount_from.map(str::to_string))
+        .filter(|r| r != repo);
     if let Some(from) = &from {
         start.push_str(&format!("?mount={d}&from={from}"));
     }
