@@ -1,7 +1,7 @@
 //! A small seeded PRNG (SplitMix64): the same seed gives the same bytes on every machine.
 
 /// The seed every payload stream derives from ("LUMOS" in ASCII).
-pub const SEED: u64 = 0x4C55_4D4F_53;
+pub const SEED: u64 = 0x004C_554D_4F53;
 
 /// SplitMix64 (Steele, Lea, Flood 2014): 64-bit state, passes BigCrush.
 #[derive(Debug, Clone)]
