@@ -1,2 +1,54 @@
-//! cargo lumos: build, pack, push and bench serverless functions.
-fn main() {}
+//! `cargo-lumos`: the binary behind `cargo lumos`. Thin: parses the command
+//! line and hands over to the modules that do the work.
+
+mod build;
+mod build_manifest;
+mod cargo_args;
+mod cli;
+mod config;
+mod variant;
+mod workspace;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    // `cargo lumos build` runs us as `cargo-lumos lumos build`; `cargo-lumos build` works too.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "lumos") {
+        args.remove(1);
+    }
+    let cli = Cli::parse_from(args);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Build(args) => {
+            let opts = build::BuildOptions {
+                selection: variant::Selection {
+                    all: args.all_runtimes,
+                    runtimes: args.runtimes,
+                    arches: args.arches,
+                    aot_engines: args.aot_engines,
+                },
+                aot_opt_level: args.aot_opt_level,
+                json: args.message_format == "json",
+            };
+            let Some(report) = build::run(&args.cargo, &opts)? else {
+                return Ok(ExitCode::SUCCESS);
+            };
+            build::check(&report)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

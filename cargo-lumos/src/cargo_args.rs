@@ -1,0 +1,105 @@
+//! Cargo's usual flags, accepted by `cargo lumos` and passed through to cargo.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The flags of `cargo build` that `cargo lumos` understands and forwards.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CargoArgs {
+    /// Path to Cargo.toml of the workspace or package.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// Function package(s) to build (default: every function of the workspace).
+    #[arg(short = 'p', long = "package", value_name = "SPEC")]
+    pub packages: Vec<String>,
+    /// Build every function of the workspace (the default; accepted for cargo's sake).
+    #[arg(long)]
+    pub workspace: bool,
+    /// Leave out these packages.
+    #[arg(long, value_name = "SPEC", requires = "workspace")]
+    pub exclude: Vec<String>,
+    /// Build with the release profile (the default unless metadata names a profile).
+    #[arg(short = 'r', long, conflicts_with = "profile")]
+    pub release: bool,
+    /// Build with this cargo profile.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Directory for all generated artifacts.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+    /// Space or comma separated list of features to activate.
+    #[arg(short = 'F', long = "features", value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Activate all available features.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not activate the `default` feature.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// Assert that Cargo.lock will remain unchanged.
+    #[arg(long)]
+    pub locked: bool,
+    /// Run without accessing the network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Equivalent to --locked and --offline.
+    #[arg(long)]
+    pub frozen: bool,
+}
+
+impl CargoArgs {
+    /// The cargo program: `$CARGO` when run by cargo, else `cargo` on PATH.
+    pub fn cargo_program() -> PathBuf {
+        std::env::var_os("CARGO")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("cargo"))
+    }
+
+    /// Flags that apply to every cargo invocation (metadata and build).
+    pub fn apply_common(&self, cmd: &mut Command) {
+        if let Some(path) = &self.manifest_path {
+            cmd.arg("--manifest-path").arg(path);
+        }
+        if self.locked {
+            cmd.arg("--locked");
+        }
+        if self.offline {
+            cmd.arg("--offline");
+        }
+        if self.frozen {
+            cmd.arg("--frozen");
+        }
+    }
+
+    /// Flags that only `cargo build` takes (features; profile is chosen per function set).
+    pub fn apply_build(&self, cmd: &mut Command) {
+        self.apply_common(cmd);
+        for f in &self.features {
+            cmd.arg("--features").arg(f);
+        }
+        if self.all_features {
+            cmd.arg("--all-features");
+        }
+        if self.no_default_features {
+            cmd.arg("--no-default-features");
+        }
+    }
+
+    /// The profile asked for on the command line, if any.
+    pub fn cli_profile(&self) -> Option<String> {
+        if self.release {
+            Some("release".to_string())
+        } else {
+            self.profile.clone()
+        }
+    }
+}
+
+/// Cargo's directory name for a profile's output (`dev` builds into `debug`).
+pub fn profile_dir(profile: &str) -> &str {
+    match profile {
+        "dev" | "test" => "debug",
+        "bench" => "release",
+        other => other,
+    }
+}

@@ -1,0 +1,47 @@
+//! The command line of `cargo lumos` / `cargo-lumos`.
+
+use clap::{Parser, Subcommand};
+
+use crate::cargo_args::CargoArgs;
+use crate::variant::{AotEngine, Arch, RuntimeFamily};
+
+/// Build, pack, push and benchmark the serverless functions of a Rust workspace
+/// as native, WebAssembly and ahead-of-time compiled WebAssembly.
+#[derive(Debug, Parser)]
+#[command(name = "cargo-lumos", bin_name = "cargo lumos", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compile every function into its variants under <target-dir>/lumos/.
+    Build(BuildArgs),
+}
+
+/// `cargo lumos build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    /// Build every variant of every runtime family each function supports
+    /// (native and AoT for x86_64 and aarch64, both AoT engines, wasm).
+    #[arg(long)]
+    pub all_runtimes: bool,
+    /// Only these runtime families: native, wasm, aot (repeat or comma-separate).
+    #[arg(long = "runtime", value_name = "NAME", value_delimiter = ',')]
+    pub runtimes: Vec<RuntimeFamily>,
+    /// Only these architectures for native and AoT variants: x86_64, aarch64.
+    #[arg(long = "arch", value_name = "ARCH", value_delimiter = ',')]
+    pub arches: Vec<Arch>,
+    /// Only these AoT engines: wasmedge, wasmtime.
+    #[arg(long = "aot-engine", value_name = "ENGINE", value_delimiter = ',')]
+    pub aot_engines: Vec<AotEngine>,
+    /// Optimisation level of the AoT compilers: 0, 1, 2, 3, s, z (the paper used 2).
+    #[arg(long, value_name = "LEVEL", default_value = "2")]
+    pub aot_opt_level: String,
+    /// `human` (default) or `json`: one JSON object per artifact on stdout.
+    #[arg(long, value_name = "FMT", default_value = "human", value_parser = ["human", "json"])]
+    pub message_format: String,
+}

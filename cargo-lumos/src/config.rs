@@ -1,0 +1,208 @@
+//! `[package.metadata.lumos]` and `[workspace.metadata.lumos]`: what a function
+//! declares about itself. Package values override workspace defaults key by key;
+//! an unknown key is an error naming the key and the manifest.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::variant::RuntimeFamily;
+
+/// The keys a `lumos` metadata table may hold.
+pub const KNOWN_KEYS: &[&str] = &["protocol", "runtimes", "base", "payloads", "profile"];
+
+/// How the runner talks to a function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// The SDK's frames on stdin/stdout; one long-lived instance.
+    Lumos,
+    /// One request on stdin, the response on stdout; one instance per request.
+    Stdio,
+    /// The function serves HTTP itself on `$PORT`.
+    Http,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Lumos => "lumos",
+            Protocol::Stdio => "stdio",
+            Protocol::Http => "http",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "lumos" => Some(Protocol::Lumos),
+            "stdio" => Some(Protocol::Stdio),
+            "http" => Some(Protocol::Http),
+            _ => None,
+        }
+    }
+}
+
+/// A function's resolved settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionConfig {
+    pub protocol: Protocol,
+    /// The runtime families the function supports (default: all three).
+    pub runtimes: Vec<RuntimeFamily>,
+    /// Base of native images: `scratch`, `debian-slim` or an image reference.
+    pub base: String,
+    /// Named payload groups for bench, relative to the package's directory.
+    pub payloads: Option<PathBuf>,
+    /// Cargo profile to build with when the command line names none.
+    pub profile: Option<String>,
+}
+
+/// A metadata table that does not say what a function needs to say.
+#[derive(Debug, thiserror::Error)]
+#[error("{manifest}: [{table}] {message}")]
+pub struct ConfigError {
+    pub manifest: PathBuf,
+    pub table: &'static str,
+    pub message: String,
+}
+
+/// Returns the `lumos` table inside a cargo `metadata` value, if any.
+pub fn lumos_table(metadata: &Value) -> Option<&Map<String, Value>> {
+    metadata.get("lumos").and_then(Value::as_object)
+}
+
+/// Checks a table's keys and value types; used for both workspace and package tables.
+pub fn validate(
+    table: &Map<String, Value>,
+    manifest: &Path,
+    table_name: &'static str,
+) -> Result<(), ConfigError> {
+    let err = |message: String| ConfigError {
+        manifest: manifest.to_path_buf(),
+        table: table_name,
+        message,
+    };
+    for (key, value) in table {
+        match key.as_str() {
+            "protocol" => {
+                let s = value
+                    .as_str()
+                    .ok_or_else(|| err(format!("`protocol` must be a string, got {value}")))?;
+                if Protocol::parse(s).is_none() {
+                    return Err(err(format!(
+                        "unknown protocol `{s}` (expected lumos, stdio or http)"
+                    )));
+                }
+            }
+            "runtimes" => {
+                let items = value.as_array().ok_or_else(|| {
+                    err(format!("`runtimes` must be an array of strings, got {value}"))
+                })?;
+                if items.is_empty() {
+                    return Err(err("`runtimes` must name at least one runtime".into()));
+                }
+                for item in items {
+                    let s = item.as_str().ok_or_else(|| {
+                        err(format!("`runtimes` must hold strings, got {item}"))
+                    })?;
+                    s.parse::<RuntimeFamily>().map_err(|e| err(e.to_string()))?;
+                }
+            }
+            "base" | "payloads" | "profile" => {
+                let s = value
+                    .as_str()
+                    .ok_or_else(|| err(format!("`{key}` must be a string, got {value}")))?;
+                if s.trim().is_empty() {
+                    return Err(err(format!("`{key}` must not be empty")));
+                }
+            }
+            other => {
+                return Err(err(format!(
+                    "unknown key `{other}` (known keys: {})",
+                    KNOWN_KEYS.join(", ")
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Merges the workspace defaults and a package's own table (already validated).
+pub fn resolve(
+    workspace: Option<&Map<String, Value>>,
+    package: &Map<String, Value>,
+) -> FunctionConfig {
+    let get = |key: &str| package.get(key).or_else(|| workspace.and_then(|w| w.get(key)));
+    let string = |key: &str| get(key).and_then(Value::as_str).map(str::to_string);
+    let protocol = string("protocol")
+        .and_then(|s| Protocol::parse(&s))
+        .unwrap_or(Protocol::Lumos);
+    let runtimes = get("runtimes")
+        .and_then(Value::as_array)
+        .map(|items| {
+            let mut families: Vec<RuntimeFamily> = items
+                .iter()
+                .filter_map(Value::as_str)
+                .filter_map(|s| s.parse().ok())
+                .collect();
+            families.sort();
+            families.dedup();
+            families
+        })
+        .unwrap_or_else(|| RuntimeFamily::ALL.to_vec());
+    FunctionConfig {
+        protocol,
+        runtimes,
+        base: string("base").unwrap_or_else(|| "scratch".to_string()),
+        payloads: string("payloads").map(PathBuf::from),
+        profile: string("profile"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_the_manifest() {
+        let t = obj(json!({"protocol": "lumos", "runtime": ["wasm"]}));
+        let e = validate(&t, Path::new("/x/Cargo.toml"), "package.metadata.lumos").unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("/x/Cargo.toml"), "{msg}");
+        assert!(msg.contains("unknown key `runtime`"), "{msg}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for bad in [
+            json!({"protocol": "grpc"}),
+            json!({"runtimes": ["jvm"]}),
+            json!({"runtimes": []}),
+            json!({"base": 3}),
+        ] {
+            assert!(validate(&obj(bad.clone()), Path::new("C"), "t").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn package_overrides_workspace_key_by_key() {
+        let ws = obj(json!({"protocol": "stdio", "runtimes": ["native"], "base": "debian-slim"}));
+        let pkg = obj(json!({"runtimes": ["wasm", "aot"]}));
+        let c = resolve(Some(&ws), &pkg);
+        assert_eq!(c.protocol, Protocol::Stdio);
+        assert_eq!(c.runtimes, vec![RuntimeFamily::Wasm, RuntimeFamily::Aot]);
+        assert_eq!(c.base, "debian-slim");
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_said() {
+        let c = resolve(None, &Map::new());
+        assert_eq!(c.protocol, Protocol::Lumos);
+        assert_eq!(c.runtimes, RuntimeFamily::ALL.to_vec());
+        assert_eq!(c.base, "scratch");
+        assert_eq!(c.profile, None);
+    }
+}

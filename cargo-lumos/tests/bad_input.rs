@@ -1,0 +1,248 @@
+//! Bad input to `cargo lumos build`: a clear one-line error naming what is
+//! wrong, a non-zero exit, and nothing half-written.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn build_in(ws: &Path, target: &Path, extra: &[&str]) -> std::process::Output {
+    run(cargo_lumos()
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(ws.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target)
+        .args(extra))
+}
+
+/// A one-member workspace whose function has the given metadata and source.
+fn one_function(dir: &Path, name: &str, metadata: &str, main_rs: &str) {
+    write(
+        &dir.join(name).join("Cargo.toml"),
+        &format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[package.metadata.lumos]\n{metadata}\n"
+        ),
+    );
+    write(&dir.join(name).join("src/main.rs"), main_rs);
+}
+
+fn workspace(dir: &Path, members: &[&str]) {
+    let list: Vec<String> = members.iter().map(|m| format!("\"{m}\"")).collect();
+    write(
+        &dir.join("Cargo.toml"),
+        &format!("[workspace]\nresolver = \"2\"\nmembers = [{}]\n", list.join(", ")),
+    );
+}
+
+const HELLO: &str = "fn main() { println!(\"hi\"); }\n";
+
+fn last_line(out: &std::process::Output) -> String {
+    stderr(out).lines().last().unwrap_or("").to_string()
+}
+
+#[test]
+fn a_workspace_without_functions_builds_nothing_and_succeeds() {
+    let ws = tempfile::tempdir().unwrap();
+    workspace(ws.path(), &["lib"]);
+    write(
+        &ws.path().join("lib/Cargo.toml"),
+        "[package]\nname = \"lib\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    );
+    write(&ws.path().join("lib/src/lib.rs"), "");
+    let target = ws.path().join("target");
+    let out = build_in(ws.path(), &target, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no function in the workspace"), "{}", stderr(&out));
+    assert!(!target.join("lumos/build.json").exists());
+
+    // Naming a package that is not a function is an error.
+    let out = build_in(ws.path(), &target, &["-p", "lib"]);
+    assert!(!out.status.success());
+    let line = last_line(&out);
+    assert!(line.contains("`lib`") && line.contains("[package.metadata.lumos]"), "{line}");
+    let out = build_in(ws.path(), &target, &["-p", "nope"]);
+    assert!(!out.status.success());
+    assert!(last_line(&out).contains("`nope` is not a member"), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unknown_metadata_key_is_named_with_its_file() {
+    let ws = tempfile::tempdir().unwrap();
+    workspace(ws.path(), &["f"]);
+    one_function(ws.path(), "f", "runtime = [\"wasm\"]", HELLO);
+    let out = build_in(ws.path(), &ws.path().join("target"), &[]);
+    assert!(!out.status.success());
+    let line = last_line(&out);
+    assert!(line.contains("unknown key `runtime`"), "{line}");
+    assert!(line.contains(&ws.path().join("f/Cargo.toml").display().to_string()), "{line}");
+
+    // The same in the workspace table.
+    write(
+        &ws.path().join("Cargo.toml"),
+        "[workspace]\nresolver = \"2\"\nmembers = [\"f\"]\n[workspace.metadata.lumos]\nbass = \"scratch\"\n",
+    );
+    one_function(ws.path(), "f", "", HELLO);
+    let out = build_in(ws.path(), &ws.path().join("target"), &[]);
+    assert!(!out.status.success());
+    let line = last_line(&out);
+    assert!(line.contains("unknown key `bass`") && line.contains("workspace.metadata.lumos"), "{line}");
+}
+
+#[test]
+fn unknown_runtime_arch_and_engine_names_are_refused() {
+    let ws = fixture("other-workspace");
+    for (flag, value) in [("--runtime", "jvm"), ("--arch", "riscv64"), ("--aot-engine", "wamr")] {
+        let out = build_in(ws.path(), &ws.path().join("target"), &[flag, value]);
+        assert!(!out.status.success(), "{flag} {value} was accepted");
+        let err = stderr(&out);
+        assert!(err.contains(value) && err.contains(flag), "{err}");
+    }
+    let out = build_in(ws.path(), &ws.path().join("target"), &["--aot-opt-level", "9", "--runtime", "aot"]);
+    assert!(!out.status.success());
+    assert!(last_line(&out).contains("--aot-opt-level 9"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_rust_target_names_the_rustup_command() {
+    let ws = fixture("other-workspace");
+    // A rustc whose sysroot has no standard library for any target.
+    let fake = tempfile::tempdir().unwrap();
+    let rustc = fake.path().join("rustc");
+    write(&rustc, &format!("#!/bin/sh\necho {}\n", fake.path().join("sysroot").display()));
+    std::fs::set_permissions(&rustc, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = run(cargo_lumos()
+        .env("RUSTC", &rustc)
+        .args(["build", "--runtime", "wasm", "--manifest-path"])
+        .arg(ws.path().join("Cargo.toml")));
+    assert!(!out.status.success());
+    let line = last_line(&out);
+    assert!(line.contains("rustup target add wasm32-wasip1"), "{line}");
+}
+
+#[test]
+fn a_missing_linker_names_the_package_that_installs_one() {
+    let ws = fixture("other-workspace");
+    write(
+        &ws.path().join(".cargo/config.toml"),
+        "[target.aarch64-unknown-linux-musl]\nlinker = \"no-such-linker-lumos\"\n",
+    );
+    let out = build_in(ws.path(), &ws.path().join("target"), &["--runtime", "native", "--arch", "aarch64"]);
+    assert!(!out.status.success());
+    let line = last_line(&out);
+    assert!(line.contains("no-such-linker-lumos") && line.contains("apt-get install"), "{line}");
+    assert!(line.contains(".cargo/config.toml"), "{line}");
+}
+
+#[test]
+fn a_missing_wasmedge_sysroot_names_the_setup_script() {
+    let ws = fixture("other-workspace");
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(cargo_lumos()
+        .env("LUMOS_WASMEDGE_ROOT", empty.path())
+        .args(["build", "--runtime", "aot", "--aot-engine", "wasmedge", "--arch", "x86_64"])
+        .arg("--manifest-path")
+        .arg(ws.path().join("Cargo.toml")));
+    // The fixture's functions do not support aot: nothing to build, nothing checked.
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A function that supports aot makes the missing sysroot an error.
+    write(
+        &ws.path().join("shouter/Cargo.toml"),
+        "[package]\nname = \"shouter\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[package.metadata.lumos]\nruntimes = [\"aot\"]\n",
+    );
+    let out = run(cargo_lumos()
+        .env("LUMOS_WASMEDGE_ROOT", empty.path())
+        .args(["build", "--runtime", "aot", "--aot-engine", "wasmedge", "--arch", "x86_64"])
+        .arg("--manifest-path")
+        .arg(ws.path().join("Cargo.toml")));
+    assert!(!out.status.success());
+    let line = last_line(&out);
+    assert!(line.contains("scripts/install-wasmedge") && line.contains("0.14.1"), "{line}");
+}
+
+#[test]
+fn a_compile_error_in_one_function_still_builds_and_reports_the_others() {
+    let ws = tempfile::tempdir().unwrap();
+    workspace(ws.path(), &["good", "broken"]);
+    one_function(ws.path(), "good", "", HELLO);
+    one_function(ws.path(), "broken", "", "fn main() { let x: u32 = \"not a number\"; }\n");
+    let target = ws.path().join("target");
+    let out = build_in(ws.path(), &target, &["--runtime", "wasm"]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("error[E0308]"), "cargo's diagnostics are shown: {err}");
+    assert!(last_line(&out).contains("broken"), "{err}");
+    let json = build_json(&target);
+    assert_eq!(artifacts(&json, "good").len(), 1, "the good function is still built and listed");
+    assert!(json["functions"].as_array().unwrap().iter().all(|f| f["name"] != "broken"));
+}
+
+#[test]
+fn an_interrupted_aot_compile_leaves_no_artifact_that_looks_valid() {
+    require_tool("qemu-aarch64-static");
+    let ws = fixture("other-workspace");
+    write(
+        &ws.path().join("shouter/Cargo.toml"),
+        "[package]\nname = \"shouter\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[package.metadata.lumos]\nruntimes = [\"aot\"]\n",
+    );
+    let target = ws.path().join("target");
+    // The aarch64 WasmEdge compile runs under qemu for many seconds: kill the build in it.
+    let mut child = cargo_lumos()
+        .args(["build", "-p", "shouter", "--runtime", "aot", "--aot-engine", "wasmedge", "--arch", "aarch64"])
+        .arg("--manifest-path")
+        .arg(ws.path().join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let started = Instant::now();
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if line.contains("Compiling shouter aot-wasmedge-aarch64") {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(300), "the compile never started");
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    // Kill the whole process group's worth: the build and the emulated compiler.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = Command::new("pkill").args(["-f", &target.display().to_string()]).status();
+
+    let final_artifact = target.join("lumos/shouter/aot-wasmedge-aarch64/shouter.wasm");
+    assert!(!final_artifact.exists(), "a killed build left {}", final_artifact.display());
+    let cache = target.join("lumos/.cache/aot-wasmedge");
+    for entry in walk(&cache) {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with(".lumos-tmp-"), "a killed compile left a cache entry {}", entry.display());
+    }
+    assert!(!target.join("lumos/build.json").exists(), "build.json must not list an unfinished build");
+
+    // The next build finishes and lists exactly what is on disk.
+    let out = build_in(ws.path(), &target, &["-p", "shouter", "--runtime", "aot", "--aot-engine", "wasmedge", "--arch", "x86_64"]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    for (_, path, bytes, sha) in artifacts(&build_json(&target), "shouter") {
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), bytes);
+        assert_eq!(sha256(&path), sha);
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return out };
+    for e in entries {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
