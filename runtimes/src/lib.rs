@@ -1,1 +1,43 @@
 //! Engines, instances, measurement and load generation for lumos-runner.
+//!
+//! A bench orchestrator calls [`run::Runner`] (or the free functions
+//! [`run_cold`], [`run_warm`], [`run_load`]): each takes an image reference
+//! (`HOST[:PORT]/REPO:TAG`, `oci:DIR[:NAME]`, `file:PATH`), a [`Runtime`], a
+//! request payload and [`RunOpts`], and returns a serde-serialisable
+//! [`RunResult`].
+//!
+//! Pieces, one idea per file:
+//! - [`frame`]: the frame codec (docs/frame-protocol.md), with deadlines.
+//! - [`host`]: the host side of one request (storage calls from a [`store::Store`]),
+//!   and the `stdio` protocol; [`http`]: the `http` protocol.
+//! - [`instance`]: an instance process (pipes, process group, /proc and wait4 usage).
+//! - [`guard`]: a process that cleans up if the runner dies.
+//! - [`engine`]: the wasm shim (wasmtime AoT/JIT, wasmi, WasmEdge).
+//! - [`container`]: runc, crun, unshare+chroot, plain process for native.
+//! - [`fetch`]: pull and unpack into the cache (lumos-oci); [`artifact`]: what to run.
+//! - [`launch`]: starting instances, a slot that replaces failed ones.
+//! - [`measure`]: latency statistics and load generation; [`machine`]: the record.
+
+pub mod artifact;
+pub mod container;
+pub mod engine;
+pub mod error;
+pub mod fetch;
+pub mod frame;
+pub mod guard;
+pub mod host;
+pub mod http;
+pub mod instance;
+pub mod launch;
+pub mod machine;
+pub mod measure;
+pub mod run;
+pub mod runtime;
+pub mod store;
+
+pub use container::Sandbox;
+pub use error::{Error, Result};
+pub use launch::Limits;
+pub use measure::load::{Arrival, LoadLevel, LoadSpec};
+pub use run::{run_cold, run_load, run_warm, RunOpts, RunResult, Runner};
+pub use runtime::{Protocol, Runtime};

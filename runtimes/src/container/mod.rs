@@ -1,0 +1,290 @@
+//! Where a native function runs: a real container runtime (runc, crun), else
+//! unshare + chroot, else a plain process. Probed once per runner process;
+//! the one used is recorded in every result.
+
+pub mod bundle;
+
+use crate::guard::Step;
+use crate::instance::{Spec, Workload};
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sandbox {
+    Runc,
+    Crun,
+    Chroot,
+    Process,
+}
+
+impl Sandbox {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sandbox::Runc => "runc",
+            Sandbox::Crun => "crun",
+            Sandbox::Chroot => "chroot",
+            Sandbox::Process => "process",
+        }
+    }
+}
+
+impl std::str::FromStr for Sandbox {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "runc" => Ok(Sandbox::Runc),
+            "crun" => Ok(Sandbox::Crun),
+            "chroot" => Ok(Sandbox::Chroot),
+            "process" => Ok(Sandbox::Process),
+            _ => Err(crate::Error::Usage(format!(
+                "unknown sandbox {s:?}; expected runc, crun, chroot or process"
+            ))),
+        }
+    }
+}
+
+/// The result of probing, recorded per run.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Probe {
+    /// The first that works, in the order runc, crun, chroot, process.
+    pub chosen: Sandbox,
+    pub runc: Result<String, String>,
+    pub crun: Result<String, String>,
+    pub chroot: Result<String, String>,
+    /// crun needs a private mount namespace without the cgroup2 `unified`
+    /// mount on hybrid hosts (FACTS.md).
+    pub crun_unmount_unified: bool,
+}
+
+impl Probe {
+    pub fn check(&self, s: Sandbox) -> Result<(), String> {
+        match s {
+            Sandbox::Runc => self.runc.as_ref().map(|_| ()).map_err(Clone::clone),
+            Sandbox::Crun => self.crun.as_ref().map(|_| ()).map_err(Clone::clone),
+            Sandbox::Chroot => self.chroot.as_ref().map(|_| ()).map_err(Clone::clone),
+            Sandbox::Process => Ok(()),
+        }
+    }
+}
+
+fn version_of(bin: &str) -> Result<String, String> {
+    let out = Command::new(bin)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{bin}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{bin} --version: {}", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string())
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn probe_now() -> Probe {
+    let root = is_root();
+    let need_root = |r: Result<String, String>| match r {
+        Ok(_) if !root => Err("needs root".to_string()),
+        r => r,
+    };
+    let runc = need_root(version_of("runc"));
+    let crun = need_root(version_of("crun"));
+    let chroot = need_root(
+        Command::new("unshare")
+            .args(["-fpmiu", "--kill-child", "true"])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map_err(|e| format!("unshare: {e}"))
+            .and_then(|s| {
+                if s.success() {
+                    Ok("unshare -fpmiu + chroot".to_string())
+                } else {
+                    Err(format!("unshare: {s}"))
+                }
+            }),
+    );
+    let crun_unmount_unified = std::fs::read_to_string("/proc/self/mountinfo")
+        .map(|m| {
+            m.lines()
+                .any(|l| l.split_whitespace().nth(4) == Some("/sys/fs/cgroup/unified"))
+        })
+        .unwrap_or(false);
+    let chosen = if runc.is_ok() {
+        Sandbox::Runc
+    } else if crun.is_ok() {
+        Sandbox::Crun
+    } else if chroot.is_ok() {
+        Sandbox::Chroot
+    } else {
+        Sandbox::Process
+    };
+    Probe {
+        chosen,
+        runc,
+        crun,
+        chroot,
+        crun_unmount_unified,
+    }
+}
+
+/// Probes once per process.
+pub fn probe() -> &'static Probe {
+    static P: OnceLock<Probe> = OnceLock::new();
+    P.get_or_init(probe_now)
+}
+
+/// What a native instance runs.
+pub struct NativeLaunch<'a> {
+    pub id: &'a str,
+    pub rootfs: &'a Path,
+    /// Where per-instance bundles go.
+    pub work: &'a Path,
+    /// argv inside the rootfs; argv[0] is an absolute path in it.
+    pub argv: &'a [String],
+    pub env: &'a [String],
+    pub cwd: &'a str,
+    pub memory_limit: Option<u64>,
+    pub stderr_passthrough: bool,
+}
+
+fn crun_wrapped(args: &str, unified: bool) -> Vec<String> {
+    if unified {
+        vec![
+            "unshare".into(),
+            "-m".into(),
+            "--propagation".into(),
+            "private".into(),
+            "sh".into(),
+            "-c".into(),
+            format!("umount /sys/fs/cgroup/unified 2>/dev/null; exec crun {args}"),
+        ]
+    } else {
+        let mut v = vec!["crun".to_string()];
+        v.extend(args.split(' ').map(String::from));
+        v
+    }
+}
+
+/// The process spec for a native instance in `sandbox`.
+pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
+    let env_pairs = |env: &[String]| -> Vec<(OsString, OsString)> {
+        env.iter()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect()
+    };
+    let base_env = vec![(
+        "PATH".into(),
+        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+    )];
+    match sandbox {
+        Sandbox::Runc | Sandbox::Crun => {
+            let bundle = l.work.join(l.id);
+            bundle::write(&bundle, l)?;
+            let b = bundle.display().to_string();
+            let (program, args, stop, state) = if sandbox == Sandbox::Runc {
+                (
+                    "runc".to_string(),
+                    vec![
+                        "run".to_string(),
+                        "--bundle".into(),
+                        b.clone(),
+                        l.id.to_string(),
+                    ],
+                    vec![
+                        Step::Run(vec![
+                            "runc".into(),
+                            "kill".into(),
+                            l.id.into(),
+                            "KILL".into(),
+                        ]),
+                        Step::Run(vec![
+                            "runc".into(),
+                            "delete".into(),
+                            "-f".into(),
+                            l.id.into(),
+                        ]),
+                    ],
+                    vec!["runc".to_string()],
+                )
+            } else {
+                let unified = probe().crun_unmount_unified;
+                // Bundle paths and ids we make hold no spaces or quotes.
+                let run = crun_wrapped(&format!("run --bundle {b} {}", l.id), unified);
+                (
+                    run[0].clone(),
+                    run[1..].to_vec(),
+                    vec![
+                        Step::Run(crun_wrapped(&format!("kill {} KILL", l.id), unified)),
+                        Step::Run(crun_wrapped(&format!("delete -f {}", l.id), unified)),
+                    ],
+                    vec!["crun".to_string()],
+                )
+            };
+            let mut stop = stop;
+            stop.push(Step::Run(vec!["rm".into(), "-rf".into(), b]));
+            Ok(Spec {
+                program: program.into(),
+                args: args.into_iter().map(Into::into).collect(),
+                env: base_env,
+                cwd: None,
+                rlimit_as: None,
+                stop,
+                workload: Workload::ContainerState {
+                    argv: state,
+                    id: l.id.to_string(),
+                },
+                stderr_passthrough: l.stderr_passthrough,
+            })
+        }
+        Sandbox::Chroot => {
+            let mut args: Vec<OsString> = ["-fpmiu", "--kill-child", "--root"]
+                .iter()
+                .map(Into::into)
+                .collect();
+            args.push(l.rootfs.into());
+            args.push("--wd".into());
+            args.push(l.cwd.into());
+            args.extend(l.argv.iter().map(Into::into));
+            let mut env = base_env;
+            env.extend(env_pairs(l.env));
+            Ok(Spec {
+                program: "unshare".into(),
+                args,
+                env,
+                cwd: None,
+                rlimit_as: l.memory_limit,
+                stop: vec![],
+                workload: Workload::Descendant,
+                stderr_passthrough: l.stderr_passthrough,
+            })
+        }
+        Sandbox::Process => {
+            let exe = l.rootfs.join(l.argv[0].trim_start_matches('/'));
+            let mut env = base_env;
+            env.extend(env_pairs(l.env));
+            Ok(Spec {
+                program: exe,
+                args: l.argv[1..].iter().map(Into::into).collect(),
+                env,
+                cwd: Some(l.rootfs.join(l.cwd.trim_start_matches('/'))),
+                rlimit_as: l.memory_limit,
+                stop: vec![],
+                workload: Workload::Child,
+                stderr_passthrough: l.stderr_passthrough,
+            })
+        }
+    }
+}

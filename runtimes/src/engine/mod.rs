@@ -1,0 +1,93 @@
+//! The wasm shim: `lumos-runner shim --engine E module` hosts one module in
+//! one engine, with WASI stdio inherited (the frame pipes), no preopened
+//! directories, no environment and no network unless asked, and a memory
+//! limit that turns growth past it into a trap.
+
+#[cfg(feature = "wasmedge")]
+pub mod wasmedge;
+pub mod wasmi;
+pub mod wasmtime;
+
+use std::path::PathBuf;
+
+/// Exit status of a shim whose guest trapped (or failed to load).
+pub const TRAP_EXIT: i32 = 70;
+
+/// What the shim gives the guest. Empty by default: the capability-free sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WasiPolicy {
+    /// `KEY=VALUE` pairs.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+    /// (host directory, guest path) pairs.
+    #[serde(default)]
+    pub preopens: Vec<(PathBuf, String)>,
+    /// Sockets (only engines that provide them: WasmEdge).
+    #[serde(default)]
+    pub network: bool,
+}
+
+impl WasiPolicy {
+    /// Command-line arguments that carry this policy to the shim.
+    pub fn to_args(&self) -> Vec<String> {
+        let mut a = vec![];
+        for (k, v) in &self.env {
+            a.push("--env".into());
+            a.push(format!("{k}={v}"));
+        }
+        for (h, g) in &self.preopens {
+            a.push("--dir".into());
+            a.push(format!("{}::{g}", h.display()));
+        }
+        if self.network {
+            a.push("--network".into());
+        }
+        a
+    }
+}
+
+/// Everything a shim needs.
+#[derive(Debug, Clone)]
+pub struct ShimOpts {
+    pub module: PathBuf,
+    /// argv[0] the guest sees.
+    pub name: String,
+    pub memory_limit: Option<u64>,
+    pub policy: WasiPolicy,
+}
+
+/// A failure inside the shim, printed on its stderr.
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    #[error("load {module}: {msg}")]
+    Load { module: String, msg: String },
+    #[error("trap: {0}")]
+    Trap(String),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Runs the shim for `engine`; returns the process exit status.
+pub fn shim_main(engine: crate::Runtime, opts: &ShimOpts) -> i32 {
+    use crate::Runtime as R;
+    let r = match engine {
+        R::WasmtimeAot => wasmtime::run(opts, true),
+        R::WasmtimeJit => wasmtime::run(opts, false),
+        R::WasmiInterp => wasmi::run(opts),
+        #[cfg(feature = "wasmedge")]
+        R::WasmedgeInterp => wasmedge::run(opts, false),
+        #[cfg(feature = "wasmedge")]
+        R::WasmedgeAot => wasmedge::run(opts, true),
+        other => Err(ShimError::Unsupported(format!(
+            "engine {} is not available in this build of lumos-runner",
+            other.name()
+        ))),
+    };
+    match r {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lumos-shim[{}]: {e}", engine.name());
+            TRAP_EXIT
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! wasmi 2.0: a real interpreter (`wasmi-interp`).
+
+use super::{ShimError, ShimOpts};
+use wasmi::{Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+
+struct State {
+    wasi: wasmi_wasi::WasiCtx,
+    limits: StoreLimits,
+}
+
+pub const VERSION: &str = "2.0.0";
+
+pub fn run(opts: &ShimOpts) -> Result<i32, ShimError> {
+    let load = |msg: String| ShimError::Load {
+        module: opts.module.display().to_string(),
+        msg,
+    };
+    if opts.policy.network {
+        return Err(ShimError::Unsupported(
+            "wasmi-interp provides no sockets".into(),
+        ));
+    }
+    let bytes = std::fs::read(&opts.module).map_err(|e| load(e.to_string()))?;
+    if !bytes.starts_with(b"\0asm") {
+        return Err(load(
+            "wasmi-interp needs a wasm module; this is not one".into(),
+        ));
+    }
+    let engine = Engine::default();
+    let module = Module::new(&engine, &bytes[..]).map_err(|e| load(e.to_string()))?;
+    let mut linker = <Linker<State>>::new(&engine);
+    wasmi_wasi::add_to_linker(&mut linker, |s| &mut s.wasi).map_err(|e| load(e.to_string()))?;
+    let mut b = wasmi_wasi::WasiCtxBuilder::new();
+    b.inherit_stdio();
+    b.arg(&opts.name).map_err(|e| load(e.to_string()))?;
+    for (k, v) in &opts.policy.env {
+        b.env(k, v).map_err(|e| load(e.to_string()))?;
+    }
+    for (host, guest) in &opts.policy.preopens {
+        let dir = wasmi_wasi::Dir::open_ambient_dir(host, wasmi_wasi::ambient_authority())
+            .map_err(|e| load(format!("preopen {}: {e}", host.display())))?;
+        b.preopened_dir(dir, guest)
+            .map_err(|e| load(e.to_string()))?;
+    }
+    let mut lb = StoreLimitsBuilder::new().trap_on_grow_failure(true);
+    if let Some(m) = opts.memory_limit {
+        lb = lb.memory_size(m as usize);
+    }
+    let mut store = Store::new(
+        &engine,
+        State {
+            wasi: b.build(),
+            limits: lb.build(),
+        },
+    );
+    store.limiter(|s| &mut s.limits);
+    let instance = linker
+        .instantiate_and_start(&mut store, &module)
+        .map_err(|e| ShimError::Trap(e.to_string()))?;
+    let start = instance
+        .get_typed_func::<(), ()>(&store, "_start")
+        .map_err(|e| load(format!("no _start: {e}")))?;
+    match start.call(&mut store, ()) {
+        Ok(()) => Ok(0),
+        Err(e) => match e.i32_exit_status() {
+            Some(code) => Ok(code),
+            None => Err(ShimError::Trap(e.to_string())),
+        },
+    }
+}

@@ -1,0 +1,39 @@
+//! The library's error type.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{what}: {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("image: {0}")]
+    Image(String),
+    #[error("runtime {runtime}: {msg}")]
+    Unavailable { runtime: String, msg: String },
+    #[error("sandbox: {0}")]
+    Sandbox(String),
+    #[error("store: {0}")]
+    Store(String),
+    #[error("the instance never became ready: {0}")]
+    Start(crate::host::Failure),
+    #[error("oci: {0}")]
+    Oci(String),
+}
+
+impl Error {
+    pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,144 @@
+//! The guard: a small process (`lumos-runner guard`) that outlives the runner
+//! and cleans up what the runner started if the runner dies, even by SIGKILL.
+//!
+//! The runner writes one JSON line per event to the guard's stdin:
+//! `{"add":TOKEN,"argv":[[...],[...]]}` registers the commands that stop an
+//! instance (e.g. `kill -9 -PGID`, `runc kill ID KILL`, `runc delete -f ID`),
+//! `{"done":TOKEN}` forgets them. When stdin reaches EOF (the runner exited,
+//! however it exited) the guard runs every command still registered, in order.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// A cleanup step: either a signal to a process group or a command to run.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub enum Step {
+    /// SIGKILL to the process group `pgid`.
+    KillGroup(i32),
+    /// Run this command (argv) and wait for it.
+    Run(Vec<String>),
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Msg {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    add: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    done: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    steps: Vec<Step>,
+}
+
+/// The runner's handle on its guard.
+pub struct Guard {
+    child: Mutex<(Child, ChildStdin)>,
+    next: AtomicU64,
+}
+
+impl Guard {
+    /// Starts `exe guard` in its own session.
+    pub fn start(exe: &Path) -> std::io::Result<Guard> {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(exe);
+        cmd.arg("guard")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        // SAFETY: setsid is async-signal-safe.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn()?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        Ok(Guard {
+            child: Mutex::new((child, stdin)),
+            next: AtomicU64::new(1),
+        })
+    }
+
+    fn send(&self, m: &Msg) {
+        let mut line = serde_json::to_vec(m).expect("guard message serialises");
+        line.push(b'\n');
+        let mut g = self.child.lock().unwrap();
+        if let Err(e) = g.1.write_all(&line) {
+            tracing::warn!("guard: {e}");
+        }
+    }
+
+    /// Registers the steps that stop one instance; returns a token for `done`.
+    pub fn add(&self, steps: Vec<Step>) -> u64 {
+        let t = self.next.fetch_add(1, Ordering::Relaxed);
+        self.send(&Msg {
+            add: Some(t),
+            done: None,
+            steps,
+        });
+        t
+    }
+
+    pub fn done(&self, token: u64) {
+        self.send(&Msg {
+            add: None,
+            done: Some(token),
+            steps: vec![],
+        });
+    }
+}
+
+/// Runs a list of steps now (also used by the runner for orderly stops).
+pub fn run_steps(steps: &[Step]) {
+    for s in steps {
+        match s {
+            Step::KillGroup(pgid) => {
+                // SAFETY: plain kill(2).
+                unsafe {
+                    libc::kill(-pgid, libc::SIGKILL);
+                }
+            }
+            Step::Run(argv) if !argv.is_empty() => {
+                let _ = Command::new(&argv[0])
+                    .args(&argv[1..])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+            Step::Run(_) => {}
+        }
+    }
+}
+
+/// The guard process's main loop (`lumos-runner guard`).
+pub fn guard_main() -> i32 {
+    // Ignore the signals a terminal sends to the runner's group.
+    // SAFETY: setting dispositions to SIG_IGN.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    let mut live: BTreeMap<u64, Vec<Step>> = BTreeMap::new();
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let Ok(m) = serde_json::from_str::<Msg>(&line) else {
+            continue;
+        };
+        if let Some(t) = m.add {
+            live.insert(t, m.steps);
+        } else if let Some(t) = m.done {
+            live.remove(&t);
+        }
+    }
+    for steps in live.values() {
+        run_steps(steps);
+    }
+    0
+}

@@ -1,0 +1,381 @@
+//! One instance process: spawned with piped stdin/stdout/stderr in its own
+//! process group, registered with the guard, measured from /proc and wait4,
+//! and stopped without leaving anything behind.
+
+use crate::guard::{Guard, Step};
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How to find the process that runs the function itself (as opposed to a
+/// wrapper such as `runc run` or `unshare`).
+#[derive(Debug, Clone)]
+pub enum Workload {
+    /// The spawned process is the function.
+    Child,
+    /// The deepest single descendant of the spawned process (unshare + chroot).
+    Descendant,
+    /// Ask the container runtime: `argv... state ID` prints `{"pid":N}`.
+    ContainerState { argv: Vec<String>, id: String },
+}
+
+/// What to spawn.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    /// The environment is cleared and only these are set.
+    pub env: Vec<(OsString, OsString)>,
+    pub cwd: Option<PathBuf>,
+    /// RLIMIT_AS for the process (sandboxes without a cgroup limit).
+    pub rlimit_as: Option<u64>,
+    /// Steps that stop it beyond killing its process group (e.g. `runc delete -f`).
+    pub stop: Vec<Step>,
+    pub workload: Workload,
+    /// Copy the instance's stderr to ours as well as keeping its tail.
+    pub stderr_passthrough: bool,
+}
+
+/// CPU time and peak resident set size of the function's process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Usage {
+    pub cpu_ms: f64,
+    pub peak_rss_bytes: u64,
+}
+
+/// How an instance ended.
+#[derive(Debug, Clone, Default)]
+pub struct Exit {
+    /// Exit status (None: killed by us or by a signal).
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// From wait4 (the spawned process and its reaped descendants).
+    pub rusage: Option<Usage>,
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// A fresh instance id: never reused within a machine's uptime.
+pub fn new_instance_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!(
+        "lumos-{}-{}-{:x}",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed),
+        now.as_nanos() & 0xffff_ffff_ffff
+    )
+}
+
+const STDERR_TAIL: usize = 16 * 1024;
+
+/// A running instance process.
+pub struct Process {
+    pub id: String,
+    child: Child,
+    pgid: i32,
+    pub stdin: Option<ChildStdin>,
+    pub stdout: Option<ChildStdout>,
+    stderr: Arc<Mutex<VecDeque<u8>>>,
+    stderr_thread: Option<std::thread::JoinHandle<()>>,
+    stop: Vec<Step>,
+    workload: Workload,
+    workload_pid: Option<u32>,
+    guard: Option<(Arc<Guard>, u64)>,
+    exit: Option<Exit>,
+}
+
+impl Process {
+    /// Spawns; returns once the program has been exec'd (std reports exec
+    /// failures through a CLOEXEC pipe, so `spawn` returning means it runs).
+    pub fn spawn(id: String, spec: &Spec, guard: Option<&Arc<Guard>>) -> std::io::Result<Process> {
+        let mut cmd = Command::new(&spec.program);
+        cmd.args(&spec.args)
+            .env_clear()
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        if let Some(d) = &spec.cwd {
+            cmd.current_dir(d);
+        }
+        if let Some(limit) = spec.rlimit_as {
+            // SAFETY: setrlimit is async-signal-safe.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let r = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_AS, &r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let mut child = cmd.spawn()?;
+        let pgid = child.id() as i32;
+        let mut steps = vec![Step::KillGroup(pgid)];
+        steps.extend(spec.stop.iter().cloned());
+        let guard = guard.map(|g| (g.clone(), g.add(steps)));
+        let stderr = Arc::new(Mutex::new(VecDeque::with_capacity(1024)));
+        let mut err_pipe = child.stderr.take().expect("piped stderr");
+        let tail = stderr.clone();
+        let pass = spec.stderr_passthrough;
+        let stderr_thread = std::thread::Builder::new()
+            .name(format!("stderr-{id}"))
+            .spawn(move || {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match err_pipe.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if pass {
+                                use std::io::Write;
+                                let _ = std::io::stderr().write_all(&buf[..n]);
+                            }
+                            let mut t = tail.lock().unwrap();
+                            t.extend(&buf[..n]);
+                            let over = t.len().saturating_sub(STDERR_TAIL);
+                            t.drain(..over);
+                        }
+                    }
+                }
+            })?;
+        let workload_pid = matches!(spec.workload, Workload::Child).then_some(child.id());
+        Ok(Process {
+            id,
+            stdin: child.stdin.take(),
+            stdout: child.stdout.take(),
+            child,
+            pgid,
+            stderr,
+            stderr_thread: Some(stderr_thread),
+            stop: spec.stop.clone(),
+            workload: spec.workload.clone(),
+            workload_pid,
+            guard,
+            exit: None,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last bytes the instance wrote to stderr.
+    pub fn stderr_tail(&self) -> String {
+        // Give the reader thread a moment to drain what the process wrote just before dying.
+        std::thread::sleep(Duration::from_millis(2));
+        let t = self.stderr.lock().unwrap();
+        let (a, b) = t.as_slices();
+        let mut v = a.to_vec();
+        v.extend_from_slice(b);
+        String::from_utf8_lossy(&v).trim().to_string()
+    }
+
+    /// Has the spawned process exited? (Reaps it if so.)
+    pub fn exited(&mut self) -> Option<&Exit> {
+        if self.exit.is_none() {
+            if let Some(e) = wait4(self.child.id() as i32, false) {
+                self.exit = Some(e);
+            }
+        }
+        self.exit.as_ref()
+    }
+
+    /// The pid of the function's own process, once it exists.
+    pub fn workload_pid(&mut self) -> Option<u32> {
+        if self.workload_pid.is_none() {
+            self.workload_pid = match &self.workload {
+                Workload::Child => Some(self.child.id()),
+                Workload::Descendant => deepest_descendant(self.child.id()),
+                Workload::ContainerState { argv, id } => container_pid(argv, id),
+            };
+        }
+        self.workload_pid
+    }
+
+    /// CPU time and peak RSS of the function's process so far, from /proc.
+    pub fn usage(&mut self) -> Option<Usage> {
+        let pid = self.workload_pid()?;
+        proc_usage(pid)
+    }
+
+    /// Waits for the process to exit on its own for up to `grace`, then kills
+    /// it and runs the stop steps. Idempotent.
+    pub fn stop(&mut self, grace: Duration) -> Exit {
+        drop(self.stdin.take());
+        let pid = self.child.id() as i32;
+        let deadline = Instant::now() + grace;
+        while self.exit.is_none() && Instant::now() < deadline {
+            if let Some(e) = wait4(pid, false) {
+                self.exit = Some(e);
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        crate::guard::run_steps(&[Step::KillGroup(self.pgid)]);
+        if self.exit.is_none() {
+            self.exit = wait4(pid, true);
+        }
+        // Container runtimes: the container may outlive the runtime process.
+        crate::guard::run_steps(&self.stop);
+        if let Some((g, t)) = self.guard.take() {
+            g.done(t);
+        }
+        drop(self.stdout.take());
+        if let Some(h) = self.stderr_thread.take() {
+            let _ = h.join();
+        }
+        self.exit.clone().unwrap_or_default()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.guard.is_some() || self.exit.is_none() {
+            self.stop(Duration::ZERO);
+        }
+    }
+}
+
+fn wait4(pid: i32, block: bool) -> Option<Exit> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: zeroed rusage is a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: plain wait4 on our own child.
+        let r = unsafe {
+            libc::wait4(
+                pid,
+                &mut status,
+                if block { 0 } else { libc::WNOHANG },
+                &mut ru,
+            )
+        };
+        if r == pid {
+            let cpu = tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime);
+            let rusage = Some(Usage {
+                cpu_ms: cpu,
+                peak_rss_bytes: ru.ru_maxrss as u64 * 1024,
+            });
+            let (code, signal) = if libc::WIFEXITED(status) {
+                (Some(libc::WEXITSTATUS(status)), None)
+            } else if libc::WIFSIGNALED(status) {
+                (None, Some(libc::WTERMSIG(status)))
+            } else {
+                (None, None)
+            };
+            return Some(Exit {
+                code,
+                signal,
+                rusage,
+            });
+        }
+        if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        if r < 0 {
+            // Already reaped (ECHILD): report an unknown exit.
+            return Some(Exit::default());
+        }
+        return None;
+    }
+}
+
+fn tv_ms(tv: libc::timeval) -> f64 {
+    tv.tv_sec as f64 * 1e3 + tv.tv_usec as f64 / 1e3
+}
+
+/// CPU time (schedstat ns, else stat ticks) and VmHWM of a live process.
+pub fn proc_usage(pid: u32) -> Option<Usage> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let hwm_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the ")" that closes the command name: state is field 3.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // SAFETY: sysconf is always safe.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    let mut cpu_ms = ticks * 1e3 / hz;
+    // All threads: /proc/PID/schedstat is the main thread only, so sum the tasks.
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        let mut ns = 0u64;
+        let mut ok = false;
+        for t in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
+                if let Some(v) = s
+                    .split_whitespace()
+                    .next()
+                    .and_then(|v| v.parse::<u64>().ok())
+                {
+                    ns += v;
+                    ok = true;
+                }
+            }
+        }
+        // schedstat counts only live threads; keep the larger of the two views.
+        if ok && ns as f64 / 1e6 > cpu_ms {
+            cpu_ms = ns as f64 / 1e6;
+        }
+    }
+    Some(Usage {
+        cpu_ms,
+        peak_rss_bytes: hwm_kb * 1024,
+    })
+}
+
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = vec![];
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(s.split_whitespace().filter_map(|p| p.parse::<u32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+fn deepest_descendant(pid: u32) -> Option<u32> {
+    let mut cur = pid;
+    let mut depth = 0;
+    loop {
+        let c = children_of(cur);
+        match c.as_slice() {
+            [one] => {
+                cur = *one;
+                depth += 1;
+            }
+            _ => break,
+        }
+    }
+    (depth > 0).then_some(cur)
+}
+
+fn container_pid(argv: &[String], id: &str) -> Option<u32> {
+    let out = Command::new(&argv[0])
+        .args(&argv[1..])
+        .arg("state")
+        .arg(id)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v.get("pid")?.as_u64().map(|p| p as u32).filter(|p| *p > 0)
+}

@@ -1,0 +1,410 @@
+//! Starting instances of one function in one runtime, and a `Slot` that
+//! keeps one instance serving, replacing it after a failure.
+
+use crate::artifact::Artifact;
+use crate::container::{self, NativeLaunch, Sandbox};
+use crate::guard::Guard;
+use crate::host::{Failure, FrameConn, Reply};
+use crate::http::HttpConn;
+use crate::instance::{new_instance_id, Process, Spec, Usage, Workload};
+use crate::runtime::{Protocol, Runtime};
+use crate::store::Store;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Limits applied to every instance.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct Limits {
+    /// Linear memory (wasm) or cgroup memory / RLIMIT_AS (native), bytes.
+    pub memory_bytes: Option<u64>,
+    /// Per request; past it the instance is killed and the request is an error.
+    #[serde(rename = "request_timeout_ms", with = "duration_ms")]
+    pub request_timeout: Duration,
+    /// From spawn to ready.
+    #[serde(rename = "start_timeout_ms", with = "duration_ms")]
+    pub start_timeout: Duration,
+}
+
+mod duration_ms {
+    use std::time::Duration;
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1e3)
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let ms: f64 = serde::Deserialize::deserialize(d)?;
+        Ok(Duration::from_secs_f64(ms.max(0.0) / 1e3))
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: Some(512 << 20),
+            request_timeout: Duration::from_secs(30),
+            start_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything needed to start instances of one function in one runtime.
+pub struct Launcher {
+    pub artifact: Arc<Artifact>,
+    pub runtime: Runtime,
+    /// The sandbox for native (None for wasm).
+    pub sandbox: Option<Sandbox>,
+    pub limits: Limits,
+    /// The `lumos-runner` executable (wasm shims).
+    pub runner_exe: PathBuf,
+    pub guard: Option<Arc<Guard>>,
+    pub store: Arc<dyn Store>,
+    /// Per-instance scratch (bundles).
+    pub work: PathBuf,
+    pub stderr_passthrough: bool,
+}
+
+/// A ready instance.
+pub enum Conn {
+    Frames(FrameConn),
+    Http(HttpConn),
+}
+
+impl Conn {
+    fn proc(&mut self) -> &mut Process {
+        match self {
+            Conn::Frames(c) => &mut c.proc,
+            Conn::Http(c) => &mut c.proc,
+        }
+    }
+}
+
+/// An instance that became ready, with its start timings.
+pub struct Started {
+    pub conn: Conn,
+    pub id: String,
+    /// Spawn until the instance process had exec'd.
+    pub start: Duration,
+    /// From then until it answered `HELLO` (or opened its port).
+    pub ready: Duration,
+}
+
+impl Launcher {
+    /// Checks the runtime fits the artifact before anything is started.
+    pub fn validate(&self) -> crate::Result<()> {
+        self.runtime
+            .availability()
+            .map_err(|msg| crate::Error::Unavailable {
+                runtime: self.runtime.name().into(),
+                msg,
+            })?;
+        let entry = self.artifact.entry_path();
+        let head = crate::engine::wasmtime::read_head(&entry)
+            .map_err(|e| crate::Error::Image(format!("entry {}: {e}", entry.display())))?;
+        let is_wasm = head == *b"\0asm";
+        let is_elf = head == *b"\x7fELF";
+        let bad = |m: &str| {
+            Err(crate::Error::Unavailable {
+                runtime: self.runtime.name().into(),
+                msg: m.into(),
+            })
+        };
+        match self.runtime {
+            Runtime::Native if !is_elf => bad("the image's entry is not a native executable"),
+            Runtime::WasmtimeAot if !is_elf => {
+                bad("the image's entry is not a wasmtime .cwasm (use an aot-wasmtime-<arch> image)")
+            }
+            Runtime::WasmtimeJit
+            | Runtime::WasmiInterp
+            | Runtime::WasmedgeInterp
+            | Runtime::WasmedgeAot
+                if !is_wasm =>
+            {
+                bad("the image's entry is not a wasm module")
+            }
+            r if r.is_wasm()
+                && self.artifact.protocol == Protocol::Http
+                && !matches!(r, Runtime::WasmedgeInterp | Runtime::WasmedgeAot) =>
+            {
+                bad("the http protocol needs sockets, which only WasmEdge provides to wasm")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn spec(&self, id: &str, port: Option<u16>) -> crate::Result<Spec> {
+        let a = &self.artifact;
+        let mut env = a.env.clone();
+        if let Some(p) = port {
+            env.push(format!("PORT={p}"));
+        }
+        if let Some(sb) = self.sandbox {
+            return container::spec(
+                sb,
+                &NativeLaunch {
+                    id,
+                    rootfs: &a.rootfs,
+                    work: &self.work,
+                    argv: &a.argv,
+                    env: &env,
+                    cwd: &a.cwd,
+                    memory_limit: self.limits.memory_bytes,
+                    stderr_passthrough: self.stderr_passthrough,
+                },
+            );
+        }
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "shim".into(),
+            "--engine".into(),
+            self.runtime.name().into(),
+            "--name".into(),
+            a.function.clone().into(),
+        ];
+        if let Some(m) = self.limits.memory_bytes {
+            args.push("--memory-limit".into());
+            args.push(m.to_string().into());
+        }
+        let mut policy = a.wasi.clone();
+        if let Some(p) = port {
+            policy.env.push(("PORT".into(), p.to_string()));
+        }
+        args.extend(policy.to_args().into_iter().map(Into::into));
+        args.push(a.entry_path().into());
+        Ok(Spec {
+            program: self.runner_exe.clone(),
+            args,
+            env: vec![],
+            cwd: None,
+            rlimit_as: None,
+            stop: vec![],
+            workload: Workload::Child,
+            stderr_passthrough: self.stderr_passthrough,
+        })
+    }
+
+    /// Spawns a process (no readiness wait); used directly by `stdio`.
+    pub fn spawn(&self, port: Option<u16>) -> Result<(Process, Duration), Failure> {
+        let id = new_instance_id();
+        let spec = self
+            .spec(&id, port)
+            .map_err(|e| Failure::Start(e.to_string()))?;
+        let t0 = Instant::now();
+        let p = Process::spawn(id, &spec, self.guard.as_ref())
+            .map_err(|e| Failure::Start(format!("spawn {}: {e}", spec.program.display())))?;
+        Ok((p, t0.elapsed()))
+    }
+
+    /// Starts a long-lived instance and waits until it is ready.
+    pub fn start(&self) -> Result<Started, Failure> {
+        let port = match self.artifact.protocol {
+            Protocol::Http => {
+                Some(crate::http::free_port().map_err(|e| Failure::Start(e.to_string()))?)
+            }
+            _ => None,
+        };
+        let (proc, start) = self.spawn(port)?;
+        let id = proc.id.clone();
+        let t1 = Instant::now();
+        let deadline = t1 + self.limits.start_timeout;
+        let conn = match (self.artifact.protocol, port) {
+            (Protocol::Http, Some(port)) => {
+                HttpConn::wait_ready(proc, port, deadline).map(Conn::Http)
+            }
+            _ => FrameConn::handshake(proc, deadline).map(Conn::Frames),
+        };
+        let ready = t1.elapsed();
+        match conn {
+            Ok(conn) => Ok(Started {
+                conn,
+                id,
+                start,
+                ready,
+            }),
+            Err((mut p, f)) => {
+                let f = match f {
+                    Failure::Timeout(_) => Failure::Start(format!(
+                        "not ready within {:?}: {}",
+                        self.limits.start_timeout,
+                        p.stderr_tail()
+                    )),
+                    Failure::Exited(m) => Failure::Start(m),
+                    other => Failure::Start(other.to_string()),
+                };
+                p.stop(Duration::ZERO);
+                Err(f)
+            }
+        }
+    }
+}
+
+/// One request's outcome, with its latency measured by the host.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// From the request's first byte written to the answer's last byte read
+    /// (`stdio`: from spawn to exit).
+    pub latency: Duration,
+    pub result: Result<Reply, Failure>,
+    /// The instance that served it.
+    pub instance: String,
+}
+
+impl Outcome {
+    pub fn is_ok(&self) -> bool {
+        matches!(self.result, Ok(Reply::Ok { .. }))
+    }
+    /// The error class, if any: `handler`, `panic`, …, `timeout`, `exited`, `protocol`.
+    pub fn error_class(&self) -> Option<String> {
+        match &self.result {
+            Ok(Reply::Ok { .. }) => None,
+            Ok(Reply::FunctionError { kind, .. }) => Some(kind.clone()),
+            Err(f) => Some(f.class().to_string()),
+        }
+    }
+}
+
+/// Keeps one instance serving requests; replaces it after a failure.
+pub struct Slot {
+    pub launcher: Arc<Launcher>,
+    current: Option<Started>,
+    /// Every instance id this slot started.
+    pub instances: Vec<String>,
+    /// How many instances were replaced after a failure.
+    pub replaced: u32,
+    /// Usage of the instances that ended (summed CPU, max RSS).
+    pub ended_usage: Usage,
+}
+
+impl Slot {
+    pub fn new(launcher: Arc<Launcher>) -> Slot {
+        Slot {
+            launcher,
+            current: None,
+            instances: vec![],
+            replaced: 0,
+            ended_usage: Usage::default(),
+        }
+    }
+
+    /// Starts an instance if none is running; returns its start timings when it started one.
+    pub fn ensure(&mut self) -> Result<Option<(Duration, Duration)>, Failure> {
+        if self.current.is_some() || self.launcher.artifact.protocol == Protocol::Stdio {
+            return Ok(None);
+        }
+        let s = self.launcher.start()?;
+        self.instances.push(s.id.clone());
+        let t = (s.start, s.ready);
+        self.current = Some(s);
+        Ok(Some(t))
+    }
+
+    /// The id of the instance now serving.
+    pub fn instance_id(&self) -> Option<&str> {
+        self.current.as_ref().map(|s| s.id.as_str())
+    }
+
+    /// Serves one request.
+    pub fn call(&mut self, body: &[u8]) -> Outcome {
+        let l = self.launcher.clone();
+        let timeout = l.limits.request_timeout;
+        if l.artifact.protocol == Protocol::Stdio {
+            let t0 = Instant::now();
+            let (p, _) = match l.spawn(None) {
+                Ok(p) => p,
+                Err(f) => {
+                    return Outcome {
+                        latency: t0.elapsed(),
+                        result: Err(f),
+                        instance: String::new(),
+                    }
+                }
+            };
+            let id = p.id.clone();
+            self.instances.push(id.clone());
+            let (result, exit) = crate::host::stdio_call(p, body, timeout, 1 << 30);
+            if let Some(u) = exit.rusage {
+                self.ended_usage.cpu_ms += u.cpu_ms;
+                self.ended_usage.peak_rss_bytes =
+                    self.ended_usage.peak_rss_bytes.max(u.peak_rss_bytes);
+            }
+            return Outcome {
+                latency: t0.elapsed(),
+                result,
+                instance: id,
+            };
+        }
+        if let Err(f) = self.ensure() {
+            return Outcome {
+                latency: Duration::ZERO,
+                result: Err(f),
+                instance: String::new(),
+            };
+        }
+        let s = self.current.as_mut().expect("ensured");
+        let t0 = Instant::now();
+        let result = match &mut s.conn {
+            Conn::Frames(c) => c.call(body, l.store.as_ref(), timeout),
+            Conn::Http(c) => c.call(body, timeout),
+        };
+        let latency = t0.elapsed();
+        let instance = s.id.clone();
+        let replace = match &result {
+            Err(_) => true,
+            // On wasm a panic aborts: the SDK writes the ERROR frame, then the instance traps.
+            Ok(Reply::FunctionError { kind, .. }) if kind == "panic" && l.runtime.is_wasm() => true,
+            Ok(Reply::FunctionError { kind, .. }) if kind == "protocol" => true,
+            Ok(Reply::FunctionError { .. }) => s.conn.proc().exited().is_some(),
+            Ok(Reply::Ok { .. }) => false,
+        };
+        if replace {
+            self.replaced += 1;
+            self.end(Duration::ZERO);
+        }
+        Outcome {
+            latency,
+            result,
+            instance,
+        }
+    }
+
+    /// CPU time and peak RSS of the instance now serving, so far.
+    pub fn usage(&mut self) -> Option<Usage> {
+        self.current.as_mut().and_then(|s| s.conn.proc().usage())
+    }
+
+    fn end(&mut self, grace: Duration) -> Option<Usage> {
+        let mut s = self.current.take()?;
+        let live = s.conn.proc().usage();
+        let own = matches!(s.conn.proc().workload_pid(), Some(p) if p == s.conn.proc().pid());
+        let exit = match s.conn {
+            Conn::Frames(c) => {
+                if grace.is_zero() {
+                    c.kill()
+                } else {
+                    c.shutdown(grace)
+                }
+            }
+            Conn::Http(c) => c.shutdown(grace),
+        };
+        // wait4 covers the whole life of the process when it is the function itself.
+        let u = match (own, exit.rusage, live) {
+            (true, Some(r), _) if r.peak_rss_bytes > 0 => Some(r),
+            (_, _, Some(l)) => Some(l),
+            (_, r, None) => r,
+        };
+        if let Some(u) = u {
+            self.ended_usage.cpu_ms += u.cpu_ms;
+            self.ended_usage.peak_rss_bytes = self.ended_usage.peak_rss_bytes.max(u.peak_rss_bytes);
+        }
+        u
+    }
+
+    /// Shuts the instance down (SHUTDOWN, then a kill after `grace`); returns its usage.
+    pub fn close(&mut self, grace: Duration) -> Option<Usage> {
+        self.end(grace)
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.end(Duration::from_millis(200));
+    }
+}

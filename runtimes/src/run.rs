@@ -1,0 +1,517 @@
+//! What a bench orchestrator calls: cold, warm and load runs of one function
+//! image in one runtime, each returning a serde-serialisable `RunResult`.
+
+use crate::artifact::{Artifact, ImageInfo};
+use crate::container::{self, Probe, Sandbox};
+use crate::fetch::{self, ImageRef};
+use crate::guard::Guard;
+use crate::host::Reply;
+use crate::launch::{Launcher, Limits, Slot};
+use crate::machine::{Machine, Versions};
+use crate::measure::latency::{LatencyStats, Recorder};
+use crate::measure::load::{self, LoadLevel, LoadSpec};
+use crate::runtime::{Protocol, Runtime};
+use crate::store::Store;
+use sha2::Digest as _;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Options of a run.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RunOpts {
+    /// The `lumos-runner` executable (hosts the wasm shims and the guard).
+    /// None: `$LUMOS_RUNNER`, else this executable if it is lumos-runner,
+    /// else `lumos-runner` next to it.
+    pub runner_exe: Option<PathBuf>,
+    /// Image cache. None: a new empty directory per run (a cold run starts
+    /// with an empty cache) removed afterwards. Some: kept and reused, so a
+    /// second run starts from the local cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Native sandbox; None: probe (runc, crun, chroot, process).
+    pub sandbox: Option<Sandbox>,
+    pub limits: Limits,
+    /// Warm: requests sent and discarded before measuring.
+    pub warmup: usize,
+    /// Warm: measured requests.
+    pub requests: usize,
+    /// Storage for the functions: `redis://HOST:PORT`, or None for memory.
+    pub baas: Option<String>,
+    /// Plain HTTP to a non-loopback registry.
+    pub insecure: bool,
+    /// Override the protocol the image declares.
+    pub protocol: Option<Protocol>,
+    /// Payload group name, recorded.
+    pub group: Option<String>,
+    /// Copy instance stderr to ours.
+    pub stderr_passthrough: bool,
+}
+
+impl Default for RunOpts {
+    fn default() -> Self {
+        RunOpts {
+            runner_exe: None,
+            cache_dir: None,
+            sandbox: None,
+            limits: Limits::default(),
+            warmup: 5,
+            requests: 50,
+            baas: None,
+            insecure: false,
+            protocol: None,
+            group: None,
+            stderr_passthrough: false,
+        }
+    }
+}
+
+/// Cold start by phase, milliseconds. `pull`/`unpack` are 0 when the image
+/// came from the local cache (see `RunResult::cache`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ColdStart {
+    pub pull: f64,
+    pub unpack: f64,
+    pub start: f64,
+    pub ready: f64,
+    pub first_response: f64,
+    /// Measured end to end (not the sum of the phases).
+    pub total: f64,
+}
+
+/// Means of the SDK's per-request phases, milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PhasesMs {
+    pub io: f64,
+    pub deserialize: f64,
+    pub compute: f64,
+    pub serialize: f64,
+    /// The SDK's `total_ns`, the function's own time.
+    pub total: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PayloadInfo {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CacheInfo {
+    pub dir: Option<PathBuf>,
+    /// The image was not in the cache before this run.
+    pub was_empty: bool,
+}
+
+/// One result row.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct RunResult {
+    pub function: String,
+    pub runtime: String,
+    /// Native only: runc, crun, chroot or process.
+    pub sandbox: Option<String>,
+    pub group: Option<String>,
+    /// cold | warm | load
+    pub mode: String,
+    pub protocol: Protocol,
+    pub image: ImageInfo,
+    pub cold_start_ms: Option<ColdStart>,
+    /// Host round trip per request.
+    pub latency_ms: Option<LatencyStats>,
+    /// The SDK's own split of a request (means).
+    pub phases_ms: Option<PhasesMs>,
+    /// Round trip minus the function's own time (p50 and mean), milliseconds.
+    pub overhead_ms: Option<Overhead>,
+    /// CPU time of the instance process(es).
+    pub cpu_ms: Option<f64>,
+    pub peak_rss_bytes: Option<u64>,
+    pub requests: u64,
+    pub errors: u64,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    /// First error messages seen (at most 5).
+    pub error_samples: Vec<String>,
+    pub warnings: Vec<String>,
+    pub load: Option<Vec<LoadLevel>>,
+    /// Every instance started for this result.
+    pub instances: Vec<String>,
+    pub instances_replaced: u32,
+    pub cache: CacheInfo,
+    pub payload: PayloadInfo,
+    /// sha256 of the first OK response body.
+    pub response_sha256: Option<String>,
+    pub store: String,
+    pub limits: Option<Limits>,
+    pub machine: Machine,
+    pub versions: Versions,
+    pub sandbox_probe: Option<Probe>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Overhead {
+    pub p50: f64,
+    pub mean: f64,
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Finds the lumos-runner executable.
+pub fn find_runner_exe(explicit: Option<&PathBuf>) -> crate::Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.clone());
+    }
+    if let Some(p) = std::env::var_os("LUMOS_RUNNER") {
+        return Ok(p.into());
+    }
+    let me = std::env::current_exe()
+        .map_err(|e| crate::Error::io("current_exe", "/proc/self/exe", e))?;
+    if me.file_name().and_then(|n| n.to_str()) == Some("lumos-runner") {
+        return Ok(me);
+    }
+    let sib = me.with_file_name("lumos-runner");
+    if sib.exists() {
+        return Ok(sib);
+    }
+    Err(crate::Error::Usage(
+        "cannot find the lumos-runner executable: set RunOpts::runner_exe or $LUMOS_RUNNER".into(),
+    ))
+}
+
+/// Shared state of a series of runs: guard, store, machine facts.
+pub struct Runner {
+    pub opts: RunOpts,
+    runner_exe: PathBuf,
+    guard: Arc<Guard>,
+    store: Arc<dyn Store>,
+    machine: Machine,
+    versions: Versions,
+    work: tempfile::TempDir,
+}
+
+/// An image made ready to start (pulled, unpacked).
+pub struct Prepared {
+    pub artifact: Arc<Artifact>,
+    pub pull: Option<Duration>,
+    pub unpack: Option<Duration>,
+    pub cache: CacheInfo,
+    // Keeps a throwaway cache alive while instances use its rootfs.
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Runner {
+    pub fn new(opts: RunOpts) -> crate::Result<Runner> {
+        let runner_exe = find_runner_exe(opts.runner_exe.as_ref())?;
+        let guard = Arc::new(
+            Guard::start(&runner_exe)
+                .map_err(|e| crate::Error::io("start guard", &runner_exe, e))?,
+        );
+        let store = crate::store::open(opts.baas.as_deref())?;
+        let work = tempfile::Builder::new()
+            .prefix("lumos-run-")
+            .tempdir()
+            .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
+        Ok(Runner {
+            opts,
+            runner_exe,
+            guard,
+            store,
+            machine: crate::machine::machine(),
+            versions: crate::machine::versions(),
+            work,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Pulls and unpacks (timed), into the configured cache or a new empty one.
+    pub fn prepare(&self, image: &str) -> crate::Result<Prepared> {
+        let r = ImageRef::parse(image)?;
+        let (dir, tmp) = match &self.opts.cache_dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("lumos-cache-")
+                    .tempdir()
+                    .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io("create cache", &dir, e))?;
+        let f = fetch::fetch(&r, &dir, self.opts.insecure, self.opts.protocol)?;
+        Ok(Prepared {
+            artifact: Arc::new(f.artifact),
+            pull: f.pull,
+            unpack: f.unpack,
+            cache: CacheInfo {
+                dir: self.opts.cache_dir.clone(),
+                was_empty: f.was_empty,
+            },
+            _tmp: tmp,
+        })
+    }
+
+    /// A launcher for a prepared image in `runtime`.
+    pub fn launcher(&self, p: &Prepared, runtime: Runtime) -> crate::Result<Arc<Launcher>> {
+        let sandbox = if runtime == Runtime::Native {
+            let probe = container::probe();
+            let sb = self.opts.sandbox.unwrap_or(probe.chosen);
+            probe.check(sb).map_err(|m| {
+                crate::Error::Sandbox(format!("{} is not usable here: {m}", sb.name()))
+            })?;
+            Some(sb)
+        } else {
+            None
+        };
+        let l = Launcher {
+            artifact: p.artifact.clone(),
+            runtime,
+            sandbox,
+            limits: self.opts.limits,
+            runner_exe: self.runner_exe.clone(),
+            guard: Some(self.guard.clone()),
+            store: self.store.clone(),
+            work: self.work.path().to_path_buf(),
+            stderr_passthrough: self.opts.stderr_passthrough,
+        };
+        l.validate()?;
+        Ok(Arc::new(l))
+    }
+
+    fn base(&self, p: &Prepared, l: &Launcher, mode: &str, payload: &[u8]) -> RunResult {
+        RunResult {
+            function: p.artifact.function.clone(),
+            runtime: l.runtime.name().into(),
+            sandbox: l.sandbox.map(|s| s.name().to_string()),
+            group: self.opts.group.clone(),
+            mode: mode.into(),
+            protocol: p.artifact.protocol,
+            image: p.artifact.image.clone(),
+            cache: p.cache.clone(),
+            payload: PayloadInfo {
+                bytes: payload.len() as u64,
+                sha256: sha256_hex(payload),
+            },
+            store: self.store.describe(),
+            limits: Some(l.limits),
+            machine: self.machine.clone(),
+            versions: self.versions.clone(),
+            sandbox_probe: l.sandbox.map(|_| container::probe().clone()),
+            ..Default::default()
+        }
+    }
+
+    /// Cold: pull (into an empty cache unless `cache_dir` is set), unpack,
+    /// start a new instance, wait until ready, send one request.
+    pub fn run_cold(
+        &self,
+        image: &str,
+        runtime: Runtime,
+        payload: &[u8],
+    ) -> crate::Result<RunResult> {
+        runtime
+            .availability()
+            .map_err(|msg| crate::Error::Unavailable {
+                runtime: runtime.name().into(),
+                msg,
+            })?;
+        let t0 = Instant::now();
+        let p = self.prepare(image)?;
+        let l = self.launcher(&p, runtime)?;
+        let mut r = self.base(&p, &l, "cold", payload);
+        let mut slot = Slot::new(l.clone());
+        let (start, ready) = if p.artifact.protocol == Protocol::Stdio {
+            (Duration::ZERO, Duration::ZERO)
+        } else {
+            slot.ensure()
+                .map_err(crate::Error::Start)?
+                .unwrap_or_default()
+        };
+        let o = slot.call(payload);
+        let total = t0.elapsed();
+        r.cold_start_ms = Some(ColdStart {
+            pull: p.pull.map(ms).unwrap_or(0.0),
+            unpack: p.unpack.map(ms).unwrap_or(0.0),
+            start: ms(start),
+            ready: ms(ready),
+            first_response: ms(o.latency),
+            total: ms(total),
+        });
+        r.requests = 1;
+        self.tally(&mut r, std::slice::from_ref(&o));
+        if let Ok(reply) = &o.result {
+            if let Some(m) = reply.meta() {
+                r.phases_ms = Some(phases_mean(std::slice::from_ref(m)));
+            }
+        }
+        let u = slot.close(Duration::from_millis(500));
+        r.cpu_ms = u.map(|u| u.cpu_ms);
+        r.peak_rss_bytes = u.map(|u| u.peak_rss_bytes);
+        r.instances = slot.instances.clone();
+        r.instances_replaced = slot.replaced;
+        Ok(r)
+    }
+
+    /// Warm: one instance made ready, `warmup` requests discarded, then
+    /// `requests` measured (an instance that fails is replaced; its errors count).
+    pub fn run_warm(
+        &self,
+        image: &str,
+        runtime: Runtime,
+        payload: &[u8],
+    ) -> crate::Result<RunResult> {
+        let p = self.prepare(image)?;
+        let l = self.launcher(&p, runtime)?;
+        let mut r = self.base(&p, &l, "warm", payload);
+        let mut slot = Slot::new(l.clone());
+        slot.ensure().map_err(crate::Error::Start)?;
+        let mut first_ok = None;
+        for _ in 0..self.opts.warmup {
+            let o = slot.call(payload);
+            if let (None, Ok(Reply::Ok { body, .. })) = (&first_ok, &o.result) {
+                first_ok = Some(sha256_hex(body));
+            }
+        }
+        let mut rec = Recorder::new(true);
+        let mut fun = Recorder::new(true);
+        let mut outcomes = Vec::with_capacity(self.opts.requests);
+        let mut metas = vec![];
+        for _ in 0..self.opts.requests {
+            let o = slot.call(payload);
+            rec.record(o.latency);
+            if let Ok(Reply::Ok { body, meta }) = &o.result {
+                if first_ok.is_none() {
+                    first_ok = Some(sha256_hex(body));
+                }
+                if let Some(m) = meta {
+                    fun.record(Duration::from_nanos(m.total_ns));
+                    metas.push(m.clone());
+                }
+            }
+            outcomes.push(o);
+        }
+        r.requests = outcomes.len() as u64;
+        self.tally(&mut r, &outcomes);
+        r.response_sha256 = first_ok;
+        let stats = rec.stats();
+        r.latency_ms = Some(stats);
+        r.warnings = rec.warnings();
+        if !metas.is_empty() {
+            let ph = phases_mean(&metas);
+            let f = fun.stats();
+            r.overhead_ms = Some(Overhead {
+                p50: stats.p50 - f.p50,
+                mean: stats.mean - f.mean,
+            });
+            r.phases_ms = Some(ph);
+        }
+        let u = slot.close(Duration::from_millis(500));
+        // All instances of the run: CPU summed, RSS the largest.
+        let _ = u;
+        r.cpu_ms = Some(slot.ended_usage.cpu_ms);
+        r.peak_rss_bytes = Some(slot.ended_usage.peak_rss_bytes);
+        r.instances = slot.instances.clone();
+        r.instances_replaced = slot.replaced;
+        Ok(r)
+    }
+
+    /// Load: throughput and latency at each concurrency level of `spec`.
+    pub fn run_load(
+        &self,
+        image: &str,
+        runtime: Runtime,
+        payload: &[u8],
+        spec: &LoadSpec,
+    ) -> crate::Result<RunResult> {
+        let p = self.prepare(image)?;
+        let l = self.launcher(&p, runtime)?;
+        let mut r = self.base(&p, &l, "load", payload);
+        let body = Arc::new(payload.to_vec());
+        let mut levels = vec![];
+        for &c in &spec.concurrency {
+            let lvl = load::run_level(&l, &body, spec, c);
+            r.requests += lvl.sent;
+            r.errors += lvl.errors;
+            for (k, v) in &lvl.errors_by_kind {
+                *r.errors_by_kind.entry(k.clone()).or_default() += v;
+            }
+            r.instances_replaced += lvl.instances_replaced;
+            levels.push(lvl);
+        }
+        r.load = Some(levels);
+        Ok(r)
+    }
+
+    fn tally(&self, r: &mut RunResult, outcomes: &[crate::launch::Outcome]) {
+        for o in outcomes {
+            if let Some(k) = o.error_class() {
+                r.errors += 1;
+                *r.errors_by_kind.entry(k).or_default() += 1;
+                if r.error_samples.len() < 5 {
+                    let msg = match &o.result {
+                        Ok(Reply::FunctionError { kind, message, .. }) => {
+                            format!("{kind}: {message}")
+                        }
+                        Err(f) => f.to_string(),
+                        Ok(Reply::Ok { .. }) => unreachable!(),
+                    };
+                    r.error_samples.push(msg);
+                }
+            } else if r.response_sha256.is_none() {
+                if let Ok(Reply::Ok { body, .. }) = &o.result {
+                    r.response_sha256 = Some(sha256_hex(body));
+                }
+            }
+        }
+    }
+}
+
+fn phases_mean(metas: &[crate::host::Meta]) -> PhasesMs {
+    let n = metas.len().max(1) as f64;
+    let sum =
+        |f: fn(&crate::host::Meta) -> u64| metas.iter().map(|m| f(m) as f64).sum::<f64>() / n / 1e6;
+    PhasesMs {
+        io: sum(|m| m.phases_ns.io),
+        deserialize: sum(|m| m.phases_ns.deserialize),
+        compute: sum(|m| m.phases_ns.compute),
+        serialize: sum(|m| m.phases_ns.serialize),
+        total: sum(|m| m.total_ns),
+    }
+}
+
+/// `Runner::new(opts)?.run_cold(image, runtime, payload)`.
+pub fn run_cold(
+    image: &str,
+    runtime: Runtime,
+    payload: &[u8],
+    opts: &RunOpts,
+) -> crate::Result<RunResult> {
+    Runner::new(opts.clone())?.run_cold(image, runtime, payload)
+}
+
+/// `Runner::new(opts)?.run_warm(image, runtime, payload)`.
+pub fn run_warm(
+    image: &str,
+    runtime: Runtime,
+    payload: &[u8],
+    opts: &RunOpts,
+) -> crate::Result<RunResult> {
+    Runner::new(opts.clone())?.run_warm(image, runtime, payload)
+}
+
+/// `Runner::new(opts)?.run_load(image, runtime, payload, spec)`.
+pub fn run_load(
+    image: &str,
+    runtime: Runtime,
+    payload: &[u8],
+    spec: &LoadSpec,
+    opts: &RunOpts,
+) -> crate::Result<RunResult> {
+    Runner::new(opts.clone())?.run_load(image, runtime, payload, spec)
+}

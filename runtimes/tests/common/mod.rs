@@ -1,0 +1,204 @@
+//! Shared test support: fixture functions built once per test run, images
+//! packed with lumos-oci, a real registry on a free loopback port.
+#![allow(dead_code)]
+
+use lumos_runtimes::{Limits, RunOpts};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub fn runner_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_lumos-runner"))
+}
+
+/// Fails the test with a clear message when a tool is missing.
+pub fn require_tool(name: &str) -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/sbin"]) {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("required tool `{name}` is not installed (apt-get install it; see scripts/setup)");
+}
+
+fn target_root() -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    base.join("lumos-runtimes-fixtures")
+}
+
+pub struct Fixtures {
+    pub native: PathBuf,
+    pub native_stdio: PathBuf,
+    pub native_http: PathBuf,
+    pub wasm: PathBuf,
+    pub wasm_stdio: PathBuf,
+    /// `fixture.wasm` precompiled for this CPU by `lumos-runner precompile`.
+    pub cwasm: PathBuf,
+}
+
+/// Builds the fixture crate for x86_64-unknown-linux-musl and wasm32-wasip1
+/// (cargo makes it a no-op when nothing changed) and precompiles the module.
+pub fn fixtures() -> &'static Fixtures {
+    static F: OnceLock<Fixtures> = OnceLock::new();
+    F.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let target = target_root();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .current_dir(&dir)
+            .args(["build", "--release", "--target", "x86_64-unknown-linux-musl", "--target", "wasm32-wasip1"])
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .status()
+            .expect("run cargo for the fixtures");
+        assert!(st.success(), "building the test fixtures failed");
+        let musl = target.join("x86_64-unknown-linux-musl/release");
+        let wasm = target.join("wasm32-wasip1/release");
+        let cwasm = target.join("fixture.cwasm");
+        let st = Command::new(runner_exe())
+            .args(["precompile"])
+            .arg(wasm.join("fixture.wasm"))
+            .arg("-o")
+            .arg(&cwasm)
+            .status()
+            .unwrap();
+        assert!(st.success(), "precompiling the fixture failed");
+        Fixtures {
+            native: musl.join("fixture"),
+            native_stdio: musl.join("fixture-stdio"),
+            native_http: musl.join("fixture-http"),
+            wasm: wasm.join("fixture.wasm"),
+            wasm_stdio: wasm.join("fixture-stdio.wasm"),
+            cwasm,
+        }
+    })
+}
+
+pub fn opts() -> RunOpts {
+    RunOpts {
+        runner_exe: Some(runner_exe()),
+        limits: Limits {
+            memory_bytes: Some(256 << 20),
+            request_timeout: Duration::from_secs(10),
+            start_timeout: Duration::from_secs(20),
+        },
+        warmup: 2,
+        requests: 20,
+        ..Default::default()
+    }
+}
+
+pub fn file_ref(p: &Path) -> String {
+    format!("file:{}", p.display())
+}
+
+/// Packs the fixtures into an OCI layout with lumos-oci: `t/fixture:native`,
+/// `t/fixture:wasm`, `t/fixture:aot-wasmtime-x86_64`.
+pub fn layout(dir: &Path) -> PathBuf {
+    use lumos_oci::image::{pack_native, pack_wasm, AotInfo, ImageMeta, WasmFormat};
+    let f = fixtures();
+    let root = dir.join("oci");
+    let layout = lumos_oci::Layout::create(&root).unwrap();
+    let meta = ImageMeta {
+        namespace: "t".into(),
+        function: "fixture".into(),
+        variant: "native".into(),
+        created: 0,
+        source: None,
+        revision: None,
+    };
+    let n = pack_native(&layout, &meta, &std::fs::read(&f.native).unwrap(), "x86_64", None).unwrap();
+    let w = pack_wasm(&layout, &meta.with_variant("wasm"), &std::fs::read(&f.wasm).unwrap(), WasmFormat::Compat, None)
+        .unwrap();
+    let aot = AotInfo { engine: "wasmtime-48.0.8".into(), arch: "x86_64".into() };
+    let a = pack_wasm(
+        &layout,
+        &meta.with_variant("aot-wasmtime-x86_64"),
+        &std::fs::read(&f.cwasm).unwrap(),
+        WasmFormat::Compat,
+        Some(&aot),
+    )
+    .unwrap();
+    let refs: Vec<(String, lumos_oci::Descriptor)> =
+        [n, w, a].into_iter().map(|p| (p.name.clone(), p.descriptor.clone())).collect();
+    layout.set_refs(&refs).unwrap();
+    root
+}
+
+/// A real registry (`docker-registry serve`) on a free loopback port; stopped by PID on drop.
+pub struct Registry {
+    child: Child,
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let bin = require_tool("docker-registry");
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config.yml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:0\n  secret: lumos-test\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if let Some(i) = line.find("listening on ") {
+                    let a: String = line[i + 13..].chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+                    let _ = tx.send(a);
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(20)).expect("registry did not say where it listens");
+        let addr = addr.replace("[::]", "127.0.0.1");
+        Registry { child, addr, _dir: dir }
+    }
+
+    /// Pushes `name` (e.g. `t/fixture:wasm`) from a layout as `REPO:TAG`; returns the reference.
+    pub fn push(&self, layout_dir: &Path, name: &str, repo: &str, tag: &str) -> String {
+        use lumos_oci::registry::{push, Client, ClientOptions, PushStats};
+        let layout = lumos_oci::Layout::open(layout_dir).unwrap();
+        let desc = layout.resolve(name).unwrap();
+        let client = Client::connect(&self.addr, ClientOptions::default()).unwrap();
+        let mut stats = PushStats::default();
+        push(&client, &layout, &desc, repo, Some(tag), &mut stats).unwrap();
+        format!("{}/{repo}:{tag}", self.addr)
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits until `f` holds or `limit` passes.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
