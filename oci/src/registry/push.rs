@@ -250,35 +250,69 @@ pub fn target_of(local_name: &str, namespace: &str, tag_prefix: &str) -> Result<
     Ok((repo, format!("{tag_prefix}{variant}")))
 }
 
+/// How many images are pushed at once (a registry spends most of an upload
+/// waiting on its storage, so a few in flight cut the wall time).
+pub const PUSH_WORKERS: usize = 4;
+
 /// Pushes the named images of `layout` (all when `only` is empty) to
-/// `namespace` on the client's registry. Indexes come after their children.
+/// `namespace` on the client's registry, [`PUSH_WORKERS`] at a time:
+/// every manifest first, then the indexes (their children are there by then).
+/// `on_pushed` sees each image as it completes; the result is in name order.
 pub fn push_layout(
     client: &Client,
     layout: &Layout,
     namespace: &str,
     tag_prefix: &str,
     only: &[String],
-    mut on_pushed: impl FnMut(&PushedImage),
+    on_pushed: impl FnMut(&PushedImage) + Send,
 ) -> Result<Vec<PushedImage>> {
     let mut refs = layout.refs()?;
     if !only.is_empty() {
         refs.retain(|(n, _)| only.iter().any(|o| o == n));
     }
-    // Manifests before indexes, so an index's children are tagged already.
-    refs.sort_by_key(|(n, d)| (media::is_index(&d.media_type), n.clone()));
+    refs.sort_by(|a, b| a.0.cmp(&b.0));
+    let (indexes, manifests): (Vec<_>, Vec<_>) = refs
+        .into_iter()
+        .partition(|(_, d)| media::is_index(&d.media_type));
+    let on_pushed = std::sync::Mutex::new(on_pushed);
     let mut out = Vec::new();
-    for (name, desc) in refs {
-        let (repo, tag) = target_of(&name, namespace, tag_prefix)?;
-        let mut stats = PushStats::default();
-        push(client, layout, &desc, &repo, Some(&tag), &mut stats)?;
-        let pushed = PushedImage {
-            local_name: name,
-            reference: format!("{}/{repo}:{tag}", client.registry()),
-            digest: desc.digest.clone(),
-            stats,
-        };
-        on_pushed(&pushed);
-        out.push(pushed);
+    for phase in [manifests, indexes] {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: std::sync::Mutex<Vec<Result<PushedImage>>> = std::sync::Mutex::new(Vec::new());
+        let failed = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            for _ in 0..PUSH_WORKERS.min(phase.len()) {
+                s.spawn(|| loop {
+                    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((name, desc)) = phase.get(i) else {
+                        break;
+                    };
+                    let r = (|| {
+                        let (repo, tag) = target_of(name, namespace, tag_prefix)?;
+                        let mut stats = PushStats::default();
+                        push(client, layout, desc, &repo, Some(&tag), &mut stats)?;
+                        Ok(PushedImage {
+                            local_name: name.clone(),
+                            reference: format!("{}/{repo}:{tag}", client.registry()),
+                            digest: desc.digest.clone(),
+                            stats,
+                        })
+                    })();
+                    match &r {
+                        Ok(p) => (on_pushed.lock().unwrap_or_else(|p| p.into_inner()))(p),
+                        Err(_) => failed.store(true, std::sync::atomic::Ordering::Relaxed),
+                    }
+                    results.lock().unwrap_or_else(|p| p.into_inner()).push(r);
+                });
+            }
+        });
+        for r in results.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            out.push(r?);
+        }
     }
+    out.sort_by(|a, b| a.local_name.cmp(&b.local_name));
     Ok(out)
 }
