@@ -84,6 +84,7 @@ pub struct Process {
     pub stdin: Option<ChildStdin>,
     pub stdout: Option<ChildStdout>,
     stderr: Arc<Mutex<VecDeque<u8>>>,
+    stderr_done: Arc<std::sync::atomic::AtomicBool>,
     stderr_thread: Option<std::thread::JoinHandle<()>>,
     stop: Vec<Step>,
     workload: Workload,
@@ -130,6 +131,8 @@ impl Process {
         let stderr = Arc::new(Mutex::new(VecDeque::with_capacity(1024)));
         let mut err_pipe = child.stderr.take().expect("piped stderr");
         let tail = stderr.clone();
+        let stderr_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = stderr_done.clone();
         let pass = spec.stderr_passthrough;
         let stderr_thread = std::thread::Builder::new()
             .name(format!("stderr-{id}"))
@@ -150,6 +153,7 @@ impl Process {
                         }
                     }
                 }
+                done.store(true, Ordering::Release);
             })?;
         let workload_pid = matches!(spec.workload, Workload::Child).then_some(child.id());
         Ok(Process {
@@ -159,6 +163,7 @@ impl Process {
             child,
             pgid,
             stderr,
+            stderr_done,
             stderr_thread: Some(stderr_thread),
             stop: spec.stop.clone(),
             workload: spec.workload.clone(),
@@ -174,8 +179,14 @@ impl Process {
 
     /// The last bytes the instance wrote to stderr.
     pub fn stderr_tail(&self) -> String {
-        // Give the reader thread a moment to drain what the process wrote just before dying.
-        std::thread::sleep(Duration::from_millis(2));
+        // Once the process has exited, let the reader drain what it wrote just before
+        // dying (its stderr reaches EOF when the last writer is gone).
+        if self.exit.is_some() {
+            let until = Instant::now() + Duration::from_millis(200);
+            while !self.stderr_done.load(Ordering::Acquire) && Instant::now() < until {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
         let t = self.stderr.lock().unwrap();
         let (a, b) = t.as_slices();
         let mut v = a.to_vec();
