@@ -35,7 +35,7 @@ struct Msg {
 
 /// The runner's handle on its guard.
 pub struct Guard {
-    child: Mutex<(Child, ChildStdin)>,
+    child: Mutex<(Child, Option<ChildStdin>)>,
     next: AtomicU64,
 }
 
@@ -58,7 +58,7 @@ impl Guard {
         let mut child = cmd.spawn()?;
         let stdin = child.stdin.take().expect("piped stdin");
         Ok(Guard {
-            child: Mutex::new((child, stdin)),
+            child: Mutex::new((child, Some(stdin))),
             next: AtomicU64::new(1),
         })
     }
@@ -67,8 +67,10 @@ impl Guard {
         let mut line = serde_json::to_vec(m).expect("guard message serialises");
         line.push(b'\n');
         let mut g = self.child.lock().unwrap();
-        if let Err(e) = g.1.write_all(&line) {
-            tracing::warn!("guard: {e}");
+        if let Some(w) = g.1.as_mut() {
+            if let Err(e) = w.write_all(&line) {
+                tracing::warn!("guard: {e}");
+            }
         }
     }
 
@@ -89,6 +91,15 @@ impl Guard {
             done: Some(token),
             steps: vec![],
         });
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        // EOF tells the guard to run what is left (nothing, after orderly stops) and exit.
+        let mut g = self.child.lock().unwrap();
+        drop(g.1.take());
+        let _ = g.0.wait();
     }
 }
 
