@@ -78,6 +78,46 @@ pub fn unpack_image(
     for layer in &manifest.layers {
         let mut verifying = layout.open_blob_verified(layer)?;
         let blob_path = layout.blob_path(&layer.digest);
+        if layer.media_type == media::WASM_LAYER {
+            // A CNCF Wasm artifact: the raw module, named by its title.
+            let title = layer
+                .annotation("org.opencontainers.image.title")
+                .unwrap_or("module.wasm");
+            let comps = components(Path::new(title), title)?;
+            if comps.len() != 1 {
+                return Err(unsafe_entry(
+                    title,
+                    "a wasm layer title must be a plain file name",
+                ));
+            }
+            fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+            let target = root.join(&comps[0]);
+            if target.symlink_metadata().is_ok() {
+                remove_any(&target)?;
+            }
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .open(&target)
+                .map_err(|e| Error::io(&target, e))?;
+            let limit = limits.max_bytes;
+            let mut used = stats.tar_bytes;
+            let n = io::copy(
+                &mut Bounded {
+                    inner: &mut verifying,
+                    used: &mut used,
+                    limit,
+                },
+                &mut f,
+            )
+            .map_err(|e| map_io(&blob_path, limit, e))?;
+            stats.tar_bytes = used;
+            stats.file_bytes += n;
+            stats.files += 1;
+            stats.layers += 1;
+            continue;
+        }
         unpack_layer(&mut verifying, &layer.media_type, root, limits, &mut stats)?;
         // Read what the decompressor left (gzip trailer, padding) so the
         // digest is checked over the whole blob.

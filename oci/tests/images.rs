@@ -298,4 +298,12 @@ fn artifact_format_is_the_cncf_wasm_artifact() {
     assert_eq!(cfg["architecture"], "wasm");
     assert_eq!(cfg["os"], "wasip1");
     assert_eq!(cfg["layerDigests"][0], raw["layers"][0]["digest"]);
+
+    // The runner's unpack gives the raw module back under its title.
+    let desc = layout.resolve("lumos/fibonacci:wasm").unwrap();
+    let m = lumos_oci::image::read_manifest(&layout, &desc).unwrap();
+    let out = dir.path().join("unpacked");
+    let stats = lumos_oci::unpack::unpack_image(&layout, &m, &out, &Default::default()).unwrap();
+    assert_eq!(stats.files, 1);
+    assert_eq!(std::fs::read(out.join("fibonacci.wasm")).unwrap(), module);
 }
