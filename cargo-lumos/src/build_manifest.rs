@@ -58,10 +58,7 @@ impl BuildManifest {
     /// Reads the manifest; a clear error when it is missing or unreadable.
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: {e} (run `cargo lumos build` first)",
-                path.display()
-            )
+            anyhow::anyhow!("{}: {e} (run `cargo lumos build` first)", path.display())
         })?;
         serde_json::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{}: not a valid build manifest: {e}", path.display()))

@@ -94,12 +94,3 @@ impl CargoArgs {
         }
     }
 }
-
-/// Cargo's directory name for a profile's output (`dev` builds into `debug`).
-pub fn profile_dir(profile: &str) -> &str {
-    match profile {
-        "dev" | "test" => "debug",
-        "bench" => "release",
-        other => other,
-    }
-}

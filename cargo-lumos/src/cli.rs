@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 
 use crate::cargo_args::CargoArgs;
+use crate::image::ImageArgs;
+use crate::push::PushArgs;
 use crate::variant::{AotEngine, Arch, RuntimeFamily};
 
 /// Build, pack, push and benchmark the serverless functions of a Rust workspace
@@ -18,6 +20,34 @@ pub struct Cli {
 pub enum Command {
     /// Compile every function into its variants under <target-dir>/lumos/.
     Build(BuildArgs),
+    /// Pack what `build` made into OCI images under <target-dir>/lumos/oci/.
+    Image {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        image: ImageArgs,
+        /// `human` (default) or `json`: one JSON object per image on stdout.
+        #[arg(long, value_name = "FMT", default_value = "human", value_parser = ["human", "json"])]
+        message_format: String,
+    },
+    /// Push the images of <target-dir>/lumos/oci/ to a registry.
+    Push {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        push: PushArgs,
+    },
+}
+
+/// Where the build output is, for commands that read it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// Path to Cargo.toml of the workspace.
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<std::path::PathBuf>,
+    /// Directory for all generated artifacts.
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<std::path::PathBuf>,
 }
 
 /// `cargo lumos build`.
@@ -39,9 +69,14 @@ pub struct BuildArgs {
     #[arg(long = "aot-engine", value_name = "ENGINE", value_delimiter = ',')]
     pub aot_engines: Vec<AotEngine>,
     /// Optimisation level of the AoT compilers: 0, 1, 2, 3, s, z (the paper used 2).
-    #[arg(long, value_name = "LEVEL", default_value = "2")]
+    #[arg(long, value_name = "LEVEL", default_value = "2", value_parser = ["0", "1", "2", "3", "s", "z"])]
     pub aot_opt_level: String,
     /// `human` (default) or `json`: one JSON object per artifact on stdout.
     #[arg(long, value_name = "FMT", default_value = "human", value_parser = ["human", "json"])]
     pub message_format: String,
+    /// Pack every built variant into an OCI image after building it.
+    #[arg(long)]
+    pub image: bool,
+    #[command(flatten)]
+    pub image_args: ImageArgs,
 }

@@ -94,15 +94,17 @@ pub fn validate(
             }
             "runtimes" => {
                 let items = value.as_array().ok_or_else(|| {
-                    err(format!("`runtimes` must be an array of strings, got {value}"))
+                    err(format!(
+                        "`runtimes` must be an array of strings, got {value}"
+                    ))
                 })?;
                 if items.is_empty() {
                     return Err(err("`runtimes` must name at least one runtime".into()));
                 }
                 for item in items {
-                    let s = item.as_str().ok_or_else(|| {
-                        err(format!("`runtimes` must hold strings, got {item}"))
-                    })?;
+                    let s = item
+                        .as_str()
+                        .ok_or_else(|| err(format!("`runtimes` must hold strings, got {item}")))?;
                     s.parse::<RuntimeFamily>().map_err(|e| err(e.to_string()))?;
                 }
             }
@@ -130,7 +132,11 @@ pub fn resolve(
     workspace: Option<&Map<String, Value>>,
     package: &Map<String, Value>,
 ) -> FunctionConfig {
-    let get = |key: &str| package.get(key).or_else(|| workspace.and_then(|w| w.get(key)));
+    let get = |key: &str| {
+        package
+            .get(key)
+            .or_else(|| workspace.and_then(|w| w.get(key)))
+    };
     let string = |key: &str| get(key).and_then(Value::as_str).map(str::to_string);
     let protocol = string("protocol")
         .and_then(|s| Protocol::parse(&s))
@@ -183,7 +189,10 @@ mod tests {
             json!({"runtimes": []}),
             json!({"base": 3}),
         ] {
-            assert!(validate(&obj(bad.clone()), Path::new("C"), "t").is_err(), "{bad}");
+            assert!(
+                validate(&obj(bad.clone()), Path::new("C"), "t").is_err(),
+                "{bad}"
+            );
         }
     }
 

@@ -6,6 +6,8 @@ mod build_manifest;
 mod cargo_args;
 mod cli;
 mod config;
+mod image;
+mod push;
 mod variant;
 mod workspace;
 
@@ -47,7 +49,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let Some(report) = build::run(&args.cargo, &opts)? else {
                 return Ok(ExitCode::SUCCESS);
             };
+            if args.image {
+                let mut image_args = args.image_args;
+                image_args.json = opts.json;
+                image_args.functions = report
+                    .manifest
+                    .functions
+                    .iter()
+                    .filter(|f| !report.failures.iter().any(|(p, _)| p == &f.package))
+                    .map(|f| f.name.clone())
+                    .collect();
+                image::run(&image_args, &report.target_dir)?;
+            }
             build::check(&report)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Image {
+            target,
+            mut image,
+            message_format,
+        } => {
+            image.json = message_format == "json";
+            image::run(&image, &workspace::target_dir(&target)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Push { target, push } => {
+            push::run(&push, &workspace::target_dir(&target)?)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -12,7 +12,11 @@ pub enum RuntimeFamily {
 }
 
 impl RuntimeFamily {
-    pub const ALL: [RuntimeFamily; 3] = [RuntimeFamily::Native, RuntimeFamily::Wasm, RuntimeFamily::Aot];
+    pub const ALL: [RuntimeFamily; 3] = [
+        RuntimeFamily::Native,
+        RuntimeFamily::Wasm,
+        RuntimeFamily::Aot,
+    ];
 }
 
 /// A CPU architecture of native code (`--arch`).
@@ -93,14 +97,6 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub fn family(self) -> RuntimeFamily {
-        match self {
-            Variant::Native(_) => RuntimeFamily::Native,
-            Variant::Wasm => RuntimeFamily::Wasm,
-            Variant::Aot(..) => RuntimeFamily::Aot,
-        }
-    }
-
     /// The artifact's file name inside the variant directory.
     pub fn file_name(self, function: &str) -> String {
         match self {
@@ -243,12 +239,18 @@ mod tests {
             Variant::Aot(AotEngine::Wasmedge, Arch::Aarch64).to_string(),
             "aot-wasmedge-aarch64"
         );
-        assert_eq!(Variant::Aot(AotEngine::Wasmtime, Arch::X86_64).file_name("f"), "f.cwasm");
+        assert_eq!(
+            Variant::Aot(AotEngine::Wasmtime, Arch::X86_64).file_name("f"),
+            "f.cwasm"
+        );
     }
 
     #[test]
     fn all_runtimes_gives_seven_variants() {
-        let s = Selection { all: true, ..Default::default() };
+        let s = Selection {
+            all: true,
+            ..Default::default()
+        };
         assert_eq!(s.variants(&RuntimeFamily::ALL).len(), 7);
         assert_eq!(s.variants(&[RuntimeFamily::Wasm]), vec![Variant::Wasm]);
     }
@@ -272,6 +274,9 @@ mod tests {
         assert!("jvm".parse::<RuntimeFamily>().is_err());
         assert!("riscv64".parse::<Arch>().is_err());
         let e = "wamr".parse::<AotEngine>().unwrap_err().to_string();
-        assert!(e.contains("`wamr`") && e.contains("wasmedge, wasmtime"), "{e}");
+        assert!(
+            e.contains("`wamr`") && e.contains("wasmedge, wasmtime"),
+            "{e}"
+        );
     }
 }

@@ -14,7 +14,6 @@ pub struct Function {
     /// The binary's name, which is the function's name.
     pub name: String,
     pub package: String,
-    pub manifest_path: PathBuf,
     pub config: FunctionConfig,
 }
 
@@ -41,7 +40,11 @@ impl Workspace {
             cmd.manifest_path(path);
         }
         let mut other = Vec::new();
-        for (flag, on) in [("--locked", args.locked), ("--offline", args.offline), ("--frozen", args.frozen)] {
+        for (flag, on) in [
+            ("--locked", args.locked),
+            ("--offline", args.offline),
+            ("--frozen", args.frozen),
+        ] {
             if on {
                 other.push(flag.to_string());
             }
@@ -72,7 +75,6 @@ impl Workspace {
             functions.push(Function {
                 name: binary_name(package)?,
                 package: package.name.to_string(),
-                manifest_path: manifest,
                 config: config::resolve(ws_table, table),
             });
         }
@@ -99,7 +101,10 @@ impl Workspace {
                 .iter()
                 .any(|p| p.name.as_str() == spec);
             if !known {
-                bail!("package `{spec}` is not a member of the workspace at {}", self.root.display());
+                bail!(
+                    "package `{spec}` is not a member of the workspace at {}",
+                    self.root.display()
+                );
             }
         }
         if !args.packages.is_empty() {
@@ -110,9 +115,11 @@ impl Workspace {
                     );
                 }
             }
-            self.functions.retain(|f| args.packages.contains(&f.package));
+            self.functions
+                .retain(|f| args.packages.contains(&f.package));
         }
-        self.functions.retain(|f| !args.exclude.contains(&f.package));
+        self.functions
+            .retain(|f| !args.exclude.contains(&f.package));
         Ok(())
     }
 
@@ -120,6 +127,24 @@ impl Workspace {
     pub fn lumos_dir(&self) -> PathBuf {
         self.target_dir.join("lumos")
     }
+}
+
+/// The target directory for commands that only read build output
+/// (`--target-dir`, else what `cargo metadata` says for the workspace).
+pub fn target_dir(args: &crate::cli::TargetArgs) -> Result<PathBuf> {
+    if let Some(dir) = &args.target_dir {
+        return absolute(dir);
+    }
+    let mut cmd = MetadataCommand::new();
+    cmd.cargo_path(CargoArgs::cargo_program()).no_deps();
+    if let Some(path) = &args.manifest_path {
+        if !path.is_file() {
+            bail!("--manifest-path {}: no such file", path.display());
+        }
+        cmd.manifest_path(path);
+    }
+    let metadata = cmd.exec().context("`cargo metadata` failed")?;
+    Ok(metadata.target_directory.into())
 }
 
 /// The binary a function package builds: the one named like the package, or its only one.

@@ -23,7 +23,11 @@ fn build(ws: &Path, target: &Path, extra: &[&str]) -> std::process::Output {
 fn builds_someone_elses_workspace_and_honours_its_config() {
     let ws = fixture("other-workspace");
     let target = tempfile::tempdir().unwrap();
-    let out = build(ws.path(), target.path(), &["--all-runtimes", "--message-format", "json"]);
+    let out = build(
+        ws.path(),
+        target.path(),
+        &["--all-runtimes", "--message-format", "json"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
 
     let json = build_json(target.path());
@@ -33,9 +37,16 @@ fn builds_someone_elses_workspace_and_honours_its_config() {
         .iter()
         .map(|f| f["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["greeter", "shouter"], "plain-lib has no metadata and must be skipped");
+    assert_eq!(
+        names,
+        ["greeter", "shouter"],
+        "plain-lib has no metadata and must be skipped"
+    );
     for f in json["functions"].as_array().unwrap() {
-        assert_eq!(f["protocol"], "stdio", "workspace default protocol applies: {f}");
+        assert_eq!(
+            f["protocol"], "stdio",
+            "workspace default protocol applies: {f}"
+        );
     }
 
     // The workspace allows native and wasm; shouter overrides it with wasm only.
@@ -43,13 +54,23 @@ fn builds_someone_elses_workspace_and_honours_its_config() {
     let variants: Vec<&str> = greeter.iter().map(|a| a.0.as_str()).collect();
     assert_eq!(variants, ["native-aarch64", "native-x86_64", "wasm"]);
     let shouter = artifacts(&json, "shouter");
-    assert_eq!(shouter.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(), ["wasm"]);
+    assert_eq!(
+        shouter.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(),
+        ["wasm"]
+    );
 
     // Every listed artifact is where build.json says, with that size and digest,
     // under <target-dir>/lumos/<function>/<variant>/.
     for (variant, path, bytes, sha) in greeter.iter().chain(&shouter) {
-        assert!(path.starts_with(target.path().join("lumos")), "{}", path.display());
-        assert_eq!(path.parent().unwrap().file_name().unwrap(), variant.as_str());
+        assert!(
+            path.starts_with(target.path().join("lumos")),
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            path.parent().unwrap().file_name().unwrap(),
+            variant.as_str()
+        );
         assert_eq!(std::fs::metadata(path).unwrap().len(), *bytes);
         assert_eq!(&sha256(path), sha);
     }
@@ -60,7 +81,9 @@ fn builds_someone_elses_workspace_and_honours_its_config() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 4);
-    assert!(lines.iter().all(|l| l["reason"] == "lumos-artifact" && l["sha256"].is_string()));
+    assert!(lines
+        .iter()
+        .all(|l| l["reason"] == "lumos-artifact" && l["sha256"].is_string()));
 
     // The native binaries are static, for the right CPU, and were built with
     // the fixture's .cargo/config.toml in force.
@@ -82,7 +105,10 @@ fn builds_someone_elses_workspace_and_honours_its_config() {
 
     // The wasm module runs in a real engine.
     let wasm = &shouter[0].1;
-    let said = run_with_stdin(wasmedge().arg("--force-interpreter").arg(wasm), b"quiet please");
+    let said = run_with_stdin(
+        wasmedge().arg("--force-interpreter").arg(wasm),
+        b"quiet please",
+    );
     assert!(said.status.success(), "{}", stderr(&said));
     assert_eq!(stdout(&said).trim(), "QUIET PLEASE");
 }
@@ -91,7 +117,11 @@ fn builds_someone_elses_workspace_and_honours_its_config() {
 fn a_second_build_changes_nothing() {
     let ws = fixture("other-workspace");
     let target = tempfile::tempdir().unwrap();
-    let first = build(ws.path(), target.path(), &["--runtime", "native,wasm", "--arch", "x86_64"]);
+    let first = build(
+        ws.path(),
+        target.path(),
+        &["--runtime", "native,wasm", "--arch", "x86_64"],
+    );
     assert!(first.status.success(), "{}", stderr(&first));
     let before = std::fs::read(target.path().join("lumos/build.json")).unwrap();
     let mtimes = |json: &serde_json::Value| -> Vec<std::time::SystemTime> {
@@ -106,31 +136,61 @@ fn a_second_build_changes_nothing() {
     let second = build(
         ws.path(),
         target.path(),
-        &["--runtime", "native,wasm", "--arch", "x86_64", "--message-format", "json"],
+        &[
+            "--runtime",
+            "native,wasm",
+            "--arch",
+            "x86_64",
+            "--message-format",
+            "json",
+        ],
     );
     assert!(second.status.success(), "{}", stderr(&second));
     for line in stdout(&second).lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(v["fresh"], true, "rebuilt although nothing changed: {v}");
     }
-    assert_eq!(before, std::fs::read(target.path().join("lumos/build.json")).unwrap());
-    assert_eq!(t0, mtimes(&build_json(target.path())), "artifacts were rewritten");
+    assert_eq!(
+        before,
+        std::fs::read(target.path().join("lumos/build.json")).unwrap()
+    );
+    assert_eq!(
+        t0,
+        mtimes(&build_json(target.path())),
+        "artifacts were rewritten"
+    );
 
     // A change to one function rebuilds that one only.
     let main = ws.path().join("shouter/src/main.rs");
     let src = std::fs::read_to_string(&main).unwrap();
-    write(&main, &src.replace("to_uppercase()", "to_uppercase().replace(' ', \"_\")"));
+    write(
+        &main,
+        &src.replace("to_uppercase()", "to_uppercase().replace(' ', \"_\")"),
+    );
     let third = build(
         ws.path(),
         target.path(),
-        &["--runtime", "native,wasm", "--arch", "x86_64", "--message-format", "json"],
+        &[
+            "--runtime",
+            "native,wasm",
+            "--arch",
+            "x86_64",
+            "--message-format",
+            "json",
+        ],
     );
     assert!(third.status.success(), "{}", stderr(&third));
     let rebuilt: Vec<String> = stdout(&third)
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v["fresh"] == false)
-        .map(|v| format!("{}/{}", v["function"].as_str().unwrap(), v["variant"].as_str().unwrap()))
+        .map(|v| {
+            format!(
+                "{}/{}",
+                v["function"].as_str().unwrap(),
+                v["variant"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(rebuilt, ["shouter/wasm"]);
 }

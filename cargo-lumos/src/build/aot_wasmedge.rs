@@ -120,7 +120,11 @@ impl Compiler {
             .context("cannot start WasmEdge's compiler")?;
         if !out.status.success() {
             let stderr = String::from_utf8_lossy(&out.stderr);
-            let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let last = stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
             bail!(
                 "WasmEdge {} compile of {} failed ({}): {last}",
                 self.arch.as_str(),

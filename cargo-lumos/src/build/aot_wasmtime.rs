@@ -25,7 +25,10 @@ pub fn precompile(wasm: &[u8], arch: Arch, opt_level: &str) -> Result<Vec<u8>> {
         _ => wasmtime::OptLevel::Speed,
     });
     let engine = wasmtime::Engine::new(&config).map_err(|e| anyhow!("wasmtime engine: {e}"))?;
-    engine
-        .precompile_module(wasm)
-        .map_err(|e| anyhow!("wasmtime could not compile the module for {}: {e:#}", arch.as_str()))
+    engine.precompile_module(wasm).map_err(|e| {
+        anyhow!(
+            "wasmtime could not compile the module for {}: {e:#}",
+            arch.as_str()
+        )
+    })
 }

@@ -62,7 +62,9 @@ impl CargoBuild<'_> {
         for message in Message::parse_stream(BufReader::new(stdout)) {
             let message = message.context("cannot read cargo's JSON messages")?;
             if let Message::CompilerArtifact(artifact) = message {
-                let Some(exe) = artifact.executable else { continue };
+                let Some(exe) = artifact.executable else {
+                    continue;
+                };
                 if !artifact.target.is_bin() {
                     continue;
                 }

@@ -41,7 +41,6 @@ pub struct BuildOptions {
 #[derive(Debug)]
 pub struct BuildReport {
     pub manifest: BuildManifest,
-    pub manifest_path: PathBuf,
     pub target_dir: PathBuf,
     /// Functions that failed to build, with the reason.
     pub failures: Vec<(String, String)>,
@@ -67,7 +66,10 @@ pub fn run(cargo: &CargoArgs, opts: &BuildOptions) -> Result<Option<BuildReport>
     let mut jobs = Vec::new();
     for (i, f) in ws.functions.iter().enumerate() {
         for variant in opts.selection.variants(&f.config.runtimes) {
-            jobs.push(Job { function: i, variant });
+            jobs.push(Job {
+                function: i,
+                variant,
+            });
         }
     }
     if jobs.is_empty() {
@@ -109,12 +111,6 @@ pub fn run(cargo: &CargoArgs, opts: &BuildOptions) -> Result<Option<BuildReport>
     for arch in wasmedge_arches {
         wasmedge.insert(arch, aot_wasmedge::Compiler::locate(arch)?);
     }
-    if !["0", "1", "2", "3", "s", "z"].contains(&opts.aot_opt_level.as_str()) {
-        bail!(
-            "--aot-opt-level {}: expected 0, 1, 2, 3, s or z",
-            opts.aot_opt_level
-        );
-    }
 
     // Cargo builds: one per (triple, profile).
     let mut failures: BTreeMap<String, String> = BTreeMap::new();
@@ -144,9 +140,9 @@ pub fn run(cargo: &CargoArgs, opts: &BuildOptions) -> Result<Option<BuildReport>
             }
             .run()?;
             for package in &out.failed {
-                failures
-                    .entry(package.clone())
-                    .or_insert_with(|| format!("cargo build for {triple} failed (see cargo's messages above)"));
+                failures.entry(package.clone()).or_insert_with(|| {
+                    format!("cargo build for {triple} failed (see cargo's messages above)")
+                });
             }
             for (package, exe) in out.executables {
                 compiled.insert((triple, package), exe);
@@ -211,10 +207,19 @@ pub fn run(cargo: &CargoArgs, opts: &BuildOptions) -> Result<Option<BuildReport>
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
-                let Some(job) = queue.lock().unwrap().pop() else { break };
+                let Some(job) = queue.lock().unwrap().pop() else {
+                    break;
+                };
                 let f = &ws.functions[job.function];
                 let module = &wasm_modules[&job.function];
-                let result = aot_compile(&cache, module, f, job.variant, &opts.aot_opt_level, &wasmedge);
+                let result = aot_compile(
+                    &cache,
+                    module,
+                    f,
+                    job.variant,
+                    &opts.aot_opt_level,
+                    &wasmedge,
+                );
                 aot_results.lock().unwrap().push((job, result));
             });
         }
@@ -285,7 +290,6 @@ pub fn run(cargo: &CargoArgs, opts: &BuildOptions) -> Result<Option<BuildReport>
     }
     Ok(Some(BuildReport {
         manifest,
-        manifest_path,
         target_dir: ws.target_dir.clone(),
         failures: failures.into_iter().collect(),
     }))
@@ -308,7 +312,12 @@ fn profile_for(cargo: &CargoArgs, ws: &Workspace, f: &Function) -> String {
 }
 
 /// The size-optimised module for a raw cargo output, from the cache when its input is unchanged.
-fn optimised_wasm(cache: &Cache, raw: &Path, name: &str, wasm_opt: Option<&str>) -> Result<PathBuf> {
+fn optimised_wasm(
+    cache: &Cache,
+    raw: &Path,
+    name: &str,
+    wasm_opt: Option<&str>,
+) -> Result<PathBuf> {
     let raw_sha = store::sha256_file(raw)?;
     let Some(version) = wasm_opt else {
         return Ok(raw.to_path_buf());
@@ -322,7 +331,10 @@ fn optimised_wasm(cache: &Cache, raw: &Path, name: &str, wasm_opt: Option<&str>)
     let dest = cache.entry("wasm-opt", &key, &file);
     let dir = dest.parent().expect("cache entries have a parent");
     std::fs::create_dir_all(dir)?;
-    let tmp = tempfile::Builder::new().prefix(".lumos-tmp-").suffix(".wasm").tempfile_in(dir)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".lumos-tmp-")
+        .suffix(".wasm")
+        .tempfile_in(dir)?;
     wasm_opt::optimise(raw, tmp.path())?;
     tmp.persist(&dest).map_err(|e| e.error)?;
     Ok(dest)
@@ -369,12 +381,19 @@ fn aot_compile(
             eprintln!(
                 "  Compiling {} {variant} with {engine_id}{}",
                 f.name,
-                if compiler.emulated() { " under qemu (slow: about a minute per 100 KB)" } else { "" }
+                if compiler.emulated() {
+                    " under qemu (slow: about a minute per 100 KB)"
+                } else {
+                    ""
+                }
             );
             let dest = cache.entry(&kind, &key, &file);
             let dir = dest.parent().expect("cache entries have a parent");
             std::fs::create_dir_all(dir)?;
-            let tmp = tempfile::Builder::new().prefix(".lumos-tmp-").suffix(".wasm").tempfile_in(dir)?;
+            let tmp = tempfile::Builder::new()
+                .prefix(".lumos-tmp-")
+                .suffix(".wasm")
+                .tempfile_in(dir)?;
             compiler
                 .compile(module, tmp.path(), opt_level)
                 .with_context(|| format!("{} {variant}", f.name))?;
@@ -454,5 +473,9 @@ pub fn check(report: &BuildReport) -> Result<()> {
         return Ok(());
     }
     let names: Vec<&str> = report.failures.iter().map(|(p, _)| p.as_str()).collect();
-    bail!("{} function(s) failed to build: {}", names.len(), names.join(", "))
+    bail!(
+        "{} function(s) failed to build: {}",
+        names.len(),
+        names.join(", ")
+    )
 }

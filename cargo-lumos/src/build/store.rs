@@ -6,7 +6,7 @@
 //! half-written one.
 
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -14,22 +14,20 @@ use sha2::{Digest, Sha256};
 
 /// Lower-case hex sha256 of a file's bytes.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut file = fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let mut file =
+        fs::File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = file.read(&mut buf).with_context(|| format!("{}: cannot read", path.display()))?;
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("{}: cannot read", path.display()))?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
     }
     Ok(hex::encode(hasher.finalize()))
-}
-
-/// Lower-case hex sha256 of some bytes.
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// A key for the cache: the sha256 of every input that determines the output.
@@ -126,11 +124,6 @@ fn parent(path: &Path) -> Result<&Path> {
         .ok_or_else(|| anyhow::anyhow!("{}: has no parent directory", path.display()))
 }
 
-/// Whether an I/O error means "not found".
-pub fn is_not_found(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotFound
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,7 +151,7 @@ mod tests {
         let src = dir.path().join("src");
         fs::write(&src, b"bytes").unwrap();
         let sha = sha256_file(&src).unwrap();
-        assert_eq!(sha, sha256_bytes(b"bytes"));
+        assert_eq!(sha, hex::encode(Sha256::digest(b"bytes")));
         let dest = dir.path().join("out/dest");
         assert!(place(&src, &sha, &dest).unwrap());
         assert!(!place(&src, &sha, &dest).unwrap());

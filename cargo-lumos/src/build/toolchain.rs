@@ -31,7 +31,12 @@ pub fn rustc_sysroot(dir: &Path) -> Result<PathBuf> {
 
 /// Fails with the rustup command to run when `triple`'s standard library is missing.
 pub fn require_target(sysroot: &Path, triple: &str) -> Result<()> {
-    if sysroot.join("lib/rustlib").join(triple).join("lib").is_dir() {
+    if sysroot
+        .join("lib/rustlib")
+        .join(triple)
+        .join("lib")
+        .is_dir()
+    {
         return Ok(());
     }
     bail!(
@@ -96,7 +101,10 @@ pub fn configured_linker(dir: &Path, triple: &str) -> Result<Option<LinkerSettin
             // Cargo resolves a relative linker path with a slash against the
             // directory holding `.cargo/`.
             let linker = if linker.contains('/') && !linker.starts_with('/') {
-                let base = file.parent().and_then(Path::parent).unwrap_or(Path::new("."));
+                let base = file
+                    .parent()
+                    .and_then(Path::parent)
+                    .unwrap_or(Path::new("."));
                 base.join(linker).to_string_lossy().into_owned()
             } else {
                 linker.to_string()
@@ -145,10 +153,15 @@ pub fn musl_environment(
     let (linker, source) = match configured {
         Some(s) => (s.linker, s.source),
         None if is_aarch64 => {
-            let var = format!("CARGO_TARGET_{}_LINKER", triple.to_uppercase().replace('-', "_"));
+            let var = format!(
+                "CARGO_TARGET_{}_LINKER",
+                triple.to_uppercase().replace('-', "_")
+            );
             env.insert(var, "rust-lld".to_string());
             let cc_var = format!("CC_{}", triple.replace('-', "_"));
-            if std::env::var_os(&cc_var).is_none() && find_program("aarch64-linux-gnu-gcc").is_some() {
+            if std::env::var_os(&cc_var).is_none()
+                && find_program("aarch64-linux-gnu-gcc").is_some()
+            {
                 env.insert(cc_var, "aarch64-linux-gnu-gcc".to_string());
             }
             ("rust-lld".to_string(), "the lumos default".to_string())
@@ -214,7 +227,9 @@ mod tests {
     #[test]
     fn missing_target_names_the_rustup_command() {
         let dir = tempfile::tempdir().unwrap();
-        let e = require_target(dir.path(), "wasm32-wasip1").unwrap_err().to_string();
+        let e = require_target(dir.path(), "wasm32-wasip1")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("rustup target add wasm32-wasip1"), "{e}");
     }
 }

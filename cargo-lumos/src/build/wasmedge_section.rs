@@ -43,7 +43,9 @@ pub fn read(module: &[u8]) -> Result<Option<AotSection>> {
 
 fn decode(data: &[u8]) -> Result<AotSection> {
     let mut reader = wasmparser::BinaryReader::new(data, 0);
-    let version = reader.read_var_u32().context("wasmedge section: no version")?;
+    let version = reader
+        .read_var_u32()
+        .context("wasmedge section: no version")?;
     let os = reader.read_u8().context("wasmedge section: no OS byte")?;
     let arch = reader.read_u8().context("wasmedge section: no arch byte")?;
     if os == 0 || arch == 0 {

@@ -7,7 +7,10 @@ use std::process::{Command, Output, Stdio};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// `cargo-lumos lumos …`, as cargo runs it for `cargo lumos …`.
@@ -48,7 +51,8 @@ pub fn write(path: &Path, text: &str) {
 
 /// Runs a command, returning its output; panics if it cannot start.
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
 pub fn stderr(out: &Output) -> String {
@@ -80,25 +84,48 @@ pub fn require_tool(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("`{name}` is not installed: run scripts/setup"))
 }
 
-/// `readelf -h` and `-l` of a file, as text.
+/// `readelf -h -l -d` of a file, as text.
 pub fn readelf(path: &Path) -> String {
     require_tool("readelf");
-    let out = run(Command::new("readelf").arg("-h").arg("-l").arg(path));
-    assert!(out.status.success(), "readelf {}: {}", path.display(), stderr(&out));
+    let out = run(Command::new("readelf")
+        .arg("-h")
+        .arg("-l")
+        .arg("-d")
+        .arg(path));
+    assert!(
+        out.status.success(),
+        "readelf {}: {}",
+        path.display(),
+        stderr(&out)
+    );
     stdout(&out)
 }
 
 /// Asserts that `path` is a static ELF executable for `machine` (readelf's name, e.g. "AArch64").
 pub fn assert_static_elf(path: &Path, machine: &str) {
     let text = readelf(path);
-    assert!(text.contains("Class:                             ELF64"), "{text}");
     assert!(
-        text.lines().any(|l| l.trim_start().starts_with("Machine:") && l.contains(machine)),
+        text.contains("Class:                             ELF64"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("Machine:") && l.contains(machine)),
         "{} is not for {machine}:\n{text}",
         path.display()
     );
-    assert!(!text.contains("INTERP"), "{} asks for a dynamic loader:\n{text}", path.display());
-    assert!(!text.contains("DYNAMIC"), "{} has a dynamic section:\n{text}", path.display());
+    assert!(
+        !text.contains("INTERP"),
+        "{} asks for a dynamic loader:\n{text}",
+        path.display()
+    );
+    // Rust's musl binaries are static-pie: a dynamic section for relocations
+    // is fine, a needed shared library is not.
+    assert!(
+        !text.contains("(NEEDED)"),
+        "{} needs shared libraries:\n{text}",
+        path.display()
+    );
 }
 
 /// The WasmEdge sysroot for the host (made by scripts/install-wasmedge).
@@ -118,15 +145,16 @@ pub fn wasmedge() -> Command {
         root.display()
     );
     let mut cmd = Command::new(lib.join("ld-linux-x86-64.so.2"));
-    cmd.arg("--library-path").arg(&lib).arg(root.join("usr/bin/wasmedge"));
+    cmd.arg("--library-path")
+        .arg(&lib)
+        .arg(root.join("usr/bin/wasmedge"));
     cmd
 }
 
 /// Reads `<target-dir>/lumos/build.json`.
 pub fn build_json(target_dir: &Path) -> serde_json::Value {
     let path = target_dir.join("lumos/build.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap()
 }
 
