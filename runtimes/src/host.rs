@@ -120,12 +120,12 @@ impl FrameConn {
     pub fn handshake(
         mut proc: Process,
         deadline: Instant,
-    ) -> Result<FrameConn, (Process, Failure)> {
+    ) -> Result<FrameConn, Box<(Process, Failure)>> {
         let out = proc.stdout.take().expect("stdout piped");
         let inp = proc.stdin.take().expect("stdin piped");
         let (reader, writer) = match (FrameReader::new(out), FrameWriter::new(inp)) {
             (Ok(r), Ok(w)) => (r, w),
-            (Err(e), _) | (_, Err(e)) => return Err((proc, Failure::Io(e.to_string()))),
+            (Err(e), _) | (_, Err(e)) => return Err(Box::new((proc, Failure::Io(e.to_string())))),
         };
         let mut c = FrameConn {
             proc,
@@ -140,11 +140,11 @@ impl FrameConn {
             }
             Ok(f) => {
                 let e = Failure::Protocol(format!("expected HELLO first, got {:?}", f.kind));
-                Err((c.into_process(), e))
+                Err(Box::new((c.into_process(), e)))
             }
             Err(e) => {
                 let f = c.failure(e, deadline);
-                Err((c.into_process(), f))
+                Err(Box::new((c.into_process(), f)))
             }
         }
     }

@@ -25,7 +25,7 @@ impl HttpConn {
         mut proc: Process,
         port: u16,
         deadline: Instant,
-    ) -> Result<HttpConn, (Process, Failure)> {
+    ) -> Result<HttpConn, Box<(Process, Failure)>> {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         loop {
             match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
@@ -44,10 +44,10 @@ impl HttpConn {
                             e.code,
                             proc.stderr_tail()
                         );
-                        return Err((proc, Failure::Start(msg)));
+                        return Err(Box::new((proc, Failure::Start(msg))));
                     }
                     if Instant::now() >= deadline {
-                        return Err((proc, Failure::Timeout(Duration::ZERO)));
+                        return Err(Box::new((proc, Failure::Timeout(Duration::ZERO))));
                     }
                     std::thread::sleep(Duration::from_micros(250));
                 }

@@ -84,6 +84,10 @@ pub struct Started {
     pub id: String,
     /// Spawn until the instance process had exec'd.
     pub start: Duration,
+    /// When the instance process had exec'd.
+    pub spawned_at: Instant,
+    /// When it became ready.
+    pub ready_at: Instant,
     /// From then until it answered `HELLO` (or opened its port).
     pub ready: Duration,
 }
@@ -211,15 +215,19 @@ impl Launcher {
             }
             _ => FrameConn::handshake(proc, deadline).map(Conn::Frames),
         };
-        let ready = t1.elapsed();
+        let ready_at = Instant::now();
+        let ready = ready_at - t1;
         match conn {
             Ok(conn) => Ok(Started {
                 conn,
                 id,
                 start,
                 ready,
+                spawned_at: t1,
+                ready_at,
             }),
-            Err((mut p, f)) => {
+            Err(b) => {
+                let (mut p, f) = *b;
                 let f = match f {
                     Failure::Timeout(_) => Failure::Start(format!(
                         "not ready within {:?}: {}",
@@ -284,14 +292,15 @@ impl Slot {
         }
     }
 
-    /// Starts an instance if none is running; returns its start timings when it started one.
-    pub fn ensure(&mut self) -> Result<Option<(Duration, Duration)>, Failure> {
+    /// Starts an instance if none is running; when it started one, returns
+    /// the instants its process had exec'd and it became ready.
+    pub fn ensure(&mut self) -> Result<Option<(Instant, Instant)>, Failure> {
         if self.current.is_some() || self.launcher.artifact.protocol == Protocol::Stdio {
             return Ok(None);
         }
         let s = self.launcher.start()?;
         self.instances.push(s.id.clone());
-        let t = (s.start, s.ready);
+        let t = (s.spawned_at, s.ready_at);
         self.current = Some(s);
         Ok(Some(t))
     }

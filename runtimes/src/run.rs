@@ -66,8 +66,13 @@ impl Default for RunOpts {
     }
 }
 
-/// Cold start by phase, milliseconds. `pull`/`unpack` are 0 when the image
-/// came from the local cache (see `RunResult::cache`).
+/// Cold start by phase, milliseconds, taken on one monotonic clock with the
+/// phases back to back: `pull` (registry or layout to the cache), `unpack`
+/// (to a rootfs, with the bookkeeping after it), `start` (until the instance
+/// process had exec'd: bundle, runtime process), `ready` (until `HELLO` or the
+/// open port: container setup, engine and module load, guest init),
+/// `first_response` (the first request's round trip). `pull` and `unpack`
+/// are 0 when the image came from the local cache (`RunResult::cache`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ColdStart {
     pub pull: f64,
@@ -75,7 +80,7 @@ pub struct ColdStart {
     pub start: f64,
     pub ready: f64,
     pub first_response: f64,
-    /// Measured end to end (not the sum of the phases).
+    /// Measured end to end.
     pub total: f64,
 }
 
@@ -321,27 +326,37 @@ impl Runner {
                 runtime: runtime.name().into(),
                 msg,
             })?;
+        // One clock, phase boundaries back to back: the phases partition the total.
         let t0 = Instant::now();
         let p = self.prepare(image)?;
+        let prepared_at = Instant::now();
+        let (pull, unpack, boundary) = if p.cache.was_empty {
+            let pull = p.pull.unwrap_or_default();
+            (pull, (prepared_at - t0).saturating_sub(pull), prepared_at)
+        } else {
+            // From the local cache: nothing pulled or unpacked; the lookup counts as start.
+            (Duration::ZERO, Duration::ZERO, t0)
+        };
         let l = self.launcher(&p, runtime)?;
         let mut r = self.base(&p, &l, "cold", payload);
         let mut slot = Slot::new(l.clone());
-        let (start, ready) = if p.artifact.protocol == Protocol::Stdio {
-            (Duration::ZERO, Duration::ZERO)
+        let (spawned_at, ready_at) = if p.artifact.protocol == Protocol::Stdio {
+            // One instance per request: start, ready and response are one step.
+            (boundary, boundary)
         } else {
             slot.ensure()
                 .map_err(crate::Error::Start)?
-                .unwrap_or_default()
+                .unwrap_or((boundary, boundary))
         };
         let o = slot.call(payload);
-        let total = t0.elapsed();
+        let done = Instant::now();
         r.cold_start_ms = Some(ColdStart {
-            pull: p.pull.map(ms).unwrap_or(0.0),
-            unpack: p.unpack.map(ms).unwrap_or(0.0),
-            start: ms(start),
-            ready: ms(ready),
-            first_response: ms(o.latency),
-            total: ms(total),
+            pull: ms(pull),
+            unpack: ms(unpack),
+            start: ms(spawned_at.saturating_duration_since(boundary)),
+            ready: ms(ready_at.saturating_duration_since(spawned_at)),
+            first_response: ms(done.saturating_duration_since(ready_at)),
+            total: ms(done - t0),
         });
         r.requests = 1;
         self.tally(&mut r, std::slice::from_ref(&o));

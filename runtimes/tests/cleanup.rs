@@ -6,15 +6,24 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn runc_ids(bin: &str) -> Vec<String> {
-    let out = Command::new(bin).args(["list", "-q"]).output().expect("list containers");
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()
+    let out = Command::new(bin)
+        .args(["list", "-q"])
+        .output()
+        .expect("list containers");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// Pids whose command line mentions `needle`.
 fn procs_with(needle: &str) -> Vec<u32> {
     let mut v = vec![];
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
         if pid == std::process::id() {
             continue;
         }
@@ -32,9 +41,15 @@ fn procs_with(needle: &str) -> Vec<u32> {
 fn descendants(root: u32) -> Vec<u32> {
     let mut parent = std::collections::HashMap::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else { continue };
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+            continue;
+        };
         let f: Vec<&str> = rest.split_whitespace().collect();
         if f[0] == "Z" {
             continue;
@@ -68,10 +83,21 @@ fn alive(pids: &[u32]) -> Vec<u32> {
 
 fn kill_runner_mid_load(runtime: &str, sandbox: Option<&str>, image: &str, list_bin: Option<&str>) {
     let mut cmd = Command::new(runner_exe());
-    cmd.args(["load", image, "-r", runtime, "--concurrency", "3", "--level-requests", "100000", "--duration", "600"])
-        .args(["--body", r#"{"op":"sleep","ms":20}"#])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+    cmd.args([
+        "load",
+        image,
+        "-r",
+        runtime,
+        "--concurrency",
+        "3",
+        "--level-requests",
+        "100000",
+        "--duration",
+        "600",
+    ])
+    .args(["--body", r#"{"op":"sleep","ms":20}"#])
+    .stdout(Stdio::null())
+    .stderr(Stdio::null());
     if let Some(s) = sandbox {
         cmd.args(["--sandbox", s]);
     }
@@ -80,7 +106,13 @@ fn kill_runner_mid_load(runtime: &str, sandbox: Option<&str>, image: &str, list_
     let needle = image.trim_start_matches("file:").to_string();
     // Wait until its three instances run.
     let up = eventually(Duration::from_secs(30), || match list_bin {
-        Some(b) => runc_ids(b).iter().filter(|i| i.starts_with(&prefix)).count() == 3,
+        Some(b) => {
+            runc_ids(b)
+                .iter()
+                .filter(|i| i.starts_with(&prefix))
+                .count()
+                == 3
+        }
         None => descendants(runner.id()).len() >= 4,
     });
     assert!(up, "{runtime}: the runner's instances did not come up");
@@ -89,14 +121,22 @@ fn kill_runner_mid_load(runtime: &str, sandbox: Option<&str>, image: &str, list_
     runner.kill().unwrap();
     runner.wait().unwrap();
     let clean = eventually(Duration::from_secs(15), || {
-        let containers = list_bin.map(|b| runc_ids(b).iter().any(|i| i.starts_with(&prefix))).unwrap_or(false);
-        !containers && alive(&tree).is_empty() && procs_with(&needle).is_empty() && procs_with(&prefix).is_empty()
+        let containers = list_bin
+            .map(|b| runc_ids(b).iter().any(|i| i.starts_with(&prefix)))
+            .unwrap_or(false);
+        !containers
+            && alive(&tree).is_empty()
+            && procs_with(&needle).is_empty()
+            && procs_with(&prefix).is_empty()
     });
     let left_c = list_bin.map(runc_ids).unwrap_or_default();
     assert!(
         clean,
         "{runtime} {sandbox:?}: left behind: containers {:?}, processes {:?} {:?}",
-        left_c.iter().filter(|i| i.starts_with(&prefix)).collect::<Vec<_>>(),
+        left_c
+            .iter()
+            .filter(|i| i.starts_with(&prefix))
+            .collect::<Vec<_>>(),
         alive(&tree),
         procs_with(&needle)
     );

@@ -27,7 +27,11 @@ fn check_runtime(rt: Runtime, sandbox: Option<Sandbox>) {
     let name = format!("{rt} {sandbox:?}");
     let ok = |slot: &mut Slot, what: &str| {
         let o = slot.call(br#"{"op":"noop"}"#);
-        assert!(o.is_ok(), "{name}: a request after {what} failed: {:?}", o.result);
+        assert!(
+            o.is_ok(),
+            "{name}: a request after {what} failed: {:?}",
+            o.result
+        );
         o.instance
     };
     let first = ok(&mut slot, "start");
@@ -35,38 +39,65 @@ fn check_runtime(rt: Runtime, sandbox: Option<Sandbox>) {
     // A handler error keeps the instance.
     let o = slot.call(br#"{"op":"fail"}"#);
     assert_eq!(o.error_class().as_deref(), Some("handler"), "{name}");
-    assert_eq!(ok(&mut slot, "a handler error"), first, "{name}: instance kept after a handler error");
+    assert_eq!(
+        ok(&mut slot, "a handler error"),
+        first,
+        "{name}: instance kept after a handler error"
+    );
 
     // Panic: an ERROR frame of kind panic.
     let o = slot.call(br#"{"op":"panic"}"#);
     match &o.result {
         Ok(Reply::FunctionError { kind, message, .. }) => {
             assert_eq!(kind, "panic", "{name}");
-            assert!(message.contains("fixture asked to panic"), "{name}: {message}");
+            assert!(
+                message.contains("fixture asked to panic"),
+                "{name}: {message}"
+            );
         }
         other => panic!("{name}: panic gave {other:?}"),
     }
     let after_panic = ok(&mut slot, "a panic");
     if rt.is_wasm() {
-        assert_ne!(after_panic, first, "{name}: a wasm instance traps after a panic and is replaced");
+        assert_ne!(
+            after_panic, first,
+            "{name}: a wasm instance traps after a panic and is replaced"
+        );
     }
 
     // Hang past the time limit: killed, a timeout error.
     let o = slot.call(br#"{"op":"hang"}"#);
-    assert!(matches!(o.result, Err(Failure::Timeout(_))), "{name}: hang gave {:?}", o.result);
-    assert!(o.latency >= Duration::from_millis(1500), "{name}: timed out early: {:?}", o.latency);
+    assert!(
+        matches!(o.result, Err(Failure::Timeout(_))),
+        "{name}: hang gave {:?}",
+        o.result
+    );
+    assert!(
+        o.latency >= Duration::from_millis(1500),
+        "{name}: timed out early: {:?}",
+        o.latency
+    );
     let after_hang = ok(&mut slot, "a hang");
-    assert_ne!(after_hang, after_panic, "{name}: the hung instance was replaced");
+    assert_ne!(
+        after_hang, after_panic,
+        "{name}: the hung instance was replaced"
+    );
 
     // Allocate past the memory limit (64 MiB): an error, not a crash of the run.
     let o = slot.call(br#"{"op":"alloc","mb":200}"#);
     assert!(!o.is_ok(), "{name}: 200 MiB under a 64 MiB limit succeeded");
     let msg = format!("{:?}", o.result);
     if rt.is_wasm() {
-        assert!(msg.contains("memory") || msg.contains("limit"), "{name}: {msg}");
+        assert!(
+            msg.contains("memory") || msg.contains("limit"),
+            "{name}: {msg}"
+        );
     }
     let after_alloc = ok(&mut slot, "an allocation past the limit");
-    assert_ne!(after_alloc, after_hang, "{name}: replaced after running out of memory");
+    assert_ne!(
+        after_alloc, after_hang,
+        "{name}: replaced after running out of memory"
+    );
 
     // Garbage on stdout: a protocol error for that request only.
     let o = slot.call(br#"{"op":"garbage"}"#);
@@ -131,11 +162,21 @@ fn a_bench_of_failing_requests_finishes_with_the_errors_counted() {
     o.warmup = 0;
     o.requests = 4;
     let runner = Runner::new(o).unwrap();
-    for (payload, kind) in [(&br#"{"op":"panic"}"#[..], "panic"), (br#"{"op":"hang"}"#, "timeout")] {
-        let r = runner.run_warm(&file_ref(&f.cwasm), Runtime::WasmtimeAot, payload).unwrap();
+    for (payload, kind) in [
+        (&br#"{"op":"panic"}"#[..], "panic"),
+        (br#"{"op":"hang"}"#, "timeout"),
+    ] {
+        let r = runner
+            .run_warm(&file_ref(&f.cwasm), Runtime::WasmtimeAot, payload)
+            .unwrap();
         assert_eq!(r.requests, 4);
         assert_eq!(r.errors, 4, "{kind}");
-        assert_eq!(r.errors_by_kind.get(kind), Some(&4), "{:?}", r.errors_by_kind);
+        assert_eq!(
+            r.errors_by_kind.get(kind),
+            Some(&4),
+            "{:?}",
+            r.errors_by_kind
+        );
         // Each request ran on a fresh instance (replacements start lazily, on the next request).
         assert_eq!(r.instances.len(), 4, "{kind}: {:?}", r.instances);
         assert_eq!(r.instances_replaced, 4, "{kind}");

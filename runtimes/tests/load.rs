@@ -19,7 +19,14 @@ fn two_hundred_concurrent_requests_lose_none() {
         duration: Duration::from_secs(120),
         ..Default::default()
     };
-    let r = runner.run_load(&file_ref(&f.cwasm), Runtime::WasmtimeAot, br#"{"op":"sleep","ms":5}"#, &spec).unwrap();
+    let r = runner
+        .run_load(
+            &file_ref(&f.cwasm),
+            Runtime::WasmtimeAot,
+            br#"{"op":"sleep","ms":5}"#,
+            &spec,
+        )
+        .unwrap();
     let lv = &r.load.as_ref().unwrap()[0];
     assert_eq!(lv.concurrency, 200);
     assert_eq!(lv.sent, 400);
@@ -44,7 +51,14 @@ fn errors_and_timeouts_under_load_are_counted_not_dropped() {
         duration: Duration::from_secs(60),
         ..Default::default()
     };
-    let r = runner.run_load(&file_ref(&f.wasm), Runtime::WasmiInterp, br#"{"op":"hang"}"#, &spec).unwrap();
+    let r = runner
+        .run_load(
+            &file_ref(&f.wasm),
+            Runtime::WasmiInterp,
+            br#"{"op":"hang"}"#,
+            &spec,
+        )
+        .unwrap();
     let lv = &r.load.as_ref().unwrap()[0];
     assert_eq!(lv.sent, 12);
     assert_eq!(lv.ok, 0);
@@ -68,13 +82,24 @@ fn open_loop_measures_from_the_intended_start() {
         duration: Duration::from_millis(500),
         ..Default::default()
     };
-    let r = runner.run_load(&file_ref(&f.cwasm), Runtime::WasmtimeAot, br#"{"op":"sleep","ms":10}"#, &spec).unwrap();
+    let r = runner
+        .run_load(
+            &file_ref(&f.cwasm),
+            Runtime::WasmtimeAot,
+            br#"{"op":"sleep","ms":10}"#,
+            &spec,
+        )
+        .unwrap();
     let lv = &r.load.as_ref().unwrap()[0];
     assert_eq!(lv.mode, "open-constant");
     assert_eq!(lv.ok + lv.errors, 100);
     assert_eq!(lv.errors, 0);
     // The last request was intended at 495 ms and cannot finish before 100 x 10 ms = 1 s.
-    assert!(lv.latency_ms.max >= 450.0, "max {} ms: queueing time was omitted", lv.latency_ms.max);
+    assert!(
+        lv.latency_ms.max >= 450.0,
+        "max {} ms: queueing time was omitted",
+        lv.latency_ms.max
+    );
     assert!(lv.latency_ms.p50 > 100.0, "{:?}", lv.latency_ms);
     assert!(lv.throughput_rps <= 100.0 * 1.05, "{}", lv.throughput_rps);
 
@@ -88,7 +113,14 @@ fn open_loop_measures_from_the_intended_start() {
             duration: Duration::from_secs(1),
             ..Default::default()
         };
-        let r = runner.run_load(&file_ref(&f.cwasm), Runtime::WasmtimeAot, br#"{"op":"sleep","ms":2}"#, &spec).unwrap();
+        let r = runner
+            .run_load(
+                &file_ref(&f.cwasm),
+                Runtime::WasmtimeAot,
+                br#"{"op":"sleep","ms":2}"#,
+                &spec,
+            )
+            .unwrap();
         let lv = &r.load.as_ref().unwrap()[0];
         assert_eq!(lv.ok, 40, "{arrival:?}: {:?}", lv.errors_by_kind);
         assert!(lv.latency_ms.min >= 2.0, "{arrival:?}");
@@ -107,7 +139,14 @@ fn closed_loop_levels_on_native() {
         duration: Duration::from_secs(60),
         ..Default::default()
     };
-    let r = runner.run_load(&file_ref(&f.native), Runtime::Native, br#"{"op":"noop"}"#, &spec).unwrap();
+    let r = runner
+        .run_load(
+            &file_ref(&f.native),
+            Runtime::Native,
+            br#"{"op":"noop"}"#,
+            &spec,
+        )
+        .unwrap();
     let levels = r.load.unwrap();
     assert_eq!(levels.len(), 2);
     for lv in &levels {

@@ -15,35 +15,82 @@ fn cold_runs_from_a_real_registry() {
         ("t/fixture:native", "native", Runtime::Native),
         ("t/fixture:wasm", "wasm", Runtime::WasmtimeJit),
         ("t/fixture:wasm", "wasm", Runtime::WasmiInterp),
-        ("t/fixture:aot-wasmtime-x86_64", "aot-wasmtime-x86_64", Runtime::WasmtimeAot),
+        (
+            "t/fixture:aot-wasmtime-x86_64",
+            "aot-wasmtime-x86_64",
+            Runtime::WasmtimeAot,
+        ),
     ];
     let runner = Runner::new(opts()).unwrap();
     for (name, tag, rt) in cases {
         let image = reg.push(&layout, name, "lumos/fixture", tag);
-        let want_digest = lumos_oci::Layout::open(&layout).unwrap().resolve(name).unwrap().digest.to_string();
+        let want_digest = lumos_oci::Layout::open(&layout)
+            .unwrap()
+            .resolve(name)
+            .unwrap()
+            .digest
+            .to_string();
+        let t = std::time::Instant::now();
         let a = runner.run_cold(&image, rt, br#"{"op":"noop"}"#).unwrap();
+        let outside = t.elapsed().as_secs_f64() * 1e3;
+        // The runner's own total fits inside the time the call took, seen from outside.
+        assert!(
+            a.cold_start_ms.unwrap().total <= outside,
+            "{rt}: total {:?} > {outside} ms",
+            a.cold_start_ms
+        );
         let b = runner.run_cold(&image, rt, br#"{"op":"noop"}"#).unwrap();
         for r in [&a, &b] {
             assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
             // Cold: an empty cache, the pull timed, the image digest recorded.
             assert!(r.cache.was_empty, "{rt}: the cache was not empty");
             assert!(r.cache.dir.is_none());
-            assert_eq!(r.image.digest.as_deref(), Some(want_digest.as_str()), "{rt}");
-            assert!(r.image.compressed_bytes > 0 && r.image.unpacked_bytes > 0, "{rt}: {:?}", r.image);
+            assert_eq!(
+                r.image.digest.as_deref(),
+                Some(want_digest.as_str()),
+                "{rt}"
+            );
+            assert!(
+                r.image.compressed_bytes > 0 && r.image.unpacked_bytes > 0,
+                "{rt}: {:?}",
+                r.image
+            );
             let c = r.cold_start_ms.unwrap();
-            assert!(c.pull > 0.0 && c.unpack > 0.0 && c.start > 0.0 && c.ready > 0.0 && c.first_response > 0.0, "{rt}: {c:?}");
+            assert!(
+                c.pull > 0.0
+                    && c.unpack > 0.0
+                    && c.start > 0.0
+                    && c.ready > 0.0
+                    && c.first_response > 0.0,
+                "{rt}: {c:?}"
+            );
             // The phases are taken back to back: they sum to the total within a little bookkeeping.
             let sum = c.pull + c.unpack + c.start + c.ready + c.first_response;
-            assert!(sum <= c.total + 0.01, "{rt}: phases {sum} > total {}", c.total);
-            assert!(c.total - sum < 0.5 + 0.05 * c.total, "{rt}: phases {sum} ms vs total {} ms", c.total);
+            assert!(
+                sum <= c.total + 0.01,
+                "{rt}: phases {sum} > total {}",
+                c.total
+            );
+            assert!(
+                c.total - sum < 0.5 + 0.05 * c.total,
+                "{rt}: phases {sum} ms vs total {} ms",
+                c.total
+            );
             assert_eq!(r.instances.len(), 1);
-            assert!(r.machine.cores >= 1 && !r.machine.kernel.is_empty() && !r.machine.cpu_model.is_empty());
+            assert!(
+                r.machine.cores >= 1
+                    && !r.machine.kernel.is_empty()
+                    && !r.machine.cpu_model.is_empty()
+            );
             assert!(!r.versions.wasmtime.is_empty());
             assert_eq!(r.payload.bytes, 13);
             assert_eq!(r.payload.sha256.len(), 64);
         }
         // A new instance each time.
-        assert_ne!(a.instances, b.instances, "{rt}: a cold run reused an instance");
+        assert_ne!(
+            a.instances, b.instances,
+            "{rt}: a cold run reused an instance"
+        );
         // The image bytes on the wire are the layout's own.
         if rt == Runtime::WasmtimeAot {
             assert!(a.image.unpacked_bytes >= std::fs::metadata(&fixtures().cwasm).unwrap().len());
@@ -56,15 +103,27 @@ fn a_second_run_starts_from_the_local_cache() {
     let reg = Registry::start();
     let tmp = tempfile::tempdir().unwrap();
     let layout = layout(tmp.path());
-    let image = reg.push(&layout, "t/fixture:aot-wasmtime-x86_64", "lumos/fixture", "aot-wasmtime-x86_64");
+    let image = reg.push(
+        &layout,
+        "t/fixture:aot-wasmtime-x86_64",
+        "lumos/fixture",
+        "aot-wasmtime-x86_64",
+    );
     let mut o = opts();
     o.cache_dir = Some(tmp.path().join("cache"));
     let runner = Runner::new(o).unwrap();
-    let first = runner.run_cold(&image, Runtime::WasmtimeAot, br#"{"op":"noop"}"#).unwrap();
+    let first = runner
+        .run_cold(&image, Runtime::WasmtimeAot, br#"{"op":"noop"}"#)
+        .unwrap();
     assert!(first.cache.was_empty);
     assert!(first.cold_start_ms.unwrap().pull > 0.0);
-    let second = runner.run_cold(&image, Runtime::WasmtimeAot, br#"{"op":"noop"}"#).unwrap();
-    assert!(!second.cache.was_empty, "the second run found the image in the cache");
+    let second = runner
+        .run_cold(&image, Runtime::WasmtimeAot, br#"{"op":"noop"}"#)
+        .unwrap();
+    assert!(
+        !second.cache.was_empty,
+        "the second run found the image in the cache"
+    );
     let c = second.cold_start_ms.unwrap();
     assert_eq!((c.pull, c.unpack), (0.0, 0.0));
     assert_eq!(second.image.digest, first.image.digest);
@@ -77,10 +136,18 @@ fn runs_from_a_local_oci_layout() {
     let layout = layout(tmp.path());
     let runner = Runner::new(opts()).unwrap();
     let image = format!("oci:{}:t/fixture:wasm", layout.display());
-    let r = runner.run_warm(&image, Runtime::WasmtimeJit, br#"{"op":"noop"}"#).unwrap();
+    let r = runner
+        .run_warm(&image, Runtime::WasmtimeJit, br#"{"op":"noop"}"#)
+        .unwrap();
     assert_eq!(r.errors, 0, "{:?}", r.error_samples);
     assert_eq!(r.function, "fixture");
     assert!(r.image.digest.is_some());
-    let e = runner.run_cold(&format!("oci:{}", layout.display()), Runtime::WasmtimeJit, b"{}").unwrap_err();
+    let e = runner
+        .run_cold(
+            &format!("oci:{}", layout.display()),
+            Runtime::WasmtimeJit,
+            b"{}",
+        )
+        .unwrap_err();
     assert!(e.to_string().contains("name one"), "{e}");
 }

@@ -14,24 +14,48 @@ fn image_for(rt: Runtime) -> String {
     }
 }
 
-const RUNTIMES: [Runtime; 4] = [Runtime::Native, Runtime::WasmtimeAot, Runtime::WasmtimeJit, Runtime::WasmiInterp];
+const RUNTIMES: [Runtime; 4] = [
+    Runtime::Native,
+    Runtime::WasmtimeAot,
+    Runtime::WasmtimeJit,
+    Runtime::WasmiInterp,
+];
 
 #[test]
 fn slow_function_latency_equals_its_known_delay() {
     require_tool("runc");
     let runner = Runner::new(opts()).unwrap();
     for rt in RUNTIMES {
-        let r = runner.run_warm(&image_for(rt), rt, br#"{"op":"sleep","ms":20}"#).unwrap();
+        let r = runner
+            .run_warm(&image_for(rt), rt, br#"{"op":"sleep","ms":20}"#)
+            .unwrap();
         assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
         let l = r.latency_ms.unwrap();
         assert_eq!(l.n, 20);
         // A 20 ms sleep never takes less than 20 ms; on a shared 2-core box it may overshoot a little.
-        assert!(l.min >= 20.0, "{rt}: min {} ms is below the 20 ms sleep: the clock is wrong", l.min);
-        assert!(l.p50 < 20.0 + 8.0, "{rt}: p50 {} ms is far above the 20 ms sleep", l.p50);
+        assert!(
+            l.min >= 20.0,
+            "{rt}: min {} ms is below the 20 ms sleep: the clock is wrong",
+            l.min
+        );
+        assert!(
+            l.p50 < 20.0 + 8.0,
+            "{rt}: p50 {} ms is far above the 20 ms sleep",
+            l.p50
+        );
         let ph = r.phases_ms.unwrap();
-        assert!((ph.total - 20.0).abs() < 8.0, "{rt}: the function's own time {} ms", ph.total);
+        assert!(
+            (ph.total - 20.0).abs() < 8.0,
+            "{rt}: the function's own time {} ms",
+            ph.total
+        );
         // The host's round trip contains the function's own time.
-        assert!(l.mean >= ph.total, "{rt}: round trip {} < function {}", l.mean, ph.total);
+        assert!(
+            l.mean >= ph.total,
+            "{rt}: round trip {} < function {}",
+            l.mean,
+            ph.total
+        );
         if rt == Runtime::Native {
             assert!(r.sandbox.is_some());
         }
@@ -42,33 +66,72 @@ fn slow_function_latency_equals_its_known_delay() {
 fn phases_sum_to_the_functions_total() {
     let runner = Runner::new(opts()).unwrap();
     for rt in [Runtime::WasmtimeAot, Runtime::WasmiInterp] {
-        let r = runner.run_warm(&image_for(rt), rt, br#"{"op":"spin","ms":5}"#).unwrap();
+        let r = runner
+            .run_warm(&image_for(rt), rt, br#"{"op":"spin","ms":5}"#)
+            .unwrap();
         let p = r.phases_ms.unwrap();
         let sum = p.io + p.deserialize + p.compute + p.serialize;
-        assert!((sum - p.total).abs() < 0.05, "{rt}: phases {sum} ms vs total {} ms", p.total);
-        assert!(r.cpu_ms.unwrap() >= 5.0 * 20.0 * 0.8, "{rt}: cpu {:?} ms for 22 x 5 ms spins", r.cpu_ms);
-        assert!(r.peak_rss_bytes.unwrap() > 1 << 20, "{rt}: peak rss {:?}", r.peak_rss_bytes);
+        assert!(
+            (sum - p.total).abs() < 0.05,
+            "{rt}: phases {sum} ms vs total {} ms",
+            p.total
+        );
+        assert!(
+            r.cpu_ms.unwrap() >= 5.0 * 20.0 * 0.8,
+            "{rt}: cpu {:?} ms for 22 x 5 ms spins",
+            r.cpu_ms
+        );
+        assert!(
+            r.peak_rss_bytes.unwrap() > 1 << 20,
+            "{rt}: peak rss {:?}",
+            r.peak_rss_bytes
+        );
     }
 }
 
 #[test]
 fn storage_calls_are_served_from_memory() {
     let runner = Runner::new(opts()).unwrap();
-    runner.store().put("greeting", b"hello from the host").unwrap();
+    runner
+        .store()
+        .put("greeting", b"hello from the host")
+        .unwrap();
     for rt in RUNTIMES {
-        if rt == Runtime::Native && std::process::Command::new("runc").arg("--version").output().is_err() {
+        if rt == Runtime::Native
+            && std::process::Command::new("runc")
+                .arg("--version")
+                .output()
+                .is_err()
+        {
             panic!("runc is not installed");
         }
-        let r = runner.run_cold(&image_for(rt), rt, br#"{"op":"get","key":"greeting"}"#).unwrap();
+        let r = runner
+            .run_cold(&image_for(rt), rt, br#"{"op":"get","key":"greeting"}"#)
+            .unwrap();
         assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
         let want = lumos_runtimes_sha(b"hello from the host");
         assert_eq!(r.response_sha256.as_deref(), Some(want.as_str()), "{rt}");
         assert!(r.phases_ms.unwrap().io > 0.0, "{rt}: io time not measured");
-        let r = runner.run_cold(&image_for(rt), rt, br#"{"op":"put","key":"k","value":"v1"}"#).unwrap();
+        let r = runner
+            .run_cold(
+                &image_for(rt),
+                rt,
+                br#"{"op":"put","key":"k","value":"v1"}"#,
+            )
+            .unwrap();
         assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
-        assert_eq!(runner.store().get("k").unwrap().as_deref(), Some(&b"v1"[..]));
-        let r = runner.run_cold(&image_for(rt), rt, br#"{"op":"get","key":"missing"}"#).unwrap();
-        assert_eq!(r.errors_by_kind.get("handler"), Some(&1), "{rt}: a missing key is the handler's error");
+        assert_eq!(
+            runner.store().get("k").unwrap().as_deref(),
+            Some(&b"v1"[..])
+        );
+        let r = runner
+            .run_cold(&image_for(rt), rt, br#"{"op":"get","key":"missing"}"#)
+            .unwrap();
+        assert_eq!(
+            r.errors_by_kind.get("handler"),
+            Some(&1),
+            "{rt}: a missing key is the handler's error"
+        );
     }
 }
 
@@ -82,9 +145,22 @@ struct Redis(std::process::Child, u16);
 impl Redis {
     fn start() -> Redis {
         let bin = require_tool("redis-server");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let child = std::process::Command::new(bin)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
@@ -109,16 +185,27 @@ fn storage_calls_are_served_from_redis() {
     o.baas = Some(format!("redis://127.0.0.1:{}", redis.1));
     let runner = Runner::new(o).unwrap();
     let r = runner
-        .run_warm(&image_for(Runtime::WasmtimeAot), Runtime::WasmtimeAot, br#"{"op":"put","key":"rk","value":"from-wasm"}"#)
+        .run_warm(
+            &image_for(Runtime::WasmtimeAot),
+            Runtime::WasmtimeAot,
+            br#"{"op":"put","key":"rk","value":"from-wasm"}"#,
+        )
         .unwrap();
     assert_eq!(r.errors, 0, "{:?}", r.error_samples);
     assert!(r.store.starts_with("redis://"));
     // Read it back through a separate connection: it really is in Redis.
-    let mut c = redis::Client::open(format!("redis://127.0.0.1:{}", redis.1)).unwrap().get_connection().unwrap();
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{}", redis.1))
+        .unwrap()
+        .get_connection()
+        .unwrap();
     let v: Vec<u8> = redis::cmd("GET").arg("rk").query(&mut c).unwrap();
     assert_eq!(v, b"from-wasm");
     let r = runner
-        .run_cold(&image_for(Runtime::WasmiInterp), Runtime::WasmiInterp, br#"{"op":"get","key":"rk"}"#)
+        .run_cold(
+            &image_for(Runtime::WasmiInterp),
+            Runtime::WasmiInterp,
+            br#"{"op":"get","key":"rk"}"#,
+        )
         .unwrap();
     assert_eq!(r.response_sha256.unwrap(), lumos_runtimes_sha(b"from-wasm"));
 }
@@ -131,12 +218,22 @@ fn stdio_protocol_one_instance_per_request() {
     o.warmup = 0;
     o.requests = 3;
     let runner = Runner::new(o).unwrap();
-    for (img, rt) in [(&f.native_stdio, Runtime::Native), (&f.wasm_stdio, Runtime::WasmtimeJit)] {
-        let r = runner.run_warm(&file_ref(img), rt, br#"{"x":"12345"}"#).unwrap();
+    for (img, rt) in [
+        (&f.native_stdio, Runtime::Native),
+        (&f.wasm_stdio, Runtime::WasmtimeJit),
+    ] {
+        let r = runner
+            .run_warm(&file_ref(img), rt, br#"{"x":"12345"}"#)
+            .unwrap();
         assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
         assert_eq!(r.instances.len(), 3, "{rt}: one instance per request");
-        assert_eq!(r.response_sha256.unwrap(), lumos_runtimes_sha(br#"{"bytes":13}"#));
-        let r = runner.run_warm(&file_ref(img), rt, br#"{"op":"fail"}"#).unwrap();
+        assert_eq!(
+            r.response_sha256.unwrap(),
+            lumos_runtimes_sha(br#"{"bytes":13}"#)
+        );
+        let r = runner
+            .run_warm(&file_ref(img), rt, br#"{"op":"fail"}"#)
+            .unwrap();
         assert_eq!(r.errors, 3, "{rt}: a non-zero exit is an error");
     }
 }
@@ -148,14 +245,23 @@ fn http_protocol_native() {
     let mut o = opts();
     o.protocol = Some(Protocol::Http);
     let runner = Runner::new(o).unwrap();
-    let r = runner.run_cold(&file_ref(&f.native_http), Runtime::Native, b"{\"a\":1}").unwrap();
+    let r = runner
+        .run_cold(&file_ref(&f.native_http), Runtime::Native, b"{\"a\":1}")
+        .unwrap();
     assert_eq!(r.errors, 0, "{:?}", r.error_samples);
-    assert_eq!(r.response_sha256.unwrap(), lumos_runtimes_sha(br#"{"bytes":7}"#));
+    assert_eq!(
+        r.response_sha256.unwrap(),
+        lumos_runtimes_sha(br#"{"bytes":7}"#)
+    );
     assert!(r.phases_ms.is_some(), "x-lumos-meta read");
-    let r = runner.run_warm(&file_ref(&f.native_http), Runtime::Native, b"{\"a\":1}").unwrap();
+    let r = runner
+        .run_warm(&file_ref(&f.native_http), Runtime::Native, b"{\"a\":1}")
+        .unwrap();
     assert_eq!(r.errors, 0);
     // wasm without sockets is refused, not silently run some other way.
-    let e = runner.run_cold(&file_ref(&f.wasm), Runtime::WasmtimeJit, b"{}").unwrap_err();
+    let e = runner
+        .run_cold(&file_ref(&f.wasm), Runtime::WasmtimeJit, b"{}")
+        .unwrap_err();
     assert!(e.to_string().contains("sockets"), "{e}");
 }
 
@@ -163,8 +269,14 @@ fn http_protocol_native() {
 fn wasm_gets_no_environment_and_no_files() {
     let runner = Runner::new(opts()).unwrap();
     for rt in [Runtime::WasmtimeJit, Runtime::WasmiInterp] {
-        let r = runner.run_cold(&image_for(rt), rt, br#"{"op":"env"}"#).unwrap();
-        assert_eq!(r.response_sha256.unwrap(), lumos_runtimes_sha(br#"{"env":0,"root_entries":0}"#), "{rt}");
+        let r = runner
+            .run_cold(&image_for(rt), rt, br#"{"op":"env"}"#)
+            .unwrap();
+        assert_eq!(
+            r.response_sha256.unwrap(),
+            lumos_runtimes_sha(br#"{"env":0,"root_entries":0}"#),
+            "{rt}"
+        );
     }
 }
 
@@ -173,12 +285,18 @@ fn a_runtime_is_never_silently_swapped() {
     let f = fixtures();
     let runner = Runner::new(opts()).unwrap();
     // A plain module is not a .cwasm: wasmtime-aot refuses it instead of JIT-compiling.
-    let e = runner.run_cold(&file_ref(&f.wasm), Runtime::WasmtimeAot, b"{}").unwrap_err();
+    let e = runner
+        .run_cold(&file_ref(&f.wasm), Runtime::WasmtimeAot, b"{}")
+        .unwrap_err();
     assert!(e.to_string().contains("cwasm"), "{e}");
-    let e = runner.run_cold(&file_ref(&f.cwasm), Runtime::WasmiInterp, b"{}").unwrap_err();
+    let e = runner
+        .run_cold(&file_ref(&f.cwasm), Runtime::WasmiInterp, b"{}")
+        .unwrap_err();
     assert!(e.to_string().contains("not a wasm module"), "{e}");
     if !cfg!(feature = "wasmedge") {
-        let e = runner.run_cold(&file_ref(&f.wasm), Runtime::WasmedgeInterp, b"{}").unwrap_err();
+        let e = runner
+            .run_cold(&file_ref(&f.wasm), Runtime::WasmedgeInterp, b"{}")
+            .unwrap_err();
         assert!(e.to_string().contains("wasmedge"), "{e}");
     }
 }

@@ -15,7 +15,11 @@ pub fn runner_exe() -> PathBuf {
 
 /// Fails the test with a clear message when a tool is missing.
 pub fn require_tool(name: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/sbin"]) {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+    {
         let p = Path::new(dir).join(name);
         if p.is_file() {
             return p;
@@ -51,7 +55,14 @@ pub fn fixtures() -> &'static Fixtures {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let st = Command::new(cargo)
             .current_dir(&dir)
-            .args(["build", "--release", "--target", "x86_64-unknown-linux-musl", "--target", "wasm32-wasip1"])
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "x86_64-unknown-linux-musl",
+                "--target",
+                "wasm32-wasip1",
+            ])
             .env("CARGO_TARGET_DIR", &target)
             .env_remove("RUSTFLAGS")
             .status()
@@ -112,10 +123,26 @@ pub fn layout(dir: &Path) -> PathBuf {
         source: None,
         revision: None,
     };
-    let n = pack_native(&layout, &meta, &std::fs::read(&f.native).unwrap(), "x86_64", None).unwrap();
-    let w = pack_wasm(&layout, &meta.with_variant("wasm"), &std::fs::read(&f.wasm).unwrap(), WasmFormat::Compat, None)
-        .unwrap();
-    let aot = AotInfo { engine: "wasmtime-48.0.8".into(), arch: "x86_64".into() };
+    let n = pack_native(
+        &layout,
+        &meta,
+        &std::fs::read(&f.native).unwrap(),
+        "x86_64",
+        None,
+    )
+    .unwrap();
+    let w = pack_wasm(
+        &layout,
+        &meta.with_variant("wasm"),
+        &std::fs::read(&f.wasm).unwrap(),
+        WasmFormat::Compat,
+        None,
+    )
+    .unwrap();
+    let aot = AotInfo {
+        engine: "wasmtime-48.0.8".into(),
+        arch: "x86_64".into(),
+    };
     let a = pack_wasm(
         &layout,
         &meta.with_variant("aot-wasmtime-x86_64"),
@@ -124,8 +151,10 @@ pub fn layout(dir: &Path) -> PathBuf {
         Some(&aot),
     )
     .unwrap();
-    let refs: Vec<(String, lumos_oci::Descriptor)> =
-        [n, w, a].into_iter().map(|p| (p.name.clone(), p.descriptor.clone())).collect();
+    let refs: Vec<(String, lumos_oci::Descriptor)> = [n, w, a]
+        .into_iter()
+        .map(|p| (p.name.clone(), p.descriptor.clone()))
+        .collect();
     layout.set_refs(&refs).unwrap();
     root
 }
@@ -162,14 +191,23 @@ impl Registry {
         std::thread::spawn(move || {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
                 if let Some(i) = line.find("listening on ") {
-                    let a: String = line[i + 13..].chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+                    let a: String = line[i + 13..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '"')
+                        .collect();
                     let _ = tx.send(a);
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(20)).expect("registry did not say where it listens");
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("registry did not say where it listens");
         let addr = addr.replace("[::]", "127.0.0.1");
-        Registry { child, addr, _dir: dir }
+        Registry {
+            child,
+            addr,
+            _dir: dir,
+        }
     }
 
     /// Pushes `name` (e.g. `t/fixture:wasm`) from a layout as `REPO:TAG`; returns the reference.
