@@ -19,7 +19,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compile every function into its variants under <target-dir>/lumos/.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Pack what `build` made into OCI images under <target-dir>/lumos/oci/.
     Image {
         #[command(flatten)]
@@ -37,6 +37,10 @@ pub enum Command {
         #[command(flatten)]
         push: PushArgs,
     },
+    /// Build, pack and push what is missing, then run and measure the matrix
+    /// functions x runtimes x payload groups x modes; print a table and write
+    /// --json, --csv and an HTML --report.
+    Bench(Box<crate::bench::BenchArgs>),
 }
 
 /// Where the build output is, for commands that read it.

@@ -237,7 +237,7 @@ pub fn run(cargo: &CargoArgs, opts: &BuildOptions) -> Result<Option<BuildReport>
     }
 
     // Place everything and describe it.
-    produced.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    produced.sort_by_key(|a| (a.0, a.1));
     let mut built: BTreeMap<usize, Vec<Artifact>> = BTreeMap::new();
     for (i, variant, src, engine) in produced {
         let f = &ws.functions[i];
