@@ -346,6 +346,14 @@ fn an_interrupted_aot_compile_leaves_no_artifact_that_looks_valid() {
         ],
     );
     assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        walk(&target.join("lumos")).iter().all(|p| !p
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(".lumos-tmp-")),
+        "the next build sweeps what the killed one left"
+    );
     for (_, path, bytes, sha) in artifacts(&build_json(&target), "shouter") {
         assert_eq!(std::fs::metadata(&path).unwrap().len(), bytes);
         assert_eq!(sha256(&path), sha);

@@ -77,6 +77,9 @@ pub fn run(cargo: &CargoArgs, opts: &BuildOptions) -> Result<Option<BuildReport>
         return Ok(None);
     }
     let lumos_dir = ws.lumos_dir();
+    // One build at a time per target dir; then leftovers of killed builds can go.
+    let _lock = store::lock_dir(&lumos_dir)?;
+    store::sweep_temporaries(&lumos_dir);
     let cache = Cache::new(lumos_dir.join(".cache"));
     let sysroot = toolchain::rustc_sysroot(&ws.root)?;
 

@@ -118,6 +118,48 @@ impl Cache {
     }
 }
 
+/// Takes the build lock of a `<target-dir>/lumos` directory, waiting (and
+/// saying so) while another build holds it. Released when the file is dropped.
+pub fn lock_dir(dir: &Path) -> Result<fs::File> {
+    fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let path = dir.join(".lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("{}: cannot open", path.display()))?;
+    if file.try_lock().is_err() {
+        eprintln!("    Blocking waiting for file lock on {}", dir.display());
+        file.lock()
+            .with_context(|| format!("{}: cannot lock", path.display()))?;
+    }
+    Ok(file)
+}
+
+/// Removes temporary files (`.lumos-tmp-*`) that killed builds left behind.
+/// Only safe while holding the lock of [`lock_dir`].
+pub fn sweep_temporaries(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            sweep_temporaries(&path);
+        } else if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".lumos-tmp-")
+        {
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
 fn parent(path: &Path) -> Result<&Path> {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())
