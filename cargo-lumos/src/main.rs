@@ -1,6 +1,7 @@
 //! `cargo-lumos`: the binary behind `cargo lumos`. Thin: parses the command
 //! line and hands over to the modules that do the work.
 
+mod bench;
 mod build;
 mod build_manifest;
 mod cargo_args;
@@ -20,6 +21,10 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     // `cargo lumos build` runs us as `cargo-lumos lumos build`; `cargo-lumos build` works too.
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Started by a bench's runner as its `lumos-runner` (wasm shims, guard).
+    if let Some(code) = bench::runner_host::dispatch(&args) {
+        return code;
+    }
     if args.get(1).is_some_and(|a| a == "lumos") {
         args.remove(1);
     }
@@ -75,6 +80,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Push { target, push } => {
             push::run(&push, &workspace::target_dir(&target)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => {
+            bench::run(&args)?;
             Ok(ExitCode::SUCCESS)
         }
     }
