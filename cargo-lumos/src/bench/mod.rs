@@ -566,6 +566,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .iter()
         .filter_map(|(r, w)| Some((r, w.as_ref()?)))
     {
+        let why = why
+            .strip_prefix(&format!("{r} is not available: "))
+            .unwrap_or(why);
         println!("note: {r} is unavailable: {why}");
     }
     let errors: u64 = out.runs.iter().map(|r| r.errors).sum();

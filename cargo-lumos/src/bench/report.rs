@@ -82,7 +82,13 @@ fn median_ratio(
         return None;
     }
     ratios.sort_by(|a, b| a.total_cmp(b));
-    Some((ratios[ratios.len() / 2], ratios.len()))
+    let n = ratios.len();
+    let median = if n % 2 == 1 {
+        ratios[n / 2]
+    } else {
+        (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0
+    };
+    Some((median, n))
 }
 
 fn findings(out: &BenchOutput, h: &mut String) {

@@ -90,10 +90,15 @@ impl Axis {
     }
     fn ticks(&self) -> Vec<f64> {
         if self.log {
+            // Decades; with 2 and 5 between them when there are few decades.
+            let few = self.hi / self.lo <= 100.0 + 1e-9;
             let mut t = vec![];
             let mut x = self.lo;
             while x <= self.hi * 1.0001 {
                 t.push(x);
+                if few {
+                    t.extend([2.0 * x, 5.0 * x].into_iter().filter(|v| *v < self.hi));
+                }
                 x *= 10.0;
             }
             t

@@ -58,11 +58,7 @@ pub fn render(rows: &[RunRow]) -> String {
             (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
             _ => dash(),
         };
-        let status = match (&r.status[..], &r.error) {
-            ("ok", _) => "ok".to_string(),
-            (s, Some(e)) => format!("{s}: {}", first_line(e, 60)),
-            (s, None) => s.to_string(),
-        };
+        let status = r.status.clone();
         let ph = r.phases_ms;
         lines.push(vec![
             r.function.clone(),
@@ -126,6 +122,26 @@ pub fn render(rows: &[RunRow]) -> String {
             out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (cols - 1)));
             out.push('\n');
         }
+    }
+    // Why rows failed or were not run, once per distinct reason.
+    let mut notes: Vec<String> = vec![];
+    for r in rows.iter().filter(|r| r.status == "failed") {
+        if let Some(e) = &r.error {
+            let n = format!(
+                "note: {} {} {}: {}",
+                r.function,
+                r.runtime,
+                r.mode,
+                first_line(e, 200)
+            );
+            if !notes.contains(&n) {
+                notes.push(n);
+            }
+        }
+    }
+    for n in notes {
+        out.push_str(&n);
+        out.push('\n');
     }
     // Load levels, one line each.
     for r in rows.iter().filter(|r| r.load.is_some()) {
