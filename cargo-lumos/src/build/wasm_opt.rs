@@ -8,7 +8,22 @@ use anyhow::{bail, Context, Result};
 use super::toolchain::find_program;
 
 /// The flags we run wasm-opt with. Part of the cache key.
-pub const FLAGS: &[&str] = &["-O2", "--strip-debug", "--strip-producers"];
+///
+/// The features are those rustc enables by default for `wasm32-wasip1` (Rust
+/// 1.87 and later: `rustc --print cfg --target wasm32-wasip1`). Rust's
+/// release modules carry no `target_features` section, so without them
+/// binaryen (108, Debian 12) assumes MVP and rejects e.g. `memory.copy`.
+pub const FLAGS: &[&str] = &[
+    "-O2",
+    "--strip-debug",
+    "--strip-producers",
+    "--enable-bulk-memory",
+    "--enable-multivalue",
+    "--enable-mutable-globals",
+    "--enable-nontrapping-float-to-int",
+    "--enable-reference-types",
+    "--enable-sign-ext",
+];
 
 /// The installed wasm-opt's version line, or None when it is not installed.
 pub fn version() -> Option<String> {
