@@ -65,7 +65,7 @@ impl Runtime {
             Runtime::Native => None,
             Runtime::WasmtimeAot | Runtime::WasmtimeJit => Some(crate::engine::wasmtime::VERSION),
             Runtime::WasmiInterp => Some(crate::engine::wasmi::VERSION),
-            Runtime::WasmedgeInterp | Runtime::WasmedgeAot => Some("0.14.1"),
+            Runtime::WasmedgeInterp | Runtime::WasmedgeAot => Some("0.14.1 (wasmedge-sdk 0.14.0)"),
         }
     }
 }

@@ -182,3 +182,9 @@ fn a_bench_of_failing_requests_finishes_with_the_errors_counted() {
         assert_eq!(r.instances_replaced, 4, "{kind}");
     }
 }
+
+#[cfg(feature = "wasmedge")]
+#[test]
+fn wasmedge_interp_limits() {
+    check_runtime(Runtime::WasmedgeInterp, None);
+}
