@@ -40,10 +40,17 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// Starts `exe guard` in its own session.
-    pub fn start(exe: &Path) -> std::io::Result<Guard> {
+    /// Starts `[prefix…] exe guard` in its own session.
+    pub fn start(exe: &Path, prefix: &[String]) -> std::io::Result<Guard> {
         use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(exe);
+        let mut cmd = match prefix.split_first() {
+            None => Command::new(exe),
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(exe);
+                c
+            }
+        };
         cmd.arg("guard")
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

@@ -56,6 +56,8 @@ pub struct Launcher {
     pub limits: Limits,
     /// The `lumos-runner` executable (wasm shims).
     pub runner_exe: PathBuf,
+    /// Put before `runner_exe` (an emulator for a foreign-arch runner).
+    pub runner_prefix: Vec<String>,
     pub guard: Option<Arc<Guard>>,
     pub store: Arc<dyn Store>,
     /// Per-instance scratch (bundles).
@@ -173,8 +175,17 @@ impl Launcher {
         }
         args.extend(policy.to_args().into_iter().map(Into::into));
         args.push(a.entry_path().into());
+        let (program, args) = match self.runner_prefix.split_first() {
+            None => (self.runner_exe.clone(), args),
+            Some((first, rest)) => {
+                let mut a: Vec<std::ffi::OsString> = rest.iter().map(Into::into).collect();
+                a.push(self.runner_exe.clone().into());
+                a.extend(args);
+                (PathBuf::from(first), a)
+            }
+        };
         Ok(Spec {
-            program: self.runner_exe.clone(),
+            program,
             args,
             env: vec![],
             cwd: None,

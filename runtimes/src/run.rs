@@ -25,6 +25,10 @@ pub struct RunOpts {
     /// None: `$LUMOS_RUNNER`, else this executable if it is lumos-runner,
     /// else `lumos-runner` next to it.
     pub runner_exe: Option<PathBuf>,
+    /// A command put before the runner executable when it starts itself as a
+    /// shim or guard, e.g. `qemu-aarch64-static -L /usr/aarch64-linux-gnu`
+    /// for a foreign-arch runner (default: `$LUMOS_RUNNER_PREFIX`, split on spaces).
+    pub runner_prefix: Vec<String>,
     /// Image cache. None: a new empty directory per run (a cold run starts
     /// with an empty cache) removed afterwards. Some: kept and reused, so a
     /// second run starts from the local cache.
@@ -52,6 +56,9 @@ impl Default for RunOpts {
     fn default() -> Self {
         RunOpts {
             runner_exe: None,
+            runner_prefix: std::env::var("LUMOS_RUNNER_PREFIX")
+                .map(|p| p.split_whitespace().map(String::from).collect())
+                .unwrap_or_default(),
             cache_dir: None,
             sandbox: None,
             limits: Limits::default(),
@@ -212,7 +219,7 @@ impl Runner {
     pub fn new(opts: RunOpts) -> crate::Result<Runner> {
         let runner_exe = find_runner_exe(opts.runner_exe.as_ref())?;
         let guard = Arc::new(
-            Guard::start(&runner_exe)
+            Guard::start(&runner_exe, &opts.runner_prefix)
                 .map_err(|e| crate::Error::io("start guard", &runner_exe, e))?,
         );
         let store = crate::store::open(opts.baas.as_deref())?;
@@ -280,6 +287,7 @@ impl Runner {
             sandbox,
             limits: self.opts.limits,
             runner_exe: self.runner_exe.clone(),
+            runner_prefix: self.opts.runner_prefix.clone(),
             guard: Some(self.guard.clone()),
             store: self.store.clone(),
             work: self.work.path().to_path_buf(),
