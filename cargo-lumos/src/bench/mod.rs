@@ -482,6 +482,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             cell.function,
             matrix::variant_for(cell.runtime, host.as_str())
         );
+        // Images do not carry `dev.lumos.protocol` (lumos-oci writes no such
+        // label yet), so the runner is told the protocol the metadata declares.
+        runner.opts.protocol = Some(
+            function
+                .config
+                .protocol
+                .as_str()
+                .parse()
+                .map_err(|e: lumos_runtimes::Error| anyhow::anyhow!("{}: {e}", cell.function))?,
+        );
         let req = &payload.request;
         let row = match cell.mode {
             Mode::Cold => {
