@@ -4,7 +4,7 @@
 //! that every request's phases are kept for the CDFs (`run_warm` returns
 //! only their means).
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use lumos_runtimes::host::Reply;
@@ -191,11 +191,11 @@ pub fn warm(
     runtime: Runtime,
     payload: &[u8],
     repeat: usize,
-    cache: &PathBuf,
+    cache: &Path,
     mut tick: impl FnMut(),
     mut r: RunRow,
 ) -> RunRow {
-    runner.opts.cache_dir = Some(cache.clone());
+    runner.opts.cache_dir = Some(cache.to_path_buf());
     let mut rec = Recorder::new(true);
     let mut cpu = vec![];
     let mut ok_runs = 0;
@@ -300,10 +300,10 @@ pub fn load(
     runtime: Runtime,
     payload: &[u8],
     spec: &LoadSpec,
-    cache: &PathBuf,
+    cache: &Path,
     mut r: RunRow,
 ) -> RunRow {
-    runner.opts.cache_dir = Some(cache.clone());
+    runner.opts.cache_dir = Some(cache.to_path_buf());
     r.repeats = 1;
     match runner.run_load(image, runtime, payload, spec) {
         Ok(rr) => {

@@ -162,7 +162,7 @@ fn plan(a: &BenchArgs) -> Result<Plan> {
         vec![1, 10, 50, 100, 200]
     };
     let duration = a.load_duration.unwrap_or(if quick { 3.0 } else { 10.0 });
-    if !(duration > 0.0) {
+    if duration.is_nan() || duration <= 0.0 {
         bail!("--load-duration: must be positive");
     }
     let load = LoadSpec {

@@ -282,12 +282,20 @@ fn cdfs(out: &BenchOutput, h: &mut String) {
     }
 }
 
+/// Title, mode, unit and the value of a row.
+type Chart<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    Box<dyn Fn(&RunRow) -> Option<f64> + 'a>,
+);
+
 fn cpu_mem(out: &BenchOutput, h: &mut String) {
     h.push_str("<h2>CPU and memory</h2><p class=note>CPU: user+system time of the instance process(es) of one cold start (start, ready, one request), mean of the repeats; for warm runs, of the instance's whole life (start, warm-up and measured requests) divided by the requests it served. Memory: peak resident set size of the instance (for wasm: the shim process hosting the engine).</p>");
     let fns = functions(out);
     let rts = runtimes(out);
     let warmup = out.settings.warmup as f64;
-    let charts: [(&str, &str, &str, Box<dyn Fn(&RunRow) -> Option<f64>>); 3] = [
+    let charts: [Chart; 3] = [
         (
             "CPU time of a cold start (ms, log scale)",
             "cold",
