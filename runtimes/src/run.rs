@@ -434,9 +434,8 @@ impl Runner {
             });
             r.phases_ms = Some(ph);
         }
-        let u = slot.close(Duration::from_millis(500));
+        slot.close(Duration::from_millis(500));
         // All instances of the run: CPU summed, RSS the largest.
-        let _ = u;
         r.cpu_ms = Some(slot.ended_usage.cpu_ms);
         r.peak_rss_bytes = Some(slot.ended_usage.peak_rss_bytes);
         r.instances = slot.instances.clone();

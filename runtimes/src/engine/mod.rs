@@ -67,6 +67,21 @@ pub enum ShimError {
     Unsupported(String),
 }
 
+/// With `LUMOS_SHIM_TRACE` set, the shim prints to stderr the time since it
+/// entered `main` at each step of its start.
+pub(crate) struct Trace(Option<std::time::Instant>);
+
+impl Trace {
+    pub(crate) fn new() -> Trace {
+        Trace(std::env::var_os("LUMOS_SHIM_TRACE").map(|_| std::time::Instant::now()))
+    }
+    pub(crate) fn mark(&self, what: &str) {
+        if let Some(t) = self.0 {
+            eprintln!("lumos-shim trace: {what}: {:.3} ms", t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+}
+
 /// Runs the shim for `engine`; returns the process exit status.
 pub fn shim_main(engine: crate::Runtime, opts: &ShimOpts) -> i32 {
     use crate::Runtime as R;

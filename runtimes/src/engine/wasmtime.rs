@@ -31,6 +31,7 @@ pub fn precompile(wasm: &[u8], target: Option<&str>) -> Result<Vec<u8>, String> 
 }
 
 pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
+    let trace = super::Trace::new();
     let load = |msg: String| ShimError::Load {
         module: opts.module.display().to_string(),
         msg,
@@ -55,6 +56,7 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         }
         Module::from_file(&engine, &opts.module).map_err(|e| load(format!("{e:#}")))?
     };
+    trace.mark("module loaded");
     let mut linker: Linker<State> = Linker::new(&engine);
     p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| load(e.to_string()))?;
     let mut b = WasiCtxBuilder::new();
@@ -87,6 +89,7 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     let instance = linker
         .instantiate(&mut store, &module)
         .map_err(|e| ShimError::Trap(format!("{e:#}")))?;
+    trace.mark("instantiated");
     let start = instance
         .get_typed_func::<(), ()>(&mut store, "_start")
         .map_err(|e| load(format!("no _start: {e}")))?;
