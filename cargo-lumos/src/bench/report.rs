@@ -291,7 +291,7 @@ type Chart<'a> = (
 );
 
 fn cpu_mem(out: &BenchOutput, h: &mut String) {
-    h.push_str("<h2>CPU and memory</h2><p class=note>CPU: user+system time of the instance process(es) of one cold start (start, ready, one request), mean of the repeats; for warm runs, of the instance's whole life (start, warm-up and measured requests) divided by the requests it served. Memory: peak resident set size of the instance (for wasm: the shim process hosting the engine).</p>");
+    h.push_str("<h2>CPU and memory</h2><p class=note>CPU: user+system time of the instance process(es) of one cold start (start, ready, one request), mean of the repeats; for warm runs, of the instance's whole life (start, warm-up and measured requests) divided by the requests it served. Memory: peak resident set size of the instance (for wasm: the shim process hosting the engine). <b class=bad>Known fault:</b> for wasm shims lumos-runtimes reports the child's <code>ru_maxrss</code>, which Linux carries across exec from the forked copy of the spawning process, so those values are at least the bench process's own RSS at spawn time (measured: a wasmtime-aot shim with VmHWM 12.4 MiB reported as 18.7 MiB). Compare wasm RSS values with care.</p>");
     let fns = functions(out);
     let rts = runtimes(out);
     let warmup = out.settings.warmup as f64;
