@@ -33,6 +33,8 @@ fn main() {
     }
     println!("cargo:rustc-link-arg=-Wl,--allow-shlib-undefined");
     println!("cargo:rustc-link-arg=-Wl,-rpath-link,{lib}");
+    // DT_RPATH, not DT_RUNPATH: it also applies to the libraries libwasmedge pulls in (libLLVM, libffi…).
+    println!("cargo:rustc-link-arg=-Wl,--disable-new-dtags");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
     println!("cargo:rustc-link-arg=-Wl,--dynamic-linker={lib}/{loader}");
 }

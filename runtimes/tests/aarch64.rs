@@ -2,9 +2,11 @@
 //! `aot-wasmtime-aarch64` and an `aot-wasmedge-aarch64` image pulled from a
 //! real registry. (Timings under qemu mean nothing; only behaviour is checked.)
 //!
-//! The aarch64 runner is cross-built once into `<target>/lumos-runtimes-aarch64`
-//! (or taken from `$LUMOS_AARCH64_RUNNER`), with the `wasmedge` feature
-//! linked against the arm64 WasmEdge sysroot of scripts/install-wasmedge.
+//! The aarch64 runner is cross-built (cargo makes it a no-op when nothing
+//! changed) into the same target dir under `aarch64-unknown-linux-gnu/`, or
+//! taken from `$LUMOS_AARCH64_RUNNER`, with the `wasmedge` feature linked
+//! against the arm64 WasmEdge sysroot of scripts/install-wasmedge; qemu runs
+//! it with that sysroot as its `-L` prefix (trixie's glibc, libLLVM, libffi…).
 
 mod common;
 use common::*;
@@ -14,7 +16,9 @@ use std::process::Command;
 const TRIPLE: &str = "aarch64-unknown-linux-gnu";
 
 fn wasmedge_root() -> PathBuf {
-    std::env::var_os("LUMOS_WASMEDGE_ROOT").map(PathBuf::from).unwrap_or_else(|| "/opt/lumos/wasmedge".into())
+    std::env::var_os("LUMOS_WASMEDGE_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/opt/lumos/wasmedge".into())
 }
 
 fn target_base() -> PathBuf {
@@ -30,32 +34,65 @@ fn aarch64_runner() -> PathBuf {
     require_tool("aarch64-linux-gnu-gcc");
     let we = wasmedge_root();
     let lib = we.join("arm64/usr/lib/aarch64-linux-gnu");
-    assert!(lib.join("libwasmedge.so.0").exists(), "no arm64 WasmEdge in {}: run scripts/install-wasmedge", lib.display());
+    assert!(
+        lib.join("libwasmedge.so.0").exists(),
+        "no arm64 WasmEdge in {}: run scripts/install-wasmedge",
+        lib.display()
+    );
     // A WASMEDGE_DIR holding only the headers and the arm64 libwasmedge.
     let sdk = target_base().join("wasmedge-sdk-arm64");
     std::fs::create_dir_all(sdk.join("lib")).unwrap();
     if !sdk.join("include/wasmedge").exists() {
-        let st = Command::new("cp").arg("-a").arg(we.join("sdk/include")).arg(&sdk).status().unwrap();
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(we.join("sdk/include"))
+            .arg(&sdk)
+            .status()
+            .unwrap();
         assert!(st.success());
     }
     for e in std::fs::read_dir(&lib).unwrap().flatten() {
         let n = e.file_name().to_string_lossy().to_string();
         if n.starts_with("libwasmedge.so") && !sdk.join("lib").join(&n).exists() {
-            let st = Command::new("cp").arg("-a").arg(e.path()).arg(sdk.join("lib")).status().unwrap();
+            let st = Command::new("cp")
+                .arg("-a")
+                .arg(e.path())
+                .arg(sdk.join("lib"))
+                .status()
+                .unwrap();
             assert!(st.success());
         }
     }
-    let target = target_base().join("lumos-runtimes-aarch64");
+    let target = target_base();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let st = Command::new(cargo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["build", "-p", "lumos-runtimes", "--features", "wasmedge", "--bin", "lumos-runner", "--target", TRIPLE])
+        .args([
+            "build",
+            "-p",
+            "lumos-runtimes",
+            "--features",
+            "wasmedge",
+            "--bin",
+            "lumos-runner",
+            "--target",
+            TRIPLE,
+        ])
         .env("CARGO_TARGET_DIR", &target)
-        .env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", "aarch64-linux-gnu-gcc")
+        .env(
+            "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER",
+            "aarch64-linux-gnu-gcc",
+        )
         .env("CC_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-gcc")
         .env("WASMEDGE_DIR", &sdk)
-        .env("LIBCLANG_PATH", std::env::var("LIBCLANG_PATH").unwrap_or_else(|_| "/usr/lib/llvm-19/lib".into()))
-        .env("BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu", "-I/usr/aarch64-linux-gnu/include")
+        .env(
+            "LIBCLANG_PATH",
+            std::env::var("LIBCLANG_PATH").unwrap_or_else(|_| "/usr/lib/llvm-19/lib".into()),
+        )
+        .env(
+            "BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu",
+            "-I/usr/aarch64-linux-gnu/include",
+        )
         .status()
         .expect("run cargo for the aarch64 runner");
     assert!(st.success(), "cross-building the aarch64 runner failed");
@@ -67,7 +104,9 @@ fn wasmedge_aarch64_module() -> PathBuf {
     use sha2::Digest;
     let wasm = std::fs::read(&fixtures().wasm).unwrap();
     let key = hex::encode(sha2::Sha256::digest(&wasm));
-    let out = fixtures().wasm.with_file_name(format!("fixture-wasmedge-aarch64-{}.wasm", &key[..16]));
+    let out = fixtures()
+        .wasm
+        .with_file_name(format!("fixture-wasmedge-aarch64-{}.wasm", &key[..16]));
     if !out.exists() {
         let qemu = require_tool("qemu-aarch64-static");
         let root = wasmedge_root().join("arm64");
@@ -81,7 +120,10 @@ fn wasmedge_aarch64_module() -> PathBuf {
             .arg(&tmp)
             .status()
             .unwrap();
-        assert!(st.success(), "wasmedge compile for aarch64 under qemu failed");
+        assert!(
+            st.success(),
+            "wasmedge compile for aarch64 under qemu failed"
+        );
         std::fs::rename(&tmp, &out).unwrap();
     }
     out
@@ -106,8 +148,10 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
         .unwrap();
     assert!(st.success());
     let we_module = wasmedge_aarch64_module();
-    let (v, os, arch) = lumos_runtimes::engine::wasmedge::aot_section_header(&std::fs::read(&we_module).unwrap())
-        .expect("an AoT section");
+    let (v, os, arch) = lumos_runtimes::engine::wasmedge_aot::aot_section_header(
+        &std::fs::read(&we_module).unwrap(),
+    )
+    .expect("an AoT section");
     assert_eq!((v, os), (1, 1));
     assert_ne!(arch, 1, "the aarch64 AoT section must not say x86_64");
 
@@ -121,9 +165,22 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
         source: None,
         revision: None,
     };
-    let wt = AotInfo { engine: "wasmtime-48.0.8".into(), arch: "aarch64".into() };
-    let a = pack_wasm(&layout, &meta, &std::fs::read(&cwasm).unwrap(), WasmFormat::Compat, Some(&wt)).unwrap();
-    let we = AotInfo { engine: "wasmedge-0.14.1".into(), arch: "aarch64".into() };
+    let wt = AotInfo {
+        engine: "wasmtime-48.0.8".into(),
+        arch: "aarch64".into(),
+    };
+    let a = pack_wasm(
+        &layout,
+        &meta,
+        &std::fs::read(&cwasm).unwrap(),
+        WasmFormat::Compat,
+        Some(&wt),
+    )
+    .unwrap();
+    let we = AotInfo {
+        engine: "wasmedge-0.14.1".into(),
+        arch: "aarch64".into(),
+    };
     let b = pack_wasm(
         &layout,
         &meta.with_variant("aot-wasmedge-aarch64"),
@@ -132,19 +189,35 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
         Some(&we),
     )
     .unwrap();
-    layout.set_refs(&[(a.name.clone(), a.descriptor.clone()), (b.name.clone(), b.descriptor.clone())]).unwrap();
+    layout
+        .set_refs(&[
+            (a.name.clone(), a.descriptor.clone()),
+            (b.name.clone(), b.descriptor.clone()),
+        ])
+        .unwrap();
     let reg = Registry::start();
     let wt_ref = reg.push(&root, &a.name, "lumos/fixture", "aot-wasmtime-aarch64");
     let we_ref = reg.push(&root, &b.name, "lumos/fixture", "aot-wasmedge-aarch64");
 
     let runner = aarch64_runner();
-    let prefix = format!("{} -L /usr/aarch64-linux-gnu", qemu.display());
+    let sysroot = wasmedge_root().join("arm64");
+    let prefix = format!("{} -L {}", qemu.display(), sysroot.display());
     for (image, rt) in [(&wt_ref, "wasmtime-aot"), (&we_ref, "wasmedge-aot")] {
         let out = tmp.path().join(format!("{rt}.json"));
         let st = Command::new(&qemu)
-            .args(["-L", "/usr/aarch64-linux-gnu"])
+            .arg("-L")
+            .arg(&sysroot)
             .arg(&runner)
-            .args(["cold", image, "-r", rt, "--body", r#"{"op":"sleep","ms":5}"#, "--timeout-ms", "120000"])
+            .args([
+                "cold",
+                image,
+                "-r",
+                rt,
+                "--body",
+                r#"{"op":"sleep","ms":5}"#,
+                "--timeout-ms",
+                "120000",
+            ])
             .arg("--json")
             .arg(&out)
             .env("LUMOS_RUNNER_PREFIX", &prefix)
@@ -156,13 +229,24 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
         assert_eq!(r["runtime"], rt);
         assert_eq!(r["errors"], 0, "{rt}: {}", r["error_samples"]);
         assert!(r["cache"]["was_empty"].as_bool().unwrap());
-        assert!(r["phases_ms"]["total"].as_f64().unwrap() >= 5.0, "{rt}: the function ran: {r}");
+        assert!(
+            r["phases_ms"]["total"].as_f64().unwrap() >= 5.0,
+            "{rt}: the function ran: {r}"
+        );
     }
     // The x86_64 runner refuses the aarch64 images rather than run them some other way.
     let host = lumos_runtimes::Runner::new(opts()).unwrap();
-    let e = host.run_cold(&wt_ref, lumos_runtimes::Runtime::WasmtimeAot, b"{}").unwrap_err().to_string();
-    assert!(e.contains("aarch64") || e.contains("compatible") || e.contains("target"), "{e}");
-    let e = host.run_cold(&we_ref, lumos_runtimes::Runtime::WasmtimeJit, b"{}").err();
+    let e = host
+        .run_cold(&wt_ref, lumos_runtimes::Runtime::WasmtimeAot, b"{}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("aarch64") || e.contains("compatible") || e.contains("target"),
+        "{e}"
+    );
+    let e = host
+        .run_cold(&we_ref, lumos_runtimes::Runtime::WasmtimeJit, b"{}")
+        .err();
     // A universal wasm is still a valid module: JIT runs its portable code, which is allowed and honest.
     assert!(e.is_none(), "{e:?}");
 }

@@ -5,6 +5,7 @@
 
 #[cfg(feature = "wasmedge")]
 pub mod wasmedge;
+pub mod wasmedge_aot;
 pub mod wasmi;
 pub mod wasmtime;
 
@@ -77,7 +78,10 @@ impl Trace {
     }
     pub(crate) fn mark(&self, what: &str) {
         if let Some(t) = self.0 {
-            eprintln!("lumos-shim trace: {what}: {:.3} ms", t.elapsed().as_secs_f64() * 1e3);
+            eprintln!(
+                "lumos-shim trace: {what}: {:.3} ms",
+                t.elapsed().as_secs_f64() * 1e3
+            );
         }
     }
 }

@@ -5,6 +5,7 @@
 //! would quietly fall back to the interpreter): the section header is
 //! checked before loading, and WasmEdge's own log is read while loading.
 
+use super::wasmedge_aot::{aot_section_header, host_aot_arch};
 use super::{ShimError, ShimOpts};
 use std::collections::HashMap;
 use wasmedge_sdk::config::{CommonConfigOptions, ConfigBuilder, RuntimeConfigOptions};
@@ -12,55 +13,6 @@ use wasmedge_sdk::wasi::WasiModule;
 use wasmedge_sdk::{Instance, LogManager, Module, Store, Vm};
 
 pub const VERSION: &str = "0.14.1";
-
-/// The AoT section header: (binary version, OS, arch), as WasmEdge 0.14 writes it.
-pub fn aot_section_header(wasm: &[u8]) -> Option<(u32, u8, u8)> {
-    fn leb(b: &[u8], i: &mut usize) -> Option<u32> {
-        let (mut r, mut s) = (0u32, 0);
-        loop {
-            let x = *b.get(*i)?;
-            *i += 1;
-            r |= ((x & 0x7f) as u32) << s;
-            s += 7;
-            if x < 0x80 {
-                return Some(r);
-            }
-            if s > 28 {
-                return None;
-            }
-        }
-    }
-    if !wasm.starts_with(b"\0asm") {
-        return None;
-    }
-    let mut i = 8;
-    while i < wasm.len() {
-        let id = wasm[i];
-        i += 1;
-        let n = leb(wasm, &mut i)? as usize;
-        let end = i.checked_add(n)?;
-        if id == 0 {
-            let mut j = i;
-            let nl = leb(wasm, &mut j)? as usize;
-            if wasm.get(j..j + nl)? == b"wasmedge" {
-                let mut k = j + nl;
-                let version = leb(wasm, &mut k)?;
-                return Some((version, *wasm.get(k)?, *wasm.get(k + 1)?));
-            }
-        }
-        i = end;
-    }
-    None
-}
-
-/// The arch byte WasmEdge 0.14 writes for this CPU.
-pub fn host_aot_arch() -> u8 {
-    if cfg!(target_arch = "aarch64") {
-        2
-    } else {
-        1
-    }
-}
 
 /// Runs `f` with fd 1 redirected to a temporary file; returns what was
 /// written. (WasmEdge's log goes to stdout, which is the frame pipe.)
