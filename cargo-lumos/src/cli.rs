@@ -12,6 +12,9 @@ use crate::variant::{AotEngine, Arch, RuntimeFamily};
 #[derive(Debug, Parser)]
 #[command(name = "cargo-lumos", bin_name = "cargo lumos", version, about)]
 pub struct Cli {
+    /// Log what happens (-v: debug, -vv: trace), HTTP requests included; never credentials.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
 }
