@@ -10,16 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn build_in(ws: &Path, target: &Path, extra: &[&str]) -> std::process::Output {
-    run(cargo_lumos()
-        .arg("build")
-        .arg("--manifest-path")
-        .arg(ws.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(target)
-        .args(extra))
-}
-
 /// A one-member workspace whose function has the given metadata and source.
 fn one_function(dir: &Path, name: &str, metadata: &str, main_rs: &str) {
     write(

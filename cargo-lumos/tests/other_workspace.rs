@@ -4,26 +4,15 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::*;
-
-fn build(ws: &Path, target: &Path, extra: &[&str]) -> std::process::Output {
-    run(cargo_lumos()
-        .arg("build")
-        .arg("--manifest-path")
-        .arg(ws.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(target)
-        .args(extra))
-}
 
 #[test]
 fn builds_someone_elses_workspace_and_honours_its_config() {
     let ws = fixture("other-workspace");
     let target = tempfile::tempdir().unwrap();
-    let out = build(
+    let out = build_in(
         ws.path(),
         target.path(),
         &["--all-runtimes", "--message-format", "json"],
@@ -117,7 +106,7 @@ fn builds_someone_elses_workspace_and_honours_its_config() {
 fn a_second_build_changes_nothing() {
     let ws = fixture("other-workspace");
     let target = tempfile::tempdir().unwrap();
-    let first = build(
+    let first = build_in(
         ws.path(),
         target.path(),
         &["--runtime", "native,wasm", "--arch", "x86_64"],
@@ -133,7 +122,7 @@ fn a_second_build_changes_nothing() {
     };
     let t0 = mtimes(&build_json(target.path()));
 
-    let second = build(
+    let second = build_in(
         ws.path(),
         target.path(),
         &[
@@ -167,7 +156,7 @@ fn a_second_build_changes_nothing() {
         &main,
         &src.replace("to_uppercase()", "to_uppercase().replace(' ', \"_\")"),
     );
-    let third = build(
+    let third = build_in(
         ws.path(),
         target.path(),
         &[

@@ -20,6 +20,17 @@ pub fn cargo_lumos() -> Command {
     cmd
 }
 
+/// `cargo lumos build` of the workspace in `ws` into `target`, with more flags.
+pub fn build_in(ws: &Path, target: &Path, extra: &[&str]) -> Output {
+    run(cargo_lumos()
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(ws.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target)
+        .args(extra))
+}
+
 /// Copies a fixture workspace from tests/fixtures into a fresh temp dir.
 pub fn fixture(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
