@@ -2,6 +2,7 @@
 //! compilation); `wasmtime-jit` compiles the module with Cranelift at start.
 
 use super::{ShimError, ShimOpts};
+use std::os::fd::AsFd;
 use wasmtime::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
