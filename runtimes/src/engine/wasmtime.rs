@@ -2,7 +2,6 @@
 //! compilation); `wasmtime-jit` compiles the module with Cranelift at start.
 
 use super::{ShimError, ShimOpts};
-use std::os::fd::AsFd;
 use wasmtime::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -61,10 +60,17 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     let mut linker: Linker<State> = Linker::new(&engine);
     p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| load(e.to_string()))?;
     let mut b = WasiCtxBuilder::new();
-    b.inherit_stdin()
-        .inherit_stdout()
-        .inherit_stderr()
-        .arg(&opts.name);
+    // stdin read directly and blocking (wasmtime-wasi's inherited stdin goes
+    // through a worker thread: a thread hand-off on every frame).
+    let stdin = std::os::fd::AsFd::as_fd(&std::io::stdin())
+        .try_clone_to_owned()
+        .map_err(|e| load(format!("stdin: {e}")))?;
+    b.stdin(wasmtime_wasi::cli::InputFile::new(std::fs::File::from(
+        stdin,
+    )))
+    .inherit_stdout()
+    .inherit_stderr()
+    .arg(&opts.name);
     for (k, v) in &opts.policy.env {
         b.env(k, v);
     }
