@@ -76,8 +76,11 @@ fn phases_sum_to_the_functions_total() {
             "{rt}: phases {sum} ms vs total {} ms",
             p.total
         );
+        // The spins are 5 ms of wall time; on a loaded machine the instance is
+        // preempted inside them, so only part of that is its CPU time. Half a
+        // core is what each of the two test threads can count on.
         assert!(
-            r.cpu_ms.unwrap() >= 5.0 * 20.0 * 0.8,
+            r.cpu_ms.unwrap() >= 5.0 * 20.0 * 0.4,
             "{rt}: cpu {:?} ms for 22 x 5 ms spins",
             r.cpu_ms
         );
