@@ -404,9 +404,15 @@ impl Slot {
             }
             Conn::Http(c) => c.shutdown(grace),
         };
-        // wait4 covers the whole life of the process when it is the function itself.
+        // wait4 covers the whole CPU time of the process when it is the function
+        // itself; its ru_maxrss, though, also counts the pages of the forked
+        // runner before exec, so the peak RSS is the live VmHWM (this mm only).
         let u = match (own, exit.rusage, live) {
-            (true, Some(r), _) if r.peak_rss_bytes > 0 => Some(r),
+            (true, Some(r), Some(l)) => Some(Usage {
+                peak_rss_bytes: l.peak_rss_bytes,
+                ..r
+            }),
+            (true, Some(r), None) if r.peak_rss_bytes > 0 => Some(r),
             (_, _, Some(l)) => Some(l),
             (_, r, None) => r,
         };
