@@ -177,39 +177,19 @@ fn a_missing_linker_names_the_package_that_installs_one() {
 fn a_missing_wasmedge_sysroot_names_the_setup_script() {
     let ws = fixture("other-workspace");
     let empty = tempfile::tempdir().unwrap();
-    let out = run(cargo_lumos()
-        .env("LUMOS_WASMEDGE_ROOT", empty.path())
-        .args([
-            "build",
-            "--runtime",
-            "aot",
-            "--aot-engine",
-            "wasmedge",
-            "--arch",
-            "x86_64",
-        ])
-        .arg("--manifest-path")
-        .arg(ws.path().join("Cargo.toml")));
+    let build = || {
+        run(cargo_lumos()
+            .env("LUMOS_WASMEDGE_ROOT", empty.path())
+            .args(["build", "--runtime", "aot", "--aot-engine", "wasmedge"])
+            .args(["--arch", "x86_64", "--manifest-path"])
+            .arg(ws.path().join("Cargo.toml")))
+    };
+    let out = build();
     // The fixture's functions do not support aot: nothing to build, nothing checked.
     assert!(out.status.success(), "{}", stderr(&out));
     // A function that supports aot makes the missing sysroot an error.
-    write(
-        &ws.path().join("shouter/Cargo.toml"),
-        "[package]\nname = \"shouter\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[package.metadata.lumos]\nruntimes = [\"aot\"]\n",
-    );
-    let out = run(cargo_lumos()
-        .env("LUMOS_WASMEDGE_ROOT", empty.path())
-        .args([
-            "build",
-            "--runtime",
-            "aot",
-            "--aot-engine",
-            "wasmedge",
-            "--arch",
-            "x86_64",
-        ])
-        .arg("--manifest-path")
-        .arg(ws.path().join("Cargo.toml")));
+    shouter_supports_only_aot(ws.path());
+    let out = build();
     assert!(!out.status.success());
     let line = last_line(&out);
     assert!(
@@ -255,10 +235,7 @@ fn a_compile_error_in_one_function_still_builds_and_reports_the_others() {
 fn an_interrupted_aot_compile_leaves_no_artifact_that_looks_valid() {
     require_tool("qemu-aarch64-static");
     let ws = fixture("other-workspace");
-    write(
-        &ws.path().join("shouter/Cargo.toml"),
-        "[package]\nname = \"shouter\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[package.metadata.lumos]\nruntimes = [\"aot\"]\n",
-    );
+    shouter_supports_only_aot(ws.path());
     let target = ws.path().join("target");
     // The aarch64 WasmEdge compile runs under qemu for many seconds: kill the build in it.
     let mut child = cargo_lumos()
@@ -364,4 +341,12 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Makes the fixture's `shouter` a function of the `aot` family only.
+fn shouter_supports_only_aot(ws: &Path) {
+    write(
+        &ws.join("shouter/Cargo.toml"),
+        "[package]\nname = \"shouter\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[package.metadata.lumos]\nruntimes = [\"aot\"]\n",
+    );
 }
