@@ -10,8 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use lumos_runtimes::engine::{shim_main, ShimOpts, WasiPolicy};
-use lumos_runtimes::Runtime;
+use lumos_runtimes::engine::shim_args::ShimArgs;
 
 const NAME: &str = "lumos-runner";
 
@@ -19,21 +18,7 @@ const NAME: &str = "lumos-runner";
 #[command(name = "lumos-runner")]
 enum HostCmd {
     /// Host one wasm module in one engine on this process's stdio.
-    Shim {
-        #[arg(long)]
-        engine: String,
-        #[arg(long, default_value = "function")]
-        name: String,
-        #[arg(long = "memory-limit")]
-        memory_limit: Option<u64>,
-        #[arg(long = "env")]
-        env: Vec<String>,
-        #[arg(long = "dir")]
-        dirs: Vec<String>,
-        #[arg(long)]
-        network: bool,
-        module: PathBuf,
-    },
+    Shim(ShimArgs),
     /// Clean up after the runner when it exits.
     Guard,
 }
@@ -47,46 +32,7 @@ pub fn dispatch(args: &[std::ffi::OsString]) -> Option<ExitCode> {
     }
     let code = match HostCmd::parse_from(args) {
         HostCmd::Guard => lumos_runtimes::guard::guard_main(),
-        HostCmd::Shim {
-            engine,
-            name,
-            memory_limit,
-            env,
-            dirs,
-            network,
-            module,
-        } => {
-            let engine: Runtime = match engine.parse() {
-                Ok(e) => e,
-                Err(e) => {
-                    eprintln!("lumos-runner shim: {e}");
-                    return Some(ExitCode::from(2));
-                }
-            };
-            let mut policy = WasiPolicy {
-                network,
-                ..Default::default()
-            };
-            for kv in env {
-                if let Some((k, v)) = kv.split_once('=') {
-                    policy.env.push((k.into(), v.into()));
-                }
-            }
-            for d in dirs {
-                if let Some((h, g)) = d.split_once("::") {
-                    policy.preopens.push((h.into(), g.into()));
-                }
-            }
-            shim_main(
-                engine,
-                &ShimOpts {
-                    module,
-                    name,
-                    memory_limit,
-                    policy,
-                },
-            )
-        }
+        HostCmd::Shim(args) => args.run(),
     };
     Some(ExitCode::from(code.clamp(0, 255) as u8))
 }

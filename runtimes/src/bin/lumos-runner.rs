@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use lumos_runtimes::engine::{shim_main, ShimOpts, WasiPolicy};
+use lumos_runtimes::engine::shim_args::ShimArgs;
 use lumos_runtimes::{Arrival, LoadSpec, Protocol, RunOpts, RunResult, Runner, Runtime, Sandbox};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -59,23 +59,7 @@ enum Cmd {
         target: Option<String>,
     },
     /// (internal) Host one wasm module in one engine on this process's stdio.
-    Shim {
-        #[arg(long)]
-        engine: String,
-        #[arg(long, default_value = "function")]
-        name: String,
-        #[arg(long = "memory-limit")]
-        memory_limit: Option<u64>,
-        /// KEY=VALUE given to the guest.
-        #[arg(long = "env")]
-        env: Vec<String>,
-        /// HOST::GUEST directory preopened for the guest.
-        #[arg(long = "dir")]
-        dirs: Vec<String>,
-        #[arg(long)]
-        network: bool,
-        module: PathBuf,
-    },
+    Shim(ShimArgs),
     /// (internal) Clean up after the runner when it exits.
     Guard,
 }
@@ -209,43 +193,7 @@ fn emit(r: &RunResult, args: &RunArgs) -> Result<()> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Shim {
-            engine,
-            name,
-            memory_limit,
-            env,
-            dirs,
-            network,
-            module,
-        } => {
-            let engine: Runtime = engine.parse()?;
-            let mut policy = WasiPolicy {
-                network,
-                ..Default::default()
-            };
-            for kv in env {
-                let Some((k, v)) = kv.split_once('=') else {
-                    bail!("--env {kv}: expected KEY=VALUE")
-                };
-                policy.env.push((k.into(), v.into()));
-            }
-            for d in dirs {
-                let Some((h, g)) = d.split_once("::") else {
-                    bail!("--dir {d}: expected HOST::GUEST")
-                };
-                policy.preopens.push((h.into(), g.into()));
-            }
-            let code = shim_main(
-                engine,
-                &ShimOpts {
-                    module,
-                    name,
-                    memory_limit,
-                    policy,
-                },
-            );
-            std::process::exit(code);
-        }
+        Cmd::Shim(args) => std::process::exit(args.run()),
         Cmd::Guard => std::process::exit(lumos_runtimes::guard::guard_main()),
         Cmd::Precompile {
             module,

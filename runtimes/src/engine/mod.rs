@@ -3,6 +3,7 @@
 //! directories, no environment and no network unless asked, and a memory
 //! limit that turns growth past it into a trap.
 
+pub mod shim_args;
 #[cfg(feature = "wasmedge")]
 pub mod wasmedge;
 pub mod wasmedge_aot;
