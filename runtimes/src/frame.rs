@@ -5,53 +5,7 @@ use std::io;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
-/// The two magic bytes that open every frame.
-pub const MAGIC: [u8; 2] = *b"LM";
-/// Header size: magic, kind, u32 LE length.
-pub const HEADER_LEN: usize = 7;
-/// The largest payload a frame may carry (256 MiB).
-pub const MAX_FRAME: u32 = 268_435_456;
-
-/// Frame kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum Kind {
-    Hello = 0x01,
-    Request = 0x02,
-    Response = 0x03,
-    Error = 0x04,
-    StorageGet = 0x10,
-    StoragePut = 0x11,
-    StorageValue = 0x12,
-    StorageAck = 0x13,
-    StorageFail = 0x14,
-    Shutdown = 0x7F,
-}
-
-impl Kind {
-    pub fn from_byte(b: u8) -> Option<Kind> {
-        Some(match b {
-            0x01 => Kind::Hello,
-            0x02 => Kind::Request,
-            0x03 => Kind::Response,
-            0x04 => Kind::Error,
-            0x10 => Kind::StorageGet,
-            0x11 => Kind::StoragePut,
-            0x12 => Kind::StorageValue,
-            0x13 => Kind::StorageAck,
-            0x14 => Kind::StorageFail,
-            0x7F => Kind::Shutdown,
-            _ => return None,
-        })
-    }
-}
-
-/// One decoded frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Frame {
-    pub kind: Kind,
-    pub payload: Vec<u8>,
-}
+pub use lumos_sdk::frame::{Frame, Kind, HEADER_LEN, MAGIC, MAX_FRAME};
 
 /// Why a frame could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -68,8 +22,7 @@ pub enum FrameError {
 
 /// Encodes a frame header for `kind` and a payload of `len` bytes.
 pub fn header(kind: Kind, len: usize) -> [u8; HEADER_LEN] {
-    let n = (len as u32).to_le_bytes();
-    [MAGIC[0], MAGIC[1], kind as u8, n[0], n[1], n[2], n[3]]
+    lumos_sdk::frame::header(kind, len as u32)
 }
 
 /// Encodes a whole frame.
@@ -82,19 +35,12 @@ pub fn encode(kind: Kind, payload: &[u8]) -> Vec<u8> {
 
 /// Splits a `RESPONSE`/`ERROR` payload into (meta JSON, rest).
 pub fn split_meta(payload: &[u8]) -> Result<(&[u8], &[u8]), FrameError> {
-    if payload.len() < 4 {
-        return Err(FrameError::Corrupt(
-            "answer payload shorter than its meta length".into(),
-        ));
-    }
-    let h = u32::from_le_bytes(payload[..4].try_into().unwrap()) as usize;
-    if payload.len() - 4 < h {
-        return Err(FrameError::Corrupt(format!(
-            "meta length {h} past the end of a {}-byte payload",
+    lumos_sdk::frame::split_meta(payload).ok_or_else(|| {
+        FrameError::Corrupt(format!(
+            "the meta length of a {}-byte answer payload points past its end",
             payload.len()
-        )));
-    }
-    Ok((&payload[4..4 + h], &payload[4 + h..]))
+        ))
+    })
 }
 
 /// Waits until `fd` is readable (or writable) or the deadline passes.
@@ -235,21 +181,10 @@ impl<R: AsRawFd> FrameReader<R> {
     /// Reads one frame; fails with `Timeout` when `deadline` passes first.
     pub fn read_frame(&mut self, deadline: Option<Instant>) -> Result<Frame, FrameError> {
         self.fill(HEADER_LEN, deadline)?;
-        let h = &self.buf[self.start..self.start + HEADER_LEN];
-        if h[0..2] != MAGIC {
-            return Err(FrameError::Corrupt(format!(
-                "wrong magic {:02x} {:02x} (expected 4c 4d)",
-                h[0], h[1]
-            )));
-        }
-        let kind = Kind::from_byte(h[2])
-            .ok_or_else(|| FrameError::Corrupt(format!("unknown frame kind 0x{:02x}", h[2])))?;
-        let len = u32::from_le_bytes(h[3..7].try_into().unwrap());
-        if len > MAX_FRAME {
-            return Err(FrameError::Corrupt(format!(
-                "frame length {len} past MAX_FRAME"
-            )));
-        }
+        let h: &[u8; HEADER_LEN] = self.buf[self.start..self.start + HEADER_LEN]
+            .try_into()
+            .expect("HEADER_LEN bytes");
+        let (kind, len) = lumos_sdk::frame::parse_header(h).map_err(FrameError::Corrupt)?;
         let total = HEADER_LEN + len as usize;
         self.fill(total, deadline)?;
         let payload = self.buf[self.start + HEADER_LEN..self.start + total].to_vec();

@@ -79,6 +79,32 @@ pub enum ReadError {
     Io(#[from] io::Error),
 }
 
+/// Encodes a frame header: magic, kind, little-endian payload length.
+pub fn header(kind: Kind, len: u32) -> [u8; HEADER_LEN] {
+    let n = len.to_le_bytes();
+    [MAGIC[0], MAGIC[1], kind as u8, n[0], n[1], n[2], n[3]]
+}
+
+/// Decodes a frame header into (kind, payload length), or says why it is corrupt:
+/// wrong magic, unknown kind, or a length past [`MAX_FRAME`].
+pub fn parse_header(header: &[u8; HEADER_LEN]) -> Result<(Kind, u32), String> {
+    if header[..2] != MAGIC {
+        return Err(format!(
+            "wrong magic {:02x} {:02x} (expected 4c 4d)",
+            header[0], header[1]
+        ));
+    }
+    let kind = Kind::from_byte(header[2])
+        .ok_or_else(|| format!("unknown frame kind 0x{:02x}", header[2]))?;
+    let len = u32::from_le_bytes([header[3], header[4], header[5], header[6]]);
+    if len > MAX_FRAME {
+        return Err(format!(
+            "frame length {len} is past MAX_FRAME ({MAX_FRAME})"
+        ));
+    }
+    Ok((kind, len))
+}
+
 /// Reads one frame. A payload is only allocated as it actually arrives, so a
 /// lying length cannot make the reader allocate 256 MiB up front.
 pub fn read_frame<R: Read>(reader: &mut R) -> Result<Frame, ReadError> {
@@ -97,20 +123,7 @@ pub fn read_frame<R: Read>(reader: &mut R) -> Result<Frame, ReadError> {
             Err(e) => return Err(ReadError::Io(e)),
         }
     }
-    if header[..2] != MAGIC {
-        return Err(ReadError::Corrupt(format!(
-            "wrong magic {:02x} {:02x} (expected 4c 4d)",
-            header[0], header[1]
-        )));
-    }
-    let kind = Kind::from_byte(header[2])
-        .ok_or_else(|| ReadError::Corrupt(format!("unknown frame kind 0x{:02x}", header[2])))?;
-    let len = u32::from_le_bytes([header[3], header[4], header[5], header[6]]);
-    if len > MAX_FRAME {
-        return Err(ReadError::Corrupt(format!(
-            "frame length {len} is past MAX_FRAME ({MAX_FRAME})"
-        )));
-    }
+    let (kind, len) = parse_header(&header).map_err(ReadError::Corrupt)?;
     let mut payload = Vec::with_capacity((len as usize).min(1 << 20));
     let got = reader.take(u64::from(len)).read_to_end(&mut payload)?;
     if got != len as usize {
@@ -137,11 +150,7 @@ pub fn write_frame<W: Write + ?Sized>(
                 format!("frame payload of {len} bytes is past MAX_FRAME"),
             )
         })?;
-    let mut header = [0u8; HEADER_LEN];
-    header[..2].copy_from_slice(&MAGIC);
-    header[2] = kind as u8;
-    header[3..].copy_from_slice(&len.to_le_bytes());
-    writer.write_all(&header)?;
+    writer.write_all(&header(kind, len))?;
     for part in parts {
         writer.write_all(part)?;
     }

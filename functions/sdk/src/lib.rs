@@ -25,13 +25,13 @@
 
 mod error;
 pub mod frame;
-#[cfg(not(target_family = "wasm"))]
+#[cfg(all(not(target_family = "wasm"), feature = "http"))]
 mod http;
 mod request;
 mod serve;
 
 pub use error::{Error, ErrorKind, Result};
-#[cfg(not(target_family = "wasm"))]
+#[cfg(all(not(target_family = "wasm"), feature = "http"))]
 pub use http::{RedisStorage, REDIS_URL_ENV};
 pub use request::{MemoryStorage, Meta, NoStorage, Phases, Request, Response, Storage};
 pub use serve::{hello_json, panic_error_frame, serve_frames, Exit};
@@ -44,7 +44,7 @@ pub fn serve<F>(function: &str, handler: F) -> !
 where
     F: FnMut(&mut Request<'_>) -> Result<Response>,
 {
-    #[cfg(not(target_family = "wasm"))]
+    #[cfg(all(not(target_family = "wasm"), feature = "http"))]
     if let Ok(port) = std::env::var("PORT") {
         std::process::exit(http::serve_http(function, &port, handler));
     }
