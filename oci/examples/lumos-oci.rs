@@ -4,6 +4,7 @@
 //! lumos-oci pack BUILD_JSON LAYOUT [--base REF] [--namespace NS]   pack every artifact of a build.json
 //! lumos-oci push LAYOUT HOST[:PORT]/NAMESPACE [NAME...]            push (all or the named images)
 //! lumos-oci sizes LAYOUT                                           compressed and unpacked size per image
+//! lumos-oci pull REFERENCE [RUNS]                                  connect + pull into an empty layout, RUNS times
 //! ```
 //! Each prints one JSON line per image and a JSON summary line.
 
@@ -22,8 +23,9 @@ fn main() {
         Some("pack") if args.len() >= 3 => pack(&args[1], &args[2], &args[3..]),
         Some("push") if args.len() >= 3 => push(&args[1], &args[2], &args[3..]),
         Some("sizes") if args.len() == 2 => sizes(&args[1]),
+        Some("pull") if (2..=3).contains(&args.len()) => pull(&args[1], args.get(2)),
         _ => {
-            eprintln!("usage: lumos-oci pack BUILD_JSON LAYOUT [--base REF] | push LAYOUT HOST/NS [NAME...] | sizes LAYOUT");
+            eprintln!("usage: lumos-oci pack BUILD_JSON LAYOUT [--base REF] | push LAYOUT HOST/NS [NAME...] | sizes LAYOUT | pull REF [RUNS]");
             std::process::exit(2);
         }
     };
@@ -116,6 +118,48 @@ fn push(layout: &str, target: &str, only: &[String]) -> Result<()> {
                "bytes_uploaded": total.bytes_uploaded, "seconds": started.elapsed().as_secs_f64()})
     );
     Ok(())
+}
+
+/// Each run is a cold pull: a new client (scheme probe included) and an
+/// empty layout, as the runner's first start of an image. An index resolves
+/// to this machine's platform.
+fn pull(reference: &str, runs: Option<&String>) -> Result<()> {
+    let runs: usize = runs
+        .map_or(Ok(10), |r| r.parse())
+        .map_err(|_| lumos_oci::Error::Image(format!("RUNS must be a number, got {runs:?}")))?;
+    let reference = lumos_oci::reference::Reference::parse(reference)?;
+    let (mut connect_ms, mut pull_ms) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let dir = tempfile::tempdir().map_err(|e| lumos_oci::Error::io("tempdir", e))?;
+        let t0 = Instant::now();
+        let client = Client::connect(&reference.registry, ClientOptions::default())?;
+        let t1 = Instant::now();
+        let layout = Layout::create(dir.path().join("oci"))?;
+        let pulled = lumos_oci::registry::pull(&client, &layout, &reference, None)?;
+        let t2 = Instant::now();
+        let (c, p) = ((t1 - t0).as_secs_f64() * 1e3, (t2 - t1).as_secs_f64() * 1e3);
+        println!(
+            "{}",
+            json!({"reference": reference.to_string(), "connect_ms": c, "pull_ms": p, "bytes": pulled.bytes_downloaded})
+        );
+        connect_ms.push(c);
+        pull_ms.push(p);
+    }
+    println!(
+        "{}",
+        json!({"summary": "pull", "runs": runs, "connect_ms_median": median(&mut connect_ms),
+               "pull_ms_median": median(&mut pull_ms)})
+    );
+    Ok(())
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 fn sizes(layout: &str) -> Result<()> {

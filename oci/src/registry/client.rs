@@ -1,6 +1,6 @@
 //! A blocking client for the OCI distribution API: scheme choice (HTTPS, or
-//! plain HTTP for loopback / `--insecure`), Basic and Bearer auth, retries
-//! with exponential backoff.
+//! plain HTTP for loopback / `--insecure`; loopback asks plain HTTP first),
+//! Basic and Bearer auth, retries with exponential backoff.
 //!
 //! A plain HTTP client rather than `oci-client`: pushing raw manifest bytes,
 //! HEAD-before-upload and monolithic uploads are all this needs, and owning
@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::auth::{self, Credentials, Found};
+use super::tls::{self, LazyTls};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::reference::is_loopback;
@@ -102,41 +103,6 @@ impl Reply {
     }
 }
 
-fn tls_connector(
-    registry: &str,
-    opts: &ClientOptions,
-    accept_invalid: bool,
-) -> Result<native_tls::TlsConnector> {
-    let mut b = native_tls::TlsConnector::builder();
-    let mut cas: Vec<PathBuf> = opts.ca_cert.iter().cloned().collect();
-    if cas.is_empty() {
-        cas.push(
-            PathBuf::from("/etc/docker/certs.d")
-                .join(registry)
-                .join("ca.crt"),
-        );
-        if let Some(h) = std::env::var_os("HOME") {
-            cas.push(
-                PathBuf::from(h)
-                    .join(".docker/certs.d")
-                    .join(registry)
-                    .join("ca.crt"),
-            );
-        }
-        cas.retain(|p| p.is_file());
-    }
-    for ca in &cas {
-        let pem = std::fs::read(ca).map_err(|e| Error::io(ca, e))?;
-        let cert = native_tls::Certificate::from_pem(&pem)
-            .map_err(|e| Error::Tls(format!("{}: {e}", ca.display())))?;
-        b.add_root_certificate(cert);
-    }
-    if accept_invalid {
-        b.danger_accept_invalid_certs(true);
-    }
-    b.build().map_err(|e| Error::Tls(e.to_string()))
-}
-
 fn message_of(resp: ureq::Response) -> String {
     let mut text = String::new();
     let _ = resp.into_reader().take(4096).read_to_string(&mut text);
@@ -213,7 +179,19 @@ impl Client {
             None => auth::lookup(registry)?,
         };
         let plain_ok = opts.insecure || is_loopback(registry);
-        let connector = Arc::new(tls_connector(registry, &opts, opts.insecure)?);
+        let tls = LazyTls::new(
+            &tls::ca_files(registry, opts.ca_cert.as_deref()),
+            opts.insecure,
+        )?;
+        // A loopback registry without its own CA is almost always plain HTTP:
+        // asking that first spares the TLS setup (tens of milliseconds). A TLS
+        // server answers a plain request with 400, and HTTPS is tried next.
+        let schemes: &[&str] = match (plain_ok, is_loopback(registry) && !tls.has_custom_roots()) {
+            (false, _) => &["https"],
+            (true, true) => &["http", "https"],
+            (true, false) => &["https", "http"],
+        };
+        let connector = Arc::new(tls);
         let agent = ureq::AgentBuilder::new()
             .tls_connector(connector)
             .timeout_connect(opts.connect_timeout)
@@ -222,23 +200,21 @@ impl Client {
             .user_agent(concat!("lumos-oci/", env!("CARGO_PKG_VERSION")))
             .redirects(5)
             .build();
-        let mut schemes = vec!["https"];
-        if plain_ok {
-            schemes.push("http");
-        }
         let mut attempt = 0;
         let mut backoff = opts.backoff;
         loop {
             attempt += 1;
-            let mut first_err = None;
-            for scheme in &schemes {
+            // Why each scheme failed, all of them in the error: on loopback the
+            // plain-HTTP answer comes first but the TLS failure is the news.
+            let mut failures = Vec::new();
+            for scheme in schemes {
                 let url = format!("{scheme}://{registry}/v2/");
                 let result = agent.get(&url).call();
                 let resp = match result {
                     Ok(r) => Some(r),
                     Err(ureq::Error::Status(_, r)) => Some(r),
                     Err(ureq::Error::Transport(t)) => {
-                        first_err.get_or_insert_with(|| format!("{scheme}: {t}"));
+                        failures.push(format!("{scheme}: {t}"));
                         None
                     }
                 };
@@ -271,10 +247,13 @@ impl Client {
                         known_blobs: Mutex::new(HashSet::new()),
                     });
                 }
-                first_err
-                    .get_or_insert_with(|| format!("{scheme}: GET /v2/ answered HTTP {status}"));
+                failures.push(format!("{scheme}: GET /v2/ answered HTTP {status}"));
             }
-            let mut reason = first_err.unwrap_or_else(|| "no answer".into());
+            let mut reason = if failures.is_empty() {
+                "no answer".to_string()
+            } else {
+                failures.join("; ")
+            };
             if attempt > opts.retries {
                 if !plain_ok {
                     reason.push_str(

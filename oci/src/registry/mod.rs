@@ -4,6 +4,7 @@ pub mod auth;
 pub mod client;
 pub mod pull;
 pub mod push;
+pub mod tls;
 
 pub use auth::Credentials;
 pub use client::{Client, ClientOptions};
