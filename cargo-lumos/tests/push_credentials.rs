@@ -15,6 +15,7 @@ fn push_with_credentials_never_prints_them() {
     let reg = support::Registry::start(support::RegistryOpts {
         htpasswd: Some((USER.into(), PASSWORD.into())),
         tls: false,
+        ..Default::default()
     });
     let ws = fixture("other-workspace");
     let target = tempfile::tempdir().unwrap();

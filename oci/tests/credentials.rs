@@ -14,6 +14,7 @@ fn cred_helpers_and_creds_store_are_asked() {
     let reg = Registry::start(RegistryOpts {
         htpasswd: Some(("helper-user".into(), "helper-secret-42".into())),
         tls: false,
+        ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");

@@ -154,6 +154,7 @@ fn basic_auth_push_and_a_clear_401_without_secrets() {
     let reg = Registry::start(RegistryOpts {
         htpasswd: Some(("lumos".into(), "pa55-w0rd-xyz".into())),
         tls: false,
+        ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let layout = packed(dir.path());
@@ -212,6 +213,7 @@ fn tls_registry_with_a_test_ca() {
     let reg = Registry::start(RegistryOpts {
         htpasswd: None,
         tls: true,
+        ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let layout = packed(dir.path());

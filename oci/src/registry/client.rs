@@ -82,6 +82,9 @@ pub struct Client {
     opts: ClientOptions,
     challenge: Mutex<Challenge>,
     tokens: Mutex<HashMap<String, String>>,
+    /// Held while a token is fetched, so parallel uploads of one repository
+    /// ask the token service once and share the answer.
+    token_fetch: Mutex<()>,
     known_blobs: Mutex<HashSet<(String, Digest)>>,
 }
 
@@ -244,6 +247,7 @@ impl Client {
                         opts,
                         challenge: Mutex::new(challenge),
                         tokens: Mutex::new(HashMap::new()),
+                        token_fetch: Mutex::new(()),
                         known_blobs: Mutex::new(HashSet::new()),
                     });
                 }
@@ -333,14 +337,32 @@ impl Client {
             Challenge::None => Ok(None),
             Challenge::Basic => Ok(self.credentials().map(Credentials::basic_header)),
             Challenge::Bearer { realm, service } => {
-                if !refresh {
-                    if let Some(t) = self
-                        .tokens
+                let cached = || {
+                    self.tokens
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .get(scope)
-                    {
-                        return Ok(Some(format!("Bearer {t}")));
+                        .map(|t| format!("Bearer {t}"))
+                };
+                if !refresh {
+                    if let Some(t) = cached() {
+                        return Ok(Some(t));
+                    }
+                }
+                let known = cached();
+                let _fetching = self.token_fetch.lock().unwrap_or_else(|p| p.into_inner());
+                // Another thread may have fetched it (or refreshed it) meanwhile.
+                if let Some(t) = cached().filter(|t| Some(t) != known.as_ref() || !refresh) {
+                    return Ok(Some(t));
+                }
+                if let Some(rest) = realm.strip_prefix("http://") {
+                    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+                    if !(self.opts.insecure || is_loopback(host)) {
+                        return Err(Error::Credentials(format!(
+                            "registry {} sends credentials to the plain-HTTP token service {realm}; \
+                             refused (use --insecure to allow it)",
+                            self.registry
+                        )));
                     }
                 }
                 let mut url = format!("{realm}?scope={}", percent_encode(scope));
@@ -377,7 +399,14 @@ impl Client {
                     .get("token")
                     .or_else(|| v.get("access_token"))
                     .and_then(Value::as_str)
-                    .unwrap_or_default()
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| Error::Registry {
+                        registry: self.registry.clone(),
+                        method: "GET".into(),
+                        path: "token endpoint".into(),
+                        status: 200,
+                        message: "the answer has no `token` or `access_token`".into(),
+                    })?
                     .to_string();
                 self.tokens
                     .lock()

@@ -1,8 +1,10 @@
 //! Shared test support: real tools only. A `docker-registry` started on a free
-//! loopback port (plain, htpasswd, TLS from a test CA) and killed by PID on
+//! loopback port (plain, htpasswd, token auth, TLS from a test CA) and killed by PID on
 //! drop; tiny artifacts compiled here; the debian-slim stand-in built once
 //! with mmdebstrap and cached.
 #![allow(dead_code)]
+
+pub mod token_service;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -54,6 +56,8 @@ pub fn cache_dir() -> PathBuf {
 pub struct RegistryOpts {
     pub htpasswd: Option<(String, String)>,
     pub tls: bool,
+    /// An `auth:` section of its own, e.g. `TokenService::registry_config`.
+    pub auth_section: Option<String>,
 }
 
 /// A running `docker-registry serve` on 127.0.0.1 and a free port.
@@ -94,6 +98,10 @@ impl Registry {
                 "auth:\n  htpasswd:\n    realm: lumos-test\n    path: {}\n",
                 file.display()
             ));
+        }
+        if let Some(section) = &opts.auth_section {
+            assert!(opts.htpasswd.is_none(), "one auth section only");
+            config.push_str(section);
         }
         let cfg = dir.path().join("config.yml");
         std::fs::write(&cfg, config).unwrap();
