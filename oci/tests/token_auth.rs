@@ -82,7 +82,10 @@ fn push_and_pull_with_bearer_tokens_from_the_registrys_token_service() {
     let pulled = pull(&reader, &cache, &r, Some(&Platform::new("linux", "amd64"))).unwrap();
     assert_eq!(
         pulled.descriptor.digest,
-        layout.resolve("lumos/fibonacci:native-x86_64").unwrap().digest
+        layout
+            .resolve("lumos/fibonacci:native-x86_64")
+            .unwrap()
+            .digest
     );
     let last = tokens.requests().pop().unwrap();
     assert_eq!(last.scopes, ["repository:lumos/fibonacci:pull"]);
