@@ -308,6 +308,22 @@ fn tv_ms(tv: libc::timeval) -> f64 {
     tv.tv_sec as f64 * 1e3 + tv.tv_usec as f64 / 1e3
 }
 
+/// Proportional set size of a live process (`Pss` of /proc/PID/smaps_rollup):
+/// its private pages plus its share of pages mapped by others too (the
+/// runner's code, shared libraries). Summed over instances it is the memory
+/// they really take, where summed RSS counts shared pages once per instance.
+pub fn proc_pss_bytes(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let kb: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
 /// CPU time (schedstat ns, else stat ticks) and VmHWM of a live process.
 pub fn proc_usage(pid: u32) -> Option<Usage> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -389,4 +405,30 @@ fn container_pid(argv: &[String], id: &str) -> Option<u32> {
         .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     v.get("pid")?.as_u64().map(|p| p as u32).filter(|p| *p > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pss_of_a_live_process_is_positive_and_at_most_its_rss() {
+        let me = std::process::id();
+        // Touch 8 MiB of private memory so there is something to count.
+        let block = vec![1u8; 8 << 20];
+        let pss = proc_pss_bytes(me).expect("smaps_rollup readable");
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let rss_kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap();
+        assert!(pss >= 8 << 20, "pss {pss} below the 8 MiB just touched");
+        assert!(
+            pss <= rss_kb * 1024 + (1 << 20),
+            "pss {pss} > rss {rss_kb} kB"
+        );
+        assert_eq!(block.iter().map(|&b| b as usize).sum::<usize>(), 8 << 20);
+        assert_eq!(proc_pss_bytes(u32::MAX), None);
+    }
 }

@@ -390,6 +390,13 @@ impl Slot {
         self.current.as_mut().and_then(|s| s.conn.proc().usage())
     }
 
+    /// The pid of the function's process now serving, if any.
+    pub fn workload_pid(&mut self) -> Option<u32> {
+        self.current
+            .as_mut()
+            .and_then(|s| s.conn.proc().workload_pid())
+    }
+
     fn end(&mut self, grace: Duration) -> Option<Usage> {
         let mut s = self.current.take()?;
         let live = s.conn.proc().usage();

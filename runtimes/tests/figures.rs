@@ -95,6 +95,10 @@ fn figures() {
         .iter_mut()
         .map(|s| s.usage().unwrap().peak_rss_bytes)
         .sum();
+    let pss: u64 = slots
+        .iter_mut()
+        .map(|s| lumos_runtimes::instance::proc_pss_bytes(s.workload_pid().unwrap()).unwrap())
+        .sum();
     let own = std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
@@ -104,5 +108,10 @@ fn figures() {
         "100 idle wasmtime-aot instances: {:.1} MiB peak RSS in all ({:.2} MiB each); the runner itself: {own}",
         rss as f64 / 1048576.0,
         rss as f64 / 1048576.0 / 100.0
+    );
+    println!(
+        "  proportional set size (shared pages divided among their users): {:.1} MiB in all ({:.2} MiB each)",
+        pss as f64 / 1048576.0,
+        pss as f64 / 1048576.0 / 100.0
     );
 }
