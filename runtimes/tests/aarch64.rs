@@ -71,6 +71,8 @@ fn aarch64_runner() -> PathBuf {
             "build",
             "-p",
             "lumos-runtimes",
+            // AoT only, as on an edge node: no cross-compiling cranelift ISAs.
+            "--no-default-features",
             "--features",
             "wasmedge",
             "--bin",
