@@ -3,28 +3,12 @@
 
 mod support;
 
-use std::path::Path;
+use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
 use std::process::{Command, Stdio};
 
-use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
 use lumos_oci::{spec::annotation, Layout};
 use serde_json::Value;
 use support::*;
-
-fn pack_all(dir: &Path) -> Layout {
-    let layout = Layout::create(dir).unwrap();
-    let mut bases = BaseCache::default();
-    pack_function(
-        &layout,
-        "fibonacci",
-        &artifacts(),
-        &BaseSpec::Scratch,
-        &pack_options(),
-        &mut bases,
-    )
-    .unwrap();
-    layout
-}
 
 fn skopeo_json(args: &[&str]) -> Value {
     require("skopeo");
@@ -36,8 +20,8 @@ fn skopeo_json(args: &[&str]) -> Value {
 fn two_clean_packs_are_byte_identical() {
     let a = tempfile::tempdir().unwrap();
     let b = tempfile::tempdir().unwrap();
-    let la = pack_all(&a.path().join("oci"));
-    let lb = pack_all(&b.path().join("oci"));
+    let la = packed_fibonacci(&a.path().join("oci"));
+    let lb = packed_fibonacci(&b.path().join("oci"));
     let ia = std::fs::read(la.root().join("index.json")).unwrap();
     let ib = std::fs::read(lb.root().join("index.json")).unwrap();
     assert_eq!(ia, ib, "index.json differs");
@@ -61,14 +45,14 @@ fn two_clean_packs_are_byte_identical() {
         );
     }
     // Packing again into the same layout changes nothing.
-    let again = pack_all(la.root());
+    let again = packed_fibonacci(la.root());
     assert_eq!(std::fs::read(again.root().join("index.json")).unwrap(), ia);
 }
 
 #[test]
 fn skopeo_reads_names_annotations_platforms_and_labels() {
     let dir = tempfile::tempdir().unwrap();
-    let layout = pack_all(&dir.path().join("oci"));
+    let layout = packed_fibonacci(&dir.path().join("oci"));
     let root = layout.root().display().to_string();
 
     let raw = skopeo_json(&[
@@ -151,7 +135,7 @@ fn oci_image_tool_validates_every_compat_image() {
     // unique", so each image is validated through a view holding only it.
     require("oci-image-tool");
     let dir = tempfile::tempdir().unwrap();
-    let layout = pack_all(&dir.path().join("oci"));
+    let layout = packed_fibonacci(&dir.path().join("oci"));
     let mut validated = 0;
     for (name, desc) in layout.refs().unwrap() {
         let view = dir.path().join(format!("view-{validated}"));
@@ -192,7 +176,7 @@ fn umoci_unpacks_and_runc_runs_the_native_scratch_image() {
     require("umoci");
     let runc = require("runc");
     let dir = tempfile::tempdir().unwrap();
-    let layout = pack_all(&dir.path().join("oci"));
+    let layout = packed_fibonacci(&dir.path().join("oci"));
     let bundle = dir.path().join("bundle");
     run(Command::new("umoci")
         .args(["unpack", "--image"])

@@ -3,30 +3,17 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
 use lumos_oci::reference::Reference;
 use lumos_oci::registry::{auth::Found, pull, push_layout, Client, Credentials, PushStats};
 use lumos_oci::{Error, Layout, Platform};
 use serde_json::Value;
 use support::*;
-
-fn packed(dir: &Path) -> Layout {
-    let layout = Layout::create(dir.join("oci")).unwrap();
-    pack_function(
-        &layout,
-        "fibonacci",
-        &artifacts(),
-        &BaseSpec::Scratch,
-        &pack_options(),
-        &mut BaseCache::default(),
-    )
-    .unwrap();
-    layout
-}
 
 fn total(pushed: &[lumos_oci::registry::PushedImage]) -> PushStats {
     let mut t = PushStats::default();
@@ -45,7 +32,7 @@ fn skopeo(args: &[&str]) -> String {
 fn push_then_skopeo_reads_copies_back_and_repush_uploads_nothing() {
     let reg = Registry::start(RegistryOpts::default());
     let dir = tempfile::tempdir().unwrap();
-    let layout = packed(dir.path());
+    let layout = packed_fibonacci(&dir.path().join("oci"));
     let client = Client::connect(&reg.host(), fast_client()).unwrap();
     assert!(
         client.base_url().starts_with("http://"),
@@ -157,7 +144,7 @@ fn basic_auth_push_and_a_clear_401_without_secrets() {
         ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let layout = packed(dir.path());
+    let layout = packed_fibonacci(&dir.path().join("oci"));
 
     // No credentials: one clear error naming the registry and the lookup order.
     let client = Client::connect(&reg.host(), fast_client()).unwrap();
@@ -216,7 +203,7 @@ fn tls_registry_with_a_test_ca() {
         ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let layout = packed(dir.path());
+    let layout = packed_fibonacci(&dir.path().join("oci"));
     // Without the CA: refused (and plain HTTP to a TLS port does not pass either).
     let err = Client::connect(&reg.host(), fast_client()).unwrap_err();
     assert!(matches!(err, Error::Unreachable { .. }), "{err}");
@@ -256,7 +243,7 @@ fn tls_registry_with_a_test_ca() {
 #[test]
 fn unreachable_registry_fails_after_retries_and_leaves_the_layout_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let layout = packed(dir.path());
+    let layout = packed_fibonacci(&dir.path().join("oci"));
     let before = std::fs::read(layout.root().join("index.json")).unwrap();
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -287,7 +274,7 @@ fn unreachable_registry_fails_after_retries_and_leaves_the_layout_alone() {
 fn a_corrupt_local_blob_is_caught_before_upload() {
     let reg = Registry::start(RegistryOpts::default());
     let dir = tempfile::tempdir().unwrap();
-    let layout = packed(dir.path());
+    let layout = packed_fibonacci(&dir.path().join("oci"));
     let m = lumos_oci::image::read_manifest(
         &layout,
         &layout.resolve("lumos/fibonacci:native-x86_64").unwrap(),
@@ -329,7 +316,7 @@ fn a_corrupt_local_blob_is_caught_before_upload() {
 fn a_corrupt_blob_in_the_registry_is_caught_while_pulling() {
     let reg = Registry::start(RegistryOpts::default());
     let dir = tempfile::tempdir().unwrap();
-    let layout = packed(dir.path());
+    let layout = packed_fibonacci(&dir.path().join("oci"));
     let client = Client::connect(&reg.host(), fast_client()).unwrap();
     push_layout(
         &client,

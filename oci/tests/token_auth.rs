@@ -6,7 +6,6 @@ mod support;
 
 use std::path::Path;
 
-use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
 use lumos_oci::reference::Reference;
 use lumos_oci::registry::{auth::Found, pull, push_layout, Client, Credentials};
 use lumos_oci::{Error, Layout, Platform};
@@ -16,18 +15,19 @@ use support::*;
 const USER: &str = "token-user";
 const PASSWORD: &str = "t0ken-pa55-9f2";
 
-fn packed(dir: &Path) -> Layout {
-    let layout = Layout::create(dir.join("oci")).unwrap();
-    pack_function(
-        &layout,
-        "fibonacci",
-        &artifacts(),
-        &BaseSpec::Scratch,
-        &pack_options(),
-        &mut BaseCache::default(),
-    )
-    .unwrap();
-    layout
+/// A token service for USER/PASSWORD, a registry trusting it (announcing
+/// `realm` instead of the service's own, if given), and the packed test image.
+fn token_registry(dir: &Path, realm: Option<&str>) -> (TokenService, Registry, Layout) {
+    let tokens = TokenService::start(dir, USER, PASSWORD);
+    let mut section = tokens.registry_config();
+    if let Some(r) = realm {
+        section = section.replace(&tokens.realm, r);
+    }
+    let reg = Registry::start(RegistryOpts {
+        auth_section: Some(section),
+        ..Default::default()
+    });
+    (tokens, reg, packed_fibonacci(&dir.join("oci")))
 }
 
 fn client_as(host: &str, user: &str, password: &str) -> Client {
@@ -45,12 +45,7 @@ fn client_as(host: &str, user: &str, password: &str) -> Client {
 #[test]
 fn push_and_pull_with_bearer_tokens_from_the_registrys_token_service() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = TokenService::start(dir.path(), USER, PASSWORD);
-    let reg = Registry::start(RegistryOpts {
-        auth_section: Some(tokens.registry_config()),
-        ..Default::default()
-    });
-    let layout = packed(dir.path());
+    let (tokens, reg, layout) = token_registry(dir.path(), None);
 
     let client = client_as(&reg.host(), USER, PASSWORD);
     let pushed = push_layout(&client, &layout, "lumos", "", &[], |_| {}).unwrap();
@@ -94,12 +89,7 @@ fn push_and_pull_with_bearer_tokens_from_the_registrys_token_service() {
 #[test]
 fn a_refused_token_is_a_clear_unauthorized_without_the_password() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = TokenService::start(dir.path(), USER, PASSWORD);
-    let reg = Registry::start(RegistryOpts {
-        auth_section: Some(tokens.registry_config()),
-        ..Default::default()
-    });
-    let layout = packed(dir.path());
+    let (tokens, reg, layout) = token_registry(dir.path(), None);
 
     let client = client_as(&reg.host(), USER, "wr0ng-pa55-77");
     let err = push_layout(&client, &layout, "lumos", "", &[], |_| {}).unwrap_err();
@@ -118,15 +108,7 @@ fn a_refused_token_is_a_clear_unauthorized_without_the_password() {
 #[test]
 fn credentials_are_not_sent_to_a_plain_http_token_service_off_this_machine() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = TokenService::start(dir.path(), USER, PASSWORD);
-    let section = tokens
-        .registry_config()
-        .replace(&tokens.realm, "http://192.0.2.10/token");
-    let reg = Registry::start(RegistryOpts {
-        auth_section: Some(section),
-        ..Default::default()
-    });
-    let layout = packed(dir.path());
+    let (_tokens, reg, layout) = token_registry(dir.path(), Some("http://192.0.2.10/token"));
     let client = client_as(&reg.host(), USER, PASSWORD);
     let err = push_layout(&client, &layout, "lumos", "", &[], |_| {}).unwrap_err();
     let msg = err.to_string();

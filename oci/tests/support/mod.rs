@@ -182,27 +182,47 @@ impl Drop for Registry {
     }
 }
 
+/// The test function `fibonacci` (every variant of [`artifacts`]) packed on
+/// scratch with [`pack_options`] into the layout at `layout_dir` (created, or
+/// packed again if it exists).
+pub fn packed_fibonacci(layout_dir: &Path) -> lumos_oci::Layout {
+    use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
+    let layout = lumos_oci::Layout::create(layout_dir).unwrap();
+    pack_function(
+        &layout,
+        "fibonacci",
+        &artifacts(),
+        &BaseSpec::Scratch,
+        &pack_options(),
+        &mut BaseCache::default(),
+    )
+    .unwrap();
+    layout
+}
+
+/// A self-signed certificate (`<name>.pem`) and its RSA key (`<name>.key`) in `dir`.
+pub fn self_signed(dir: &Path, name: &str, subject: &str) -> (PathBuf, PathBuf) {
+    require("openssl");
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    run(Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", subject,
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert));
+    (cert, key)
+}
+
 /// A CA, and a leaf for 127.0.0.1 signed by it (rustls/openssl refuse a
 /// self-signed CA used as the server certificate).
 fn make_tls(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    require("openssl");
     let p = |n: &str| dir.join(n);
-    run(Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=lumos test CA",
-        ])
-        .arg("-keyout")
-        .arg(p("ca.key"))
-        .arg("-out")
-        .arg(p("ca.pem")));
+    self_signed(dir, "ca", "/CN=lumos test CA");
     std::fs::write(
         p("leaf.ext"),
         "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n",

@@ -16,8 +16,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 
-use super::run;
-
 /// The `service` the registry and the tokens name.
 pub const SERVICE: &str = "lumos-test-registry";
 /// The `iss` of every token.
@@ -55,24 +53,7 @@ struct Signer {
 impl TokenService {
     /// Starts a service in `dir` that grants tokens to `user`/`password` only.
     pub fn start(dir: &Path, user: &str, password: &str) -> TokenService {
-        super::require("openssl");
-        let key = dir.join("token-key.pem");
-        let cert = dir.join("token-cert.pem");
-        run(Command::new("openssl").args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=lumos-test-token-issuer",
-            "-keyout",
-            key.to_str().unwrap(),
-            "-out",
-            cert.to_str().unwrap(),
-        ]));
+        let (cert, key) = super::self_signed(dir, "token", "/CN=lumos-test-token-issuer");
         let der = Command::new("openssl")
             .args(["x509", "-outform", "DER", "-in", cert.to_str().unwrap()])
             .output()
