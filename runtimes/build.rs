@@ -2,6 +2,14 @@
 //! that scripts/install-wasmedge unpacks (Debian trixie packages): its
 //! libwasmedge needs trixie's glibc and libLLVM, so the binaries get that
 //! sysroot's dynamic loader and library path (FACTS.md, "WasmEdge").
+//!
+//! The package `links = "lumos_wasmedge"`, so packages that depend on it get
+//! `DEP_LUMOS_WASMEDGE_LIB` / `DEP_LUMOS_WASMEDGE_LOADER` when WasmEdge is
+//! linked in and can give their own binaries the same arguments
+//! (cargo-lumos/build.rs): link arguments do not reach dependents by themselves.
+
+#[path = "build/wasmedge_link.rs"]
+mod wasmedge_link;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=LUMOS_WASMEDGE_ROOT");
@@ -31,10 +39,8 @@ fn main() {
              (and build with WASMEDGE_DIR={root}/sdk LIBCLANG_PATH=/usr/lib/llvm-19/lib)"
         );
     }
-    println!("cargo:rustc-link-arg=-Wl,--allow-shlib-undefined");
-    println!("cargo:rustc-link-arg=-Wl,-rpath-link,{lib}");
-    // DT_RPATH, not DT_RUNPATH: it also applies to the libraries libwasmedge pulls in (libLLVM, libffi…).
-    println!("cargo:rustc-link-arg=-Wl,--disable-new-dtags");
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
-    println!("cargo:rustc-link-arg=-Wl,--dynamic-linker={lib}/{loader}");
+    let loader = format!("{lib}/{loader}");
+    wasmedge_link::emit_link_args(&lib, &loader);
+    println!("cargo:lib={lib}");
+    println!("cargo:loader={loader}");
 }

@@ -7,42 +7,10 @@ mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::Mutex;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
-
-/// Benches of the real workspace share one target dir (so its functions are
-/// built once); they take turns, since they rewrite the same build.json.
-static SHARED_TARGET: Mutex<()> = Mutex::new(());
-
-fn shared_target() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target"))
-        .join("lumos-bench-tests")
-}
-
-fn bench(manifest: &Path, target: &Path, extra: &[&str]) -> Output {
-    run(cargo_lumos()
-        .arg("bench")
-        .arg("--manifest-path")
-        .arg(manifest)
-        .arg("--target-dir")
-        .arg(target)
-        .args(extra))
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn rows(json: &serde_json::Value) -> &Vec<serde_json::Value> {
-    json["runs"].as_array().expect("runs is an array")
-}
 
 fn positive(v: &serde_json::Value, what: &str) -> f64 {
     let x = v

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -541,4 +542,35 @@ pub fn frames_batch(cmd: &mut Command, requests: &[&[u8]]) -> BatchRun {
         stderr: stderr(&out),
         status: out.status,
     }
+}
+
+/// Benches of the real workspace share one target dir (so its functions are
+/// built once); they take turns, since they rewrite the same build.json.
+pub static SHARED_TARGET: Mutex<()> = Mutex::new(());
+
+pub fn shared_target() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+        .join("lumos-bench-tests")
+}
+
+/// `cargo lumos bench` of the workspace at `manifest` into `target`, with `extra` flags.
+pub fn bench(manifest: &Path, target: &Path, extra: &[&str]) -> Output {
+    run(cargo_lumos()
+        .arg("bench")
+        .arg("--manifest-path")
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target)
+        .args(extra))
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn rows(json: &serde_json::Value) -> &Vec<serde_json::Value> {
+    json["runs"].as_array().expect("runs is an array")
 }
