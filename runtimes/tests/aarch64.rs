@@ -112,7 +112,7 @@ fn wasmedge_aarch64_module() -> PathBuf {
     if !out.exists() {
         let qemu = require_tool("qemu-aarch64-static");
         let root = wasmedge_root().join("arm64");
-        let tmp = out.with_extension("partial");
+        let tmp = out.with_extension(format!("partial-{}.wasm", std::process::id()));
         let st = Command::new(qemu)
             .arg("-L")
             .arg(&root)

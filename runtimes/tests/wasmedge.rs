@@ -8,13 +8,20 @@ use lumos_runtimes::{Runner, Runtime};
 use std::path::PathBuf;
 use std::process::Command;
 
-/// `fixture.wasm` compiled to a universal wasm by the sysroot's `wasmedge compile`, once.
+/// `fixture.wasm` compiled to a universal wasm by the sysroot's `wasmedge compile`,
+/// once per process (both tests ask at once) and written to a temp file first,
+/// so no test ever reads a half-written module.
 fn aot_fixture() -> PathBuf {
-    let out = fixtures().wasm.with_file_name("fixture-wasmedge-aot.wasm");
-    if !out.exists() {
+    static DONE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let out = fixtures().wasm.with_file_name("fixture-wasmedge-aot.wasm");
+        if out.exists() {
+            return out;
+        }
         let root =
             std::env::var("LUMOS_WASMEDGE_ROOT").unwrap_or_else(|_| "/opt/lumos/wasmedge".into());
         let lib = format!("{root}/amd64/usr/lib/x86_64-linux-gnu");
+        let tmp = out.with_extension(format!("partial-{}.wasm", std::process::id()));
         let st = Command::new(format!("{lib}/ld-linux-x86-64.so.2"))
             .args([
                 "--library-path",
@@ -23,12 +30,14 @@ fn aot_fixture() -> PathBuf {
                 "compile",
             ])
             .arg(&fixtures().wasm)
-            .arg(&out)
+            .arg(&tmp)
             .status()
             .expect("run wasmedge compile from the WasmEdge sysroot (scripts/install-wasmedge)");
         assert!(st.success(), "wasmedge compile failed");
-    }
-    out
+        std::fs::rename(&tmp, &out).unwrap();
+        out
+    })
+    .clone()
 }
 
 #[test]
