@@ -204,8 +204,8 @@ fn main() -> Result<()> {
                 std::fs::read(&module).with_context(|| format!("read {}", module.display()))?;
             let cwasm = lumos_runtimes::engine::wasmtime::precompile(&wasm, target.as_deref())
                 .map_err(anyhow::Error::msg)?;
-            std::fs::write(&output, cwasm)
-                .with_context(|| format!("write {}", output.display()))?;
+            // Temp file + rename: an interrupted precompile leaves no half .cwasm.
+            lumos_oci::layout::write_atomic(&output, &cwasm)?;
             Ok(())
         }
         Cmd::Probe => {
