@@ -367,6 +367,9 @@ impl Runner {
             total: ms(done - t0),
         });
         r.requests = 1;
+        if let Some(w) = shim_start_warning(runtime) {
+            r.warnings.push(w.to_string());
+        }
         self.tally(&mut r, std::slice::from_ref(&o));
         if let Ok(reply) = &o.result {
             if let Some(m) = reply.meta() {
@@ -536,4 +539,18 @@ pub fn run_load(
     opts: &RunOpts,
 ) -> crate::Result<RunResult> {
     Runner::new(opts.clone())?.run_load(image, runtime, payload, spec)
+}
+
+/// Said on every cold run of a wasm runtime other than WasmEdge's when this
+/// runner links WasmEdge: every wasm shim is this executable, so its start
+/// includes loading libwasmedge and libLLVM (about 13 ms more per process
+/// start on the 2-core machine this was measured on: `--version` 2.0 ms
+/// without, 15.1 ms with), which the other engines would not need.
+pub fn shim_start_warning(runtime: Runtime) -> Option<&'static str> {
+    let wasmedge_own = matches!(runtime, Runtime::WasmedgeInterp | Runtime::WasmedgeAot);
+    (cfg!(feature = "wasmedge") && runtime.is_wasm() && !wasmedge_own).then_some(
+        "cold start includes loading WasmEdge's libraries (libwasmedge, libLLVM): this runner \
+         links WasmEdge and is every wasm shim; build without the `wasmedge` feature to time \
+         this runtime's cold start without them",
+    )
 }

@@ -113,3 +113,32 @@ fn wasmedge_aot_refuses_what_would_fall_back_to_the_interpreter() {
         .to_string();
     assert!(e.contains("would fall back to its interpreter"), "{e}");
 }
+
+#[test]
+fn cold_runs_of_other_wasm_runtimes_say_the_shim_loads_wasmedge() {
+    let runner = Runner::new(opts()).unwrap();
+    let r = runner
+        .run_cold(
+            &file_ref(&fixtures().wasm),
+            Runtime::WasmiInterp,
+            br#"{"op":"noop"}"#,
+        )
+        .unwrap();
+    assert!(
+        r.warnings.iter().any(|w| w.contains("libwasmedge")),
+        "{:?}",
+        r.warnings
+    );
+    let r = runner
+        .run_cold(
+            &file_ref(&aot_fixture()),
+            Runtime::WasmedgeAot,
+            br#"{"op":"noop"}"#,
+        )
+        .unwrap();
+    assert!(
+        !r.warnings.iter().any(|w| w.contains("libwasmedge")),
+        "{:?}",
+        r.warnings
+    );
+}
