@@ -17,7 +17,7 @@ pub struct RegistryOptions {
     pub tls: bool,
     /// An `auth:` section of its own (e.g. a token service's), verbatim YAML.
     pub auth_section: Option<String>,
-    /// Log level (default `info`: the registry says where it listens at info).
+    /// Log every request (off by default: the log is only read for readiness).
     pub access_log: bool,
 }
 
