@@ -6,19 +6,7 @@ use crate::runtime::Protocol;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The image as pulled, for the record.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ImageInfo {
-    pub reference: String,
-    /// Manifest digest (None for a bare file).
-    pub digest: Option<String>,
-    pub config_digest: Option<String>,
-    pub layer_digests: Vec<String>,
-    /// Sum of the layer blobs as transferred (gzip).
-    pub compressed_bytes: u64,
-    /// Sum of the regular files in the unpacked rootfs.
-    pub unpacked_bytes: u64,
-}
+pub use lumos_model::ImageInfo;
 
 #[derive(Debug, Clone)]
 pub struct Artifact {
@@ -120,7 +108,9 @@ impl Artifact {
         let protocol = match protocol_override {
             Some(p) => p,
             None => match labels.get("dev.lumos.protocol") {
-                Some(p) => p.parse()?,
+                Some(p) => p
+                    .parse()
+                    .map_err(|e| crate::Error::Image(format!("label dev.lumos.protocol: {e}")))?,
                 None => Protocol::Lumos,
             },
         };

@@ -13,39 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Limits applied to every instance.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
-pub struct Limits {
-    /// Linear memory (wasm) or cgroup memory / RLIMIT_AS (native), bytes.
-    pub memory_bytes: Option<u64>,
-    /// Per request; past it the instance is killed and the request is an error.
-    #[serde(rename = "request_timeout_ms", with = "duration_ms")]
-    pub request_timeout: Duration,
-    /// From spawn to ready.
-    #[serde(rename = "start_timeout_ms", with = "duration_ms")]
-    pub start_timeout: Duration,
-}
-
-mod duration_ms {
-    use std::time::Duration;
-    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64() * 1e3)
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let ms: f64 = serde::Deserialize::deserialize(d)?;
-        Ok(Duration::from_secs_f64(ms.max(0.0) / 1e3))
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            memory_bytes: Some(512 << 20),
-            request_timeout: Duration::from_secs(30),
-            start_timeout: Duration::from_secs(30),
-        }
-    }
-}
+pub use lumos_model::Limits;
 
 /// Everything needed to start instances of one function in one runtime.
 pub struct Launcher {
@@ -97,12 +65,7 @@ pub struct Started {
 impl Launcher {
     /// Checks the runtime fits the artifact before anything is started.
     pub fn validate(&self) -> crate::Result<()> {
-        self.runtime
-            .availability()
-            .map_err(|msg| crate::Error::Unavailable {
-                runtime: self.runtime.name().into(),
-                msg,
-            })?;
+        crate::runtime::require(self.runtime)?;
         let entry = self.artifact.entry_path();
         let head = crate::engine::wasmtime::read_head(&entry)
             .map_err(|e| crate::Error::Image(format!("entry {}: {e}", entry.display())))?;

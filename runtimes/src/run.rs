@@ -1,19 +1,19 @@
 //! What a bench orchestrator calls: cold, warm and load runs of one function
 //! image in one runtime, each returning a serde-serialisable `RunResult`.
 
-use crate::artifact::{Artifact, ImageInfo};
-use crate::container::{self, Probe, Sandbox};
+use crate::artifact::Artifact;
+use crate::container::{self, Sandbox};
 use crate::fetch::{self, ImageRef};
 use crate::guard::Guard;
 use crate::host::Reply;
 use crate::launch::{Launcher, Limits, Slot};
 use crate::machine::{Machine, Versions};
-use crate::measure::latency::{LatencyStats, Recorder};
-use crate::measure::load::{self, LoadLevel, LoadSpec};
+use crate::measure::latency::Recorder;
+use crate::measure::load::{self, LoadSpec};
 use crate::runtime::{Protocol, Runtime};
 use crate::store::Store;
+pub use lumos_model::{CacheInfo, ColdStart, Mode, Overhead, PayloadInfo, Phases, RunResult};
 use sha2::Digest as _;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,97 +71,6 @@ impl Default for RunOpts {
             stderr_passthrough: false,
         }
     }
-}
-
-/// Cold start by phase, milliseconds, taken on one monotonic clock with the
-/// phases back to back: `pull` (registry or layout to the cache), `unpack`
-/// (to a rootfs, with the bookkeeping after it), `start` (until the instance
-/// process had exec'd: bundle, runtime process), `ready` (until `HELLO` or the
-/// open port: container setup, engine and module load, guest init),
-/// `first_response` (the first request's round trip). `pull` and `unpack`
-/// are 0 when the image came from the local cache (`RunResult::cache`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ColdStart {
-    pub pull: f64,
-    pub unpack: f64,
-    pub start: f64,
-    pub ready: f64,
-    pub first_response: f64,
-    /// Measured end to end.
-    pub total: f64,
-}
-
-/// Means of the SDK's per-request phases, milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PhasesMs {
-    pub io: f64,
-    pub deserialize: f64,
-    pub compute: f64,
-    pub serialize: f64,
-    /// The SDK's `total_ns`, the function's own time.
-    pub total: f64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PayloadInfo {
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CacheInfo {
-    pub dir: Option<PathBuf>,
-    /// The image was not in the cache before this run.
-    pub was_empty: bool,
-}
-
-/// One result row.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct RunResult {
-    pub function: String,
-    pub runtime: String,
-    /// Native only: runc, crun, chroot or process.
-    pub sandbox: Option<String>,
-    pub group: Option<String>,
-    /// cold | warm | load
-    pub mode: String,
-    pub protocol: Protocol,
-    pub image: ImageInfo,
-    pub cold_start_ms: Option<ColdStart>,
-    /// Host round trip per request.
-    pub latency_ms: Option<LatencyStats>,
-    /// The SDK's own split of a request (means).
-    pub phases_ms: Option<PhasesMs>,
-    /// Round trip minus the function's own time (p50 and mean), milliseconds.
-    pub overhead_ms: Option<Overhead>,
-    /// CPU time of the instance process(es).
-    pub cpu_ms: Option<f64>,
-    pub peak_rss_bytes: Option<u64>,
-    pub requests: u64,
-    pub errors: u64,
-    pub errors_by_kind: BTreeMap<String, u64>,
-    /// First error messages seen (at most 5).
-    pub error_samples: Vec<String>,
-    pub warnings: Vec<String>,
-    pub load: Option<Vec<LoadLevel>>,
-    /// Every instance started for this result.
-    pub instances: Vec<String>,
-    pub instances_replaced: u32,
-    pub cache: CacheInfo,
-    pub payload: PayloadInfo,
-    /// sha256 of the first OK response body.
-    pub response_sha256: Option<String>,
-    pub store: String,
-    pub limits: Option<Limits>,
-    pub machine: Machine,
-    pub versions: Versions,
-    pub sandbox_probe: Option<Probe>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Overhead {
-    pub p50: f64,
-    pub mean: f64,
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -297,13 +206,14 @@ impl Runner {
         Ok(Arc::new(l))
     }
 
-    fn base(&self, p: &Prepared, l: &Launcher, mode: &str, payload: &[u8]) -> RunResult {
+    fn base(&self, p: &Prepared, l: &Launcher, mode: Mode, payload: &[u8]) -> RunResult {
         RunResult {
             function: p.artifact.function.clone(),
-            runtime: l.runtime.name().into(),
-            sandbox: l.sandbox.map(|s| s.name().to_string()),
+            schema_version: lumos_model::SCHEMA_VERSION,
+            runtime: l.runtime,
+            sandbox: l.sandbox,
             group: self.opts.group.clone(),
-            mode: mode.into(),
+            mode,
             protocol: p.artifact.protocol,
             image: p.artifact.image.clone(),
             cache: p.cache.clone(),
@@ -328,12 +238,7 @@ impl Runner {
         runtime: Runtime,
         payload: &[u8],
     ) -> crate::Result<RunResult> {
-        runtime
-            .availability()
-            .map_err(|msg| crate::Error::Unavailable {
-                runtime: runtime.name().into(),
-                msg,
-            })?;
+        crate::runtime::require(runtime)?;
         // One clock, phase boundaries back to back: the phases partition the total.
         let t0 = Instant::now();
         let p = self.prepare(image)?;
@@ -346,7 +251,7 @@ impl Runner {
             (Duration::ZERO, Duration::ZERO, t0)
         };
         let l = self.launcher(&p, runtime)?;
-        let mut r = self.base(&p, &l, "cold", payload);
+        let mut r = self.base(&p, &l, Mode::Cold, payload);
         let mut slot = Slot::new(l.clone());
         let (spawned_at, ready_at) = if p.artifact.protocol == Protocol::Stdio {
             // One instance per request: start, ready and response are one step.
@@ -394,7 +299,7 @@ impl Runner {
     ) -> crate::Result<RunResult> {
         let p = self.prepare(image)?;
         let l = self.launcher(&p, runtime)?;
-        let mut r = self.base(&p, &l, "warm", payload);
+        let mut r = self.base(&p, &l, Mode::Warm, payload);
         let mut slot = Slot::new(l.clone());
         slot.ensure().map_err(crate::Error::Start)?;
         let mut first_ok = None;
@@ -456,7 +361,7 @@ impl Runner {
     ) -> crate::Result<RunResult> {
         let p = self.prepare(image)?;
         let l = self.launcher(&p, runtime)?;
-        let mut r = self.base(&p, &l, "load", payload);
+        let mut r = self.base(&p, &l, Mode::Load, payload);
         let body = Arc::new(payload.to_vec());
         let mut levels = vec![];
         for &c in &spec.concurrency {
@@ -497,11 +402,11 @@ impl Runner {
     }
 }
 
-fn phases_mean(metas: &[crate::host::Meta]) -> PhasesMs {
+fn phases_mean(metas: &[crate::host::Meta]) -> Phases {
     let n = metas.len().max(1) as f64;
     let sum =
         |f: fn(&crate::host::Meta) -> u64| metas.iter().map(|m| f(m) as f64).sum::<f64>() / n / 1e6;
-    PhasesMs {
+    Phases {
         io: sum(|m| m.phases_ns.io),
         deserialize: sum(|m| m.phases_ns.deserialize),
         compute: sum(|m| m.phases_ns.compute),

@@ -39,7 +39,7 @@ fn figures() {
         let l = r.latency_ms.unwrap();
         println!(
             "  {rt:<14} {:<8} p50 {:>7.1} us  mean {:>7.1} us  p99 {:>7.1} us  overhead p50 {:>6.1} us",
-            r.sandbox.unwrap_or_default(),
+            r.sandbox.map_or("-", |s| s.name()),
             l.p50 * 1e3,
             l.mean * 1e3,
             l.p99 * 1e3,

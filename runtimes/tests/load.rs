@@ -91,7 +91,10 @@ fn open_loop_measures_from_the_intended_start() {
         )
         .unwrap();
     let lv = &r.load.as_ref().unwrap()[0];
-    assert_eq!(lv.mode, "open-constant");
+    assert_eq!(
+        lv.mode,
+        lumos_runtimes::measure::load::LoadMode::OpenConstant
+    );
     assert_eq!(lv.ok + lv.errors, 100);
     assert_eq!(lv.errors, 0);
     // The last request was intended at 495 ms and cannot finish before 100 x 10 ms = 1 s.
@@ -153,5 +156,5 @@ fn closed_loop_levels_on_native() {
         assert_eq!(lv.ok, 50, "{lv:?}");
         assert_eq!(lv.instances_started, lv.concurrency);
     }
-    assert_eq!(r.sandbox.as_deref(), Some("runc"));
+    assert_eq!(r.sandbox, Some(lumos_runtimes::Sandbox::Runc));
 }

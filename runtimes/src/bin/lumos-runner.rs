@@ -213,7 +213,7 @@ fn main() -> Result<()> {
                 "sandbox": lumos_runtimes::container::probe(),
                 "machine": lumos_runtimes::machine::machine(),
                 "versions": lumos_runtimes::machine::versions(),
-                "runtimes": Runtime::ALL.iter().map(|r| (r.name(), r.availability().err())).collect::<std::collections::BTreeMap<_, _>>(),
+                "runtimes": Runtime::ALL.iter().map(|r| (r.name(), lumos_runtimes::runtime::availability(*r).err())).collect::<std::collections::BTreeMap<_, _>>(),
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(())
@@ -242,7 +242,7 @@ fn main() -> Result<()> {
             if arrival != Arrival::Closed && rate.is_none() {
                 bail!(
                     "--arrival {} is open loop: give --rate REQUESTS_PER_SECOND",
-                    arrival.mode_name()
+                    arrival.mode()
                 );
             }
             let spec = LoadSpec {

@@ -11,64 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sandbox {
-    Runc,
-    Crun,
-    Chroot,
-    Process,
-}
-
-impl Sandbox {
-    pub fn name(self) -> &'static str {
-        match self {
-            Sandbox::Runc => "runc",
-            Sandbox::Crun => "crun",
-            Sandbox::Chroot => "chroot",
-            Sandbox::Process => "process",
-        }
-    }
-}
-
-impl std::str::FromStr for Sandbox {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "runc" => Ok(Sandbox::Runc),
-            "crun" => Ok(Sandbox::Crun),
-            "chroot" => Ok(Sandbox::Chroot),
-            "process" => Ok(Sandbox::Process),
-            _ => Err(crate::Error::Usage(format!(
-                "unknown sandbox {s:?}; expected runc, crun, chroot or process"
-            ))),
-        }
-    }
-}
-
-/// The result of probing, recorded per run.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Probe {
-    /// The first that works, in the order runc, crun, chroot, process.
-    pub chosen: Sandbox,
-    pub runc: Result<String, String>,
-    pub crun: Result<String, String>,
-    pub chroot: Result<String, String>,
-    /// crun needs a private mount namespace without the cgroup2 `unified`
-    /// mount on hybrid hosts (FACTS.md).
-    pub crun_unmount_unified: bool,
-}
-
-impl Probe {
-    pub fn check(&self, s: Sandbox) -> Result<(), String> {
-        match s {
-            Sandbox::Runc => self.runc.as_ref().map(|_| ()).map_err(Clone::clone),
-            Sandbox::Crun => self.crun.as_ref().map(|_| ()).map_err(Clone::clone),
-            Sandbox::Chroot => self.chroot.as_ref().map(|_| ()).map_err(Clone::clone),
-            Sandbox::Process => Ok(()),
-        }
-    }
-}
+pub use lumos_model::{Probe, Sandbox};
 
 fn version_of(bin: &str) -> Result<String, String> {
     let out = Command::new(bin)

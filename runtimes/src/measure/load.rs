@@ -11,52 +11,13 @@
 //! the level's deadline passes are counted as timeouts, never dropped.
 
 use crate::launch::{Launcher, Slot};
-use crate::measure::latency::{LatencyStats, Recorder};
+use crate::measure::latency::Recorder;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
-pub enum Arrival {
-    Closed,
-    Constant,
-    Poisson,
-    /// `burst` requests at once, bursts spaced so the mean rate holds.
-    Bursty {
-        burst: u32,
-    },
-}
-
-impl Arrival {
-    pub fn mode_name(&self) -> &'static str {
-        match self {
-            Arrival::Closed => "closed",
-            Arrival::Constant => "open-constant",
-            Arrival::Poisson => "open-poisson",
-            Arrival::Bursty { .. } => "open-bursty",
-        }
-    }
-}
-
-impl std::str::FromStr for Arrival {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "closed" => Ok(Arrival::Closed),
-            "constant" => Ok(Arrival::Constant),
-            "poisson" => Ok(Arrival::Poisson),
-            "bursty" => Ok(Arrival::Bursty { burst: 10 }),
-            _ => match s.strip_prefix("bursty:").and_then(|n| n.parse().ok()) {
-                Some(b) if b > 0 => Ok(Arrival::Bursty { burst: b }),
-                _ => Err(crate::Error::Usage(format!(
-                    "unknown arrival {s:?}: closed, constant, poisson, bursty or bursty:N"
-                ))),
-            },
-        }
-    }
-}
+pub use lumos_model::{Arrival, LoadLevel, LoadMode};
 
 /// What one load run does.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -85,30 +46,6 @@ impl Default for LoadSpec {
             seed: 0x10_05,
         }
     }
-}
-
-/// One concurrency level's result.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct LoadLevel {
-    pub concurrency: usize,
-    pub mode: String,
-    pub rate_rps: Option<f64>,
-    /// Requests scheduled (open loop) or sent (closed loop).
-    pub sent: u64,
-    pub ok: u64,
-    /// Every request that did not answer OK, timeouts included.
-    pub errors: u64,
-    pub timeouts: u64,
-    pub errors_by_kind: BTreeMap<String, u64>,
-    pub duration_s: f64,
-    /// OK answers per second of the level's wall time.
-    pub throughput_rps: f64,
-    /// Latency of OK answers (open loop: from the intended start).
-    pub latency_ms: LatencyStats,
-    /// Latency of every answered request, errors included.
-    pub latency_all_ms: LatencyStats,
-    pub instances_started: usize,
-    pub instances_replaced: u32,
 }
 
 /// A small seeded PRNG (splitmix64) for arrival processes.
@@ -285,7 +222,7 @@ pub fn run_level(
     let secs = elapsed.as_secs_f64().max(1e-9);
     LoadLevel {
         concurrency: c,
-        mode: spec.arrival.mode_name().into(),
+        mode: spec.arrival.mode(),
         rate_rps: open.then_some(rate),
         sent: if open { n } else { sent },
         ok: t.ok_n,
