@@ -1,0 +1,160 @@
+//! The report's charts, drawn with plotters' SVG backend into inline SVG.
+//!
+//! plotters (SVG backend only, no font or bitmap features: a handful of small
+//! crates) does the coordinate mapping, the linear and log axes, their ticks
+//! and the SVG output; this module only lays out grouped bars and lines,
+//! the legend, and the placeholders for cells without figures. Text is sized
+//! by plotters' estimate, so no font is read or embedded.
+
+mod bars;
+mod lines;
+
+pub use bars::{BarSeries, Bars, Cell};
+pub use lines::{Line, Lines, Point};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::format::fmt_axis;
+use crate::series::Series;
+use crate::shown::Shown;
+
+/// Width and height of every chart (px; the page scales them down).
+pub(crate) const W: u32 = 720;
+pub(crate) const H: u32 = 320;
+/// Width of the legend at the right.
+const LEGEND_W: u32 = 170;
+pub(crate) const FONT: &str = "sans-serif";
+
+/// A chart that plotters could not draw.
+#[derive(Debug, thiserror::Error)]
+#[error("chart `{title}` could not be drawn")]
+pub struct ChartError {
+    pub title: String,
+    #[source]
+    pub source: DrawingAreaErrorKind<std::io::Error>,
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
+
+/// Colour of the "failed" marker.
+pub(crate) const FAILED: RGBColor = RGBColor(0xbb, 0x00, 0x00);
+/// Colour of the "n/a" marker.
+pub(crate) const UNAVAILABLE: RGBColor = RGBColor(0x77, 0x77, 0x77);
+
+fn marker_colour(s: Shown) -> RGBColor {
+    if s == Shown::Failed {
+        FAILED
+    } else {
+        UNAVAILABLE
+    }
+}
+
+/// Bounds of an axis over `values`: whole decades on a log axis, a nice
+/// step on a linear one (from 0 when `zero`).
+pub(crate) fn bounds(values: impl Iterator<Item = f64>, log: bool, zero: bool) -> (f64, f64) {
+    let v: Vec<f64> = values
+        .filter(|x| x.is_finite() && (!log || *x > 0.0))
+        .collect();
+    let (mut lo, mut hi) = v
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+    if v.is_empty() {
+        lo = if log { 0.1 } else { 0.0 };
+        hi = 1.0;
+    }
+    if log {
+        lo = 10f64.powf(lo.log10().floor());
+        hi = 10f64.powf(hi.log10().ceil());
+        if hi <= lo {
+            hi = lo * 10.0;
+        }
+    } else {
+        if zero {
+            lo = lo.min(0.0);
+        }
+        if hi <= lo {
+            hi = lo + 1.0;
+        }
+        let step = nice_step((hi - lo) / 5.0);
+        lo = (lo / step).floor() * step;
+        hi = (hi / step).ceil() * step;
+    }
+    (lo, hi)
+}
+
+fn nice_step(raw: f64) -> f64 {
+    if raw <= 0.0 || !raw.is_finite() {
+        return 1.0;
+    }
+    let p = 10f64.powf(raw.log10().floor());
+    let m = raw / p;
+    p * if m <= 1.0 {
+        1.0
+    } else if m <= 2.0 {
+        2.0
+    } else if m <= 5.0 {
+        5.0
+    } else {
+        10.0
+    }
+}
+
+/// One entry of a legend: the series and, when it has no figure anywhere in
+/// the chart, how it is marked.
+pub(crate) struct LegendEntry {
+    pub series: Series,
+    pub marked: Option<Shown>,
+}
+
+/// Splits the root into the plot and the legend, fills the background.
+fn layout<'a>(
+    root: &Area<'a>,
+) -> Result<(Area<'a>, Area<'a>), DrawingAreaErrorKind<std::io::Error>> {
+    root.fill(&WHITE)?;
+    Ok(root.split_horizontally(W - LEGEND_W))
+}
+
+/// Draws the legend: a filled swatch per series, an outlined one with its
+/// marker for a series drawn only as placeholders.
+fn legend(area: &Area, entries: &[LegendEntry]) -> DrawResult {
+    for (i, e) in entries.iter().enumerate() {
+        let y = 40 + i as i32 * 18;
+        let colour = e.series.colour();
+        match e.marked {
+            None => area.draw(&Rectangle::new([(12, y), (24, y + 12)], colour.filled()))?,
+            Some(_) => area.draw(&Rectangle::new(
+                [(12, y), (24, y + 12)],
+                colour.stroke_width(1),
+            ))?,
+        }
+        let label = match e.marked.and_then(Shown::marker) {
+            Some(m) => format!("{} ({m})", e.series.name()),
+            None => e.series.name().to_string(),
+        };
+        let style = (FONT, 13).into_font().color(&match e.marked {
+            Some(s) => marker_colour(s),
+            None => BLACK,
+        });
+        area.draw(&Text::new(label, (30, y + 1), style))?;
+    }
+    Ok(())
+}
+
+/// Formats an axis tick.
+fn tick(v: &f64) -> String {
+    fmt_axis(*v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_bounds() {
+        assert_eq!(bounds([0.3, 42.0].into_iter(), true, false), (0.1, 100.0));
+        assert_eq!(bounds([3.0, 7.0].into_iter(), false, true), (0.0, 8.0));
+        assert_eq!(bounds(std::iter::empty(), true, false), (0.1, 1.0));
+    }
+}
