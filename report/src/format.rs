@@ -53,7 +53,8 @@ pub fn fmt_axis(v: f64) -> String {
     } else if a >= 1.0 {
         format!("{v:.1}").trim_end_matches(".0").to_string()
     } else if a >= 0.01 {
-        format!("{v:.2}")
+        let s = format!("{v:.2}");
+        s.trim_end_matches('0').to_string()
     } else {
         format!("{v:.0e}")
     }
@@ -76,5 +77,7 @@ mod tests {
         assert_eq!(fmt_axis(2.0), "2");
         assert_eq!(fmt_axis(25_000.0), "25k");
         assert_eq!(fmt_axis(0.001), "1e-3");
+        assert_eq!(fmt_axis(0.1), "0.1");
+        assert_eq!(fmt_axis(0.05), "0.05");
     }
 }

@@ -27,7 +27,7 @@ pub fn render(out: &BenchOutput) -> String {
         t.add_row(cells(rows, r));
     }
     for (i, c) in t.column_iter_mut().enumerate() {
-        c.set_padding((0, if i + 1 == HEADER.len() { 0 } else { 2 }));
+        c.set_padding((0, if i + 1 == HEADER.len() { 0 } else { 1 }));
         if !LEFT.contains(&i) {
             c.set_cell_alignment(CellAlignment::Right);
         }

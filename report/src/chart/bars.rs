@@ -5,8 +5,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
-    bounds, layout, legend, marker_colour, tick, Area, ChartError, DrawResult, LegendEntry, FONT,
-    H, W,
+    layout, legend, marker_colour, tick, Area, Axis, ChartError, DrawResult, LegendEntry, Linear,
+    FONT, H, W,
 };
 use crate::series::Series;
 use crate::shown::{Figures, Shown};
@@ -74,14 +74,16 @@ impl Bars {
             .series
             .iter()
             .flat_map(|s| s.cells.iter().filter_map(|c| c.value()));
-        let (lo, hi) = bounds(values, self.log, true);
+        let y = Axis::new(values, self.log, true);
+        let (lo, hi) = (y.lo, y.hi);
         let mut out = String::new();
         {
             let root = SVGBackend::with_string(&mut out, (W, H)).into_drawing_area();
             let r = if self.log {
-                self.draw(&root, (lo..hi).log_scale(), lo)
+                let spec = (lo..hi).log_scale().with_key_points(y.ticks());
+                self.draw(&root, spec.with_light_points(y.minor()), lo)
             } else {
-                self.draw(&root, lo..hi, lo.max(0.0))
+                self.draw(&root, Linear::new(&y), lo.max(0.0))
             };
             r.and_then(|()| root.present())
                 .map_err(|source| ChartError {

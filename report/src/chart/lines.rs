@@ -4,7 +4,9 @@
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
-use super::{bounds, layout, legend, tick, Area, ChartError, DrawResult, LegendEntry, FONT, H, W};
+use super::{
+    layout, legend, tick, Area, Axis, ChartError, DrawResult, LegendEntry, Linear, FONT, H, W,
+};
 use crate::series::Series;
 use crate::shown::Shown;
 
@@ -43,16 +45,23 @@ impl Lines {
     pub fn svg(&self) -> Result<String, ChartError> {
         let xs = || self.lines.iter().flat_map(|l| l.points.iter().map(|p| p.x));
         let ys = || self.lines.iter().flat_map(|l| l.points.iter().map(|p| p.y));
-        let (x0, x1) = bounds(xs(), self.log_x, false);
-        let (y0, y1) = bounds(ys(), self.log_y, !self.log_y);
+        let x = Axis::new(xs(), self.log_x, !self.log_x);
+        let y = Axis::new(ys(), self.log_y, !self.log_y);
+        let lin = Linear::new;
+        let log = |a: &Axis| {
+            (a.lo..a.hi)
+                .log_scale()
+                .with_key_points(a.ticks())
+                .with_light_points(a.minor())
+        };
         let mut out = String::new();
         {
             let root = SVGBackend::with_string(&mut out, (W, H)).into_drawing_area();
             let r = match (self.log_x, self.log_y) {
-                (true, true) => self.draw(&root, (x0..x1).log_scale(), (y0..y1).log_scale()),
-                (true, false) => self.draw(&root, (x0..x1).log_scale(), y0..y1),
-                (false, true) => self.draw(&root, x0..x1, (y0..y1).log_scale()),
-                (false, false) => self.draw(&root, x0..x1, y0..y1),
+                (true, true) => self.draw(&root, log(&x), log(&y)),
+                (true, false) => self.draw(&root, log(&x), lin(&y)),
+                (false, true) => self.draw(&root, lin(&x), log(&y)),
+                (false, false) => self.draw(&root, lin(&x), lin(&y)),
             };
             r.and_then(|()| root.present())
                 .map_err(|source| ChartError {
