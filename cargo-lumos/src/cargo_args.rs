@@ -3,11 +3,23 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use clap::builder::{PathBufValueParser, TypedValueParser};
+
+/// The parser of every path flag: the path made absolute against the current
+/// directory, once, at parse time. cargo runs in the workspace root (so the
+/// repository's `.cargo/config.toml` applies), where a relative
+/// `--manifest-path sub/Cargo.toml` passed on unchanged would name another
+/// file; so would any relative path handed to a process in another directory.
+/// Nothing on disk is read (`..` and links are kept as given).
+pub fn absolute_path() -> impl TypedValueParser<Value = PathBuf> {
+    PathBufValueParser::new().try_map(|p| std::path::absolute(&p))
+}
+
 /// The flags of `cargo build` that `cargo lumos` understands and forwards.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct CargoArgs {
     /// Path to Cargo.toml of the workspace or package.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = absolute_path())]
     pub manifest_path: Option<PathBuf>,
     /// Function package(s) to build (default: every function of the workspace).
     #[arg(short = 'p', long = "package", value_name = "SPEC")]
@@ -21,11 +33,11 @@ pub struct CargoArgs {
     /// Build with the release profile (the default unless metadata names a profile).
     #[arg(short = 'r', long, conflicts_with = "profile")]
     pub release: bool,
-    /// Build with this cargo profile.
-    #[arg(long, value_name = "NAME")]
+    /// Build with this cargo profile (letters, digits, `-`, `_`; no leading `-`).
+    #[arg(long, value_name = "NAME", value_parser = crate::config::profile_name)]
     pub profile: Option<String>,
     /// Directory for all generated artifacts.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = absolute_path())]
     pub target_dir: Option<PathBuf>,
     /// Space or comma separated list of features to activate.
     #[arg(short = 'F', long = "features", value_name = "FEATURES")]

@@ -50,10 +50,10 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
     /// Path to Cargo.toml of the workspace.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", value_parser = crate::cargo_args::absolute_path())]
     pub manifest_path: Option<std::path::PathBuf>,
     /// Directory for all generated artifacts.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = crate::cargo_args::absolute_path())]
     pub target_dir: Option<std::path::PathBuf>,
 }
 

@@ -64,6 +64,30 @@ pub struct ConfigError {
     pub message: String,
 }
 
+/// Checks a cargo profile name (metadata `profile` and `--profile`): cargo's
+/// own rule (letters, digits, `-` and `_`, not empty) and, stricter than
+/// cargo, no leading `-`, so that a name is never taken for a flag by cargo.
+/// Returns the name, for use as a clap value parser.
+pub fn profile_name(name: &str) -> Result<String, String> {
+    if name.is_empty() {
+        return Err("a profile name must not be empty".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        return Err(format!(
+            "invalid character {c:?} in profile name {name:?}: letters, digits, `-` and `_` only"
+        ));
+    }
+    if name.starts_with('-') {
+        return Err(format!(
+            "profile name {name:?} starts with `-` (it would be read as a flag)"
+        ));
+    }
+    Ok(name.to_string())
+}
+
 /// Returns the `lumos` table inside a cargo `metadata` value, if any.
 pub fn lumos_table(metadata: &Value) -> Option<&Map<String, Value>> {
     metadata.get("lumos").and_then(Value::as_object)
@@ -114,6 +138,9 @@ pub fn validate(
                     .ok_or_else(|| err(format!("`{key}` must be a string, got {value}")))?;
                 if s.trim().is_empty() {
                     return Err(err(format!("`{key}` must not be empty")));
+                }
+                if key == "profile" {
+                    profile_name(s).map_err(|m| err(format!("`profile`: {m}")))?;
                 }
             }
             other => {
@@ -188,6 +215,9 @@ mod tests {
             json!({"runtimes": ["jvm"]}),
             json!({"runtimes": []}),
             json!({"base": 3}),
+            json!({"profile": "--help"}),
+            json!({"profile": "../x"}),
+            json!({"profile": "a b"}),
         ] {
             assert!(
                 validate(&obj(bad.clone()), Path::new("C"), "t").is_err(),

@@ -1,6 +1,6 @@
 //! The workspace as cargo sees it, and the functions in it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use cargo_metadata::{Metadata, MetadataCommand, Package};
@@ -79,8 +79,9 @@ impl Workspace {
             });
         }
         functions.sort_by(|a, b| a.name.cmp(&b.name));
+        // `--target-dir` is absolute already (made so at parse time).
         let target_dir = match &args.target_dir {
-            Some(dir) => absolute(dir)?,
+            Some(dir) => dir.clone(),
             None => metadata.target_directory.clone().into(),
         };
         let mut ws = Workspace {
@@ -133,7 +134,7 @@ impl Workspace {
 /// (`--target-dir`, else what `cargo metadata` says for the workspace).
 pub fn target_dir(args: &crate::cli::TargetArgs) -> Result<PathBuf> {
     if let Some(dir) = &args.target_dir {
-        return absolute(dir);
+        return Ok(dir.clone());
     }
     let mut cmd = MetadataCommand::new();
     cmd.cargo_path(CargoArgs::cargo_program()).no_deps();
@@ -171,13 +172,5 @@ fn binary_name(package: &Package) -> Result<String> {
             package.name,
             bins.join(", ")
         ),
-    }
-}
-
-fn absolute(path: &Path) -> Result<PathBuf> {
-    if path.is_absolute() {
-        Ok(path.to_path_buf())
-    } else {
-        Ok(std::env::current_dir()?.join(path))
     }
 }

@@ -379,7 +379,18 @@ fn a_failing_function_is_counted_in_errors_not_dropped() {
             json.to_str().unwrap(),
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    // Every cell failed: the bench measured nothing, and says so with its
+    // exit status (issue 7), after writing what it saw.
+    let err = stderr(&out);
+    assert!(
+        !out.status.success(),
+        "exit 0 with every cell failed:\n{err}"
+    );
+    let last = err.trim_end().lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("error: the bench measured nothing"),
+        "{err}"
+    );
     let j = read_json(&json);
     let runs = rows(&j);
     assert_eq!(runs.len(), 4, "every cell has a row: {runs:#?}");

@@ -24,6 +24,20 @@ pub enum Error {
     Start(crate::host::Failure),
     #[error("oci: {0}")]
     Oci(String),
+    /// A load level could not start one client thread per instance: the
+    /// level ends (its started instances are closed) instead of running short.
+    #[error(
+        "load at concurrency {concurrency} stopped after starting {started} client thread(s) \
+         (lower --concurrency or raise the process limit, `ulimit -u`)"
+    )]
+    ThreadSpawn {
+        concurrency: usize,
+        started: usize,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("load at concurrency {concurrency}: a client thread panicked: {message}")]
+    WorkerPanic { concurrency: usize, message: String },
 }
 
 impl Error {

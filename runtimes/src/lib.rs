@@ -17,8 +17,10 @@
 //! - [`fetch`]: pull and unpack into the cache (lumos-oci); [`artifact`]: what to run.
 //! - [`launch`]: starting instances, a slot that replaces failed ones.
 //! - [`measure`]: latency statistics and load generation; [`machine`]: the record.
+//! - [`bounds`]: the range of every number a user gives the runner or bench.
 
 pub mod artifact;
+pub mod bounds;
 pub mod container;
 pub mod engine;
 pub mod error;

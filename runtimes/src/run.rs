@@ -351,7 +351,9 @@ impl Runner {
         Ok(r)
     }
 
-    /// Load: throughput and latency at each concurrency level of `spec`.
+    /// Load: throughput and latency at each concurrency level of `spec`
+    /// (refused unless [`LoadSpec::check`] passes). A level whose client
+    /// threads cannot all be spawned ends the run with [`crate::Error::ThreadSpawn`].
     pub fn run_load(
         &self,
         image: &str,
@@ -359,13 +361,14 @@ impl Runner {
         payload: &[u8],
         spec: &LoadSpec,
     ) -> crate::Result<RunResult> {
+        spec.check()?;
         let p = self.prepare(image)?;
         let l = self.launcher(&p, runtime)?;
         let mut r = self.base(&p, &l, Mode::Load, payload);
         let body = Arc::new(payload.to_vec());
         let mut levels = vec![];
         for &c in &spec.concurrency {
-            let lvl = load::run_level(&l, &body, spec, c);
+            let lvl = load::run_level(&l, &body, spec, c)?;
             r.requests += lvl.sent;
             r.errors += lvl.errors;
             for (k, v) in &lvl.errors_by_kind {

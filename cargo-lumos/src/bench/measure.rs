@@ -61,6 +61,17 @@ fn mean_phases(samples: &[Phases]) -> Option<Phases> {
     })
 }
 
+/// An error and its causes, one line.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        s += &format!(": {c}");
+        cause = c.source();
+    }
+    s
+}
+
 /// A run that could not be made at all: counted once per repeat in `errors`.
 fn failed(r: &mut RunRow, e: &lumos_runtimes::Error) {
     let (kind, status) = match e {
@@ -68,13 +79,15 @@ fn failed(r: &mut RunRow, e: &lumos_runtimes::Error) {
         lumos_runtimes::Error::Start(_) => ("start", "failed"),
         _ => ("run", "failed"),
     };
+    // The error and its causes (an OS error under a spawn failure, say), one line.
+    let msg = with_causes(e);
     r.errors += 1;
     *r.errors_by_kind.entry(kind.to_string()).or_default() += 1;
     if r.error_samples.len() < 5 {
-        r.error_samples.push(e.to_string());
+        r.error_samples.push(msg.clone());
     }
     if r.error.is_none() {
-        r.error = Some(e.to_string());
+        r.error = Some(msg);
     }
     if r.status == "ok" {
         r.status = status.to_string();
@@ -84,6 +97,8 @@ fn failed(r: &mut RunRow, e: &lumos_runtimes::Error) {
 fn add_result_errors(r: &mut RunRow, rr: &RunResult) {
     r.errors += rr.errors;
     r.requests += rr.requests;
+    // A RunResult's `errors` are request errors only, so the rest answered OK.
+    r.ok_requests += rr.requests.saturating_sub(rr.errors);
     for (k, v) in &rr.errors_by_kind {
         *r.errors_by_kind.entry(k.clone()).or_default() += v;
     }
@@ -263,6 +278,7 @@ fn warm_once(
         r.requests += 1;
         match &o.result {
             Ok(Reply::Ok { meta, .. }) => {
+                r.ok_requests += 1;
                 if let Some(m) = meta {
                     r.phase_samples.push(phases_of(m));
                 }

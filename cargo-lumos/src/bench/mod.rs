@@ -22,11 +22,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use lumos_runtimes::{Arrival, LoadSpec, RunOpts, Runner, Runtime};
+use lumos_runtimes::{bounds, Arrival, LoadSpec, RunOpts, Runner, Runtime};
 
 use crate::build::BuildOptions;
 use crate::build_manifest::BuildManifest;
-use crate::cargo_args::CargoArgs;
+use crate::cargo_args::{absolute_path, CargoArgs};
 use crate::image::ImageArgs;
 use crate::push::PushArgs;
 use crate::variant::{AotEngine, Arch, RuntimeFamily, Selection};
@@ -51,14 +51,14 @@ pub struct BenchArgs {
     /// --concurrency or --load is given).
     #[arg(long = "mode", value_name = "MODE", value_delimiter = ',')]
     pub modes: Vec<String>,
-    /// Cold starts, and warm runs (each on a new instance), per cell (default: 3).
-    #[arg(long, value_name = "N")]
+    /// Cold starts, and warm runs (each on a new instance), per cell, 1..=10000 (default: 3).
+    #[arg(long, value_name = "N", value_parser = bounds::usize_in(bounds::REPEAT))]
     pub repeat: Option<usize>,
-    /// Warm: measured requests per run (default: 50).
-    #[arg(long, value_name = "N")]
+    /// Warm: measured requests per run, 1..=1000000 (default: 50).
+    #[arg(long, value_name = "N", value_parser = bounds::usize_in(bounds::REQUESTS))]
     pub requests: Option<usize>,
-    /// Warm: requests sent and discarded before measuring (default: 5).
-    #[arg(long, value_name = "N")]
+    /// Warm: requests sent and discarded before measuring, 0..=1000000 (default: 5).
+    #[arg(long, value_name = "N", value_parser = bounds::usize_in(bounds::WARMUP))]
     pub warmup: Option<usize>,
     /// A small matrix that ends in a few minutes: every runtime, fibonacci
     /// (compute-bound) and encrypt-message (data-intensive), group 1, cold
@@ -80,41 +80,48 @@ pub struct BenchArgs {
     /// default: each function's `base`.
     #[arg(long, value_name = "IMAGE")]
     pub base: Option<String>,
-    /// Load: concurrency levels (default: 1,10,50,100,200).
-    #[arg(long, value_name = "N,N,…", value_delimiter = ',')]
+    /// Load: concurrency levels, each 1..=4096 (one instance and one client
+    /// thread each; default: 1,10,50,100,200).
+    #[arg(long, value_name = "N,N,…", value_delimiter = ',',
+          value_parser = bounds::usize_in(bounds::CONCURRENCY))]
     pub concurrency: Vec<usize>,
     /// Load: arrivals: closed (default), constant, poisson, bursty or bursty:N.
     #[arg(long = "load", value_name = "ARRIVAL")]
     pub load: Option<String>,
-    /// Load, open loop: mean arrival rate, requests per second (default 100).
-    #[arg(long, value_name = "RPS")]
+    /// Load, open loop: mean arrival rate, requests per second, above 0 and
+    /// at most 1000000 (default 100).
+    #[arg(long, value_name = "RPS", value_parser = bounds::rate)]
     pub rate: Option<f64>,
-    /// Load: seconds per level (closed: at most; open: the schedule's length; default 10).
-    #[arg(long, value_name = "SECS")]
+    /// Load: seconds per level, above 0 and at most 86400 (closed: at most;
+    /// open: the schedule's length; default 10).
+    #[arg(long, value_name = "SECS", value_parser = bounds::seconds)]
     pub load_duration: Option<f64>,
-    /// Load: requests per level (default: closed 20 x concurrency, at least 200; open rate x duration).
-    #[arg(long, value_name = "N")]
+    /// Load: requests per level, 1..=10000000 (default: closed 20 x
+    /// concurrency, at least 200; open rate x duration).
+    #[arg(long, value_name = "N", value_parser = bounds::u64_in(bounds::LEVEL_REQUESTS))]
     pub load_requests: Option<u64>,
     /// Load: only these functions (default: every selected function).
     #[arg(long = "load-function", value_name = "NAME", value_delimiter = ',')]
     pub load_functions: Vec<String>,
-    /// Memory limit per instance, MiB (0: none).
-    #[arg(long, value_name = "MIB", default_value_t = 512)]
+    /// Memory limit per instance, MiB, 0..=1048576 (0: none).
+    #[arg(long, value_name = "MIB", default_value_t = 512,
+          value_parser = bounds::u64_in(bounds::MEMORY_MIB))]
     pub memory_mib: u64,
-    /// Per-request time limit, ms.
-    #[arg(long, value_name = "MS", default_value_t = 60_000)]
+    /// Per-request time limit, ms, 1..=3600000.
+    #[arg(long, value_name = "MS", default_value_t = 60_000,
+          value_parser = bounds::u64_in(bounds::TIMEOUT_MS))]
     pub timeout_ms: u64,
     /// Use what `<target-dir>/lumos/build.json` lists; do not build.
     #[arg(long)]
     pub no_build: bool,
     /// Write the results as JSON.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = absolute_path())]
     pub json: Option<PathBuf>,
     /// Write the results as CSV.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = absolute_path())]
     pub csv: Option<PathBuf>,
     /// Write a self-contained HTML page with the paper's figures.
-    #[arg(long, value_name = "FILE.html")]
+    #[arg(long, value_name = "FILE.html", value_parser = absolute_path())]
     pub report: Option<PathBuf>,
 }
 
@@ -150,9 +157,6 @@ fn plan(a: &BenchArgs) -> Result<Plan> {
             .map_err(|e: lumos_runtimes::Error| anyhow::anyhow!("--load: {e}"))?,
         None => Arrival::Closed,
     };
-    if a.concurrency.contains(&0) {
-        bail!("--concurrency: levels must be at least 1");
-    }
     let quick = a.quick;
     let concurrency = if !a.concurrency.is_empty() {
         a.concurrency.clone()
@@ -161,10 +165,9 @@ fn plan(a: &BenchArgs) -> Result<Plan> {
     } else {
         vec![1, 10, 50, 100, 200]
     };
+    // Each number is range-checked by clap (lumos_runtimes::bounds); what
+    // depends on two flags (rate x duration) is checked here, before anything runs.
     let duration = a.load_duration.unwrap_or(if quick { 3.0 } else { 10.0 });
-    if duration.is_nan() || duration <= 0.0 {
-        bail!("--load-duration: must be positive");
-    }
     let load = LoadSpec {
         concurrency,
         arrival,
@@ -173,6 +176,8 @@ fn plan(a: &BenchArgs) -> Result<Plan> {
         duration: Duration::from_secs_f64(duration),
         ..Default::default()
     };
+    load.check()
+        .map_err(|e| anyhow::anyhow!("--rate/--load-duration/--load-requests: {e}"))?;
     let load_functions = if !a.load_functions.is_empty() {
         a.load_functions.clone()
     } else if quick {
@@ -181,15 +186,12 @@ fn plan(a: &BenchArgs) -> Result<Plan> {
         vec![]
     };
     let repeat = a.repeat.unwrap_or(3);
-    if repeat == 0 {
-        bail!("--repeat: must be at least 1");
-    }
     Ok(Plan {
         runtimes,
         groups,
         modes,
         repeat,
-        requests: a.requests.unwrap_or(if quick { 20 } else { 50 }).max(1),
+        requests: a.requests.unwrap_or(if quick { 20 } else { 50 }),
         warmup: a.warmup.unwrap_or(if quick { 3 } else { 5 }),
         load,
         load_functions,
@@ -602,6 +604,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         out.runs.len(),
         started.elapsed().as_secs_f64()
     );
+    if !out.runs.iter().any(|r| r.ok_requests > 0) {
+        bail!(
+            "the bench measured nothing: no request of its {} row(s) answered OK (see the table{})",
+            out.runs.len(),
+            if args.json.is_some() {
+                " and `error_samples` in --json"
+            } else {
+                ""
+            }
+        );
+    }
     Ok(())
 }
 

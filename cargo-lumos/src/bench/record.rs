@@ -81,6 +81,10 @@ pub struct RunRow {
     pub requests: u64,
     /// Requests that did not answer OK, plus runs that failed outright.
     pub errors: u64,
+    /// Requests that answered OK; a bench in which no row has one measured
+    /// nothing and exits non-zero. Not written (`requests` and `errors` say it).
+    #[serde(skip)]
+    pub ok_requests: u64,
     pub errors_by_kind: BTreeMap<String, u64>,
     pub error_samples: Vec<String>,
     pub warnings: Vec<String>,

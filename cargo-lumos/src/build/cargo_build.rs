@@ -42,8 +42,8 @@ impl CargoBuild<'_> {
             .arg("build")
             .arg("--target")
             .arg(self.triple)
-            .arg("--profile")
-            .arg(self.profile)
+            // One argument: a name is never read as a flag (names are checked too).
+            .arg(format!("--profile={}", self.profile))
             .arg("--target-dir")
             .arg(self.target_dir)
             .arg("--message-format=json-render-diagnostics")

@@ -3,6 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use lumos_runtimes::bounds;
 use lumos_runtimes::engine::shim_args::ShimArgs;
 use lumos_runtimes::{Arrival, LoadSpec, Protocol, RunOpts, RunResult, Runner, Runtime, Sandbox};
 use std::path::PathBuf;
@@ -29,20 +30,21 @@ enum Cmd {
     Load {
         #[command(flatten)]
         run: RunArgs,
-        /// Concurrency levels (instances), comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "1,10,50,100,200")]
+        /// Concurrency levels (instances, one client thread each), comma-separated; each 1..=4096.
+        #[arg(long, value_delimiter = ',', default_value = "1,10,50,100,200",
+              value_parser = bounds::usize_in(bounds::CONCURRENCY))]
         concurrency: Vec<usize>,
         /// closed | constant | poisson | bursty[:N]
         #[arg(long, default_value = "closed")]
         arrival: String,
-        /// Open loop: requests per second.
-        #[arg(long)]
+        /// Open loop: requests per second, above 0 and at most 1000000.
+        #[arg(long, value_parser = bounds::rate)]
         rate: Option<f64>,
-        /// Seconds per level (closed: at most; open: schedule length).
-        #[arg(long, default_value_t = 10.0)]
+        /// Seconds per level (closed: at most; open: schedule length), above 0 and at most 86400.
+        #[arg(long, default_value_t = 10.0, value_parser = bounds::seconds)]
         duration: f64,
-        /// Requests per level (default: closed 20 x concurrency, open rate x duration).
-        #[arg(long = "level-requests")]
+        /// Requests per level, 1..=10000000 (default: closed 20 x concurrency, open rate x duration).
+        #[arg(long = "level-requests", value_parser = bounds::u64_in(bounds::LEVEL_REQUESTS))]
         level_requests: Option<u64>,
         #[arg(long, default_value_t = 0x1005)]
         seed: u64,
@@ -79,11 +81,11 @@ struct RunArgs {
     /// Native: runc | crun | chroot | process (default: probe).
     #[arg(long)]
     sandbox: Option<String>,
-    /// Memory limit per instance, MiB (0: none).
-    #[arg(long = "memory-mib", default_value_t = 512)]
+    /// Memory limit per instance, MiB, 0..=1048576 (0: none).
+    #[arg(long = "memory-mib", default_value_t = 512, value_parser = bounds::u64_in(bounds::MEMORY_MIB))]
     memory_mib: u64,
-    /// Per-request time limit, ms.
-    #[arg(long = "timeout-ms", default_value_t = 30_000)]
+    /// Per-request time limit, ms, 1..=3600000.
+    #[arg(long = "timeout-ms", default_value_t = 30_000, value_parser = bounds::u64_in(bounds::TIMEOUT_MS))]
     timeout_ms: u64,
     /// Keep the image cache here (default: a new empty one per run).
     #[arg(long)]
@@ -100,9 +102,11 @@ struct RunArgs {
     /// Payload group name, recorded.
     #[arg(long)]
     group: Option<String>,
-    #[arg(long, default_value_t = 5)]
+    /// Warm: requests sent and discarded before measuring, 0..=1000000.
+    #[arg(long, default_value_t = 5, value_parser = bounds::usize_in(bounds::WARMUP))]
     warmup: usize,
-    #[arg(long, short = 'n', default_value_t = 50)]
+    /// Warm: measured requests, 1..=1000000.
+    #[arg(long, short = 'n', default_value_t = 50, value_parser = bounds::usize_in(bounds::REQUESTS))]
     requests: usize,
     /// Copy instances' stderr to ours.
     #[arg(long)]
@@ -190,8 +194,43 @@ fn emit(r: &RunResult, args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
+/// Why a run measured nothing (not one request answered OK), if so: such a
+/// run still prints its result, then exits non-zero.
+fn measured_nothing(r: &RunResult) -> Option<String> {
+    let ok: u64 = match &r.load {
+        Some(levels) => levels.iter().map(|l| l.ok).sum(),
+        None => r.requests.saturating_sub(r.errors),
+    };
+    (ok == 0).then(|| {
+        format!(
+            "the {} run measured nothing: {} of {} request(s) failed (see `error_samples`)",
+            r.mode, r.errors, r.requests
+        )
+    })
+}
+
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: the error and its causes.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Prints a result, then fails if it measured nothing.
+fn finish(r: &RunResult, args: &RunArgs) -> Result<std::process::ExitCode> {
+    emit(r, args)?;
+    if let Some(why) = measured_nothing(r) {
+        bail!(why);
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn run(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.cmd {
         Cmd::Shim(args) => std::process::exit(args.run()),
         Cmd::Guard => std::process::exit(lumos_runtimes::guard::guard_main()),
@@ -206,7 +245,7 @@ fn main() -> Result<()> {
                 .map_err(anyhow::Error::msg)?;
             // Temp file + rename: an interrupted precompile leaves no half .cwasm.
             lumos_oci::layout::write_atomic(&output, &cwasm)?;
-            Ok(())
+            Ok(std::process::ExitCode::SUCCESS)
         }
         Cmd::Probe => {
             let v = serde_json::json!({
@@ -216,17 +255,17 @@ fn main() -> Result<()> {
                 "runtimes": Runtime::ALL.iter().map(|r| (r.name(), lumos_runtimes::runtime::availability(*r).err())).collect::<std::collections::BTreeMap<_, _>>(),
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
-            Ok(())
+            Ok(std::process::ExitCode::SUCCESS)
         }
         Cmd::Cold(a) => {
             let runtime: Runtime = a.runtime.parse()?;
             let r = Runner::new(a.opts()?)?.run_cold(&a.image, runtime, &a.payload()?)?;
-            emit(&r, &a)
+            finish(&r, &a)
         }
         Cmd::Warm(a) => {
             let runtime: Runtime = a.runtime.parse()?;
             let r = Runner::new(a.opts()?)?.run_warm(&a.image, runtime, &a.payload()?)?;
-            emit(&r, &a)
+            finish(&r, &a)
         }
         Cmd::Load {
             run,
@@ -253,9 +292,11 @@ fn main() -> Result<()> {
                 duration: Duration::from_secs_f64(duration),
                 seed,
             };
+            // Cross-flag bounds (rate x duration) before anything starts.
+            spec.check()?;
             let r =
                 Runner::new(run.opts()?)?.run_load(&run.image, runtime, &run.payload()?, &spec)?;
-            emit(&r, &run)
+            finish(&r, &run)
         }
     }
 }
