@@ -66,6 +66,9 @@ pub struct RunRow {
     pub peak_rss_bytes: Option<u64>,
     pub repeats: usize,
     pub requests: u64,
+    /// Requests that answered OK.
+    #[serde(default)]
+    pub ok: u64,
     /// Requests that did not answer OK, plus runs that failed outright.
     pub errors: u64,
     pub errors_by_kind: BTreeMap<String, u64>,

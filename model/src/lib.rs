@@ -46,3 +46,19 @@ pub use variant::{AotEngine, RuntimeFamily, Variant};
 
 /// Version of the JSON documents this crate describes (`schema_version`).
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// An error and its causes on one line (`error: cause: cause`), as results
+/// record it; a cause already contained in the text before it is not repeated.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = c.source();
+    }
+    line
+}
