@@ -418,15 +418,17 @@ pub fn read_index(layout: &Layout, desc: &Descriptor) -> Result<Index> {
     parse_index(&bytes, desc, &format!("index {}", desc.digest))
 }
 
-/// The media type a document declares, and the one its descriptor says,
-/// must agree (a descriptor saying "manifest" over an index is refused).
-fn check_declared(declared: Option<&str>, desc: &Descriptor, what: &str) -> Result<()> {
-    match declared {
-        Some(m) if m != desc.media_type => Err(Error::Image(format!(
+/// The JSON of a document whose declared `mediaType` (when set) agrees with
+/// its descriptor's (a descriptor saying "manifest" over an index is refused
+/// as such, before its fields are looked at).
+fn declared_checked(bytes: &[u8], desc: &Descriptor, what: &str) -> Result<Value> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| Error::json(what, e))?;
+    match v.get("mediaType") {
+        Some(Value::String(m)) if *m != desc.media_type => Err(Error::Image(format!(
             "{what}: the document says mediaType `{m}` but its descriptor says `{}`",
             desc.media_type
         ))),
-        _ => Ok(()),
+        _ => Ok(v),
     }
 }
 
@@ -452,9 +454,8 @@ pub fn parse_manifest(bytes: &[u8], desc: &Descriptor, what: &str) -> Result<Man
         });
     }
     check_size(bytes, what)?;
-    let m: Manifest = serde_json::from_slice(bytes).map_err(|e| Error::json(what, e))?;
-    check_declared(m.media_type.as_deref(), desc, what)?;
-    Ok(m)
+    let v = declared_checked(bytes, desc, what)?;
+    serde_json::from_value(v).map_err(|e| Error::json(what, e))
 }
 
 /// Parses the image index `desc` points at (checked as [`parse_manifest`]).
@@ -466,9 +467,8 @@ pub fn parse_index(bytes: &[u8], desc: &Descriptor, what: &str) -> Result<Index>
         });
     }
     check_size(bytes, what)?;
-    let i: Index = serde_json::from_slice(bytes).map_err(|e| Error::json(what, e))?;
-    check_declared(i.media_type.as_deref(), desc, what)?;
-    Ok(i)
+    let v = declared_checked(bytes, desc, what)?;
+    serde_json::from_value(v).map_err(|e| Error::json(what, e))
 }
 
 #[cfg(test)]

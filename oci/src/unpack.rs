@@ -47,7 +47,8 @@ pub const DEFAULT_MAX_BYTES: u64 = 8 << 30;
 pub const DEFAULT_MAX_ENTRIES: u64 = 1_000_000;
 
 /// Bounds on what an unpack may write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct UnpackLimits {
     /// Uncompressed bytes of all layers together (tar headers included).
     pub max_bytes: u64,
