@@ -140,3 +140,37 @@ fn a_bad_host_or_port_is_refused_before_any_connection() {
     let err = Reference::parse("127.0.0.1:99999/x").unwrap_err();
     assert!(err.to_string().contains("65535"), "{err}");
 }
+
+#[test]
+fn an_upload_the_server_stops_reading_ends_at_the_deadline_even_on_a_kept_alive_connection() {
+    // The server answers the /v2/ probe and keeps the connection open; then
+    // it reads nothing more. 64 MiB is far more than the socket buffers hold.
+    let server = Faulty::start(Fault::GetOnly);
+    let mut o = opts(3);
+    o.min_rate = 1 << 40; // no allowance for size: the deadline is 3 s
+    let client = Client::connect(&server.addr, o).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let blob = dir.path().join("blob");
+    std::fs::write(&blob, vec![7u8; 64 << 20]).unwrap();
+    let t = Instant::now();
+    let err = client
+        .send(
+            "PUT",
+            "/v2/lumos/x/blobs/uploads/1?digest=sha256:0",
+            "lumos/x",
+            true,
+            &[],
+            lumos_oci::registry::client::Body::File(&blob, 64 << 20),
+        )
+        .map(|r| r.status)
+        .unwrap_err();
+    assert!(t.elapsed() < HANG, "took {:?}", t.elapsed());
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "registry {}: no answer to PUT /v2/lumos/x/blobs/uploads/1 within 3 s",
+            server.addr
+        )),
+        "{msg}"
+    );
+}

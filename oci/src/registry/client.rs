@@ -105,6 +105,11 @@ pub struct Client {
     registry: String,
     base: String,
     agent: ureq::Agent,
+    /// For requests with a body: never a pooled connection. ureq gives a
+    /// new connection socket timeouts from the deadline but a pooled one
+    /// none at all, so an upload a server stops reading would block in a
+    /// write forever.
+    upload_agent: ureq::Agent,
     found: Found,
     opts: ClientOptions,
     challenge: Mutex<Challenge>,
@@ -407,12 +412,15 @@ impl Client {
         // No per-agent connect or read timeouts: each request carries its
         // operation's deadline, which ureq applies to connecting and to every
         // read and write.
-        let agent = ureq::AgentBuilder::new()
-            .tls_connector(connector)
-            .resolver(BoundedResolver)
-            .user_agent(concat!("lumos-oci/", env!("CARGO_PKG_VERSION")))
-            .redirects(5)
-            .build();
+        let builder = || {
+            ureq::AgentBuilder::new()
+                .tls_connector(connector.clone())
+                .resolver(BoundedResolver)
+                .user_agent(concat!("lumos-oci/", env!("CARGO_PKG_VERSION")))
+                .redirects(5)
+        };
+        let agent = builder().build();
+        let upload_agent = builder().max_idle_connections(0).build();
         let budget = opts.timeout;
         let deadline = Instant::now() + budget;
         let mut attempt = 0;
@@ -460,6 +468,7 @@ impl Client {
                         registry: registry.to_string(),
                         base: format!("{scheme}://{registry}"),
                         agent,
+                        upload_agent,
                         found,
                         opts,
                         challenge: Mutex::new(challenge),
@@ -512,7 +521,7 @@ impl Client {
     /// [`ClientOptions::timeout`] plus one second per [`ClientOptions::min_rate`] bytes.
     pub fn budget(&self, bytes: u64) -> Duration {
         let rate = self.opts.min_rate.max(1);
-        self.opts.timeout + Duration::from_secs(bytes.div_ceil(rate))
+        self.opts.timeout + Duration::from_secs_f64(bytes as f64 / rate as f64)
     }
 
     fn credentials(&self) -> Option<&Credentials> {
@@ -731,9 +740,11 @@ impl Client {
             format!("{}{path}", self.base)
         };
         let request = format!("{method} {}", shown_path(&url));
+        // Upload URLs may point at another host (a storage redirect).
+        let host = split_url(&url).0.to_string();
         let waited = |detail: String| Error::Deadline {
             service: "registry",
-            host: self.registry.clone(),
+            host: host.clone(),
             request: request.clone(),
             after: budget,
             detail,
@@ -750,7 +761,11 @@ impl Client {
             if left.is_zero() {
                 return Err(waited(last_reason));
             }
-            let mut req = self.agent.request(method, &url).timeout(left);
+            let agent = match body {
+                Body::Empty => &self.agent,
+                _ => &self.upload_agent,
+            };
+            let mut req = agent.request(method, &url).timeout(left);
             for (k, v) in headers {
                 req = req.set(k, v);
             }
@@ -818,7 +833,7 @@ impl Client {
                     response,
                     deadline,
                     budget,
-                    registry: self.registry.clone(),
+                    registry: host.clone(),
                     request: request.clone(),
                 });
             }

@@ -25,6 +25,10 @@ pub enum Fault {
     /// Sends complete headers (`Content-Length: 1000000`) and 10 body
     /// bytes, then closes the connection.
     Truncated,
+    /// Answers each `GET` with `200 OK` and an empty body (the `/v2/` probe
+    /// passes, the connection stays open for reuse); on any other request it
+    /// stops reading and never answers, so an upload fills the socket buffers.
+    GetOnly,
 }
 
 pub struct Faulty {
@@ -78,6 +82,9 @@ impl Faulty {
 fn serve(mut conn: TcpStream, fault: Fault, stop: &AtomicBool) {
     conn.set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
+    if fault == Fault::GetOnly {
+        return get_only(conn, stop);
+    }
     let mut buf = [0u8; 4096];
     let mut tick = 0u64;
     let mut sent_head = false;
@@ -93,7 +100,7 @@ fn serve(mut conn: TcpStream, fault: Fault, stop: &AtomicBool) {
             continue; // one step a second (10 reads of 100 ms)
         }
         let out: Vec<u8> = match fault {
-            Fault::Silent => continue,
+            Fault::Silent | Fault::GetOnly => continue,
             Fault::TrickleHeaders if !sent_head => b"HTTP/1.1 200 OK\r\n".to_vec(),
             Fault::TrickleHeaders => format!("X-Trickle-{tick}: x\r\n").into_bytes(),
             Fault::TrickleBody if !sent_head => {
@@ -109,6 +116,35 @@ fn serve(mut conn: TcpStream, fault: Fault, stop: &AtomicBool) {
         };
         sent_head = true;
         if conn.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+fn get_only(mut conn: TcpStream, stop: &AtomicBool) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !stop.load(Ordering::Relaxed) {
+        match conn.read(&mut byte) {
+            Ok(0) => return,
+            Ok(_) => head.push(byte[0]),
+            Err(_) => continue,
+        }
+        if !head.ends_with(b"\r\n\r\n") {
+            continue;
+        }
+        if !head.starts_with(b"GET ") {
+            // Deaf from here on: neither read nor answer, until stopped.
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            return;
+        }
+        head.clear();
+        if conn
+            .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            .is_err()
+        {
             return;
         }
     }
