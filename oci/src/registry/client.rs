@@ -30,7 +30,7 @@ use serde_json::Value;
 use super::auth::{self, Credentials, Found};
 use super::tls::{self, LazyTls};
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{seconds, Error, Result};
 use crate::reference::{is_loopback, validate_host};
 
 /// The default [`ClientOptions::timeout`]: the most one registry operation
@@ -372,12 +372,11 @@ fn challenge_of(header: Option<&str>) -> Challenge {
         .unwrap_or(Challenge::None)
 }
 
-/// Sleeps `backoff`, or until `deadline` when that comes first; false when
-/// no time is left for another attempt.
+/// Sleeps `backoff` and returns true, unless the deadline would pass first
+/// (then false at once: no time for another attempt).
 fn backoff_within(backoff: Duration, deadline: Instant) -> bool {
     let left = deadline.saturating_duration_since(Instant::now());
     if left <= backoff {
-        std::thread::sleep(left);
         return false;
     }
     std::thread::sleep(backoff);
@@ -484,8 +483,14 @@ impl Client {
             } else {
                 failures.join("; ")
             };
-            let time_left = attempt <= opts.retries && backoff_within(backoff, deadline);
-            if !time_left {
+            let retry = attempt <= opts.retries && backoff_within(backoff, deadline);
+            if !retry {
+                if attempt <= opts.retries {
+                    reason.push_str(&format!(
+                        " (no time left to retry within {})",
+                        seconds(budget)
+                    ));
+                }
                 if !plain_ok {
                     reason.push_str(
                         " (plain HTTP is only tried for loopback registries or with --insecure)",
@@ -838,18 +843,20 @@ impl Client {
                 });
             }
             let reason = retry_reason.unwrap_or_default();
-            if attempt > self.opts.retries {
+            if attempt > self.opts.retries || !backoff_within(backoff, deadline) {
+                let why = if attempt > self.opts.retries {
+                    String::new()
+                } else {
+                    format!(" (no time left to retry within {})", seconds(budget))
+                };
                 return Err(Error::Unreachable {
-                    registry: self.registry.clone(),
+                    registry: host.clone(),
                     attempts: attempt,
-                    reason: format!("{request}: {reason}"),
+                    reason: format!("{request}: {reason}{why}"),
                 });
             }
-            tracing::debug!(registry = %self.registry, attempt, %reason, "retrying");
+            tracing::debug!(registry = %self.registry, attempt, %reason, "retried");
             last_reason = reason;
-            if !backoff_within(backoff, deadline) {
-                return Err(waited(format!(" (last attempt: {last_reason})")));
-            }
             backoff *= 2;
         }
     }
