@@ -11,7 +11,7 @@
 //! connecting, TLS, every read of the headers and body (a server that trickles
 //! one header line a second is cut off), and the socket writes of an upload;
 //! name resolution, which ureq cannot bound, runs in a helper thread
-//! ([`BoundedResolver`]). What was waited for is named in [`Error::Deadline`].
+//! (`BoundedResolver`). What was waited for is named in [`Error::Deadline`].
 //!
 //! A plain HTTP client rather than `oci-client`: pushing raw manifest bytes,
 //! HEAD-before-upload and monolithic uploads are all this needs, and owning
