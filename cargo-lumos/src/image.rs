@@ -28,8 +28,9 @@ pub struct ImageArgs {
     /// what crun, runwasi and Kwasm run) or `artifact` (the CNCF Wasm OCI artifact).
     #[arg(long, value_name = "FORMAT", default_value = "compat", value_parser = ["compat", "artifact"])]
     pub wasm_format: String,
-    /// First part of every image name: `<namespace>/<function>:<variant>`.
-    #[arg(long, value_name = "NAME", default_value = "lumos")]
+    /// First part of every image name: `<namespace>/<function>:<variant>`
+    /// (lower-case path components, as in a registry).
+    #[arg(long, value_name = "NAME", default_value = "lumos", value_parser = namespace_arg)]
     pub namespace: String,
     /// Only these functions (repeat or comma-separate); all when not given.
     #[arg(long = "function", value_name = "NAME", value_delimiter = ',')]
@@ -44,6 +45,11 @@ pub struct ImageArgs {
     /// caller from `--message-format json`).
     #[arg(skip)]
     pub json: bool,
+}
+
+/// `--namespace`, checked at parse time.
+pub fn namespace_arg(s: &str) -> Result<String, lumos_oci::Error> {
+    lumos_oci::reference::validate_namespace(s).map(|()| s.to_string())
 }
 
 /// Where the layout lives for a target dir.

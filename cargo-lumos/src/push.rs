@@ -4,9 +4,10 @@
 //! one line per image with its reference and digest.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use lumos_oci::reference::{split_registry, validate_tag_prefix};
 use lumos_oci::registry::{push_layout, Client, ClientOptions, PushStats};
 use lumos_oci::Layout;
 
@@ -17,11 +18,17 @@ use crate::image::layout_dir;
 pub struct PushArgs {
     /// Where to push: `HOST[:PORT]/NAMESPACE`; images become
     /// `NAMESPACE/<function>:<tag-prefix><variant>`.
-    #[arg(long, value_name = "HOST[:PORT]/NAMESPACE")]
+    #[arg(long, value_name = "HOST[:PORT]/NAMESPACE", value_parser = registry_arg)]
     pub registry: String,
     /// Prefix of every tag: `--tag-prefix v1-` gives `v1-wasm`, `v1-native`, ...
-    #[arg(long, value_name = "PREFIX", default_value = "")]
+    #[arg(long, value_name = "PREFIX", default_value = "", value_parser = tag_prefix_arg)]
     pub tag_prefix: String,
+    /// Overall deadline of each registry operation, seconds: the /v2/ probe,
+    /// a manifest, a HEAD, a token (retries included); a blob upload gets
+    /// 2 s per MiB of its size more.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
     /// Allow plain HTTP (and unverified TLS) to a non-loopback registry.
     /// Loopback registries may always use plain HTTP.
     #[arg(long)]
@@ -38,32 +45,25 @@ pub struct PushArgs {
     pub message_format: String,
 }
 
-/// `host[:port]` and namespace of `--registry`.
-fn split_registry(s: &str) -> anyhow::Result<(String, String)> {
-    let s = s.trim_end_matches('/');
-    let s = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .unwrap_or(s);
-    let (host, ns) = s.split_once('/').unwrap_or((s, ""));
-    if host.is_empty() {
-        anyhow::bail!("--registry `{s}`: expected HOST[:PORT]/NAMESPACE");
-    }
-    if !ns.split('/').all(|c| {
-        !c.is_empty()
-            && c.bytes()
-                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
-    }) && !ns.is_empty()
-    {
-        anyhow::bail!("--registry `{s}`: the namespace must be lower-case letters, digits, `.`, `_`, `-` and `/`");
-    }
-    Ok((host.to_string(), ns.to_string()))
+/// lumos-oci's default deadline of one registry operation, in seconds.
+pub const DEFAULT_TIMEOUT_SECS: u64 = lumos_oci::registry::client::DEFAULT_TIMEOUT.as_secs();
+
+/// `--registry`, checked at parse time (host, port, namespace).
+pub fn registry_arg(s: &str) -> Result<String, lumos_oci::Error> {
+    split_registry(s).map(|_| s.to_string())
+}
+
+/// `--tag-prefix`, checked at parse time.
+pub fn tag_prefix_arg(s: &str) -> Result<String, lumos_oci::Error> {
+    validate_tag_prefix(s).map(|()| s.to_string())
 }
 
 /// Pushes every image of the layout (or of the selected functions).
 pub fn run(args: &PushArgs, target_dir: &Path) -> anyhow::Result<()> {
     let started = Instant::now();
-    let (host, namespace) = split_registry(&args.registry)?;
+    let (host, namespace) =
+        split_registry(&args.registry).with_context(|| format!("--registry {}", args.registry))?;
+    validate_tag_prefix(&args.tag_prefix).context("--tag-prefix")?;
     let dir = layout_dir(target_dir);
     let layout = Layout::open(&dir).with_context(|| {
         format!(
@@ -93,6 +93,7 @@ pub fn run(args: &PushArgs, target_dir: &Path) -> anyhow::Result<()> {
         ClientOptions {
             insecure: args.insecure,
             ca_cert: args.ca_cert.clone(),
+            timeout: Duration::from_secs(args.timeout),
             ..Default::default()
         },
     )?;
@@ -153,6 +154,10 @@ mod tests {
             split_registry("localhost:5000").unwrap(),
             ("localhost:5000".into(), "".into())
         );
-        assert!(split_registry("r.example/Upper").is_err());
+        assert!(registry_arg("r.example/Upper").is_err());
+        assert!(registry_arg("127.0.0.1:99999/x").is_err());
+        assert!(registry_arg("bad host!/ns").is_err());
+        assert!(tag_prefix_arg("bad tag!").is_err());
+        assert_eq!(tag_prefix_arg("v1-").unwrap(), "v1-");
     }
 }

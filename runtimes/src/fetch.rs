@@ -9,10 +9,11 @@
 
 use crate::artifact::{tree_bytes, Artifact, ImageInfo};
 use crate::runtime::Protocol;
+use lumos_oci::image::{parse_index, parse_manifest};
 use lumos_oci::registry::{pull, Client, ClientOptions};
 use lumos_oci::spec::media;
 use lumos_oci::unpack::{unpack_image, UnpackLimits};
-use lumos_oci::{Descriptor, Index, Layout, Manifest};
+use lumos_oci::{Descriptor, Layout, Manifest};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -130,12 +131,8 @@ fn from_stamp(
     ))
 }
 
-pub fn fetch(
-    r: &ImageRef,
-    cache: &Path,
-    insecure: bool,
-    protocol: Option<Protocol>,
-) -> crate::Result<Fetched> {
+pub fn fetch(r: &ImageRef, cache: &Path, opts: &crate::RunOpts) -> crate::Result<Fetched> {
+    let (insecure, protocol, limits) = (opts.insecure, opts.protocol, &opts.unpack_limits);
     match r {
         ImageRef::File(p) => {
             let dir = cache.join("files").join(crate::instance::new_instance_id());
@@ -160,14 +157,14 @@ pub fn fetch(
             }
             let t0 = Instant::now();
             let reference = lumos_oci::reference::Reference::parse(s).map_err(oci)?;
-            let client = Client::connect(
-                &reference.registry,
-                ClientOptions {
-                    insecure,
-                    ..Default::default()
-                },
-            )
-            .map_err(oci)?;
+            let mut client_opts = ClientOptions {
+                insecure,
+                ..Default::default()
+            };
+            if let Some(t) = opts.registry_timeout {
+                client_opts.timeout = t;
+            }
+            let client = Client::connect(&reference.registry, client_opts).map_err(oci)?;
             let layout = Layout::create(cache.join("layout")).map_err(oci)?;
             let pulled = pull(&client, &layout, &reference, None).map_err(oci)?;
             let pull_t = t0.elapsed();
@@ -179,7 +176,7 @@ pub fn fetch(
                 &pulled.config,
                 s,
                 cache,
-                protocol,
+                (protocol, limits),
             )?;
             remember_ref(cache, s, &digest)?;
             Ok(Fetched {
@@ -232,28 +229,20 @@ pub fn fetch(
                 }
             };
             let layout = Layout::create(cache.join("layout")).map_err(oci)?;
-            let copy = |d: &Descriptor| -> crate::Result<Vec<u8>> {
-                if !layout.has_blob(&d.digest) {
-                    let f = src.open_blob(&d.digest).map_err(oci)?;
-                    layout
-                        .write_blob_from(f, Some((&d.digest, Some(d.size))))
-                        .map_err(oci)?;
-                }
-                layout.read_blob(&d.digest).map_err(oci)
-            };
+            // Manifests, indexes and configs: size-capped, media types checked.
+            let copy = |d: &Descriptor| layout.copy_document_from(&src, d).map_err(oci);
             let mut desc = top.clone();
             let mut bytes = copy(&top)?;
             if media::is_index(&top.media_type) {
-                let idx: Index = serde_json::from_slice(&bytes)
-                    .map_err(|e| crate::Error::Image(format!("index: {e}")))?;
+                let idx = parse_index(&bytes, &top, &format!("index of {key}")).map_err(oci)?;
                 let want = lumos_oci::registry::pull::host_platform();
                 desc = lumos_oci::registry::pull::select_platform(&idx, &want, &key)
                     .map_err(oci)?
                     .clone();
                 bytes = copy(&desc)?;
             }
-            let manifest: Manifest = serde_json::from_slice(&bytes)
-                .map_err(|e| crate::Error::Image(format!("manifest: {e}")))?;
+            let manifest =
+                parse_manifest(&bytes, &desc, &format!("manifest of {key}")).map_err(oci)?;
             let config = copy(&manifest.config)?;
             for l in &manifest.layers {
                 if !layout.has_blob(&l.digest) {
@@ -264,7 +253,15 @@ pub fn fetch(
                 }
             }
             let pull_t = t0.elapsed();
-            let a = unpack(&layout, &manifest, &desc, &config, &key, cache, protocol)?;
+            let a = unpack(
+                &layout,
+                &manifest,
+                &desc,
+                &config,
+                &key,
+                cache,
+                (protocol, limits),
+            )?;
             remember_ref(cache, &key, desc.digest.as_str())?;
             Ok(Fetched {
                 artifact: a.0,
@@ -283,7 +280,7 @@ fn unpack(
     config: &[u8],
     reference: &str,
     cache: &Path,
-    protocol: Option<Protocol>,
+    (protocol, limits): (Option<Protocol>, &UnpackLimits),
 ) -> crate::Result<(Artifact, Duration)> {
     let t0 = Instant::now();
     let digest = desc.digest.to_string();
@@ -318,7 +315,7 @@ fn unpack(
             .entry("dev.lumos.function".into())
             .or_insert(function);
     } else {
-        unpack_image(layout, manifest, &root, &UnpackLimits::default()).map_err(oci)?;
+        unpack_image(layout, manifest, &root, limits).map_err(oci)?;
     }
     let unpack_t = t0.elapsed();
     let image = ImageInfo {

@@ -44,6 +44,13 @@ pub struct RunOpts {
     pub baas: Option<String>,
     /// Plain HTTP to a non-loopback registry.
     pub insecure: bool,
+    /// The overall deadline of each registry operation; None: lumos-oci's
+    /// default (60 s, plus 2 s per MiB of a blob).
+    #[serde(default)]
+    pub registry_timeout: Option<Duration>,
+    /// Bounds on unpacking an image (bytes, entries).
+    #[serde(default)]
+    pub unpack_limits: lumos_oci::unpack::UnpackLimits,
     /// Override the protocol the image declares.
     pub protocol: Option<Protocol>,
     /// Payload group name, recorded.
@@ -66,6 +73,8 @@ impl Default for RunOpts {
             requests: 50,
             baas: None,
             insecure: false,
+            registry_timeout: None,
+            unpack_limits: Default::default(),
             protocol: None,
             group: None,
             stderr_passthrough: false,
@@ -256,7 +265,7 @@ impl Runner {
             }
         };
         std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io("create cache", &dir, e))?;
-        let f = fetch::fetch(&r, &dir, self.opts.insecure, self.opts.protocol)?;
+        let f = fetch::fetch(&r, &dir, &self.opts)?;
         Ok(Prepared {
             artifact: Arc::new(f.artifact),
             pull: f.pull,

@@ -151,3 +151,79 @@ fn runs_from_a_local_oci_layout() {
         .unwrap_err();
     assert!(e.to_string().contains("name one"), "{e}");
 }
+
+#[path = "../../oci/tests/support/faulty.rs"]
+mod faulty;
+
+/// `lumos-runner cold` against real faulty registries on loopback: with
+/// `--registry-timeout 2` it fails by then with one line naming the host
+/// and what it waited for (before: about 50 minutes, silently).
+#[test]
+fn runner_cold_ends_at_the_registry_deadline_with_one_line() {
+    for fault in [faulty::Fault::Silent, faulty::Fault::TrickleHeaders] {
+        let server = faulty::Faulty::start(fault);
+        let t = std::time::Instant::now();
+        let out = std::process::Command::new(runner_exe())
+            .args(["cold", &format!("{}/lumos/fixture:wasm", server.addr)])
+            .args(["--runtime", "wasmtime-jit", "--registry-timeout", "2"])
+            .output()
+            .unwrap();
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(60),
+            "{fault:?}: {:?}",
+            t.elapsed()
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{fault:?}: {err}");
+        let want = format!("registry {}: no answer to GET /v2/ within 2 s", server.addr);
+        assert!(
+            err.lines().any(|l| l.contains(&want)),
+            "{fault:?}: wanted `{want}` in:\n{err}"
+        );
+    }
+    // Range-checked at parse time.
+    let out = std::process::Command::new(runner_exe())
+        .args(["cold", "127.0.0.1:1/x:y", "--runtime", "wasmtime-jit"])
+        .args(["--registry-timeout", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--registry-timeout"));
+}
+
+/// A local layout whose index.json names its image with an unknown media
+/// type, or whose manifest is 5 MiB: refused, naming the media type or the
+/// limit, and nothing is unpacked.
+#[test]
+fn runner_refuses_unknown_media_types_and_huge_manifests_in_a_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = layout(tmp.path());
+    let l = lumos_oci::Layout::open(&src).unwrap();
+    let good = l.resolve("t/fixture:wasm").unwrap();
+    let mut evil = good.clone();
+    evil.media_type = "application/x-evil".into();
+    let m = lumos_oci::image::read_manifest(&l, &good).unwrap();
+    let mut huge = m.clone();
+    huge.annotations
+        .get_or_insert_with(Default::default)
+        .insert("pad".into(), "x".repeat(5 << 20));
+    let bytes = lumos_oci::spec::to_bytes(&huge);
+    l.write_blob(&bytes).unwrap();
+    let huge_desc = lumos_oci::Descriptor::of(lumos_oci::spec::media::MANIFEST, &bytes);
+    l.set_refs(&[("evil".into(), evil), ("huge".into(), huge_desc)])
+        .unwrap();
+    for (name, want) in [("evil", "`application/x-evil`"), ("huge", "4194304")] {
+        let cache = tmp.path().join(format!("cache-{name}"));
+        let out = std::process::Command::new(runner_exe())
+            .args(["cold", &format!("oci:{}:{name}", src.display())])
+            .args(["--runtime", "wasmtime-jit", "--cache"])
+            .arg(&cache)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: {err}");
+        assert!(err.contains(want), "{name}: wanted {want} in:\n{err}");
+        let unpacked = std::fs::read_dir(cache.join("rootfs")).map_or(0, |d| d.count());
+        assert_eq!(unpacked, 0, "{name}: something was unpacked");
+    }
+}

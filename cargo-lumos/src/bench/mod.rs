@@ -67,7 +67,7 @@ pub struct BenchArgs {
     pub quick: bool,
     /// Push to and pull from this registry (`HOST[:PORT]/NAMESPACE`) instead
     /// of a throwaway local one.
-    #[arg(long, value_name = "HOST[:PORT]/NAMESPACE")]
+    #[arg(long, value_name = "HOST[:PORT]/NAMESPACE", value_parser = crate::push::registry_arg)]
     pub registry: Option<String>,
     /// Plain HTTP (and unverified TLS) to a non-loopback registry.
     #[arg(long)]
@@ -362,6 +362,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let push_args = PushArgs {
         registry: registry.clone(),
         tag_prefix: String::new(),
+        timeout: crate::push::DEFAULT_TIMEOUT_SECS,
         insecure: args.insecure,
         ca_cert: None,
         functions: packable.clone(),

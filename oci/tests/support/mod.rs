@@ -4,6 +4,7 @@
 //! with mmdebstrap and cached.
 #![allow(dead_code)]
 
+pub mod faulty;
 pub mod token_service;
 
 use std::io::Read;
