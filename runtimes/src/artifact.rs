@@ -75,6 +75,7 @@ impl Artifact {
             cwd: "/".into(),
             labels: BTreeMap::new(),
             protocol,
+            // The caller says whether the protocol was given.
             protocol_declared: true,
             wasi: WasiPolicy::default(),
             image: ImageInfo {

@@ -225,8 +225,8 @@ impl Launcher {
         let assumed = if a.protocol_declared {
             ""
         } else {
-            ", assumed: the image has no dev.lumos.protocol label; give --protocol stdio or http \
-             if the function speaks another"
+            ", assumed: no --protocol and no dev.lumos.protocol label in the image; give \
+             --protocol stdio or http if the function speaks another"
         };
         let lines: Vec<&str> = stderr
             .lines()

@@ -105,6 +105,9 @@ fn an_artifact_function_name_cannot_write_outside_the_rootfs() {
         let out = Command::new(runner_exe())
             .args(["cold", &image, "-r", "wasmtime-jit", "--cache"])
             .arg(&cache)
+            // anyhow would add a backtrace under the test harness's settings.
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE")
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -114,10 +117,9 @@ fn an_artifact_function_name_cannot_write_outside_the_rootfs() {
             "{tag}: the image wrote {}",
             would_be.display()
         );
-        let line = stderr
-            .lines()
-            .find(|l| !l.trim().is_empty())
-            .unwrap_or_default();
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{tag}: not one line: {stderr}");
+        let line = lines[0];
         assert!(
             line.contains("annotation dev.lumos.function") && line.contains(&format!("{value:?}")),
             "{tag}: the first line does not name the field and value: {stderr}"
