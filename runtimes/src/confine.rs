@@ -71,7 +71,12 @@ impl InRoot {
     /// A path that opens exactly what was resolved (the descriptor's magic
     /// link), whatever happens to the rootfs afterwards.
     pub fn fd_path(&self) -> PathBuf {
-        PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
+        match self.kind {
+            // `/.` after the magic link: it is then not the last component, so
+            // a directory opens even with O_NOFOLLOW (WasmEdge opens so).
+            Kind::Dir => PathBuf::from(format!("/proc/self/fd/{}/.", self.fd.as_raw_fd())),
+            _ => PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd())),
+        }
     }
 }
 

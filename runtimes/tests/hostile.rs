@@ -25,6 +25,15 @@ fn call(runner: &Runner, image: &str, rt: Runtime, body: &str) -> Result<String,
     }
 }
 
+/// The wasm runtimes of this build (WasmEdge with the `wasmedge` feature).
+fn wasm_runtimes() -> Vec<Runtime> {
+    let mut v = vec![Runtime::WasmtimeJit, Runtime::WasmiInterp];
+    if cfg!(feature = "wasmedge") {
+        v.push(Runtime::WasmedgeInterp);
+    }
+    v
+}
+
 fn oci(dir: &Path, name: &str) -> String {
     format!("oci:{}:{name}", dir.display())
 }
@@ -169,7 +178,7 @@ fn wasi_dirs_never_open_a_host_directory() {
         ),
         ("climb", vec![file.clone()], climb.clone()),
     ];
-    for rt in [Runtime::WasmtimeJit, Runtime::WasmiInterp] {
+    for rt in wasm_runtimes() {
         for (what, layer, value) in &refused {
             let dir = wasm_image(
                 vec![layer.clone()],
@@ -257,7 +266,7 @@ fn a_wasm_entrypoint_resolves_inside_the_rootfs() {
             )],
         ),
     ];
-    for rt in [Runtime::WasmtimeJit, Runtime::WasmiInterp] {
+    for rt in wasm_runtimes() {
         for (what, entry, layer) in &refused {
             let dir = Image::new(json!({ "Entrypoint": [entry] }), vec![layer.clone()])
                 .write(&t.path().join(format!("{what}-{rt}")), "t/x:entry");
@@ -299,7 +308,7 @@ fn a_wasm_entrypoint_resolves_inside_the_rootfs() {
             ],
         ),
     ];
-    for rt in [Runtime::WasmtimeJit, Runtime::WasmiInterp] {
+    for rt in wasm_runtimes() {
         for (what, entry, layer) in &ok_cases {
             let dir = Image::new(json!({ "Entrypoint": [entry] }), vec![layer.clone()])
                 .write(&t.path().join(format!("ok-{what}-{rt}")), "t/x:entry");
