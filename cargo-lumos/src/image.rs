@@ -104,6 +104,7 @@ pub fn run(args: &ImageArgs, target_dir: &Path) -> anyhow::Result<()> {
         source,
         revision,
         wasm_format: args.wasm_format.parse::<WasmFormat>()?,
+        protocol: None,
         client: ClientOptions {
             insecure: args.insecure,
             ca_cert: args.ca_cert.clone(),
@@ -186,7 +187,12 @@ fn pack_one(
             engine: a.engine.clone(),
         })
         .collect();
-    Ok(pack_function(layout, &f.name, &arts, &base, opts, bases)?)
+    // Every image says how its function is invoked (`dev.lumos.protocol`).
+    let opts = PackOptions {
+        protocol: Some(f.protocol.clone()),
+        ..opts.clone()
+    };
+    Ok(pack_function(layout, &f.name, &arts, &base, &opts, bases)?)
 }
 
 /// `org.opencontainers.image.source` and `.revision` from git, when the

@@ -30,6 +30,9 @@ pub struct ImageMeta {
     pub source: Option<String>,
     /// `org.opencontainers.image.revision`, when known.
     pub revision: Option<String>,
+    /// `dev.lumos.protocol` (`lumos`, `stdio`, `http`), when known: the
+    /// runner invokes the function that way without being told.
+    pub protocol: Option<String>,
 }
 
 impl ImageMeta {
@@ -61,6 +64,9 @@ impl ImageMeta {
             self.function.clone(),
         );
         a.insert(annotation::LUMOS_VARIANT.to_string(), self.variant.clone());
+        if let Some(p) = &self.protocol {
+            a.insert(annotation::LUMOS_PROTOCOL.to_string(), p.clone());
+        }
         a
     }
 
@@ -483,6 +489,7 @@ mod tests {
             created: 0,
             source: Some("https://example.invalid/lumos".into()),
             revision: Some("abc123".into()),
+            protocol: Some("lumos".into()),
         }
     }
 
@@ -512,6 +519,12 @@ mod tests {
         assert_eq!(
             config["config"]["Labels"][annotation::WASM_VARIANT],
             "compat-smart"
+        );
+        // The runner reads how to invoke the function from the image.
+        assert_eq!(a[annotation::LUMOS_PROTOCOL], "lumos");
+        assert_eq!(
+            config["config"]["Labels"][annotation::LUMOS_PROTOCOL],
+            "lumos"
         );
     }
 

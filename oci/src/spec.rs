@@ -63,6 +63,8 @@ pub mod annotation {
     pub const WASM_VARIANT: &str = "module.wasm.image/variant";
     pub const LUMOS_FUNCTION: &str = "dev.lumos.function";
     pub const LUMOS_VARIANT: &str = "dev.lumos.variant";
+    /// How the function is invoked: `lumos`, `stdio` or `http`.
+    pub const LUMOS_PROTOCOL: &str = "dev.lumos.protocol";
     pub const LUMOS_AOT_ENGINE: &str = "dev.lumos.aot.engine";
     pub const LUMOS_AOT_ARCH: &str = "dev.lumos.aot.arch";
 }

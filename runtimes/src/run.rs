@@ -4,7 +4,7 @@
 use crate::artifact::{Artifact, ImageInfo};
 use crate::container::{self, Probe, Sandbox};
 use crate::fetch::{self, ImageRef};
-use crate::guard::Guard;
+use crate::guard::{Guard, GuardedDir};
 use crate::host::Reply;
 use crate::launch::{Launcher, Limits, Slot};
 use crate::machine::{Machine, Versions};
@@ -87,8 +87,10 @@ impl Default for RunOpts {
 /// (to a rootfs, with the bookkeeping after it), `start` (until the instance
 /// process had exec'd: bundle, runtime process), `ready` (until `HELLO` or the
 /// open port: container setup, engine and module load, guest init),
-/// `first_response` (the first request's round trip). `pull` and `unpack`
-/// are 0 when the image came from the local cache (`RunResult::cache`).
+/// `first_response` (the first request's round trip). When the image came
+/// from the local cache (`RunResult::cache`), `unpack` is 0 and `pull` is
+/// only the check of the tag's current digest with the registry (one HEAD;
+/// 0 for a local layout).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ColdStart {
     pub pull: f64,
@@ -211,7 +213,7 @@ pub struct Runner {
     store: Arc<dyn Store>,
     machine: Machine,
     versions: Versions,
-    work: tempfile::TempDir,
+    work: GuardedDir,
 }
 
 /// An image made ready to start (pulled, unpacked).
@@ -220,8 +222,9 @@ pub struct Prepared {
     pub pull: Option<Duration>,
     pub unpack: Option<Duration>,
     pub cache: CacheInfo,
-    // Keeps a throwaway cache alive while instances use its rootfs.
-    _tmp: Option<tempfile::TempDir>,
+    // Keeps a throwaway cache alive while instances use its rootfs; the
+    // guard removes it if the runner dies first.
+    _tmp: Option<GuardedDir>,
 }
 
 impl Runner {
@@ -232,9 +235,7 @@ impl Runner {
                 .map_err(|e| crate::Error::io("start guard", &runner_exe, e))?,
         );
         let store = crate::store::open(opts.baas.as_deref())?;
-        let work = tempfile::Builder::new()
-            .prefix("lumos-run-")
-            .tempdir()
+        let work = GuardedDir::new("lumos-run-", &guard)
             .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
         Ok(Runner {
             opts,
@@ -257,9 +258,7 @@ impl Runner {
         let (dir, tmp) = match &self.opts.cache_dir {
             Some(d) => (d.clone(), None),
             None => {
-                let t = tempfile::Builder::new()
-                    .prefix("lumos-cache-")
-                    .tempdir()
+                let t = GuardedDir::new("lumos-cache-", &self.guard)
                     .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
                 (t.path().to_path_buf(), Some(t))
             }
@@ -351,8 +350,11 @@ impl Runner {
             let pull = p.pull.unwrap_or_default();
             (pull, (prepared_at - t0).saturating_sub(pull), prepared_at)
         } else {
-            // From the local cache: nothing pulled or unpacked; the lookup counts as start.
-            (Duration::ZERO, Duration::ZERO, t0)
+            // From the local cache: nothing unpacked; `pull` is the registry's
+            // answer for the tag's current digest (0 for a layout or a digest
+            // reference); the local lookup counts as start.
+            let check = p.pull.unwrap_or_default();
+            (check, Duration::ZERO, t0 + check)
         };
         let l = self.launcher(&p, runtime)?;
         let mut r = self.base(&p, &l, "cold", payload);

@@ -105,6 +105,22 @@ pub enum Protocol {
     Http,
 }
 
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Lumos => "lumos",
+            Protocol::Stdio => "stdio",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl FromStr for Protocol {
     type Err = crate::Error;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

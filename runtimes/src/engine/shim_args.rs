@@ -23,6 +23,10 @@ pub struct ShimArgs {
     pub dirs: Vec<String>,
     #[arg(long)]
     pub network: bool,
+    /// The image's rootfs: the module and every --dir HOST are paths inside
+    /// it, resolved there (symlinks followed inside, `..` stops at its root).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
     pub module: PathBuf,
 }
 
@@ -47,7 +51,9 @@ impl ShimArgs {
             policy.preopens.push((h.into(), g.into()));
         }
         let opts = ShimOpts {
+            root: self.root,
             module: self.module,
+            shown: None,
             name: self.name,
             memory_limit: self.memory_limit,
             policy,

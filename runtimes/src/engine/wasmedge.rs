@@ -40,7 +40,7 @@ fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, String) {
 
 pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     let load = |msg: String| ShimError::Load {
-        module: opts.module.display().to_string(),
+        module: opts.module_shown(),
         msg,
     };
     let bytes = std::fs::read(&opts.module).map_err(|e| load(e.to_string()))?;

@@ -12,7 +12,7 @@ pub const VERSION: &str = "2.0.0";
 
 pub fn run(opts: &ShimOpts) -> Result<i32, ShimError> {
     let load = |msg: String| ShimError::Load {
-        module: opts.module.display().to_string(),
+        module: opts.module_shown(),
         msg,
     };
     if opts.policy.network {
