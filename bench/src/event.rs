@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lumos_build::compile::BuildEvent;
-use lumos_model::{Runtime, RunRow};
+use lumos_model::{RunRow, Runtime};
 
 use crate::plan::Cell;
 

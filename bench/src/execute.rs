@@ -109,14 +109,12 @@ pub fn execute(
         }
         for o in &payload.objects {
             runner.store().put(&o.key, &o.bytes).map_err(|e| {
-                crate::Error::Usage(format!(
-                    "preloading {} into {store}: {}",
-                    o.key,
-                    lumos_model::error_chain(&e)
-                ))
+                crate::Error::Usage(format!("preloading {} into {store}: {e}", o.key))
             })?;
         }
-        let function = ws.function(&cell.function).expect("cells come from the workspace");
+        let function = ws
+            .function(&cell.function)
+            .expect("cells come from the workspace");
         let image = prepared.image(&cell.function, cell.runtime);
         let group = cell.group.to_string();
         let job = Job {
@@ -147,7 +145,11 @@ pub fn execute(
     }
     drop(runner);
 
-    let bases: BTreeSet<&str> = ws.functions.iter().map(|f| f.config.base.as_str()).collect();
+    let bases: BTreeSet<&str> = ws
+        .functions
+        .iter()
+        .map(|f| f.config.base.as_str())
+        .collect();
     Ok(BenchOutput {
         schema_version: lumos_model::SCHEMA_VERSION,
         machine: lumos_runtimes::machine::machine(),
@@ -180,4 +182,3 @@ pub fn execute(
 pub fn measured_anything(out: &BenchOutput) -> bool {
     out.runs.iter().any(|r| r.ok > 0)
 }
-

@@ -84,7 +84,10 @@ pub fn cold(
     mut tick: impl FnMut(),
     mut r: RunRow,
 ) -> RunRow {
-    let job = Job { cache: None, ..*job };
+    let job = Job {
+        cache: None,
+        ..*job
+    };
     let mut first = Recorder::new(true);
     let mut cold: Vec<ColdStart> = vec![];
     let mut phases = vec![];

@@ -48,7 +48,12 @@ pub struct Payload {
 impl Payload {
     /// The request plus the objects it reads, bytes.
     pub fn bytes(&self) -> u64 {
-        self.request.len() as u64 + self.objects.iter().map(|o| o.bytes.len() as u64).sum::<u64>()
+        self.request.len() as u64
+            + self
+                .objects
+                .iter()
+                .map(|o| o.bytes.len() as u64)
+                .sum::<u64>()
     }
 }
 
@@ -108,7 +113,10 @@ impl Payloads {
             path = out.join("payloads.toml");
             file = parse(&path)?;
             if file.generate.is_some() {
-                bail!("{}: a generated payloads file may not generate again", path.display());
+                bail!(
+                    "{}: a generated payloads file may not generate again",
+                    path.display()
+                );
             }
         }
         let mut out = Payloads {
@@ -128,8 +136,8 @@ impl Payloads {
 }
 
 fn parse(path: &Path) -> crate::Result<File> {
-    let text = std::fs::read_to_string(path)
-        .map_err(io(format!("payloads file {}", path.display())))?;
+    let text =
+        std::fs::read_to_string(path).map_err(io(format!("payloads file {}", path.display())))?;
     toml::from_str(&text).map_err(|source| crate::Error::Payloads {
         path: path.to_path_buf(),
         source,
@@ -156,7 +164,11 @@ fn generate(
         .map_err(io(format!("running the payload generator {}", g.package)))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
         bail!(
             "{}: the payload generator `{}` failed ({}): {last}",
             named_in.display(),

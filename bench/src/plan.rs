@@ -92,11 +92,10 @@ impl Plan {
             arrival,
             rate: req.load.rate,
             requests: req.load.requests,
-            duration: req.load.duration.unwrap_or(Duration::from_secs(if quick {
-                3
-            } else {
-                10
-            })),
+            duration: req
+                .load
+                .duration
+                .unwrap_or(Duration::from_secs(if quick { 3 } else { 10 })),
             ..Default::default()
         };
         load.check()

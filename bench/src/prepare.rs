@@ -37,7 +37,11 @@ pub struct Prepared {
 impl Prepared {
     /// The image reference a cell pulls.
     pub fn image(&self, function: &str, runtime: Runtime) -> String {
-        format!("{}/{function}:{}", self.registry, runtime.image_tag(self.host))
+        format!(
+            "{}/{function}:{}",
+            self.registry,
+            runtime.image_tag(self.host)
+        )
     }
 }
 

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-
 /// The parser of every path flag: the path made absolute against the current
 /// directory, once, at parse time. cargo runs in the workspace root (so the
 /// repository's `.cargo/config.toml` applies), where a relative
@@ -24,13 +23,19 @@ pub struct CargoArgs {
     #[cfg_attr(feature = "clap", arg(long, value_name = "PATH", value_parser = absolute_path()))]
     pub manifest_path: Option<PathBuf>,
     /// Function package(s) to build (default: every function of the workspace).
-    #[cfg_attr(feature = "clap", arg(short = 'p', long = "package", value_name = "SPEC"))]
+    #[cfg_attr(
+        feature = "clap",
+        arg(short = 'p', long = "package", value_name = "SPEC")
+    )]
     pub packages: Vec<String>,
     /// Build every function of the workspace (the default; accepted for cargo's sake).
     #[cfg_attr(feature = "clap", arg(long))]
     pub workspace: bool,
     /// Leave out these packages.
-    #[cfg_attr(feature = "clap", arg(long, value_name = "SPEC", requires = "workspace"))]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "SPEC", requires = "workspace")
+    )]
     pub exclude: Vec<String>,
     /// Build with the release profile (the default unless metadata names a profile).
     #[cfg_attr(feature = "clap", arg(short = 'r', long, conflicts_with = "profile"))]
@@ -42,7 +47,10 @@ pub struct CargoArgs {
     #[cfg_attr(feature = "clap", arg(long, value_name = "DIR", value_parser = absolute_path()))]
     pub target_dir: Option<PathBuf>,
     /// Space or comma separated list of features to activate.
-    #[cfg_attr(feature = "clap", arg(short = 'F', long = "features", value_name = "FEATURES"))]
+    #[cfg_attr(
+        feature = "clap",
+        arg(short = 'F', long = "features", value_name = "FEATURES")
+    )]
     pub features: Vec<String>,
     /// Activate all available features.
     #[cfg_attr(feature = "clap", arg(long))]

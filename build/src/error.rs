@@ -22,8 +22,8 @@ pub enum Error {
     Toml(#[from] toml::de::Error),
     #[error(transparent)]
     Name(#[from] lumos_model::UnknownName),
-    #[error("wasmtime")]
-    Wasmtime(#[source] wasmtime::Error),
+    #[error(transparent)]
+    Wasm(#[from] lumos_wasm::Error),
     /// What was being done when `source` happened.
     #[error("{context}")]
     Context {

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::error::{bail, Context as _, Result};
-pub use lumos_oci::image::WasmFormat;
 use lumos_oci::image::Packed;
+pub use lumos_oci::image::WasmFormat;
 use lumos_oci::pack::{pack_function, ArtifactInput, BaseCache, BaseSpec, PackOptions};
 use lumos_oci::registry::ClientOptions;
 use lumos_oci::Layout;
@@ -67,6 +67,11 @@ pub struct PackReport {
     pub layout: PathBuf,
     pub images: Vec<PackedImage>,
     pub elapsed: Duration,
+}
+
+/// `--namespace`, checked at parse time.
+pub fn namespace_arg(s: &str) -> Result<String, lumos_oci::Error> {
+    lumos_oci::reference::validate_namespace(s).map(|()| s.to_string())
 }
 
 /// Where the layout lives for a target dir.

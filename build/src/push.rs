@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-pub use lumos_oci::registry::{PushStats, PushedImage};
 use lumos_oci::reference::{split_registry, validate_tag_prefix};
 use lumos_oci::registry::{push_layout, Client, ClientOptions};
+pub use lumos_oci::registry::{PushStats, PushedImage};
 use lumos_oci::Layout;
 
 use crate::error::{bail, Context as _, Result};

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{bail, Context, Result};
+use crate::error::{bail, Result};
 use cargo_metadata::{Metadata, MetadataCommand, Package};
 
 use crate::cargo_args::CargoArgs;

@@ -68,6 +68,12 @@ impl TargetArgs {
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct FunctionArgs {
     /// Only these functions (repeat or comma-separate); all when not given.
-    #[arg(short = 'p', long = "package", visible_alias = "function", value_name = "FUNCTION", value_delimiter = ',')]
+    #[arg(
+        short = 'p',
+        long = "package",
+        visible_alias = "function",
+        value_name = "FUNCTION",
+        value_delimiter = ','
+    )]
     pub functions: Vec<String>,
 }

@@ -409,4 +409,13 @@ fn a_failing_function_is_counted_in_errors_not_dropped() {
         );
     }
     assert!(stdout(&out).contains("error(s)"), "{}", stdout(&out));
+    // Its images say how it is invoked, so a runner needs no --protocol.
+    let layout = lumos_oci::Layout::open(target.path().join("lumos/oci")).unwrap();
+    let desc = layout.resolve("lumos/failer:wasm").unwrap();
+    let m: lumos_oci::Manifest =
+        serde_json::from_slice(&layout.read_blob(&desc.digest).unwrap()).unwrap();
+    assert_eq!(m.annotations.unwrap()["dev.lumos.protocol"], "stdio");
+    let config: serde_json::Value =
+        serde_json::from_slice(&layout.read_blob(&m.config.digest).unwrap()).unwrap();
+    assert_eq!(config["config"]["Labels"]["dev.lumos.protocol"], "stdio");
 }

@@ -21,7 +21,9 @@ pub struct LatencyStats {
 /// to back: `pull` (registry or layout to the cache), `unpack` (to a rootfs),
 /// `start` (until the instance process had exec'd), `ready` (until `HELLO` or
 /// the open port), `first_response` (the first request's round trip).
-/// `pull` and `unpack` are 0 when the image came from the local cache.
+/// When the image came from the local cache, `unpack` is 0 and `pull` is only
+/// the check of the tag's current digest with the registry (one HEAD; 0 for a
+/// local layout).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ColdStart {
     pub pull: f64,

@@ -53,6 +53,7 @@ fn pack(build_json: &str, layout: &str, rest: &[String]) -> Result<()> {
         source: None,
         revision: None,
         wasm_format: WasmFormat::Compat,
+        protocol: None,
         client: ClientOptions::default(),
     };
     let base_override = opt(rest, "--base");
@@ -73,6 +74,10 @@ fn pack(build_json: &str, layout: &str, rest: &[String]) -> Result<()> {
                 engine: a["engine"].as_str().map(str::to_string),
             })
             .collect();
+        let opts = PackOptions {
+            protocol: f["protocol"].as_str().map(str::to_string),
+            ..opts.clone()
+        };
         for p in pack_function(
             &layout,
             name,

@@ -10,7 +10,9 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layer::LayerBuilder;
 use crate::layout::Layout;
-use crate::spec::{annotation, media, to_bytes, Descriptor, Index, Manifest, Platform};
+use crate::spec::{
+    annotation, media, to_bytes, Descriptor, Index, Manifest, Platform, MAX_DOCUMENT_BYTES,
+};
 use crate::timestamp::rfc3339;
 
 /// What every image says about itself.
@@ -28,6 +30,9 @@ pub struct ImageMeta {
     pub source: Option<String>,
     /// `org.opencontainers.image.revision`, when known.
     pub revision: Option<String>,
+    /// `dev.lumos.protocol` (`lumos`, `stdio`, `http`), when known: the
+    /// runner invokes the function that way without being told.
+    pub protocol: Option<String>,
 }
 
 impl ImageMeta {
@@ -59,6 +64,9 @@ impl ImageMeta {
             self.function.clone(),
         );
         a.insert(annotation::LUMOS_VARIANT.to_string(), self.variant.clone());
+        if let Some(p) = &self.protocol {
+            a.insert(annotation::LUMOS_PROTOCOL.to_string(), p.clone());
+        }
         a
     }
 
@@ -403,16 +411,70 @@ pub fn pack_index(layout: &Layout, meta: &ImageMeta, children: &[Descriptor]) ->
     })
 }
 
-/// Reads the manifest a descriptor points at (digest verified).
+/// Reads the manifest a descriptor points at (size bounded, digest
+/// verified, media types checked as [`parse_manifest`] does).
 pub fn read_manifest(layout: &Layout, desc: &Descriptor) -> Result<Manifest> {
-    let bytes = layout.read_blob(&desc.digest)?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::json(format!("manifest {}", desc.digest), e))
+    let bytes = layout.read_document(desc)?;
+    parse_manifest(&bytes, desc, &format!("manifest {}", desc.digest))
 }
 
-/// Reads the index a descriptor points at (digest verified).
+/// Reads the index a descriptor points at (as [`read_manifest`]).
 pub fn read_index(layout: &Layout, desc: &Descriptor) -> Result<Index> {
-    let bytes = layout.read_blob(&desc.digest)?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::json(format!("index {}", desc.digest), e))
+    let bytes = layout.read_document(desc)?;
+    parse_index(&bytes, desc, &format!("index {}", desc.digest))
+}
+
+/// The JSON of a document whose declared `mediaType` (when set) agrees with
+/// its descriptor's (a descriptor saying "manifest" over an index is refused
+/// as such, before its fields are looked at).
+fn declared_checked(bytes: &[u8], desc: &Descriptor, what: &str) -> Result<Value> {
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| Error::json(what, e))?;
+    match v.get("mediaType") {
+        Some(Value::String(m)) if *m != desc.media_type => Err(Error::Image(format!(
+            "{what}: the document says mediaType `{m}` but its descriptor says `{}`",
+            desc.media_type
+        ))),
+        _ => Ok(v),
+    }
+}
+
+fn check_size(bytes: &[u8], what: &str) -> Result<()> {
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(Error::DocumentTooLarge {
+            what: what.to_string(),
+            size: bytes.len() as u64,
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Parses the image manifest `desc` points at: the descriptor's media type
+/// must be an image manifest's (OCI or Docker v2), and the document's own
+/// `mediaType`, when set, the same. `what` names it in errors.
+pub fn parse_manifest(bytes: &[u8], desc: &Descriptor, what: &str) -> Result<Manifest> {
+    if !media::is_manifest(&desc.media_type) {
+        return Err(Error::UnsupportedMediaType {
+            what: format!("{what} (expected an image manifest)"),
+            media_type: desc.media_type.clone(),
+        });
+    }
+    check_size(bytes, what)?;
+    let v = declared_checked(bytes, desc, what)?;
+    serde_json::from_value(v).map_err(|e| Error::json(what, e))
+}
+
+/// Parses the image index `desc` points at (checked as [`parse_manifest`]).
+pub fn parse_index(bytes: &[u8], desc: &Descriptor, what: &str) -> Result<Index> {
+    if !media::is_index(&desc.media_type) {
+        return Err(Error::UnsupportedMediaType {
+            what: format!("{what} (expected an image index)"),
+            media_type: desc.media_type.clone(),
+        });
+    }
+    check_size(bytes, what)?;
+    let v = declared_checked(bytes, desc, what)?;
+    serde_json::from_value(v).map_err(|e| Error::json(what, e))
 }
 
 #[cfg(test)]
@@ -427,6 +489,7 @@ mod tests {
             created: 0,
             source: Some("https://example.invalid/lumos".into()),
             revision: Some("abc123".into()),
+            protocol: Some("lumos".into()),
         }
     }
 
@@ -456,6 +519,12 @@ mod tests {
         assert_eq!(
             config["config"]["Labels"][annotation::WASM_VARIANT],
             "compat-smart"
+        );
+        // The runner reads how to invoke the function from the image.
+        assert_eq!(a[annotation::LUMOS_PROTOCOL], "lumos");
+        assert_eq!(
+            config["config"]["Labels"][annotation::LUMOS_PROTOCOL],
+            "lumos"
         );
     }
 

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use crate::digest::{unwrap_io, Digest, DigestWriter, VerifyingReader};
 use crate::error::{Error, Result};
-use crate::spec::{annotation, media, to_bytes, Descriptor, Index};
+use crate::spec::{annotation, media, to_bytes, Descriptor, Index, MAX_DOCUMENT_BYTES};
 
 const LAYOUT_FILE: &str = "oci-layout";
 const LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -50,6 +50,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(Error::io(path, e));
     }
     Ok(())
+}
+
+/// `manifest`, `index`, `config` or `blob`, for messages.
+pub(crate) fn document_kind(media_type: &str) -> &'static str {
+    if media::is_manifest(media_type) {
+        "manifest"
+    } else if media::is_index(media_type) {
+        "index"
+    } else if media_type.contains("config") {
+        "config"
+    } else {
+        "blob"
+    }
 }
 
 impl Layout {
@@ -186,6 +199,42 @@ impl Layout {
         Ok(bytes)
     }
 
+    /// Reads a manifest, index or config blob: at most
+    /// [`MAX_DOCUMENT_BYTES`] (checked before reading), digest and size verified.
+    pub fn read_document(&self, desc: &Descriptor) -> Result<Vec<u8>> {
+        let what = format!("{} {}", document_kind(&desc.media_type), desc.digest);
+        if desc.size > MAX_DOCUMENT_BYTES {
+            return Err(Error::DocumentTooLarge {
+                what,
+                size: desc.size,
+                limit: MAX_DOCUMENT_BYTES,
+            });
+        }
+        let p = self.blob_path(&desc.digest);
+        let f = File::open(&p).map_err(|e| Error::io(&p, e))?;
+        let mut bytes = Vec::new();
+        VerifyingReader::new(
+            f.take(MAX_DOCUMENT_BYTES + 1),
+            desc.digest.clone(),
+            Some(desc.size),
+            format!("{what} in {}", self.root.display()),
+        )
+        .read_to_end(&mut bytes)
+        .map_err(|e| unwrap_io(&p, e))?;
+        Ok(bytes)
+    }
+
+    /// Copies a manifest, index or config from `src` into this layout
+    /// (unless it is here) and reads it as [`Layout::read_document`] does.
+    pub fn copy_document_from(&self, src: &Layout, desc: &Descriptor) -> Result<Vec<u8>> {
+        if !self.has_blob(&desc.digest) {
+            let bytes = src.read_document(desc)?;
+            self.write_blob(&bytes)?;
+            return Ok(bytes);
+        }
+        self.read_document(desc)
+    }
+
     /// Re-hashes a blob on disk against its descriptor.
     pub fn verify_blob(&self, desc: &Descriptor) -> Result<()> {
         let mut r = self.open_blob_verified(desc)?;
@@ -194,10 +243,21 @@ impl Layout {
         Ok(())
     }
 
-    /// Reads `index.json`.
+    /// Reads `index.json` (at most [`MAX_DOCUMENT_BYTES`]).
     pub fn index(&self) -> Result<Index> {
         let p = self.root.join("index.json");
-        let bytes = fs::read(&p).map_err(|e| Error::io(&p, e))?;
+        let f = File::open(&p).map_err(|e| Error::io(&p, e))?;
+        let mut bytes = Vec::new();
+        f.take(MAX_DOCUMENT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&p, e))?;
+        if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+            return Err(Error::DocumentTooLarge {
+                what: p.display().to_string(),
+                size: fs::metadata(&p).map_or(bytes.len() as u64, |m| m.len()),
+                limit: MAX_DOCUMENT_BYTES,
+            });
+        }
         serde_json::from_slice(&bytes).map_err(|e| Error::json(p.display().to_string(), e))
     }
 

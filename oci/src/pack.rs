@@ -54,6 +54,9 @@ pub struct PackOptions {
     pub source: Option<String>,
     pub revision: Option<String>,
     pub wasm_format: WasmFormat,
+    /// The function's protocol (`lumos`, `stdio`, `http`), carried by every
+    /// image as `dev.lumos.protocol` (config label and manifest annotation).
+    pub protocol: Option<String>,
     /// How to reach the registries bases are pulled from.
     pub client: ClientOptions,
 }
@@ -118,6 +121,7 @@ pub fn pack_function(
         created: opts.created,
         source: opts.source.clone(),
         revision: opts.revision.clone(),
+        protocol: opts.protocol.clone(),
     };
     let mut packed = Vec::new();
     let mut natives = Vec::new();

@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 
+/// The most bytes a manifest, index, image config or `index.json` may have,
+/// wherever it comes from (a registry, a local layout, the cache). Real
+/// ones are a few KiB; 4 MiB is the limit containerd and the distribution
+/// registry use for manifests.
+pub const MAX_DOCUMENT_BYTES: u64 = 4 << 20;
+
 pub mod media {
     pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
     pub const INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -57,6 +63,8 @@ pub mod annotation {
     pub const WASM_VARIANT: &str = "module.wasm.image/variant";
     pub const LUMOS_FUNCTION: &str = "dev.lumos.function";
     pub const LUMOS_VARIANT: &str = "dev.lumos.variant";
+    /// How the function is invoked: `lumos`, `stdio` or `http`.
+    pub const LUMOS_PROTOCOL: &str = "dev.lumos.protocol";
     pub const LUMOS_AOT_ENGINE: &str = "dev.lumos.aot.engine";
     pub const LUMOS_AOT_ARCH: &str = "dev.lumos.aot.arch";
 }

@@ -70,6 +70,7 @@ fn skopeo_reads_names_annotations_platforms_and_labels() {
     );
     assert_eq!(a[annotation::LUMOS_FUNCTION], "fibonacci");
     assert_eq!(a[annotation::LUMOS_VARIANT], "wasm");
+    assert_eq!(a[annotation::LUMOS_PROTOCOL], "lumos");
     let config = skopeo_json(&[
         "inspect",
         "--config",

@@ -14,6 +14,9 @@ pub enum Error {
     },
     #[error("image: {0}")]
     Image(String),
+    /// A path from image metadata that does not resolve inside the rootfs.
+    #[error(transparent)]
+    Confine(#[from] crate::confine::Refused),
     #[error("runtime {runtime}: {msg}")]
     Unavailable { runtime: String, msg: String },
     #[error("sandbox: {0}")]

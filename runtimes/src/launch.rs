@@ -18,6 +18,8 @@ pub use lumos_model::Limits;
 /// Everything needed to start instances of one function in one runtime.
 pub struct Launcher {
     pub artifact: Arc<Artifact>,
+    /// Command-line arguments after the image's own (a payload's `args`).
+    pub args: Vec<String>,
     pub runtime: Runtime,
     /// The sandbox for native (None for wasm).
     pub sandbox: Option<Sandbox>,
@@ -102,6 +104,8 @@ impl Launcher {
 
     fn spec(&self, id: &str, port: Option<u16>) -> crate::Result<Spec> {
         let a = &self.artifact;
+        // The image's argv, then the job's arguments.
+        let argv: Vec<String> = a.argv.iter().chain(&self.args).cloned().collect();
         let mut env = a.env.clone();
         if let Some(p) = port {
             env.push(format!("PORT={p}"));
@@ -113,7 +117,8 @@ impl Launcher {
                     id,
                     rootfs: &a.rootfs,
                     work: &self.work,
-                    argv: &a.argv,
+                    argv: &argv,
+                    entry: &a.entry,
                     env: &env,
                     cwd: &a.cwd,
                     memory_limit: self.limits.memory_bytes,
@@ -137,7 +142,15 @@ impl Launcher {
             policy.env.push(("PORT".into(), p.to_string()));
         }
         args.extend(policy.to_args().into_iter().map(Into::into));
-        args.push(a.entry_path().into());
+        for arg in &argv[1..] {
+            args.push("--arg".into());
+            args.push(arg.into());
+        }
+        // The shim resolves the module and the preopens inside the rootfs itself
+        // when it opens them (crate::confine).
+        args.push("--root".into());
+        args.push(a.rootfs.clone().into());
+        args.push(a.entry.clone().into());
         let (program, args) = match self.runner_prefix.split_first() {
             None => (self.runner_exe.clone(), args),
             Some((first, rest)) => {
@@ -149,6 +162,7 @@ impl Launcher {
         };
         Ok(Spec {
             program,
+            arg0: None,
             args,
             env: vec![],
             cwd: None,
@@ -169,6 +183,39 @@ impl Launcher {
         let p = Process::spawn(id, &spec, self.guard.as_ref())
             .map_err(|e| Failure::Start(format!("spawn {}: {e}", spec.program.display())))?;
         Ok((p, t0.elapsed()))
+    }
+
+    /// Why an instance that did not become ready in time is refused, in one
+    /// line: what was awaited, for how long, and its last lines of output.
+    fn not_ready(&self, port: Option<u16>, stderr: &str) -> String {
+        let a = &self.artifact;
+        let waited = match (a.protocol, port) {
+            (Protocol::Http, Some(p)) => format!("port {p} to open (protocol http)"),
+            (p, _) => format!("a HELLO frame on its stdout (protocol {p})"),
+        };
+        let assumed = if a.protocol_declared {
+            ""
+        } else {
+            ", assumed: no --protocol and no dev.lumos.protocol label in the image; give \
+             --protocol stdio or http if the function speaks another"
+        };
+        let lines: Vec<&str> = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let output = if lines.is_empty() {
+            "no output".to_string()
+        } else {
+            format!(
+                "last output: {}",
+                lines[lines.len().saturating_sub(5)..].join(" | ")
+            )
+        };
+        format!(
+            "not ready within {:?}: waited for {waited}{assumed}; {output}",
+            self.limits.start_timeout
+        )
     }
 
     /// Starts a long-lived instance and waits until it is ready.
@@ -203,11 +250,7 @@ impl Launcher {
             Err(b) => {
                 let (mut p, f) = *b;
                 let f = match f {
-                    Failure::Timeout(_) => Failure::Start(format!(
-                        "not ready within {:?}: {}",
-                        self.limits.start_timeout,
-                        p.stderr_tail()
-                    )),
+                    Failure::Timeout(_) => Failure::Start(self.not_ready(port, &p.stderr_tail())),
                     Failure::Exited(m) => Failure::Start(m),
                     other => Failure::Start(other.to_string()),
                 };

@@ -15,12 +15,14 @@
 //! - [`engine`]: the wasm shim (wasmtime AoT/JIT, wasmi, WasmEdge).
 //! - [`container`]: runc, crun, unshare+chroot, plain process for native.
 //! - [`fetch`]: pull and unpack into the cache (lumos-oci); [`artifact`]: what to run.
+//! - [`confine`]: the rule for paths from image metadata (resolved inside the rootfs).
 //! - [`launch`]: starting instances, a slot that replaces failed ones.
 //! - [`measure`]: latency statistics and load generation; [`machine`]: the record.
 //! - [`bounds`]: the range of every number a user gives the runner or bench.
 
 pub mod artifact;
 pub mod bounds;
+pub mod confine;
 pub mod container;
 pub mod engine;
 pub mod error;
@@ -41,5 +43,5 @@ pub use container::Sandbox;
 pub use error::{Error, Result};
 pub use launch::Limits;
 pub use measure::load::{Arrival, LoadLevel, LoadSpec};
-pub use run::{run_cold, run_load, run_warm, RunOpts, RunResult, Runner};
+pub use run::{run_cold, run_load, run_warm, Job, RunOpts, RunResult, Runner, WarmRun};
 pub use runtime::{Protocol, Runtime};

@@ -4,7 +4,7 @@
 use crate::artifact::Artifact;
 use crate::container::{self, Sandbox};
 use crate::fetch::{self, ImageRef};
-use crate::guard::Guard;
+use crate::guard::{Guard, GuardedDir};
 use crate::host::Reply;
 use crate::launch::{Launcher, Limits, Slot};
 use crate::machine::{Machine, Versions};
@@ -14,7 +14,7 @@ use crate::runtime::{Protocol, Runtime};
 use crate::store::Store;
 pub use lumos_model::{CacheInfo, ColdStart, Mode, Overhead, PayloadInfo, Phases, RunResult};
 use sha2::Digest as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,13 @@ pub struct RunOpts {
     pub baas: Option<String>,
     /// Plain HTTP to a non-loopback registry.
     pub insecure: bool,
+    /// The overall deadline of each registry operation; None: lumos-oci's
+    /// default (60 s, plus 2 s per MiB of a blob).
+    #[serde(default)]
+    pub registry_timeout: Option<Duration>,
+    /// Bounds on unpacking an image (bytes, entries).
+    #[serde(default)]
+    pub unpack_limits: lumos_oci::unpack::UnpackLimits,
     /// Override the protocol the image declares.
     pub protocol: Option<Protocol>,
     /// Payload group name, recorded.
@@ -66,11 +73,63 @@ impl Default for RunOpts {
             requests: 50,
             baas: None,
             insecure: false,
+            registry_timeout: None,
+            unpack_limits: Default::default(),
             protocol: None,
             group: None,
             stderr_passthrough: false,
         }
     }
+}
+
+/// What one run runs: an image in a runtime with a request. Everything that
+/// varies from run to run is here; [`RunOpts`] holds what a series shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    /// `HOST[:PORT]/REPO:TAG`, `oci:DIR[:NAME]` or `file:PATH`.
+    pub image: &'a str,
+    pub runtime: Runtime,
+    /// The request body.
+    pub payload: &'a [u8],
+    /// Command-line arguments of each instance, after the image's own.
+    pub args: &'a [String],
+    /// Override the protocol the image declares.
+    pub protocol: Option<Protocol>,
+    /// Image cache: None, a new empty one for this run (removed afterwards);
+    /// Some, kept and reused, so a later run starts from the local cache.
+    pub cache: Option<&'a Path>,
+    /// Payload group name, recorded.
+    pub group: Option<&'a str>,
+}
+
+impl<'a> Job<'a> {
+    /// A job with the per-run settings of `opts` (cache, protocol, group).
+    pub fn from_opts(
+        opts: &'a RunOpts,
+        image: &'a str,
+        runtime: Runtime,
+        payload: &'a [u8],
+    ) -> Self {
+        Job {
+            image,
+            runtime,
+            payload,
+            args: &[],
+            protocol: opts.protocol,
+            cache: opts.cache_dir.as_deref(),
+            group: opts.group.as_deref(),
+        }
+    }
+}
+
+/// A warm run with its raw samples, for callers that fold several runs.
+#[derive(Debug, Clone)]
+pub struct WarmRun {
+    pub result: RunResult,
+    /// Round trip of every measured request, in order (failed ones included).
+    pub latencies: Vec<Duration>,
+    /// The SDK's phases of every measured request that reported them.
+    pub phases: Vec<Phases>,
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -111,7 +170,7 @@ pub struct Runner {
     store: Arc<dyn Store>,
     machine: Machine,
     versions: Versions,
-    work: tempfile::TempDir,
+    work: GuardedDir,
 }
 
 /// An image made ready to start (pulled, unpacked).
@@ -120,8 +179,9 @@ pub struct Prepared {
     pub pull: Option<Duration>,
     pub unpack: Option<Duration>,
     pub cache: CacheInfo,
-    // Keeps a throwaway cache alive while instances use its rootfs.
-    _tmp: Option<tempfile::TempDir>,
+    // Keeps a throwaway cache alive while instances use its rootfs; the
+    // guard removes it if the runner dies first.
+    _tmp: Option<GuardedDir>,
 }
 
 impl Runner {
@@ -132,9 +192,7 @@ impl Runner {
                 .map_err(|e| crate::Error::io("start guard", &runner_exe, e))?,
         );
         let store = crate::store::open(opts.baas.as_deref())?;
-        let work = tempfile::Builder::new()
-            .prefix("lumos-run-")
-            .tempdir()
+        let work = GuardedDir::new("lumos-run-", &guard)
             .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
         Ok(Runner {
             opts,
@@ -151,35 +209,38 @@ impl Runner {
         &self.store
     }
 
-    /// Pulls and unpacks (timed), into the configured cache or a new empty one.
-    pub fn prepare(&self, image: &str) -> crate::Result<Prepared> {
-        let r = ImageRef::parse(image)?;
-        let (dir, tmp) = match &self.opts.cache_dir {
-            Some(d) => (d.clone(), None),
+    /// Pulls and unpacks (timed), into the job's cache or a new empty one.
+    pub fn prepare(&self, job: &Job) -> crate::Result<Prepared> {
+        let r = ImageRef::parse(job.image)?;
+        let (dir, tmp) = match job.cache {
+            Some(d) => (d.to_path_buf(), None),
             None => {
-                let t = tempfile::Builder::new()
-                    .prefix("lumos-cache-")
-                    .tempdir()
+                let t = GuardedDir::new("lumos-cache-", &self.guard)
                     .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
                 (t.path().to_path_buf(), Some(t))
             }
         };
         std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io("create cache", &dir, e))?;
-        let f = fetch::fetch(&r, &dir, self.opts.insecure, self.opts.protocol)?;
+        let f = fetch::fetch(&r, &dir, &self.opts, job.protocol)?;
         Ok(Prepared {
             artifact: Arc::new(f.artifact),
             pull: f.pull,
             unpack: f.unpack,
             cache: CacheInfo {
-                dir: self.opts.cache_dir.clone(),
+                dir: job.cache.map(Path::to_path_buf),
                 was_empty: f.was_empty,
             },
             _tmp: tmp,
         })
     }
 
-    /// A launcher for a prepared image in `runtime`.
-    pub fn launcher(&self, p: &Prepared, runtime: Runtime) -> crate::Result<Arc<Launcher>> {
+    /// A launcher for a prepared image in `runtime`, its instances given `args`.
+    pub fn launcher(
+        &self,
+        p: &Prepared,
+        runtime: Runtime,
+        args: &[String],
+    ) -> crate::Result<Arc<Launcher>> {
         let sandbox = if runtime == Runtime::Native {
             let probe = container::probe();
             let sb = self.opts.sandbox.unwrap_or(probe.chosen);
@@ -192,6 +253,7 @@ impl Runner {
         };
         let l = Launcher {
             artifact: p.artifact.clone(),
+            args: args.to_vec(),
             runtime,
             sandbox,
             limits: self.opts.limits,
@@ -206,13 +268,14 @@ impl Runner {
         Ok(Arc::new(l))
     }
 
-    fn base(&self, p: &Prepared, l: &Launcher, mode: Mode, payload: &[u8]) -> RunResult {
+    fn base(&self, p: &Prepared, l: &Launcher, mode: Mode, job: &Job) -> RunResult {
+        let payload = job.payload;
         RunResult {
             function: p.artifact.function.clone(),
             schema_version: lumos_model::SCHEMA_VERSION,
             runtime: l.runtime,
             sandbox: l.sandbox,
-            group: self.opts.group.clone(),
+            group: job.group.map(str::to_string),
             mode,
             protocol: p.artifact.protocol,
             image: p.artifact.image.clone(),
@@ -230,28 +293,27 @@ impl Runner {
         }
     }
 
-    /// Cold: pull (into an empty cache unless `cache_dir` is set), unpack,
+    /// Cold: pull (into an empty cache unless the job keeps one), unpack,
     /// start a new instance, wait until ready, send one request.
-    pub fn run_cold(
-        &self,
-        image: &str,
-        runtime: Runtime,
-        payload: &[u8],
-    ) -> crate::Result<RunResult> {
+    pub fn cold(&self, job: &Job) -> crate::Result<RunResult> {
+        let (runtime, payload) = (job.runtime, job.payload);
         crate::runtime::require(runtime)?;
         // One clock, phase boundaries back to back: the phases partition the total.
         let t0 = Instant::now();
-        let p = self.prepare(image)?;
+        let p = self.prepare(job)?;
         let prepared_at = Instant::now();
         let (pull, unpack, boundary) = if p.cache.was_empty {
             let pull = p.pull.unwrap_or_default();
             (pull, (prepared_at - t0).saturating_sub(pull), prepared_at)
         } else {
-            // From the local cache: nothing pulled or unpacked; the lookup counts as start.
-            (Duration::ZERO, Duration::ZERO, t0)
+            // From the local cache: nothing unpacked; `pull` is the registry's
+            // answer for the tag's current digest (0 for a layout or a digest
+            // reference); the local lookup counts as start.
+            let check = p.pull.unwrap_or_default();
+            (check, Duration::ZERO, t0 + check)
         };
-        let l = self.launcher(&p, runtime)?;
-        let mut r = self.base(&p, &l, Mode::Cold, payload);
+        let l = self.launcher(&p, runtime, job.args)?;
+        let mut r = self.base(&p, &l, Mode::Cold, job);
         let mut slot = Slot::new(l.clone());
         let (spawned_at, ready_at) = if p.artifact.protocol == Protocol::Stdio {
             // One instance per request: start, ready and response are one step.
@@ -291,15 +353,12 @@ impl Runner {
 
     /// Warm: one instance made ready, `warmup` requests discarded, then
     /// `requests` measured (an instance that fails is replaced; its errors count).
-    pub fn run_warm(
-        &self,
-        image: &str,
-        runtime: Runtime,
-        payload: &[u8],
-    ) -> crate::Result<RunResult> {
-        let p = self.prepare(image)?;
-        let l = self.launcher(&p, runtime)?;
-        let mut r = self.base(&p, &l, Mode::Warm, payload);
+    pub fn warm(&self, job: &Job) -> crate::Result<WarmRun> {
+        let (runtime, payload) = (job.runtime, job.payload);
+        crate::runtime::require(runtime)?;
+        let p = self.prepare(job)?;
+        let l = self.launcher(&p, runtime, job.args)?;
+        let mut r = self.base(&p, &l, Mode::Warm, job);
         let mut slot = Slot::new(l.clone());
         slot.ensure().map_err(crate::Error::Start)?;
         let mut first_ok = None;
@@ -313,9 +372,11 @@ impl Runner {
         let mut fun = Recorder::new(true);
         let mut outcomes = Vec::with_capacity(self.opts.requests);
         let mut metas = vec![];
+        let mut latencies = Vec::with_capacity(self.opts.requests);
         for _ in 0..self.opts.requests {
             let o = slot.call(payload);
             rec.record(o.latency);
+            latencies.push(o.latency);
             if let Ok(Reply::Ok { body, meta }) = &o.result {
                 if first_ok.is_none() {
                     first_ok = Some(sha256_hex(body));
@@ -348,24 +409,23 @@ impl Runner {
         r.peak_rss_bytes = Some(slot.ended_usage.peak_rss_bytes);
         r.instances = slot.instances.clone();
         r.instances_replaced = slot.replaced;
-        Ok(r)
+        Ok(WarmRun {
+            result: r,
+            latencies,
+            phases: metas.iter().map(phases_of).collect(),
+        })
     }
 
     /// Load: throughput and latency at each concurrency level of `spec`
     /// (refused unless [`LoadSpec::check`] passes). A level whose client
     /// threads cannot all be spawned ends the run with [`crate::Error::ThreadSpawn`].
-    pub fn run_load(
-        &self,
-        image: &str,
-        runtime: Runtime,
-        payload: &[u8],
-        spec: &LoadSpec,
-    ) -> crate::Result<RunResult> {
+    pub fn load(&self, job: &Job, spec: &LoadSpec) -> crate::Result<RunResult> {
         spec.check()?;
-        let p = self.prepare(image)?;
-        let l = self.launcher(&p, runtime)?;
-        let mut r = self.base(&p, &l, Mode::Load, payload);
-        let body = Arc::new(payload.to_vec());
+        crate::runtime::require(job.runtime)?;
+        let p = self.prepare(job)?;
+        let l = self.launcher(&p, job.runtime, job.args)?;
+        let mut r = self.base(&p, &l, Mode::Load, job);
+        let body = Arc::new(job.payload.to_vec());
         let mut levels = vec![];
         for &c in &spec.concurrency {
             let lvl = load::run_level(&l, &body, spec, c)?;
@@ -379,6 +439,39 @@ impl Runner {
         }
         r.load = Some(levels);
         Ok(r)
+    }
+
+    /// [`Runner::cold`] of a job made from [`RunOpts`]' per-run settings.
+    pub fn run_cold(
+        &self,
+        image: &str,
+        runtime: Runtime,
+        payload: &[u8],
+    ) -> crate::Result<RunResult> {
+        self.cold(&Job::from_opts(&self.opts, image, runtime, payload))
+    }
+
+    /// [`Runner::warm`] of a job made from [`RunOpts`]' per-run settings.
+    pub fn run_warm(
+        &self,
+        image: &str,
+        runtime: Runtime,
+        payload: &[u8],
+    ) -> crate::Result<RunResult> {
+        Ok(self
+            .warm(&Job::from_opts(&self.opts, image, runtime, payload))?
+            .result)
+    }
+
+    /// [`Runner::load`] of a job made from [`RunOpts`]' per-run settings.
+    pub fn run_load(
+        &self,
+        image: &str,
+        runtime: Runtime,
+        payload: &[u8],
+        spec: &LoadSpec,
+    ) -> crate::Result<RunResult> {
+        self.load(&Job::from_opts(&self.opts, image, runtime, payload), spec)
     }
 
     fn tally(&self, r: &mut RunResult, outcomes: &[crate::launch::Outcome]) {
@@ -402,6 +495,18 @@ impl Runner {
                 }
             }
         }
+    }
+}
+
+/// The SDK's phases of one request, milliseconds.
+fn phases_of(m: &crate::host::Meta) -> Phases {
+    let ms = |ns: u64| ns as f64 / 1e6;
+    Phases {
+        io: ms(m.phases_ns.io),
+        deserialize: ms(m.phases_ns.deserialize),
+        compute: ms(m.phases_ns.compute),
+        serialize: ms(m.phases_ns.serialize),
+        total: ms(m.total_ns),
     }
 }
 

@@ -3,6 +3,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The deadline of connecting to Redis (name lookup, TCP, AUTH/SELECT) and
+/// of each command's answer. Loopback answers in microseconds and a remote
+/// Redis in milliseconds; a server that has not answered in 10 s is stuck.
+pub const REDIS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A key-value store the host answers `STORAGE_GET`/`STORAGE_PUT` from.
 pub trait Store: Send + Sync {
@@ -49,17 +55,59 @@ pub struct RedisStore {
     pool: Mutex<Vec<redis::Connection>>,
 }
 
+/// Connects within [`REDIS_TIMEOUT`] and gives the connection read and
+/// write timeouts of [`REDIS_TIMEOUT`]. The redis crate bounds the TCP
+/// connect but not the name lookup or the commands it sends while
+/// connecting (CLIENT SETINFO, AUTH, SELECT), so the connect runs in a helper thread that is abandoned
+/// (with its socket) if it is late.
+fn connect_bounded(client: &redis::Client, url: &str) -> Result<redis::Connection, String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let c = client.clone();
+    std::thread::Builder::new()
+        .name("lumos-redis-connect".into())
+        .spawn(move || {
+            let _ = tx.send(c.get_connection_with_timeout(REDIS_TIMEOUT));
+        })
+        .map_err(|e| format!("redis {url}: cannot start a thread: {e}"))?;
+    let late = || {
+        format!(
+            "redis {url}: no answer to connecting within {} s",
+            REDIS_TIMEOUT.as_secs()
+        )
+    };
+    let conn = match rx.recv_timeout(REDIS_TIMEOUT) {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) if e.is_timeout() => return Err(late()),
+        Ok(Err(e)) => return Err(format!("redis {url}: {e}")),
+        Err(_) => return Err(late()),
+    };
+    conn.set_read_timeout(Some(REDIS_TIMEOUT))
+        .and_then(|()| conn.set_write_timeout(Some(REDIS_TIMEOUT)))
+        .map_err(|e| format!("redis {url}: {e}"))?;
+    Ok(conn)
+}
+
+/// A command's error, naming the command and the deadline when it timed out.
+fn command_error(url: &str, command: &str, e: redis::RedisError) -> String {
+    if e.is_timeout() {
+        format!(
+            "redis {url}: no answer to {command} within {} s",
+            REDIS_TIMEOUT.as_secs()
+        )
+    } else {
+        format!("redis {url}: {command}: {e}")
+    }
+}
+
 impl RedisStore {
-    /// Connects once to check the server answers.
+    /// Connects once to check the server answers (PING), within [`REDIS_TIMEOUT`].
     pub fn connect(url: &str) -> Result<Self, crate::Error> {
         let client = redis::Client::open(url)
             .map_err(|e| crate::Error::Store(format!("redis url {url}: {e}")))?;
-        let mut conn = client
-            .get_connection()
-            .map_err(|e| crate::Error::Store(format!("redis {url}: {e}")))?;
+        let mut conn = connect_bounded(&client, url).map_err(crate::Error::Store)?;
         redis::cmd("PING")
             .query::<String>(&mut conn)
-            .map_err(|e| crate::Error::Store(format!("redis {url}: PING: {e}")))?;
+            .map_err(|e| crate::Error::Store(command_error(url, "PING", e)))?;
         Ok(RedisStore {
             url: url.to_string(),
             client,
@@ -69,17 +117,15 @@ impl RedisStore {
 
     fn with_conn<T>(
         &self,
+        command: &str,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T, String> {
         let conn = self.pool.lock().unwrap().pop();
         let mut conn = match conn {
             Some(c) => c,
-            None => self
-                .client
-                .get_connection()
-                .map_err(|e| format!("redis {}: {e}", self.url))?,
+            None => connect_bounded(&self.client, &self.url)?,
         };
-        let r = f(&mut conn).map_err(|e| format!("redis {}: {e}", self.url));
+        let r = f(&mut conn).map_err(|e| command_error(&self.url, command, e));
         if r.is_ok() {
             self.pool.lock().unwrap().push(conn);
         }
@@ -89,10 +135,14 @@ impl RedisStore {
 
 impl Store for RedisStore {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        self.with_conn(|c| redis::cmd("GET").arg(key).query::<Option<Vec<u8>>>(c))
+        self.with_conn("GET", |c| {
+            redis::cmd("GET").arg(key).query::<Option<Vec<u8>>>(c)
+        })
     }
     fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        self.with_conn(|c| redis::cmd("SET").arg(key).arg(value).query::<()>(c))
+        self.with_conn("SET", |c| {
+            redis::cmd("SET").arg(key).arg(value).query::<()>(c)
+        })
     }
     fn describe(&self) -> String {
         self.url.clone()
@@ -109,5 +159,42 @@ pub fn open(baas: Option<&str>) -> Result<Arc<dyn Store>, crate::Error> {
         Some(other) => Err(crate::Error::Store(format!(
             "unknown --baas {other:?}: expected redis://HOST:PORT or memory"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real TCP listener on loopback that accepts and never answers.
+    fn silent_port() -> (u16, std::sync::mpsc::Sender<()>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let conn = l.accept();
+            let _ = stopped.recv(); // hold the connection open, silent
+            drop(conn);
+        });
+        (port, stop)
+    }
+
+    #[test]
+    fn a_redis_that_never_answers_fails_within_the_deadline_saying_what_it_waited_for() {
+        let (port, stop) = silent_port();
+        let url = format!("redis://127.0.0.1:{port}");
+        let t = std::time::Instant::now();
+        let err = match RedisStore::connect(&url) {
+            Ok(_) => panic!("a silent port passed for redis"),
+            Err(e) => e.to_string(),
+        };
+        // Without timeouts this PING waited forever; 60 s is not a speed target.
+        assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+        assert!(
+            err.contains(&format!("redis {url}: no answer to connecting"))
+                && err.contains("within 10 s"),
+            "{err}"
+        );
+        let _ = stop.send(());
     }
 }

@@ -166,6 +166,7 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
         created: 0,
         source: None,
         revision: None,
+        protocol: None,
     };
     let wt = AotInfo {
         engine: "wasmtime-48.0.8".into(),

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use lumos_runtimes::host::{Failure, Reply};
 use lumos_runtimes::launch::Slot;
-use lumos_runtimes::{Runner, Runtime, Sandbox};
+use lumos_runtimes::{Job, Runner, Runtime, Sandbox};
 use std::time::Duration;
 
 fn check_runtime(rt: Runtime, sandbox: Option<Sandbox>) {
@@ -21,8 +21,10 @@ fn check_runtime(rt: Runtime, sandbox: Option<Sandbox>) {
     o.limits.request_timeout = Duration::from_millis(1500);
     o.limits.memory_bytes = Some(64 << 20);
     let runner = Runner::new(o).unwrap();
-    let p = runner.prepare(&img).unwrap();
-    let l = runner.launcher(&p, rt).unwrap();
+    let p = runner
+        .prepare(&Job::from_opts(&runner.opts, &img, rt, b""))
+        .unwrap();
+    let l = runner.launcher(&p, rt, &[]).unwrap();
     let mut slot = Slot::new(l);
     let name = format!("{rt} {sandbox:?}");
     let ok = |slot: &mut Slot, what: &str| {

@@ -54,8 +54,14 @@ mod tests {
     #[test]
     fn kinds() {
         assert_eq!(BinaryKind::of_bytes(b"\0asm\x01\0\0\0"), BinaryKind::Module);
-        assert_eq!(BinaryKind::of_bytes(b"\0asm\x0d\0\x01\0"), BinaryKind::Component);
-        assert_eq!(BinaryKind::of_bytes(b"\x7fELF\x02\x01\x01\0"), BinaryKind::Elf);
+        assert_eq!(
+            BinaryKind::of_bytes(b"\0asm\x0d\0\x01\0"),
+            BinaryKind::Component
+        );
+        assert_eq!(
+            BinaryKind::of_bytes(b"\x7fELF\x02\x01\x01\0"),
+            BinaryKind::Elf
+        );
         assert_eq!(BinaryKind::of_bytes(b"\0as"), BinaryKind::Other);
     }
 }

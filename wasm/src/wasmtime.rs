@@ -53,11 +53,12 @@ pub fn engine(target: Option<Arch>, opt: OptLevel) -> crate::Result<Engine> {
 /// Precompiles a core module to a `.cwasm` for `target` (None: this CPU).
 pub fn precompile(wasm: &[u8], target: Option<Arch>, opt: OptLevel) -> crate::Result<Vec<u8>> {
     let e = engine(target, opt)?;
-    e.precompile_module(wasm).map_err(|e| crate::Error::Wasmtime {
-        what: format!(
-            "wasmtime could not compile the module for {}",
-            target.map_or("this CPU", |a| a.as_str())
-        ),
-        source: e,
-    })
+    e.precompile_module(wasm)
+        .map_err(|e| crate::Error::Wasmtime {
+            what: format!(
+                "wasmtime could not compile the module for {}",
+                target.map_or("this CPU", |a| a.as_str())
+            ),
+            source: e,
+        })
 }

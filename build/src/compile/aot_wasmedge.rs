@@ -12,8 +12,8 @@ use std::process::Command;
 use crate::error::{bail, Context, Result};
 
 use super::toolchain::find_program;
-use lumos_wasm::wasmedge_section;
 use crate::selection::Arch;
+use lumos_wasm::wasmedge_section;
 
 /// The WasmEdge release the sysroots hold.
 pub const VERSION: &str = "0.14.1";
@@ -59,7 +59,7 @@ impl Compiler {
                 crate::Error::Msg(format!(
                     "`{name}` is needed to run WasmEdge's {} compiler on this machine and was not found: install it with `apt-get install qemu-user-static`",
                     arch.as_str()
-                )
+                ))
             })?)
         };
         Ok(Compiler {

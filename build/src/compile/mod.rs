@@ -303,9 +303,9 @@ pub fn build(
         match result {
             Ok((path, engine)) => produced.push((job.function, job.variant, path, Some(engine))),
             Err(e) => {
-                failures
-                    .entry(f.package.clone())
-                    .or_insert_with(|| format!("{}: {}", job.variant, lumos_model::error_chain(&e)));
+                failures.entry(f.package.clone()).or_insert_with(|| {
+                    format!("{}: {}", job.variant, lumos_model::error_chain(&e))
+                });
             }
         }
     }

@@ -159,7 +159,7 @@ pub fn sweep_temporaries(dir: &Path) {
 fn parent(path: &Path) -> Result<&Path> {
     path.parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .ok_or_else(|| crate::Error::Msg(format!("{}: has no parent directory", path.display()))
+        .ok_or_else(|| crate::Error::Msg(format!("{}: has no parent directory", path.display())))
 }
 
 #[cfg(test)]

@@ -7,8 +7,8 @@ use lumos_build::compile::{BuildEvent, BuildOptions};
 use lumos_build::{CargoArgs, Selection, Workspace};
 use lumos_model::{AotEngine, Arch, RuntimeFamily};
 
-use crate::cli::MessageFormat;
 use super::image::{print_packed, ImageArgs};
+use crate::cli::MessageFormat;
 
 /// `cargo lumos build`.
 #[derive(Debug, clap::Args)]

@@ -4,6 +4,7 @@
 //! with mmdebstrap and cached.
 #![allow(dead_code)]
 
+pub mod faulty;
 pub mod token_service;
 
 use std::io::Read;
@@ -368,6 +369,7 @@ pub fn pack_options() -> lumos_oci::pack::PackOptions {
         source: Some("https://example.invalid/lumos".into()),
         revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
         wasm_format: lumos_oci::image::WasmFormat::Compat,
+        protocol: Some("lumos".into()),
         client: fast_client(),
     }
 }

@@ -96,6 +96,19 @@ struct RunArgs {
     /// Plain HTTP to a non-loopback registry.
     #[arg(long)]
     insecure: bool,
+    /// Overall deadline of each registry operation, seconds: the /v2/ probe,
+    /// a manifest, a token (retries included); a blob gets 2 s per MiB more.
+    #[arg(long = "registry-timeout", value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    registry_timeout: u64,
+    /// Most bytes an image may unpack to, MiB (all layers together).
+    #[arg(long = "unpack-max-mib", value_name = "MIB", default_value_t = lumos_oci::unpack::DEFAULT_MAX_BYTES >> 20,
+          value_parser = clap::value_parser!(u64).range(1..=(1 << 30)))]
+    unpack_max_mib: u64,
+    /// Most entries (files, dirs, links) an image may unpack.
+    #[arg(long = "unpack-max-entries", value_name = "N", default_value_t = lumos_oci::unpack::DEFAULT_MAX_ENTRIES,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    unpack_max_entries: u64,
     /// Override the image's protocol: lumos | stdio | http.
     #[arg(long)]
     protocol: Option<String>,
@@ -127,6 +140,11 @@ impl RunArgs {
                 .transpose()?,
             baas: self.baas.clone(),
             insecure: self.insecure,
+            registry_timeout: Some(Duration::from_secs(self.registry_timeout)),
+            unpack_limits: lumos_oci::unpack::UnpackLimits {
+                max_bytes: self.unpack_max_mib << 20,
+                max_entries: self.unpack_max_entries,
+            },
             protocol: self
                 .protocol
                 .as_deref()

@@ -3,6 +3,7 @@
 //! the one used is recorded in every result.
 
 pub mod bundle;
+pub mod seccomp;
 
 use crate::guard::Step;
 use crate::instance::{Spec, Workload};
@@ -96,6 +97,8 @@ pub struct NativeLaunch<'a> {
     pub work: &'a Path,
     /// argv inside the rootfs; argv[0] is an absolute path in it.
     pub argv: &'a [String],
+    /// argv[0] as resolved inside the rootfs (crate::confine).
+    pub entry: &'a str,
     pub env: &'a [String],
     pub cwd: &'a str,
     pub memory_limit: Option<u64>,
@@ -180,6 +183,7 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
             stop.push(Step::Run(vec!["rm".into(), "-rf".into(), b]));
             Ok(Spec {
                 program: program.into(),
+                arg0: None,
                 args: args.into_iter().map(Into::into).collect(),
                 env: base_env,
                 cwd: None,
@@ -193,6 +197,9 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
             })
         }
         Sandbox::Chroot => {
+            // argv[0] as the image gives it: exec inside the chroot resolves it
+            // with the rootfs as `/` (links re-rooted, `..` stopping at the
+            // root), the same rule as crate::confine, which already checked it.
             let mut args: Vec<OsString> = ["-fpmiu", "--kill-child", "--root"]
                 .iter()
                 .map(Into::into)
@@ -205,6 +212,7 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
             env.extend(env_pairs(l.env));
             Ok(Spec {
                 program: "unshare".into(),
+                arg0: None,
                 args,
                 env,
                 cwd: None,
@@ -215,14 +223,19 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
             })
         }
         Sandbox::Process => {
-            let exe = l.rootfs.join(l.argv[0].trim_start_matches('/'));
+            // No root of its own: the runner executes the path the entry
+            // resolves to inside the rootfs, resolved again now (crate::confine),
+            // under the name the image gives it.
+            let exe = crate::confine::file(l.rootfs, "config Entrypoint[0]", l.entry)?.host;
+            let cwd = crate::confine::dir(l.rootfs, "config WorkingDir", l.cwd)?.host;
             let mut env = base_env;
             env.extend(env_pairs(l.env));
             Ok(Spec {
                 program: exe,
+                arg0: Some(l.argv[0].clone().into()),
                 args: l.argv[1..].iter().map(Into::into).collect(),
                 env,
-                cwd: Some(l.rootfs.join(l.cwd.trim_start_matches('/'))),
+                cwd: Some(cwd),
                 rlimit_as: l.memory_limit,
                 stop: vec![],
                 workload: Workload::Child,

@@ -21,7 +21,8 @@ pub struct WasiPolicy {
     /// `KEY=VALUE` pairs.
     #[serde(default)]
     pub env: Vec<(String, String)>,
-    /// (host directory, guest path) pairs.
+    /// (host directory, guest path) pairs; with a shim `--root`, the first
+    /// of each pair is a path inside that rootfs.
     #[serde(default)]
     pub preopens: Vec<(PathBuf, String)>,
     /// Sockets (only engines that provide them: WasmEdge).
@@ -51,11 +52,29 @@ impl WasiPolicy {
 /// Everything a shim needs.
 #[derive(Debug, Clone)]
 pub struct ShimOpts {
+    /// The rootfs of the image: when set, `module` and the preopened
+    /// directories are paths inside it, resolved by [`crate::confine`] when
+    /// the shim opens them (so nothing written to the rootfs since the runner
+    /// checked them can lead the shim out of it).
+    pub root: Option<PathBuf>,
     pub module: PathBuf,
+    /// How errors name the module (default: `module`).
+    pub shown: Option<String>,
     /// argv[0] the guest sees.
     pub name: String,
+    /// The rest of the guest's argv.
+    pub args: Vec<String>,
     pub memory_limit: Option<u64>,
     pub policy: WasiPolicy,
+}
+
+impl ShimOpts {
+    /// The module as errors name it.
+    pub fn module_shown(&self) -> String {
+        self.shown
+            .clone()
+            .unwrap_or_else(|| self.module.display().to_string())
+    }
 }
 
 /// A failure inside the shim, printed on its stderr.
@@ -87,9 +106,44 @@ impl Trace {
     }
 }
 
+/// With a `root`: resolves the module and the preopened directories inside
+/// it and points the options at the descriptors found (`/proc/self/fd/N`),
+/// which the returned values keep open.
+fn confined(opts: &ShimOpts) -> Result<(ShimOpts, Vec<crate::confine::InRoot>), ShimError> {
+    let Some(root) = &opts.root else {
+        return Ok((opts.clone(), vec![]));
+    };
+    let refused = |e: crate::confine::Refused| ShimError::Load {
+        module: opts.module.display().to_string(),
+        msg: e.to_string(),
+    };
+    let module =
+        crate::confine::file(root, "module", &opts.module.to_string_lossy()).map_err(refused)?;
+    let mut out = opts.clone();
+    out.root = None;
+    out.shown = Some(format!("{} (in {})", module.guest, root.display()));
+    out.module = module.fd_path();
+    let mut held = vec![module];
+    for (i, (dir, _)) in out.policy.preopens.iter_mut().enumerate() {
+        let d = crate::confine::dir(root, &format!("--dir[{i}]"), &dir.to_string_lossy())
+            .map_err(refused)?;
+        *dir = d.fd_path();
+        held.push(d);
+    }
+    Ok((out, held))
+}
+
 /// Runs the shim for `engine`; returns the process exit status.
 pub fn shim_main(engine: crate::Runtime, opts: &ShimOpts) -> i32 {
     use crate::Runtime as R;
+    let (opts, _held) = match confined(opts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("lumos-shim[{}]: {e}", engine.name());
+            return TRAP_EXIT;
+        }
+    };
+    let opts = &opts;
     let r = match engine {
         R::WasmtimeAot => wasmtime::run(opts, true),
         R::WasmtimeJit => wasmtime::run(opts, false),

@@ -23,6 +23,13 @@ pub struct ShimArgs {
     pub dirs: Vec<String>,
     #[arg(long)]
     pub network: bool,
+    /// An argument the guest sees after argv[0] (repeat, in order).
+    #[arg(long = "arg", allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// The image's rootfs: the module and every --dir HOST are paths inside
+    /// it, resolved there (symlinks followed inside, `..` stops at its root).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
     pub module: PathBuf,
 }
 
@@ -47,8 +54,11 @@ impl ShimArgs {
             policy.preopens.push((h.into(), g.into()));
         }
         let opts = ShimOpts {
+            root: self.root,
             module: self.module,
+            shown: None,
             name: self.name,
+            args: self.args,
             memory_limit: self.memory_limit,
             policy,
         };

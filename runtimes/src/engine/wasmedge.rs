@@ -40,7 +40,7 @@ fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, String) {
 
 pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     let load = |msg: String| ShimError::Load {
-        module: opts.module.display().to_string(),
+        module: opts.module_shown(),
         msg,
     };
     let bytes = std::fs::read(&opts.module).map_err(|e| load(e.to_string()))?;
@@ -86,8 +86,11 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         .iter()
         .map(|(h, g)| format!("{g}:{}", h.display()))
         .collect();
+    let argv: Vec<&str> = std::iter::once(opts.name.as_str())
+        .chain(opts.args.iter().map(String::as_str))
+        .collect();
     let mut wasi = WasiModule::create(
-        Some(vec![opts.name.as_str()]),
+        Some(argv),
         Some(envs.iter().map(String::as_str).collect()),
         Some(preopens.iter().map(String::as_str).collect()),
     )

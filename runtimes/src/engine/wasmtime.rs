@@ -33,7 +33,7 @@ pub fn precompile(wasm: &[u8], target: Option<&str>) -> Result<Vec<u8>, String> 
 pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     let trace = super::Trace::new();
     let load = |msg: String| ShimError::Load {
-        module: opts.module.display().to_string(),
+        module: opts.module_shown(),
         msg,
     };
     let engine = Engine::new(&config(None).map_err(load)?).map_err(|e| load(e.to_string()))?;
@@ -70,7 +70,8 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     )))
     .inherit_stdout()
     .inherit_stderr()
-    .arg(&opts.name);
+    .arg(&opts.name)
+    .args(&opts.args);
     for (k, v) in &opts.policy.env {
         b.env(k, v);
     }

@@ -2,6 +2,8 @@
 //! packed with lumos-oci, a real registry on a free loopback port.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use lumos_runtimes::{Limits, RunOpts};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -122,6 +124,7 @@ pub fn layout(dir: &Path) -> PathBuf {
         created: 0,
         source: None,
         revision: None,
+        protocol: None,
     };
     let n = pack_native(
         &layout,
