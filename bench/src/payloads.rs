@@ -18,7 +18,7 @@
 //! generate = { package = "lumos-payloads", args = ["--function", "fibonacci"] }
 //! ```
 //!
-//! The bench runs `cargo run --release -p PACKAGE -- ARGS --out DIR` in the
+//! The bench runs `cargo run -p PACKAGE -- ARGS --out DIR` in the
 //! workspace once and reads `DIR/payloads.toml`, a payloads file like the first.
 
 use std::collections::BTreeMap;
@@ -154,7 +154,7 @@ fn generate(
 ) -> crate::Result<()> {
     let mut cmd = Command::new(CargoArgs::cargo_program());
     cmd.current_dir(&ws.root)
-        .args(["run", "--quiet", "--release", "-p", &g.package])
+        .args(["run", "--quiet", "-p", &g.package])
         .arg("--target-dir")
         .arg(&ws.target_dir);
     cargo.apply_common(&mut cmd);
