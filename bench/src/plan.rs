@@ -43,17 +43,16 @@ pub struct Plan {
     pub cells: Vec<Cell>,
 }
 
-impl Plan {
-    /// Resolves `req` against the functions of `ws`: explicit settings, else
-    /// `--quick`'s, else the defaults. Everything that can be refused is
-    /// refused here, before anything is built.
-    pub fn new(req: &BenchRequest, ws: &Workspace) -> crate::Result<Plan> {
-        if ws.functions.is_empty() {
-            bail!(
-                "no function in the workspace at {} (a function is a bin package with a [package.metadata.lumos] table)",
-                ws.root.display()
-            );
-        }
+/// What the request resolves to without looking at the workspace.
+struct Settings {
+    runtimes: Vec<Runtime>,
+    groups: Vec<u8>,
+    modes: Vec<Mode>,
+    load: LoadSpec,
+}
+
+impl Settings {
+    fn resolve(req: &BenchRequest) -> crate::Result<Settings> {
         let quick = req.quick;
         let runtimes = dedup(if req.runtimes.is_empty() {
             Runtime::ALL.to_vec()
@@ -100,6 +99,39 @@ impl Plan {
         };
         load.check()
             .map_err(|e| crate::Error::Usage(format!("load settings: {e}")))?;
+        Ok(Settings {
+            runtimes,
+            groups,
+            modes,
+            load,
+        })
+    }
+}
+
+/// Refuses settings that cannot work, before the workspace is read or
+/// anything is built (the same checks [`Plan::new`] makes).
+pub fn check(req: &BenchRequest) -> crate::Result<()> {
+    Settings::resolve(req).map(|_| ())
+}
+
+impl Plan {
+    /// Resolves `req` against the functions of `ws`: explicit settings, else
+    /// `--quick`'s, else the defaults. Everything that can be refused is
+    /// refused here, before anything is built.
+    pub fn new(req: &BenchRequest, ws: &Workspace) -> crate::Result<Plan> {
+        if ws.functions.is_empty() {
+            bail!(
+                "no function in the workspace at {} (a function is a bin package with a [package.metadata.lumos] table)",
+                ws.root.display()
+            );
+        }
+        let quick = req.quick;
+        let Settings {
+            runtimes,
+            groups,
+            modes,
+            load,
+        } = Settings::resolve(req)?;
         for f in &req.load.functions {
             if ws.function(f).is_none() {
                 bail!("--load-function: `{f}` is not one of the functions benched");

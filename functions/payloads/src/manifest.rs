@@ -130,10 +130,17 @@ pub fn write_dir(dir: &Path, payloads: &[Payload]) -> Result<Manifest, PayloadEr
     let mut json = serde_json::to_vec_pretty(&manifest).expect("the manifest always serializes");
     json.push(b'\n');
     write(dir, MANIFEST, &json)?;
-    let functions: std::collections::BTreeSet<&str> =
-        manifest.payloads.iter().map(|p| p.function.as_str()).collect();
+    let functions: std::collections::BTreeSet<&str> = manifest
+        .payloads
+        .iter()
+        .map(|p| p.function.as_str())
+        .collect();
     if functions.len() == 1 {
-        write(dir, LUMOS_PAYLOADS, lumos_payloads_file(&manifest).as_bytes())?;
+        write(
+            dir,
+            LUMOS_PAYLOADS,
+            lumos_payloads_file(&manifest).as_bytes(),
+        )?;
     }
     Ok(manifest)
 }
@@ -220,7 +227,10 @@ mod tests {
         let text = std::fs::read_to_string(dir.path().join(LUMOS_PAYLOADS)).unwrap();
         let v: toml::Table = text.parse().unwrap();
         let g2 = &v["group"]["2"];
-        assert_eq!(g2["request_file"].as_str(), Some("encrypt-message/g2/request.json"));
+        assert_eq!(
+            g2["request_file"].as_str(),
+            Some("encrypt-message/g2/request.json")
+        );
         let objects = g2["objects"].as_table().unwrap();
         let (key, file) = objects.iter().next().unwrap();
         let bytes = std::fs::read(dir.path().join(file.as_str().unwrap())).unwrap();

@@ -108,11 +108,7 @@ pub struct BenchArgs {
 impl BenchArgs {
     /// The engine's request.
     fn request(&self) -> anyhow::Result<BenchRequest> {
-        let target_dir = lumos_build::workspace::target_dir(
-            self.cargo.manifest_path.as_deref(),
-            self.cargo.target_dir.as_deref(),
-        )?;
-        Ok(BenchRequest {
+        let mut req = BenchRequest {
             cargo: self.cargo.clone(),
             runtimes: self.runtimes.clone(),
             groups: self.groups.clone(),
@@ -136,10 +132,17 @@ impl BenchArgs {
             memory_mib: self.memory_mib,
             timeout: Duration::from_millis(self.timeout_ms),
             no_build: self.no_build,
-            runner_exe: crate::runner_host::runner_exe(
-                &target_dir.join("lumos").join("bench").join("bin"),
-            )?,
-        })
+            runner_exe: None,
+        };
+        // What the flags say is checked before the workspace is read.
+        lumos_bench::plan::check(&req)?;
+        let target_dir = lumos_build::workspace::target_dir(
+            self.cargo.manifest_path.as_deref(),
+            self.cargo.target_dir.as_deref(),
+        )?;
+        req.runner_exe =
+            crate::runner_host::runner_exe(&target_dir.join("lumos").join("bench").join("bin"))?;
+        Ok(req)
     }
 }
 
