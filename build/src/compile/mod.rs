@@ -478,7 +478,8 @@ fn merge_manifest(
             .filter(|a| !new_variants.contains(&a.variant) && a.path.is_file())
             .collect();
         kept.extend(artifacts);
-        kept.sort_by_key(|a| a.variant);
+        // By name, as build.json has always listed them.
+        kept.sort_by_key(|a| a.variant.to_string());
         by_name.insert(
             f.name.clone(),
             FunctionArtifacts {
