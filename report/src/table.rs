@@ -37,6 +37,24 @@ pub fn render(out: &BenchOutput) -> String {
         text.push_str(&n);
         text.push('\n');
     }
+    for (runtime, why) in out
+        .settings
+        .runtimes
+        .iter()
+        .filter_map(|(r, w)| Some((r, w.as_deref()?)))
+    {
+        let why = why
+            .strip_prefix(&format!("{runtime} is not available: "))
+            .unwrap_or(why);
+        text.push_str(&format!("note: {runtime} is unavailable: {why}\n"));
+    }
+    let errors: u64 = rows.iter().map(|r| r.errors).sum();
+    if errors > 0 {
+        text.push_str(&format!(
+            "note: {errors} error(s) in {} row(s); see `errors` and `error_samples` in --json\n",
+            rows.iter().filter(|r| r.errors > 0).count()
+        ));
+    }
     text.push_str(&load_lines(rows));
     text
 }
