@@ -17,7 +17,7 @@ mod rows;
 mod throughput;
 
 use lumos_model::{BenchOutput, Mode, RunRow, Runtime};
-use maud::{html, Markup, PreEscaped, DOCTYPE};
+use maud::{html, Markup, PreEscaped};
 
 use crate::chart::ChartError;
 
@@ -30,7 +30,7 @@ pub fn render(out: &BenchOutput) -> String {
 
 fn page(out: &BenchOutput) -> Markup {
     html! {
-        (DOCTYPE)
+        (PreEscaped("<!doctype html>"))
         html lang="en" {
             head {
                 meta charset="utf-8";

@@ -136,12 +136,7 @@ impl BenchArgs {
         };
         // What the flags say is checked before the workspace is read.
         lumos_bench::plan::check(&req)?;
-        let target_dir = lumos_build::workspace::target_dir(
-            self.cargo.manifest_path.as_deref(),
-            self.cargo.target_dir.as_deref(),
-        )?;
-        req.runner_exe =
-            crate::runner_host::runner_exe(&target_dir.join("lumos").join("bench").join("bin"))?;
+        req.runner_exe = crate::runner_host::runner_exe()?;
         Ok(req)
     }
 }
