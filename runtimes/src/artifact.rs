@@ -2,6 +2,7 @@
 //! it, read from the image config (entrypoint, cmd, env, working dir, labels).
 
 use crate::engine::WasiPolicy;
+use crate::error::ImageError;
 use crate::runtime::Protocol;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -111,9 +112,7 @@ impl Artifact {
         let mut argv = entrypoint;
         argv.extend(strings(c.get("Cmd")));
         if argv.is_empty() {
-            return Err(crate::Error::Image(
-                "the image config has no Entrypoint or Cmd".into(),
-            ));
+            return Err(ImageError::NoEntrypoint.into());
         }
         let entry = crate::confine::file(&rootfs, entry_field, &argv[0])?.guest;
         if !argv[0].starts_with('/') {
@@ -140,8 +139,10 @@ impl Artifact {
             Some(p) => (p, true),
             None => match labels.get("dev.lumos.protocol") {
                 Some(p) => (
-                    p.parse().map_err(|e| {
-                        crate::Error::Image(format!("{} {p:?}: {e}", origin("dev.lumos.protocol")))
+                    p.parse().map_err(|source| ImageError::Name {
+                        field: origin("dev.lumos.protocol"),
+                        value: p.clone(),
+                        source,
                     })?,
                     true,
                 ),
@@ -150,15 +151,21 @@ impl Artifact {
         };
         let mut wasi = WasiPolicy::default();
         if let Some(e) = labels.get("dev.lumos.wasi.env") {
-            let m: BTreeMap<String, String> = serde_json::from_str(e).map_err(|e| {
-                crate::Error::Image(format!("{}: {e}", origin("dev.lumos.wasi.env")))
-            })?;
+            let m: BTreeMap<String, String> =
+                serde_json::from_str(e).map_err(|source| ImageError::Json {
+                    field: origin("dev.lumos.wasi.env"),
+                    value: e.clone(),
+                    source,
+                })?;
             wasi.env = m.into_iter().collect();
         }
         if let Some(d) = labels.get("dev.lumos.wasi.dirs") {
             let field = origin("dev.lumos.wasi.dirs");
-            let dirs: Vec<String> = serde_json::from_str(d)
-                .map_err(|e| crate::Error::Image(format!("{field}: {e}")))?;
+            let dirs: Vec<String> = serde_json::from_str(d).map_err(|source| ImageError::Json {
+                field: field.clone(),
+                value: d.clone(),
+                source,
+            })?;
             for (i, g) in dirs.into_iter().enumerate() {
                 // The guest sees the directory under the name it asked for; the
                 // shim opens it at the path it resolves to inside the rootfs.

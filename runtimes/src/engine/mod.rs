@@ -1,12 +1,13 @@
-//! The wasm shim: `lumos-runner shim --engine E module` hosts one module in
-//! one engine, with WASI stdio inherited (the frame pipes), no preopened
+//! The wasm shim: `lumos-runner shim --spec JSON` hosts one module in one
+//! engine, with WASI stdio inherited (the frame pipes), no preopened
 //! directories, no environment and no network unless asked, and a memory
-//! limit that turns growth past it into a trap.
+//! limit that turns growth past it into a trap. The JSON is a [`ShimOpts`]
+//! (the launcher writes it, [`shim_entry`] reads it), so every executable
+//! that hosts shims (lumos-runner, cargo-lumos) reads the same thing the
+//! same way.
 
-pub mod shim_args;
 #[cfg(feature = "wasmedge")]
 pub mod wasmedge;
-pub mod wasmedge_aot;
 pub mod wasmi;
 pub mod wasmtime;
 
@@ -30,41 +31,30 @@ pub struct WasiPolicy {
     pub network: bool,
 }
 
-impl WasiPolicy {
-    /// Command-line arguments that carry this policy to the shim.
-    pub fn to_args(&self) -> Vec<String> {
-        let mut a = vec![];
-        for (k, v) in &self.env {
-            a.push("--env".into());
-            a.push(format!("{k}={v}"));
-        }
-        for (h, g) in &self.preopens {
-            a.push("--dir".into());
-            a.push(format!("{}::{g}", h.display()));
-        }
-        if self.network {
-            a.push("--network".into());
-        }
-        a
-    }
-}
-
-/// Everything a shim needs.
-#[derive(Debug, Clone)]
+/// Everything a shim needs: what `lumos-runner shim --spec JSON` carries.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShimOpts {
+    /// The engine that hosts the module (a wasm runtime).
+    pub engine: crate::Runtime,
     /// The rootfs of the image: when set, `module` and the preopened
     /// directories are paths inside it, resolved by [`crate::confine`] when
     /// the shim opens them (so nothing written to the rootfs since the runner
     /// checked them can lead the shim out of it).
     pub root: Option<PathBuf>,
     pub module: PathBuf,
-    /// How errors name the module (default: `module`).
+    /// How errors name the module (default: `module`); set by the shim itself.
+    #[serde(skip)]
     pub shown: Option<String>,
     /// argv[0] the guest sees.
     pub name: String,
     /// The rest of the guest's argv.
+    #[serde(default)]
     pub args: Vec<String>,
+    /// Bytes of linear memory the guest may grow to (None: the engine's limit).
+    #[serde(default)]
     pub memory_limit: Option<u64>,
+    #[serde(default)]
     pub policy: WasiPolicy,
 }
 
@@ -133,9 +123,53 @@ fn confined(opts: &ShimOpts) -> Result<(ShimOpts, Vec<crate::confine::InRoot>), 
     Ok((out, held))
 }
 
-/// Runs the shim for `engine`; returns the process exit status.
-pub fn shim_main(engine: crate::Runtime, opts: &ShimOpts) -> i32 {
+/// The command line of a shim, after the word `shim`: `--spec JSON`. Fails
+/// only for a path that is not UTF-8 (JSON cannot carry it).
+pub fn shim_args(opts: &ShimOpts) -> Result<[String; 2], serde_json::Error> {
+    Ok(["--spec".into(), serde_json::to_string(opts)?])
+}
+
+/// A shim command line that is not `--spec JSON` of [`ShimOpts`].
+#[derive(Debug, thiserror::Error)]
+pub enum ShimArgsError {
+    #[error("expected `--spec JSON`, got {0:?}")]
+    Usage(Vec<String>),
+    #[error("--spec: {0}")]
+    Spec(#[from] serde_json::Error),
+}
+
+/// Reads a shim command line (the arguments after `shim`): `--spec JSON`
+/// or `--spec=JSON`.
+pub fn parse_shim_args<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<ShimOpts, ShimArgsError> {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect();
+    let json = match args.as_slice() {
+        [flag, json] if flag == "--spec" => json.as_str(),
+        [one] if one.starts_with("--spec=") => &one["--spec=".len()..],
+        _ => return Err(ShimArgsError::Usage(args)),
+    };
+    Ok(serde_json::from_str(json)?)
+}
+
+/// The shim's entry point for an executable that hosts shims: `args` are
+/// the arguments after the word `shim`. Returns the process exit status
+/// (2 for arguments that are not a shim spec).
+pub fn shim_entry<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> i32 {
+    match parse_shim_args(args) {
+        Ok(opts) => shim_main(&opts),
+        Err(e) => {
+            eprintln!("lumos-runner shim: {e}");
+            2
+        }
+    }
+}
+
+/// Runs the shim; returns the process exit status.
+pub fn shim_main(opts: &ShimOpts) -> i32 {
     use crate::Runtime as R;
+    let engine = opts.engine;
     let (opts, _held) = match confined(opts) {
         Ok(c) => c,
         Err(e) => {
