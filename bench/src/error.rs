@@ -17,7 +17,7 @@ pub enum Error {
         key: String,
         store: String,
         #[source]
-        source: lumos_runtimes::StoreError,
+        source: Box<lumos_runtimes::StoreError>,
     },
     #[error("starting the throwaway registry")]
     Registry(#[from] lumos_services::Error),

@@ -114,7 +114,7 @@ pub fn execute(
                 .map_err(|source| crate::Error::Preload {
                     key: o.key.clone(),
                     store: store.clone(),
-                    source,
+                    source: Box::new(source),
                 })?;
         }
         let function = ws

@@ -233,3 +233,70 @@ pub fn tree_bytes(dir: &Path) -> u64 {
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ImageError;
+
+    /// A rootfs with one entry file, and a config running it with `labels`.
+    fn config_with(labels: serde_json::Value) -> (tempfile::TempDir, serde_json::Value) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.wasm"), b"\0asm\x01\0\0\0").unwrap();
+        let config = serde_json::json!({
+            "config": { "Entrypoint": ["/f.wasm"], "Labels": labels }
+        });
+        (dir, config)
+    }
+
+    fn from_config(labels: serde_json::Value) -> crate::Result<Artifact> {
+        let (dir, config) = config_with(labels);
+        Artifact::from_config(
+            &config,
+            &BTreeMap::new(),
+            dir.path().to_path_buf(),
+            ImageInfo::default(),
+            None,
+        )
+    }
+
+    #[test]
+    fn a_bad_label_names_its_field_and_value_and_keeps_its_cause() {
+        let e = from_config(serde_json::json!({ "dev.lumos.protocol": "grpc" })).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "image: config label dev.lumos.protocol \"grpc\": unknown protocol `grpc` \
+             (expected one of: lumos, stdio, http)"
+        );
+        let crate::Error::Image(ImageError::Name {
+            field,
+            value,
+            source,
+        }) = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (field.as_str(), value.as_str()),
+            ("config label dev.lumos.protocol", "grpc")
+        );
+        assert_eq!(source.value, "grpc");
+        // Printed as one line, the cause is not said twice.
+        assert_eq!(lumos_model::error_chain(&e), e.to_string());
+
+        let e = from_config(serde_json::json!({ "dev.lumos.wasi.env": "[1]" })).unwrap_err();
+        let crate::Error::Image(ImageError::Json { field, value, .. }) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (field.as_str(), value.as_str()),
+            ("config label dev.lumos.wasi.env", "[1]")
+        );
+        assert!(
+            std::error::Error::source(&e)
+                .and_then(|s| s.source())
+                .is_some_and(|s| s.is::<serde_json::Error>()),
+            "{e:?}"
+        );
+    }
+}

@@ -261,4 +261,33 @@ mod tests {
         );
         let _ = stop.send(());
     }
+
+    #[test]
+    fn a_refused_connection_keeps_the_redis_error_as_its_source() {
+        // A port nobody listens on (bound, then closed).
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let url = format!("redis://127.0.0.1:{port}");
+        let err = match RedisStore::connect(&url) {
+            Ok(_) => panic!("a closed port passed for redis"),
+            Err(e) => e,
+        };
+        assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
+        assert!(
+            err.to_string().starts_with(&format!("redis {url}: ")),
+            "{err}"
+        );
+        let source = std::error::Error::source(&err).expect("the redis error");
+        assert!(source.downcast_ref::<redis::RedisError>().is_some());
+        // Through the library's error, on one line, the cause said once.
+        let line = lumos_model::error_chain(&crate::Error::from(err));
+        assert!(line.starts_with(&format!("store: redis {url}: ")), "{line}");
+        assert_eq!(line.matches(&format!("redis {url}")).count(), 1, "{line}");
+        assert!(matches!(
+            open(Some("mysql://x")),
+            Err(StoreError::UnknownBaas(_))
+        ));
+    }
 }

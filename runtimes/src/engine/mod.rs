@@ -22,7 +22,7 @@ pub struct WasiPolicy {
     /// `KEY=VALUE` pairs.
     #[serde(default)]
     pub env: Vec<(String, String)>,
-    /// (host directory, guest path) pairs; with a shim `--root`, the first
+    /// (host directory, guest path) pairs; with a shim `root`, the first
     /// of each pair is a path inside that rootfs.
     #[serde(default)]
     pub preopens: Vec<(PathBuf, String)>,
@@ -115,7 +115,7 @@ fn confined(opts: &ShimOpts) -> Result<(ShimOpts, Vec<crate::confine::InRoot>), 
     out.module = module.fd_path();
     let mut held = vec![module];
     for (i, (dir, _)) in out.policy.preopens.iter_mut().enumerate() {
-        let d = crate::confine::dir(root, &format!("--dir[{i}]"), &dir.to_string_lossy())
+        let d = crate::confine::dir(root, &format!("shim preopen[{i}]"), &dir.to_string_lossy())
             .map_err(refused)?;
         *dir = d.fd_path();
         held.push(d);
@@ -197,5 +197,58 @@ pub fn shim_main(opts: &ShimOpts) -> i32 {
             eprintln!("lumos-shim[{}]: {e}", engine.name());
             TRAP_EXIT
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> ShimOpts {
+        ShimOpts {
+            engine: crate::Runtime::WasmiInterp,
+            root: Some("/cache/rootfs/abc".into()),
+            module: "/fn.wasm".into(),
+            shown: None,
+            name: "fn".into(),
+            // Arguments that look like flags, or hold `=`, pass as they are.
+            args: vec!["--spec".into(), "-".into(), "a=b".into()],
+            memory_limit: Some(64 << 20),
+            policy: WasiPolicy {
+                env: vec![("K".into(), "v=w".into())],
+                preopens: vec![("/data".into(), "/data".into())],
+                network: true,
+            },
+        }
+    }
+
+    #[test]
+    fn the_shim_reads_back_what_the_launcher_wrote() {
+        let o = opts();
+        let args = shim_args(&o).unwrap();
+        assert_eq!(args[0], "--spec");
+        assert_eq!(parse_shim_args(&args).unwrap(), o);
+        let joined = format!("--spec={}", args[1]);
+        assert_eq!(parse_shim_args(&[joined]).unwrap(), o);
+        // Only what the launcher writes is read; the rest defaults.
+        let minimal = r#"{"engine":"wasmtime-jit","root":null,"module":"m.wasm","name":"f"}"#;
+        let m = parse_shim_args(&["--spec", minimal]).unwrap();
+        assert_eq!(
+            (m.engine, m.policy, m.args.len()),
+            (crate::Runtime::WasmtimeJit, WasiPolicy::default(), 0)
+        );
+    }
+
+    #[test]
+    fn a_shim_command_line_that_is_not_a_spec_is_refused_saying_why() {
+        let e = parse_shim_args(&["--engine", "wasmi-interp", "m.wasm"]).unwrap_err();
+        assert!(matches!(e, ShimArgsError::Usage(_)), "{e}");
+        assert!(e.to_string().starts_with("expected `--spec JSON`"), "{e}");
+        let unknown = r#"{"engine":"wasmi-interp","root":null,"module":"m","name":"f","dirs":[]}"#;
+        let e = parse_shim_args(&["--spec", unknown]).unwrap_err();
+        assert!(e.to_string().contains("unknown field `dirs`"), "{e}");
+        assert!(std::error::Error::source(&e).is_some());
+        let e = parse_shim_args(&["--spec", r#"{"engine":"wasm3"}"#]).unwrap_err();
+        assert!(e.to_string().contains("unknown runtime `wasm3`"), "{e}");
     }
 }
