@@ -11,6 +11,14 @@ pub enum Error {
     Build(#[from] lumos_build::Error),
     #[error(transparent)]
     Runtimes(#[from] lumos_runtimes::Error),
+    /// A payload's storage object could not be written to the store.
+    #[error("preloading {key} into {store}: {source}")]
+    Preload {
+        key: String,
+        store: String,
+        #[source]
+        source: Box<lumos_runtimes::StoreError>,
+    },
     #[error("starting the throwaway registry")]
     Registry(#[from] lumos_services::Error),
     #[error("{context}")]

@@ -108,9 +108,14 @@ pub fn execute(
             continue;
         }
         for o in &payload.objects {
-            runner.store().put(&o.key, &o.bytes).map_err(|e| {
-                crate::Error::Usage(format!("preloading {} into {store}: {e}", o.key))
-            })?;
+            runner
+                .store()
+                .put(&o.key, &o.bytes)
+                .map_err(|source| crate::Error::Preload {
+                    key: o.key.clone(),
+                    store: store.clone(),
+                    source: Box::new(source),
+                })?;
         }
         let function = ws
             .function(&cell.function)

@@ -94,6 +94,7 @@ pub fn prepare(
     let mut unavailable = BTreeMap::new();
     for &r in &plan.runtimes {
         if let Err(why) = lumos_runtimes::runtime::availability(r) {
+            let why = why.to_string();
             on(Event::Unavailable {
                 runtime: r,
                 why: why.clone(),

@@ -9,27 +9,25 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::Parser;
-use lumos_runtimes::engine::shim_args::ShimArgs;
 
-#[derive(Debug, Parser)]
-#[command(name = "lumos-runner")]
-enum HostCmd {
-    /// Host one wasm module in one engine on this process's stdio.
-    Shim(ShimArgs),
-    /// Clean up after the runner when it exits.
-    Guard,
-}
-
-/// When this process was started by a runner as its shim or guard, does
-/// what the runner asked and returns the exit status.
+/// When this process was started by a runner as its shim or guard
+/// (`cargo-lumos shim --spec JSON` or `cargo-lumos guard`, read by
+/// lumos-runtimes as lumos-runner reads them), does what the runner asked and
+/// returns the exit status.
 pub fn dispatch(args: &[std::ffi::OsString]) -> Option<ExitCode> {
     if !matches!(args.get(1)?.to_str()?, "shim" | "guard") {
         return None;
     }
-    let code = match HostCmd::parse_from(args) {
-        HostCmd::Guard => lumos_runtimes::guard::guard_main(),
-        HostCmd::Shim(args) => args.run(),
+    let code = match args.get(1).and_then(|a| a.to_str()) {
+        Some("shim") => lumos_runtimes::engine::shim_entry(&args[2..]),
+        Some("guard") if args.len() == 2 => lumos_runtimes::guard::guard_main(),
+        _ => {
+            eprintln!(
+                "error: cargo-lumos hosts only `shim --spec JSON` and `guard`; got {:?}",
+                &args[1..]
+            );
+            2
+        }
     };
     Some(ExitCode::from(code.clamp(0, 255) as u8))
 }

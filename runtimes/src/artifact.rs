@@ -2,6 +2,7 @@
 //! it, read from the image config (entrypoint, cmd, env, working dir, labels).
 
 use crate::engine::WasiPolicy;
+use crate::error::ImageError;
 use crate::runtime::Protocol;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -111,9 +112,7 @@ impl Artifact {
         let mut argv = entrypoint;
         argv.extend(strings(c.get("Cmd")));
         if argv.is_empty() {
-            return Err(crate::Error::Image(
-                "the image config has no Entrypoint or Cmd".into(),
-            ));
+            return Err(ImageError::NoEntrypoint.into());
         }
         let entry = crate::confine::file(&rootfs, entry_field, &argv[0])?.guest;
         if !argv[0].starts_with('/') {
@@ -140,8 +139,10 @@ impl Artifact {
             Some(p) => (p, true),
             None => match labels.get("dev.lumos.protocol") {
                 Some(p) => (
-                    p.parse().map_err(|e| {
-                        crate::Error::Image(format!("{} {p:?}: {e}", origin("dev.lumos.protocol")))
+                    p.parse().map_err(|source| ImageError::Name {
+                        field: origin("dev.lumos.protocol"),
+                        value: p.clone(),
+                        source,
                     })?,
                     true,
                 ),
@@ -150,15 +151,21 @@ impl Artifact {
         };
         let mut wasi = WasiPolicy::default();
         if let Some(e) = labels.get("dev.lumos.wasi.env") {
-            let m: BTreeMap<String, String> = serde_json::from_str(e).map_err(|e| {
-                crate::Error::Image(format!("{}: {e}", origin("dev.lumos.wasi.env")))
-            })?;
+            let m: BTreeMap<String, String> =
+                serde_json::from_str(e).map_err(|source| ImageError::Json {
+                    field: origin("dev.lumos.wasi.env"),
+                    value: e.clone(),
+                    source,
+                })?;
             wasi.env = m.into_iter().collect();
         }
         if let Some(d) = labels.get("dev.lumos.wasi.dirs") {
             let field = origin("dev.lumos.wasi.dirs");
-            let dirs: Vec<String> = serde_json::from_str(d)
-                .map_err(|e| crate::Error::Image(format!("{field}: {e}")))?;
+            let dirs: Vec<String> = serde_json::from_str(d).map_err(|source| ImageError::Json {
+                field: field.clone(),
+                value: d.clone(),
+                source,
+            })?;
             for (i, g) in dirs.into_iter().enumerate() {
                 // The guest sees the directory under the name it asked for; the
                 // shim opens it at the path it resolves to inside the rootfs.
@@ -225,4 +232,71 @@ pub fn tree_bytes(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ImageError;
+
+    /// A rootfs with one entry file, and a config running it with `labels`.
+    fn config_with(labels: serde_json::Value) -> (tempfile::TempDir, serde_json::Value) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.wasm"), b"\0asm\x01\0\0\0").unwrap();
+        let config = serde_json::json!({
+            "config": { "Entrypoint": ["/f.wasm"], "Labels": labels }
+        });
+        (dir, config)
+    }
+
+    fn from_config(labels: serde_json::Value) -> crate::Result<Artifact> {
+        let (dir, config) = config_with(labels);
+        Artifact::from_config(
+            &config,
+            &BTreeMap::new(),
+            dir.path().to_path_buf(),
+            ImageInfo::default(),
+            None,
+        )
+    }
+
+    #[test]
+    fn a_bad_label_names_its_field_and_value_and_keeps_its_cause() {
+        let e = from_config(serde_json::json!({ "dev.lumos.protocol": "grpc" })).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "image: config label dev.lumos.protocol \"grpc\": unknown protocol `grpc` \
+             (expected one of: lumos, stdio, http)"
+        );
+        let crate::Error::Image(ImageError::Name {
+            field,
+            value,
+            source,
+        }) = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (field.as_str(), value.as_str()),
+            ("config label dev.lumos.protocol", "grpc")
+        );
+        assert_eq!(source.value, "grpc");
+        // Printed as one line, the cause is not said twice.
+        assert_eq!(lumos_model::error_chain(&e), e.to_string());
+
+        let e = from_config(serde_json::json!({ "dev.lumos.wasi.env": "[1]" })).unwrap_err();
+        let crate::Error::Image(ImageError::Json { field, value, .. }) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (field.as_str(), value.as_str()),
+            ("config label dev.lumos.wasi.env", "[1]")
+        );
+        assert!(
+            std::error::Error::source(&e)
+                .and_then(|s| s.source())
+                .is_some_and(|s| s.is::<serde_json::Error>()),
+            "{e:?}"
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! The range of every number a user gives `lumos-runner` or `cargo lumos
 //! bench`. Both command lines check their flags against these at parse time
-//! (clap value parsers built from them), and [`LoadSpec::check`] checks a load
-//! spec again for library callers.
+//! (clap value parsers built from the ranges, and [`rate`] and [`seconds`]
+//! as parsers), and [`LoadSpec::check`] checks a load spec again for library
+//! callers.
 //!
 //! Why bounds at all: each concurrency level is one client thread here and one
 //! instance process; request counts size buffers and open-loop schedules up
@@ -68,16 +69,6 @@ pub fn rate(s: &str) -> Result<f64, NumberError> {
 /// `--duration` / `--load-duration`: seconds, finite, in `(0, MAX_DURATION_S]`.
 pub fn seconds(s: &str) -> Result<f64, NumberError> {
     positive_at_most(s, MAX_DURATION_S)
-}
-
-/// A clap parser for a `usize` flag in `range`.
-pub fn usize_in(range: RangeInclusive<u64>) -> clap::builder::RangedU64ValueParser<usize> {
-    clap::builder::RangedU64ValueParser::<usize>::new().range(range)
-}
-
-/// A clap parser for a `u64` flag in `range`.
-pub fn u64_in(range: RangeInclusive<u64>) -> clap::builder::RangedU64ValueParser<u64> {
-    clap::builder::RangedU64ValueParser::<u64>::new().range(range)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! manifest digest, so a cached image is not pulled again).
 
 use crate::artifact::{tree_bytes, Artifact, ImageInfo};
+use crate::error::ImageError;
 use crate::runtime::Protocol;
 use lumos_oci::image::{parse_index, parse_manifest};
 use lumos_oci::registry::{pull, Client, ClientOptions};
@@ -73,10 +74,6 @@ pub struct Fetched {
     pub was_empty: bool,
 }
 
-fn oci(e: lumos_oci::Error) -> crate::Error {
-    crate::Error::Oci(e.to_string())
-}
-
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Stamp {
     config: serde_json::Value,
@@ -124,16 +121,14 @@ fn current_digest(
     }
     let repo = &reference.repository;
     let path = format!("/v2/{repo}/manifests/{}", reference.reference());
-    let reply = client
-        .send(
-            "HEAD",
-            &path,
-            repo,
-            false,
-            &[("Accept", media::ACCEPT_MANIFESTS)],
-            lumos_oci::registry::client::Body::Empty,
-        )
-        .map_err(oci)?;
+    let reply = client.send(
+        "HEAD",
+        &path,
+        repo,
+        false,
+        &[("Accept", media::ACCEPT_MANIFESTS)],
+        lumos_oci::registry::client::Body::Empty,
+    )?;
     if reply.status == 200 {
         if let Some(d) = reply
             .header("docker-content-digest")
@@ -142,12 +137,11 @@ fn current_digest(
             return Ok(d);
         }
     } else if reply.status != 404 && reply.status != 405 {
-        return Err(oci(client.unexpected("HEAD", &path, reply)));
+        return Err(client.unexpected("HEAD", &path, reply).into());
     }
     // No digest header (or HEAD not allowed, or 404: the GET says why).
     let (desc, _) =
-        lumos_oci::registry::pull::fetch_manifest(client, layout, repo, &reference.reference())
-            .map_err(oci)?;
+        lumos_oci::registry::pull::fetch_manifest(client, layout, repo, &reference.reference())?;
     Ok(desc.digest)
 }
 
@@ -196,7 +190,7 @@ pub fn fetch(
         }
         ImageRef::Registry(s) => {
             let t0 = Instant::now();
-            let mut reference = lumos_oci::reference::Reference::parse(s).map_err(oci)?;
+            let mut reference = lumos_oci::reference::Reference::parse(s)?;
             let mut client_opts = ClientOptions {
                 insecure,
                 ..Default::default()
@@ -204,8 +198,8 @@ pub fn fetch(
             if let Some(t) = opts.registry_timeout {
                 client_opts.timeout = t;
             }
-            let client = Client::connect(&reference.registry, client_opts).map_err(oci)?;
-            let layout = Layout::create(cache.join("layout")).map_err(oci)?;
+            let client = Client::connect(&reference.registry, client_opts)?;
+            let layout = Layout::create(cache.join("layout"))?;
             // What the tag points to now, so a cache never serves a digest the tag left.
             let top = current_digest(&client, &layout, &reference)?;
             if let Some(d) = cached_ref(cache, top.as_str()) {
@@ -221,7 +215,7 @@ pub fn fetch(
             }
             // Pull exactly the digest just seen (its manifest may be in the layout already).
             reference.digest = Some(top.clone());
-            let pulled = pull(&client, &layout, &reference, None).map_err(oci)?;
+            let pulled = pull(&client, &layout, &reference, None)?;
             let pull_t = t0.elapsed();
             let digest = pulled.descriptor.digest.to_string();
             let a = unpack(
@@ -244,22 +238,19 @@ pub fn fetch(
         ImageRef::Layout { dir, name } => {
             let key = format!("oci:{}:{}", dir.display(), name.as_deref().unwrap_or(""));
             let t0 = Instant::now();
-            let src = Layout::open(dir).map_err(oci)?;
+            let src = Layout::open(dir)?;
             let top = match name {
-                Some(n) => src.resolve(n).map_err(oci)?,
+                Some(n) => src.resolve(n)?,
                 None => {
-                    let refs = src.refs().map_err(oci)?;
+                    let refs = src.refs()?;
                     match refs.as_slice() {
                         [(_, d)] => d.clone(),
                         [] => src
-                            .index()
-                            .map_err(oci)?
+                            .index()?
                             .manifests
                             .first()
                             .cloned()
-                            .ok_or_else(|| {
-                                crate::Error::Image(format!("{}: empty layout", dir.display()))
-                            })?,
+                            .ok_or_else(|| ImageError::EmptyLayout { dir: dir.clone() })?,
                         many => {
                             let names: Vec<_> = many.iter().map(|(n, _)| n.as_str()).collect();
                             return Err(crate::Error::Usage(format!(
@@ -284,28 +275,23 @@ pub fn fetch(
                     });
                 }
             }
-            let layout = Layout::create(cache.join("layout")).map_err(oci)?;
+            let layout = Layout::create(cache.join("layout"))?;
             // Manifests, indexes and configs: size-capped, media types checked.
-            let copy = |d: &Descriptor| layout.copy_document_from(&src, d).map_err(oci);
+            let copy = |d: &Descriptor| layout.copy_document_from(&src, d);
             let mut desc = top.clone();
             let mut bytes = copy(&top)?;
             if media::is_index(&top.media_type) {
-                let idx = parse_index(&bytes, &top, &format!("index of {key}")).map_err(oci)?;
+                let idx = parse_index(&bytes, &top, &format!("index of {key}"))?;
                 let want = lumos_oci::registry::pull::host_platform();
-                desc = lumos_oci::registry::pull::select_platform(&idx, &want, &key)
-                    .map_err(oci)?
-                    .clone();
+                desc = lumos_oci::registry::pull::select_platform(&idx, &want, &key)?.clone();
                 bytes = copy(&desc)?;
             }
-            let manifest =
-                parse_manifest(&bytes, &desc, &format!("manifest of {key}")).map_err(oci)?;
+            let manifest = parse_manifest(&bytes, &desc, &format!("manifest of {key}"))?;
             let config = copy(&manifest.config)?;
             for l in &manifest.layers {
                 if !layout.has_blob(&l.digest) {
-                    let f = src.open_blob(&l.digest).map_err(oci)?;
-                    layout
-                        .write_blob_from(f, Some((&l.digest, Some(l.size))))
-                        .map_err(oci)?;
+                    let f = src.open_blob(&l.digest)?;
+                    layout.write_blob_from(f, Some((&l.digest, Some(l.size))))?;
                 }
             }
             let pull_t = t0.elapsed();
@@ -375,7 +361,7 @@ fn unpack_into(
     std::fs::create_dir_all(root).map_err(|e| crate::Error::io("create rootfs", root, e))?;
     let mut annotations = manifest.annotations.clone().unwrap_or_default();
     let mut config: serde_json::Value =
-        serde_json::from_slice(config).map_err(|e| crate::Error::Image(format!("config: {e}")))?;
+        serde_json::from_slice(config).map_err(ImageError::Config)?;
     let is_artifact = manifest
         .layers
         .iter()
@@ -392,16 +378,15 @@ fn unpack_into(
         let field = "annotation dev.lumos.function";
         crate::confine::plain_name(field, &function)?;
         let file = format!("{function}.wasm");
-        let mut r = layout.open_blob_verified(l).map_err(oci)?;
+        let mut r = layout.open_blob_verified(l)?;
         let mut f = crate::confine::create_file(root, field, &file)?;
-        std::io::copy(&mut r, &mut f)
-            .map_err(|e| crate::Error::Image(format!("module layer: {e}")))?;
+        std::io::copy(&mut r, &mut f).map_err(ImageError::ModuleLayer)?;
         config = serde_json::json!({ "config": { "Entrypoint": [format!("/{file}")] } });
         annotations
             .entry("dev.lumos.function".into())
             .or_insert(function);
     } else {
-        unpack_image(layout, manifest, root, limits).map_err(oci)?;
+        unpack_image(layout, manifest, root, limits)?;
     }
     let unpack_t = t0.elapsed();
     let image = ImageInfo {

@@ -69,14 +69,18 @@ impl Launcher {
     pub fn validate(&self) -> crate::Result<()> {
         crate::runtime::require(self.runtime)?;
         let entry = self.artifact.entry_path();
-        let head = crate::engine::wasmtime::read_head(&entry)
-            .map_err(|e| crate::Error::Image(format!("entry {}: {e}", entry.display())))?;
-        let is_wasm = head == *b"\0asm";
-        let is_elf = head == *b"\x7fELF";
+        let kind = lumos_wasm::BinaryKind::of_file(&entry).map_err(|source| {
+            crate::error::ImageError::Entry {
+                path: entry.clone(),
+                source,
+            }
+        })?;
+        let is_wasm = kind.is_wasm();
+        let is_elf = kind == lumos_wasm::BinaryKind::Elf;
         let bad = |m: &str| {
             Err(crate::Error::Unavailable {
-                runtime: self.runtime.name().into(),
-                msg: m.into(),
+                runtime: self.runtime,
+                reason: m.into(),
             })
         };
         match self.runtime {
@@ -126,31 +130,28 @@ impl Launcher {
                 },
             );
         }
-        let mut args: Vec<std::ffi::OsString> = vec![
-            "shim".into(),
-            "--engine".into(),
-            self.runtime.name().into(),
-            "--name".into(),
-            a.function.clone().into(),
-        ];
-        if let Some(m) = self.limits.memory_bytes {
-            args.push("--memory-limit".into());
-            args.push(m.to_string().into());
-        }
         let mut policy = a.wasi.clone();
         if let Some(p) = port {
             policy.env.push(("PORT".into(), p.to_string()));
         }
-        args.extend(policy.to_args().into_iter().map(Into::into));
-        for arg in &argv[1..] {
-            args.push("--arg".into());
-            args.push(arg.into());
-        }
         // The shim resolves the module and the preopens inside the rootfs itself
         // when it opens them (crate::confine).
-        args.push("--root".into());
-        args.push(a.rootfs.clone().into());
-        args.push(a.entry.clone().into());
+        let shim = crate::engine::ShimOpts {
+            engine: self.runtime,
+            root: Some(a.rootfs.clone()),
+            module: a.entry.clone().into(),
+            shown: None,
+            name: a.function.clone(),
+            args: argv[1..].to_vec(),
+            memory_limit: self.limits.memory_bytes,
+            policy,
+        };
+        let mut args: Vec<std::ffi::OsString> = vec!["shim".into()];
+        let spec = crate::engine::shim_args(&shim).map_err(|source| crate::Error::ShimSpec {
+            rootfs: a.rootfs.clone(),
+            source,
+        })?;
+        args.extend(spec.map(Into::into));
         let (program, args) = match self.runner_prefix.split_first() {
             None => (self.runner_exe.clone(), args),
             Some((first, rest)) => {

@@ -12,7 +12,8 @@
 //!   and the `stdio` protocol; [`http`]: the `http` protocol.
 //! - [`instance`]: an instance process (pipes, process group, /proc and wait4 usage).
 //! - [`guard`]: a process that cleans up if the runner dies.
-//! - [`engine`]: the wasm shim (wasmtime AoT/JIT, wasmi, WasmEdge).
+//! - [`engine`]: the wasm shim (wasmtime AoT/JIT, wasmi, WasmEdge) and its
+//!   entry point [`engine::shim_entry`] for executables that host shims.
 //! - [`container`]: runc, crun, unshare+chroot, plain process for native.
 //! - [`fetch`]: pull and unpack into the cache (lumos-oci); [`artifact`]: what to run.
 //! - [`confine`]: the rule for paths from image metadata (resolved inside the rootfs).
@@ -40,8 +41,9 @@ pub mod runtime;
 pub mod store;
 
 pub use container::Sandbox;
-pub use error::{Error, Result};
+pub use error::{Error, ImageError, Result};
 pub use launch::Limits;
 pub use measure::load::{Arrival, LoadLevel, LoadSpec};
 pub use run::{run_cold, run_load, run_warm, Job, RunOpts, RunResult, Runner, WarmRun};
-pub use runtime::{Protocol, Runtime};
+pub use runtime::{NotAvailable, Protocol, Runtime};
+pub use store::StoreError;

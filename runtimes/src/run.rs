@@ -244,9 +244,12 @@ impl Runner {
         let sandbox = if runtime == Runtime::Native {
             let probe = container::probe();
             let sb = self.opts.sandbox.unwrap_or(probe.chosen);
-            probe.check(sb).map_err(|m| {
-                crate::Error::Sandbox(format!("{} is not usable here: {m}", sb.name()))
-            })?;
+            probe
+                .check(sb)
+                .map_err(|reason| crate::Error::SandboxUnusable {
+                    sandbox: sb,
+                    reason,
+                })?;
             Some(sb)
         } else {
             None

@@ -3,14 +3,23 @@
 
 pub use lumos_model::{Protocol, Runtime};
 
+/// A runtime this build of the runner cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{runtime} is not available: {reason}")]
+pub struct NotAvailable {
+    pub runtime: Runtime,
+    pub reason: &'static str,
+}
+
 /// Whether this build of the runner can run `runtime`; if not, why.
-pub fn availability(runtime: Runtime) -> Result<(), String> {
+pub fn availability(runtime: Runtime) -> Result<(), NotAvailable> {
     match runtime {
         Runtime::WasmedgeInterp | Runtime::WasmedgeAot if !cfg!(feature = "wasmedge") => {
-            Err(format!(
-            "{runtime} is not available: lumos-runtimes was built without the `wasmedge` feature \
-             (install WasmEdge with scripts/install-wasmedge and build with --features wasmedge)"
-        ))
+            Err(NotAvailable {
+                runtime,
+                reason: "lumos-runtimes was built without the `wasmedge` feature \
+                         (install WasmEdge with scripts/install-wasmedge and build with --features wasmedge)",
+            })
         }
         _ => Ok(()),
     }
@@ -18,9 +27,9 @@ pub fn availability(runtime: Runtime) -> Result<(), String> {
 
 /// The error a run of an unavailable runtime ends with.
 pub fn require(runtime: Runtime) -> crate::Result<()> {
-    availability(runtime).map_err(|msg| crate::Error::Unavailable {
-        runtime: runtime.name().into(),
-        msg,
+    availability(runtime).map_err(|e| crate::Error::Unavailable {
+        runtime,
+        reason: e.to_string(),
     })
 }
 

@@ -10,10 +10,59 @@ use std::time::Duration;
 /// Redis in milliseconds; a server that has not answered in 10 s is stuck.
 pub const REDIS_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What went wrong talking to a store. The message names the store and the
+/// command; the redis error, when there is one, is the source.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unknown --baas {0:?}: expected redis://HOST:PORT or memory")]
+    UnknownBaas(String),
+    #[error("redis url {url}: {source}")]
+    Url {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+    #[error("redis {url}: cannot start a thread: {source}")]
+    Thread {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No answer within [`REDIS_TIMEOUT`]; `command` is `connecting` or a
+    /// command's name.
+    #[error("redis {url}: no answer to {command} within {} s", REDIS_TIMEOUT.as_secs())]
+    Timeout {
+        url: String,
+        command: &'static str,
+        /// The client's own timeout error (None: the connecting thread was late).
+        #[source]
+        source: Option<redis::RedisError>,
+    },
+    #[error("redis {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+    #[error("redis {url}: setting socket timeouts: {source}")]
+    SocketTimeouts {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+    #[error("redis {url}: {command}: {source}")]
+    Command {
+        url: String,
+        command: &'static str,
+        #[source]
+        source: redis::RedisError,
+    },
+}
+
 /// A key-value store the host answers `STORAGE_GET`/`STORAGE_PUT` from.
 pub trait Store: Send + Sync {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
-    fn put(&self, key: &str, value: &[u8]) -> Result<(), String>;
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
     /// What the store is, for the record (`memory`, `redis://127.0.0.1:6379`).
     fn describe(&self) -> String;
 }
@@ -31,11 +80,11 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let v = self.map.lock().unwrap().get(key).cloned();
         Ok(v.map(|v| v.as_ref().clone()))
     }
-    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.map
             .lock()
             .unwrap()
@@ -60,7 +109,7 @@ pub struct RedisStore {
 /// connect but not the name lookup or the commands it sends while
 /// connecting (CLIENT SETINFO, AUTH, SELECT), so the connect runs in a helper thread that is abandoned
 /// (with its socket) if it is late.
-fn connect_bounded(client: &redis::Client, url: &str) -> Result<redis::Connection, String> {
+fn connect_bounded(client: &redis::Client, url: &str) -> Result<redis::Connection, StoreError> {
     let (tx, rx) = std::sync::mpsc::channel();
     let c = client.clone();
     std::thread::Builder::new()
@@ -68,46 +117,63 @@ fn connect_bounded(client: &redis::Client, url: &str) -> Result<redis::Connectio
         .spawn(move || {
             let _ = tx.send(c.get_connection_with_timeout(REDIS_TIMEOUT));
         })
-        .map_err(|e| format!("redis {url}: cannot start a thread: {e}"))?;
-    let late = || {
-        format!(
-            "redis {url}: no answer to connecting within {} s",
-            REDIS_TIMEOUT.as_secs()
-        )
+        .map_err(|source| StoreError::Thread {
+            url: url.into(),
+            source,
+        })?;
+    let late = |source| StoreError::Timeout {
+        url: url.into(),
+        command: "connecting",
+        source,
     };
     let conn = match rx.recv_timeout(REDIS_TIMEOUT) {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) if e.is_timeout() => return Err(late()),
-        Ok(Err(e)) => return Err(format!("redis {url}: {e}")),
-        Err(_) => return Err(late()),
+        Ok(Err(e)) if e.is_timeout() => return Err(late(Some(e))),
+        Ok(Err(source)) => {
+            return Err(StoreError::Connect {
+                url: url.into(),
+                source,
+            })
+        }
+        Err(_) => return Err(late(None)),
     };
     conn.set_read_timeout(Some(REDIS_TIMEOUT))
         .and_then(|()| conn.set_write_timeout(Some(REDIS_TIMEOUT)))
-        .map_err(|e| format!("redis {url}: {e}"))?;
+        .map_err(|source| StoreError::SocketTimeouts {
+            url: url.into(),
+            source,
+        })?;
     Ok(conn)
 }
 
 /// A command's error, naming the command and the deadline when it timed out.
-fn command_error(url: &str, command: &str, e: redis::RedisError) -> String {
+fn command_error(url: &str, command: &'static str, e: redis::RedisError) -> StoreError {
     if e.is_timeout() {
-        format!(
-            "redis {url}: no answer to {command} within {} s",
-            REDIS_TIMEOUT.as_secs()
-        )
+        StoreError::Timeout {
+            url: url.into(),
+            command,
+            source: Some(e),
+        }
     } else {
-        format!("redis {url}: {command}: {e}")
+        StoreError::Command {
+            url: url.into(),
+            command,
+            source: e,
+        }
     }
 }
 
 impl RedisStore {
     /// Connects once to check the server answers (PING), within [`REDIS_TIMEOUT`].
-    pub fn connect(url: &str) -> Result<Self, crate::Error> {
-        let client = redis::Client::open(url)
-            .map_err(|e| crate::Error::Store(format!("redis url {url}: {e}")))?;
-        let mut conn = connect_bounded(&client, url).map_err(crate::Error::Store)?;
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|source| StoreError::Url {
+            url: url.into(),
+            source,
+        })?;
+        let mut conn = connect_bounded(&client, url)?;
         redis::cmd("PING")
             .query::<String>(&mut conn)
-            .map_err(|e| crate::Error::Store(command_error(url, "PING", e)))?;
+            .map_err(|e| command_error(url, "PING", e))?;
         Ok(RedisStore {
             url: url.to_string(),
             client,
@@ -117,9 +183,9 @@ impl RedisStore {
 
     fn with_conn<T>(
         &self,
-        command: &str,
+        command: &'static str,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> Result<T, String> {
+    ) -> Result<T, StoreError> {
         let conn = self.pool.lock().unwrap().pop();
         let mut conn = match conn {
             Some(c) => c,
@@ -134,12 +200,12 @@ impl RedisStore {
 }
 
 impl Store for RedisStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.with_conn("GET", |c| {
             redis::cmd("GET").arg(key).query::<Option<Vec<u8>>>(c)
         })
     }
-    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.with_conn("SET", |c| {
             redis::cmd("SET").arg(key).arg(value).query::<()>(c)
         })
@@ -150,15 +216,13 @@ impl Store for RedisStore {
 }
 
 /// Opens the store named by `--baas` (None: memory).
-pub fn open(baas: Option<&str>) -> Result<Arc<dyn Store>, crate::Error> {
+pub fn open(baas: Option<&str>) -> Result<Arc<dyn Store>, StoreError> {
     match baas {
         None | Some("memory") => Ok(Arc::new(MemoryStore::new())),
         Some(url) if url.starts_with("redis://") || url.starts_with("redis+unix://") => {
             Ok(Arc::new(RedisStore::connect(url)?))
         }
-        Some(other) => Err(crate::Error::Store(format!(
-            "unknown --baas {other:?}: expected redis://HOST:PORT or memory"
-        ))),
+        Some(other) => Err(StoreError::UnknownBaas(other.into())),
     }
 }
 
@@ -196,5 +260,34 @@ mod tests {
             "{err}"
         );
         let _ = stop.send(());
+    }
+
+    #[test]
+    fn a_refused_connection_keeps_the_redis_error_as_its_source() {
+        // A port nobody listens on (bound, then closed).
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let url = format!("redis://127.0.0.1:{port}");
+        let err = match RedisStore::connect(&url) {
+            Ok(_) => panic!("a closed port passed for redis"),
+            Err(e) => e,
+        };
+        assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
+        assert!(
+            err.to_string().starts_with(&format!("redis {url}: ")),
+            "{err}"
+        );
+        let source = std::error::Error::source(&err).expect("the redis error");
+        assert!(source.downcast_ref::<redis::RedisError>().is_some());
+        // Through the library's error, on one line, the cause said once.
+        let line = lumos_model::error_chain(&crate::Error::from(err));
+        assert!(line.starts_with(&format!("store: redis {url}: ")), "{line}");
+        assert_eq!(line.matches(&format!("redis {url}")).count(), 1, "{line}");
+        assert!(matches!(
+            open(Some("mysql://x")),
+            Err(StoreError::UnknownBaas(_))
+        ));
     }
 }

@@ -70,7 +70,7 @@ fn aarch64_runner() -> PathBuf {
         .args([
             "build",
             "-p",
-            "lumos-runtimes",
+            "lumos-runner",
             // AoT only, as on an edge node: no cross-compiling cranelift ISAs.
             "--no-default-features",
             "--features",
@@ -150,12 +150,11 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
         .unwrap();
     assert!(st.success());
     let we_module = wasmedge_aarch64_module();
-    let (v, os, arch) = lumos_runtimes::engine::wasmedge_aot::aot_section_header(
-        &std::fs::read(&we_module).unwrap(),
-    )
-    .expect("an AoT section");
-    assert_eq!((v, os), (1, 1));
-    assert_ne!(arch, 1, "the aarch64 AoT section must not say x86_64");
+    let s = lumos_wasm::wasmedge_section::read(&std::fs::read(&we_module).unwrap())
+        .unwrap()
+        .expect("an AoT section");
+    assert_eq!((s.version, s.os), (1, 1));
+    assert_ne!(s.arch, 1, "the aarch64 AoT section must not say x86_64");
 
     let root = tmp.path().join("oci");
     let layout = lumos_oci::Layout::create(&root).unwrap();

@@ -14,14 +14,38 @@ use std::sync::OnceLock;
 
 pub use lumos_model::{Probe, Sandbox};
 
-fn version_of(bin: &str) -> Result<String, String> {
+/// Why the probe found a sandbox unusable (recorded as text in [`Probe`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("{program}: {source}")]
+    Spawn {
+        program: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command}: {status}")]
+    Failed {
+        command: String,
+        status: std::process::ExitStatus,
+    },
+    #[error("needs root")]
+    NeedsRoot,
+}
+
+fn version_of(bin: &'static str) -> Result<String, ProbeError> {
     let out = Command::new(bin)
         .arg("--version")
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("{bin}: {e}"))?;
+        .map_err(|source| ProbeError::Spawn {
+            program: bin,
+            source,
+        })?;
     if !out.status.success() {
-        return Err(format!("{bin} --version: {}", out.status));
+        return Err(ProbeError::Failed {
+            command: format!("{bin} --version"),
+            status: out.status,
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -31,6 +55,26 @@ fn version_of(bin: &str) -> Result<String, String> {
         .to_string())
 }
 
+fn unshare_works() -> Result<String, ProbeError> {
+    let status = Command::new("unshare")
+        .args(["-fpmiu", "--kill-child", "true"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|source| ProbeError::Spawn {
+            program: "unshare",
+            source,
+        })?;
+    if status.success() {
+        Ok("unshare -fpmiu + chroot".to_string())
+    } else {
+        Err(ProbeError::Failed {
+            command: "unshare".into(),
+            status,
+        })
+    }
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }
@@ -38,27 +82,14 @@ fn is_root() -> bool {
 
 fn probe_now() -> Probe {
     let root = is_root();
-    let need_root = |r: Result<String, String>| match r {
-        Ok(_) if !root => Err("needs root".to_string()),
-        r => r,
+    // The probe is a record: each finding as text.
+    let need_root = |r: Result<String, ProbeError>| match r {
+        Ok(_) if !root => Err(ProbeError::NeedsRoot.to_string()),
+        r => r.map_err(|e| e.to_string()),
     };
     let runc = need_root(version_of("runc"));
     let crun = need_root(version_of("crun"));
-    let chroot = need_root(
-        Command::new("unshare")
-            .args(["-fpmiu", "--kill-child", "true"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| format!("unshare: {e}"))
-            .and_then(|s| {
-                if s.success() {
-                    Ok("unshare -fpmiu + chroot".to_string())
-                } else {
-                    Err(format!("unshare: {s}"))
-                }
-            }),
-    );
+    let chroot = need_root(unshare_works());
     let crun_unmount_unified = std::fs::read_to_string("/proc/self/mountinfo")
         .map(|m| {
             m.lines()

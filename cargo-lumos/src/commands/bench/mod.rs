@@ -5,6 +5,7 @@
 mod outputs;
 mod progress;
 
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,6 +15,16 @@ use lumos_build::cargo_args::absolute_path;
 use lumos_build::CargoArgs;
 use lumos_model::{Arrival, Mode, Runtime};
 use lumos_runtimes::bounds;
+
+/// A clap parser for a `usize` flag in `range` (lumos_runtimes::bounds).
+fn usize_in(range: RangeInclusive<u64>) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(range)
+}
+
+/// A clap parser for a `u64` flag in `range` (lumos_runtimes::bounds).
+fn u64_in(range: RangeInclusive<u64>) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::builder::RangedU64ValueParser::<u64>::new().range(range)
+}
 
 /// Options of `cargo lumos bench`.
 #[derive(Debug, Clone, clap::Args)]
@@ -32,13 +43,13 @@ pub struct BenchArgs {
     #[arg(long = "mode", value_name = "MODE", value_delimiter = ',')]
     pub modes: Vec<Mode>,
     /// Cold starts, and warm runs (each on a new instance), per cell, 1..=10000 (default: 3).
-    #[arg(long, value_name = "N", value_parser = bounds::usize_in(bounds::REPEAT))]
+    #[arg(long, value_name = "N", value_parser = usize_in(bounds::REPEAT))]
     pub repeat: Option<usize>,
     /// Warm: measured requests per run, 1..=1000000 (default: 50).
-    #[arg(long, value_name = "N", value_parser = bounds::usize_in(bounds::REQUESTS))]
+    #[arg(long, value_name = "N", value_parser = usize_in(bounds::REQUESTS))]
     pub requests: Option<usize>,
     /// Warm: requests sent and discarded before measuring, 0..=1000000 (default: 5).
-    #[arg(long, value_name = "N", value_parser = bounds::usize_in(bounds::WARMUP))]
+    #[arg(long, value_name = "N", value_parser = usize_in(bounds::WARMUP))]
     pub warmup: Option<usize>,
     /// A small matrix that ends in a few minutes: group 1, 20 requests, 3
     /// warm-ups, and a short load section (levels 1,10,50 for 3 s). Explicit
@@ -63,7 +74,7 @@ pub struct BenchArgs {
     /// Load: concurrency levels, each 1..=4096 (one instance and one client
     /// thread each; default: 1,10,50,100,200).
     #[arg(long, value_name = "N,N,…", value_delimiter = ',',
-          value_parser = bounds::usize_in(bounds::CONCURRENCY))]
+          value_parser = usize_in(bounds::CONCURRENCY))]
     pub concurrency: Vec<usize>,
     /// Load: arrivals: closed (default), constant, poisson, bursty or bursty:N.
     #[arg(long = "load", value_name = "ARRIVAL", value_parser = clap::value_parser!(Arrival))]
@@ -78,18 +89,18 @@ pub struct BenchArgs {
     pub load_duration: Option<f64>,
     /// Load: requests per level, 1..=10000000 (default: closed 20 x
     /// concurrency, at least 200; open rate x duration).
-    #[arg(long, value_name = "N", value_parser = bounds::u64_in(bounds::LEVEL_REQUESTS))]
+    #[arg(long, value_name = "N", value_parser = u64_in(bounds::LEVEL_REQUESTS))]
     pub load_requests: Option<u64>,
     /// Load: only these functions (default: every selected function).
     #[arg(long = "load-function", value_name = "NAME", value_delimiter = ',')]
     pub load_functions: Vec<String>,
     /// Memory limit per instance, MiB, 0..=1048576 (0: none).
     #[arg(long, value_name = "MIB", default_value_t = 512,
-          value_parser = bounds::u64_in(bounds::MEMORY_MIB))]
+          value_parser = u64_in(bounds::MEMORY_MIB))]
     pub memory_mib: u64,
     /// Per-request time limit, ms, 1..=3600000.
     #[arg(long, value_name = "MS", default_value_t = 60_000,
-          value_parser = bounds::u64_in(bounds::TIMEOUT_MS))]
+          value_parser = u64_in(bounds::TIMEOUT_MS))]
     pub timeout_ms: u64,
     /// Use what `<target-dir>/lumos/build.json` lists; do not build.
     #[arg(long)]

@@ -1,13 +1,36 @@
 //! `lumos-runner`: runs a function image the way a serverless node does and
 //! times every step. Prints a JSON result on stdout, a summary on stderr.
+//! A thin command line over lumos-runtimes; errors are one line on stderr
+//! (`error: …`, the error and its causes) and a non-zero exit.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
+use lumos_model::Arch;
 use lumos_runtimes::bounds;
-use lumos_runtimes::engine::shim_args::ShimArgs;
 use lumos_runtimes::{Arrival, LoadSpec, Protocol, RunOpts, RunResult, Runner, Runtime, Sandbox};
+use std::ffi::OsString;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// A clap parser for a `usize` flag in `range` (lumos_runtimes::bounds).
+fn usize_in(range: RangeInclusive<u64>) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(range)
+}
+
+/// A clap parser for a `u64` flag in `range` (lumos_runtimes::bounds).
+fn u64_in(range: RangeInclusive<u64>) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::builder::RangedU64ValueParser::<u64>::new().range(range)
+}
+
+/// `--target` of `precompile`: a CPU by name (`aarch64`, `arm64`, …) or by
+/// the target triple wasmtime compiles for (`aarch64-unknown-linux-gnu`).
+fn precompile_target(s: &str) -> Result<Arch, lumos_model::UnknownName> {
+    match Arch::ALL.iter().find(|a| a.wasmtime_triple() == s) {
+        Some(a) => Ok(*a),
+        None => s.parse(),
+    }
+}
 
 #[derive(Parser)]
 #[command(
@@ -32,11 +55,11 @@ enum Cmd {
         run: RunArgs,
         /// Concurrency levels (instances, one client thread each), comma-separated; each 1..=4096.
         #[arg(long, value_delimiter = ',', default_value = "1,10,50,100,200",
-              value_parser = bounds::usize_in(bounds::CONCURRENCY))]
+              value_parser = usize_in(bounds::CONCURRENCY))]
         concurrency: Vec<usize>,
         /// closed | constant | poisson | bursty[:N]
-        #[arg(long, default_value = "closed")]
-        arrival: String,
+        #[arg(long, default_value = "closed", value_parser = str::parse::<Arrival>)]
+        arrival: Arrival,
         /// Open loop: requests per second, above 0 and at most 1000000.
         #[arg(long, value_parser = bounds::rate)]
         rate: Option<f64>,
@@ -44,7 +67,7 @@ enum Cmd {
         #[arg(long, default_value_t = 10.0, value_parser = bounds::seconds)]
         duration: f64,
         /// Requests per level, 1..=10000000 (default: closed 20 x concurrency, open rate x duration).
-        #[arg(long = "level-requests", value_parser = bounds::u64_in(bounds::LEVEL_REQUESTS))]
+        #[arg(long = "level-requests", value_parser = u64_in(bounds::LEVEL_REQUESTS))]
         level_requests: Option<u64>,
         #[arg(long, default_value_t = 0x1005)]
         seed: u64,
@@ -56,12 +79,17 @@ enum Cmd {
         module: PathBuf,
         #[arg(short, long)]
         output: PathBuf,
-        /// Target triple (default: this CPU), e.g. aarch64-unknown-linux-gnu.
-        #[arg(long)]
-        target: Option<String>,
+        /// Target CPU (default: this CPU): x86_64 or aarch64, or its triple,
+        /// e.g. aarch64-unknown-linux-gnu.
+        #[arg(long, value_parser = precompile_target)]
+        target: Option<Arch>,
     },
-    /// (internal) Host one wasm module in one engine on this process's stdio.
-    Shim(ShimArgs),
+    /// (internal) Host one wasm module in one engine on this process's stdio
+    /// (`shim --spec JSON`, written by the runner itself).
+    Shim {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<OsString>,
+    },
     /// (internal) Clean up after the runner when it exits.
     Guard,
 }
@@ -70,8 +98,8 @@ enum Cmd {
 struct RunArgs {
     /// HOST[:PORT]/REPO:TAG, oci:DIR[:NAME] or file:PATH
     image: String,
-    #[arg(long, short)]
-    runtime: String,
+    #[arg(long, short, value_enum)]
+    runtime: Runtime,
     /// Request body from a file.
     #[arg(long, conflicts_with = "body")]
     payload: Option<PathBuf>,
@@ -79,13 +107,13 @@ struct RunArgs {
     #[arg(long)]
     body: Option<String>,
     /// Native: runc | crun | chroot | process (default: probe).
-    #[arg(long)]
-    sandbox: Option<String>,
+    #[arg(long, value_enum)]
+    sandbox: Option<Sandbox>,
     /// Memory limit per instance, MiB, 0..=1048576 (0: none).
-    #[arg(long = "memory-mib", default_value_t = 512, value_parser = bounds::u64_in(bounds::MEMORY_MIB))]
+    #[arg(long = "memory-mib", default_value_t = 512, value_parser = u64_in(bounds::MEMORY_MIB))]
     memory_mib: u64,
     /// Per-request time limit, ms, 1..=3600000.
-    #[arg(long = "timeout-ms", default_value_t = 30_000, value_parser = bounds::u64_in(bounds::TIMEOUT_MS))]
+    #[arg(long = "timeout-ms", default_value_t = 30_000, value_parser = u64_in(bounds::TIMEOUT_MS))]
     timeout_ms: u64,
     /// Keep the image cache here (default: a new empty one per run).
     #[arg(long)]
@@ -110,16 +138,16 @@ struct RunArgs {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     unpack_max_entries: u64,
     /// Override the image's protocol: lumos | stdio | http.
-    #[arg(long)]
-    protocol: Option<String>,
+    #[arg(long, value_enum)]
+    protocol: Option<Protocol>,
     /// Payload group name, recorded.
     #[arg(long)]
     group: Option<String>,
     /// Warm: requests sent and discarded before measuring, 0..=1000000.
-    #[arg(long, default_value_t = 5, value_parser = bounds::usize_in(bounds::WARMUP))]
+    #[arg(long, default_value_t = 5, value_parser = usize_in(bounds::WARMUP))]
     warmup: usize,
     /// Warm: measured requests, 1..=1000000.
-    #[arg(long, short = 'n', default_value_t = 50, value_parser = bounds::usize_in(bounds::REQUESTS))]
+    #[arg(long, short = 'n', default_value_t = 50, value_parser = usize_in(bounds::REQUESTS))]
     requests: usize,
     /// Copy instances' stderr to ours.
     #[arg(long)]
@@ -130,14 +158,10 @@ struct RunArgs {
 }
 
 impl RunArgs {
-    fn opts(&self) -> Result<RunOpts> {
+    fn opts(&self) -> RunOpts {
         let mut o = RunOpts {
             cache_dir: self.cache.clone(),
-            sandbox: self
-                .sandbox
-                .as_deref()
-                .map(str::parse::<Sandbox>)
-                .transpose()?,
+            sandbox: self.sandbox,
             baas: self.baas.clone(),
             insecure: self.insecure,
             registry_timeout: Some(Duration::from_secs(self.registry_timeout)),
@@ -145,11 +169,7 @@ impl RunArgs {
                 max_bytes: self.unpack_max_mib << 20,
                 max_entries: self.unpack_max_entries,
             },
-            protocol: self
-                .protocol
-                .as_deref()
-                .map(str::parse::<Protocol>)
-                .transpose()?,
+            protocol: self.protocol,
             group: self.group.clone(),
             warmup: self.warmup,
             requests: self.requests,
@@ -158,7 +178,7 @@ impl RunArgs {
         };
         o.limits.memory_bytes = (self.memory_mib > 0).then_some(self.memory_mib << 20);
         o.limits.request_timeout = Duration::from_millis(self.timeout_ms);
-        Ok(o)
+        o
     }
     fn payload(&self) -> Result<Vec<u8>> {
         Ok(match (&self.payload, &self.body) {
@@ -233,7 +253,7 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(e) => {
             // One line: the error and its causes.
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", lumos_model::error_chain(e.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }
@@ -250,7 +270,7 @@ fn finish(r: &RunResult, args: &RunArgs) -> Result<std::process::ExitCode> {
 
 fn run(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.cmd {
-        Cmd::Shim(args) => std::process::exit(args.run()),
+        Cmd::Shim { args } => std::process::exit(lumos_runtimes::engine::shim_entry(&args)),
         Cmd::Guard => std::process::exit(lumos_runtimes::guard::guard_main()),
         Cmd::Precompile {
             module,
@@ -259,8 +279,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         } => {
             let wasm =
                 std::fs::read(&module).with_context(|| format!("read {}", module.display()))?;
-            let cwasm = lumos_runtimes::engine::wasmtime::precompile(&wasm, target.as_deref())
-                .map_err(anyhow::Error::msg)?;
+            let cwasm = lumos_runtimes::engine::wasmtime::precompile(&wasm, target)?;
             // Temp file + rename: an interrupted precompile leaves no half .cwasm.
             lumos_oci::layout::write_atomic(&output, &cwasm)?;
             Ok(std::process::ExitCode::SUCCESS)
@@ -270,19 +289,17 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 "sandbox": lumos_runtimes::container::probe(),
                 "machine": lumos_runtimes::machine::machine(),
                 "versions": lumos_runtimes::machine::versions(),
-                "runtimes": Runtime::ALL.iter().map(|r| (r.name(), lumos_runtimes::runtime::availability(*r).err())).collect::<std::collections::BTreeMap<_, _>>(),
+                "runtimes": Runtime::ALL.iter().map(|r| (r.name(), lumos_runtimes::runtime::availability(*r).err().map(|e| e.to_string()))).collect::<std::collections::BTreeMap<_, _>>(),
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(std::process::ExitCode::SUCCESS)
         }
         Cmd::Cold(a) => {
-            let runtime: Runtime = a.runtime.parse()?;
-            let r = Runner::new(a.opts()?)?.run_cold(&a.image, runtime, &a.payload()?)?;
+            let r = Runner::new(a.opts())?.run_cold(&a.image, a.runtime, &a.payload()?)?;
             finish(&r, &a)
         }
         Cmd::Warm(a) => {
-            let runtime: Runtime = a.runtime.parse()?;
-            let r = Runner::new(a.opts()?)?.run_warm(&a.image, runtime, &a.payload()?)?;
+            let r = Runner::new(a.opts())?.run_warm(&a.image, a.runtime, &a.payload()?)?;
             finish(&r, &a)
         }
         Cmd::Load {
@@ -294,8 +311,6 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             level_requests,
             seed,
         } => {
-            let runtime: Runtime = run.runtime.parse()?;
-            let arrival: Arrival = arrival.parse()?;
             if arrival != Arrival::Closed && rate.is_none() {
                 bail!(
                     "--arrival {} is open loop: give --rate REQUESTS_PER_SECOND",
@@ -312,8 +327,12 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             };
             // Cross-flag bounds (rate x duration) before anything starts.
             spec.check()?;
-            let r =
-                Runner::new(run.opts()?)?.run_load(&run.image, runtime, &run.payload()?, &spec)?;
+            let r = Runner::new(run.opts())?.run_load(
+                &run.image,
+                run.runtime,
+                &run.payload()?,
+                &spec,
+            )?;
             finish(&r, &run)
         }
     }
