@@ -189,14 +189,14 @@ fn pack_one(
         .artifacts
         .iter()
         .map(|a| ArtifactInput {
-            variant: a.variant.to_string(),
+            variant: a.variant,
             path: a.path.clone(),
             engine: a.engine.clone(),
         })
         .collect();
     // Every image says how its function is invoked (`dev.lumos.protocol`).
     let opts = PackOptions {
-        protocol: Some(f.protocol.to_string()),
+        protocol: Some(f.protocol),
         ..opts.clone()
     };
     Ok(pack_function(layout, &f.name, &arts, &base, &opts, bases)?)

@@ -6,6 +6,7 @@ mod support;
 
 use std::process::{Command, Stdio};
 
+use lumos_model::{Arch, Variant};
 use lumos_oci::pack::{pack_function, ArtifactInput, BaseCache, BaseSpec};
 use lumos_oci::registry::{push_layout, Client};
 use lumos_oci::{Error, Layout};
@@ -20,7 +21,7 @@ fn native_on_debian_slim_keeps_the_base_and_runs() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::create(dir.path().join("oci")).unwrap();
     let arts = vec![ArtifactInput {
-        variant: "native-x86_64".into(),
+        variant: Variant::Native(Arch::X86_64),
         path: native_x86_64(),
         engine: None,
     }];
@@ -81,7 +82,7 @@ fn native_on_debian_slim_keeps_the_base_and_runs() {
 
     // An architecture the base lacks: one clear error naming what it has.
     let arm = vec![ArtifactInput {
-        variant: "native-aarch64".into(),
+        variant: Variant::Native(Arch::Aarch64),
         path: native_aarch64(),
         engine: None,
     }];

@@ -4,6 +4,7 @@
 
 mod support;
 
+use lumos_model::Variant;
 use lumos_oci::registry::{auth, push_layout, Client};
 use lumos_oci::Layout;
 use std::os::unix::fs::PermissionsExt;
@@ -40,7 +41,7 @@ fn cred_helpers_and_creds_store_are_asked() {
         &layout,
         "fibonacci",
         &[lumos_oci::pack::ArtifactInput {
-            variant: "wasm".into(),
+            variant: Variant::Wasm,
             path: wasm_module(),
             engine: None,
         }],

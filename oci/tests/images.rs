@@ -3,6 +3,7 @@
 
 mod support;
 
+use lumos_model::Variant;
 use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
 use std::process::{Command, Stdio};
 
@@ -245,7 +246,7 @@ fn artifact_format_is_the_cncf_wasm_artifact() {
     opts.wasm_format = lumos_oci::image::WasmFormat::Artifact;
     let wasm = wasm_module();
     let arts = vec![lumos_oci::pack::ArtifactInput {
-        variant: "wasm".into(),
+        variant: Variant::Wasm,
         path: wasm.clone(),
         engine: None,
     }];

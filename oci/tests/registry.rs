@@ -5,6 +5,7 @@ mod support;
 
 use std::path::PathBuf;
 
+use lumos_model::{Arch, Variant};
 use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -383,12 +384,12 @@ fn a_push_killed_half_way_completes_on_the_next_run() {
     let layout = Layout::create(dir.path().join("oci")).unwrap();
     let arts = vec![
         lumos_oci::pack::ArtifactInput {
-            variant: "wasm".into(),
+            variant: Variant::Wasm,
             path: wasm_module(),
             engine: None,
         },
         lumos_oci::pack::ArtifactInput {
-            variant: "native-x86_64".into(),
+            variant: Variant::Native(Arch::X86_64),
             path: big,
             engine: None,
         },

@@ -330,32 +330,33 @@ pub fn wasm_module() -> PathBuf {
 
 /// The artifacts of one test function with every variant.
 pub fn artifacts() -> Vec<lumos_oci::pack::ArtifactInput> {
+    use lumos_model::{AotEngine, Arch, Variant};
     use lumos_oci::pack::ArtifactInput;
     let wasm = wasm_module();
     vec![
         ArtifactInput {
-            variant: "native-x86_64".into(),
+            variant: Variant::Native(Arch::X86_64),
             path: native_x86_64(),
             engine: None,
         },
         ArtifactInput {
-            variant: "native-aarch64".into(),
+            variant: Variant::Native(Arch::Aarch64),
             path: native_aarch64(),
             engine: None,
         },
         ArtifactInput {
-            variant: "wasm".into(),
+            variant: Variant::Wasm,
             path: wasm.clone(),
             engine: None,
         },
         // A stand-in for the precompiled module: packing does not look inside.
         ArtifactInput {
-            variant: "aot-wasmtime-x86_64".into(),
+            variant: Variant::Aot(AotEngine::Wasmtime, Arch::X86_64),
             path: wasm.clone(),
             engine: Some("wasmtime-48.0.8".into()),
         },
         ArtifactInput {
-            variant: "aot-wasmedge-aarch64".into(),
+            variant: Variant::Aot(AotEngine::Wasmedge, Arch::Aarch64),
             path: wasm,
             engine: Some("wasmedge-0.14.1".into()),
         },
@@ -369,7 +370,7 @@ pub fn pack_options() -> lumos_oci::pack::PackOptions {
         source: Some("https://example.invalid/lumos".into()),
         revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
         wasm_format: lumos_oci::image::WasmFormat::Compat,
-        protocol: Some("lumos".into()),
+        protocol: Some(lumos_model::Protocol::Lumos),
         client: fast_client(),
     }
 }
