@@ -52,15 +52,7 @@ fn pack(build_json: &str, layout: &str, rest: &[String]) -> Result<()> {
     let mut bases = BaseCache::default();
     let mut images = 0;
     for f in &manifest.functions {
-        let arts: Vec<ArtifactInput> = f
-            .artifacts
-            .iter()
-            .map(|a| ArtifactInput {
-                variant: a.variant,
-                path: a.path.clone(),
-                engine: a.engine.clone(),
-            })
-            .collect();
+        let arts: Vec<ArtifactInput> = f.artifacts.iter().map(ArtifactInput::from).collect();
         let opts = PackOptions {
             namespace: namespace.clone(),
             created: lumos_oci::timestamp::source_date_epoch(),

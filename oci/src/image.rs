@@ -426,21 +426,25 @@ pub fn read_index(layout: &Layout, desc: &Descriptor) -> Result<Index> {
     parse_index(&bytes, desc, &format!("index {}", desc.digest))
 }
 
-/// The JSON of a document whose declared `mediaType` (when set) agrees with
-/// its descriptor's (a descriptor saying "manifest" over an index is refused
-/// as such, before its fields are looked at).
-fn declared_checked(bytes: &[u8], desc: &Descriptor, what: &str) -> Result<Value> {
-    let v: Value = serde_json::from_slice(bytes).map_err(|e| Error::json(what, e))?;
-    match v.get("mediaType") {
-        Some(Value::String(m)) if *m != desc.media_type => Err(Error::Image(format!(
-            "{what}: the document says mediaType `{m}` but its descriptor says `{}`",
-            desc.media_type
-        ))),
-        _ => Ok(v),
+/// Parses the document `desc` points at, of the kind `kind` names
+/// (`image manifest`, `image index`) and `is_kind` recognises by media type:
+/// the descriptor's media type must be of that kind, the document no larger
+/// than [`MAX_DOCUMENT_BYTES`], and its own `mediaType`, when set, the
+/// descriptor's (a descriptor saying "manifest" over an index is refused as
+/// such, before its fields are looked at). `what` names it in errors.
+fn parse_document<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    desc: &Descriptor,
+    what: &str,
+    kind: &str,
+    is_kind: fn(&str) -> bool,
+) -> Result<T> {
+    if !is_kind(&desc.media_type) {
+        return Err(Error::UnsupportedMediaType {
+            what: format!("{what} (expected an {kind})"),
+            media_type: desc.media_type.clone(),
+        });
     }
-}
-
-fn check_size(bytes: &[u8], what: &str) -> Result<()> {
     if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
         return Err(Error::DocumentTooLarge {
             what: what.to_string(),
@@ -448,35 +452,28 @@ fn check_size(bytes: &[u8], what: &str) -> Result<()> {
             limit: MAX_DOCUMENT_BYTES,
         });
     }
-    Ok(())
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| Error::json(what, e))?;
+    if let Some(Value::String(m)) = v.get("mediaType") {
+        if *m != desc.media_type {
+            return Err(Error::Image(format!(
+                "{what}: the document says mediaType `{m}` but its descriptor says `{}`",
+                desc.media_type
+            )));
+        }
+    }
+    serde_json::from_value(v).map_err(|e| Error::json(what, e))
 }
 
 /// Parses the image manifest `desc` points at: the descriptor's media type
 /// must be an image manifest's (OCI or Docker v2), and the document's own
 /// `mediaType`, when set, the same. `what` names it in errors.
 pub fn parse_manifest(bytes: &[u8], desc: &Descriptor, what: &str) -> Result<Manifest> {
-    if !media::is_manifest(&desc.media_type) {
-        return Err(Error::UnsupportedMediaType {
-            what: format!("{what} (expected an image manifest)"),
-            media_type: desc.media_type.clone(),
-        });
-    }
-    check_size(bytes, what)?;
-    let v = declared_checked(bytes, desc, what)?;
-    serde_json::from_value(v).map_err(|e| Error::json(what, e))
+    parse_document(bytes, desc, what, "image manifest", media::is_manifest)
 }
 
 /// Parses the image index `desc` points at (checked as [`parse_manifest`]).
 pub fn parse_index(bytes: &[u8], desc: &Descriptor, what: &str) -> Result<Index> {
-    if !media::is_index(&desc.media_type) {
-        return Err(Error::UnsupportedMediaType {
-            what: format!("{what} (expected an image index)"),
-            media_type: desc.media_type.clone(),
-        });
-    }
-    check_size(bytes, what)?;
-    let v = declared_checked(bytes, desc, what)?;
-    serde_json::from_value(v).map_err(|e| Error::json(what, e))
+    parse_document(bytes, desc, what, "image index", media::is_index)
 }
 
 #[cfg(test)]

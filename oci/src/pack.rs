@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use lumos_model::{Arch, Protocol, Variant};
+use lumos_model::{Arch, BuildArtifact, Protocol, Variant};
 
 use crate::error::{Error, Result};
 use crate::image::{
@@ -27,6 +27,17 @@ pub struct ArtifactInput {
     /// For AoT variants: the engine and version, e.g. `wasmedge-0.14.1`
     /// (see [`AotInfo::engine_id`]).
     pub engine: Option<String>,
+}
+
+impl From<&BuildArtifact> for ArtifactInput {
+    /// An artifact as `build.json` lists it.
+    fn from(a: &BuildArtifact) -> Self {
+        ArtifactInput {
+            variant: a.variant,
+            path: a.path.clone(),
+            engine: a.engine.clone(),
+        }
+    }
 }
 
 /// The base of native images.

@@ -12,11 +12,7 @@ use support::*;
 
 #[test]
 fn cred_helpers_and_creds_store_are_asked() {
-    let reg = Registry::start(RegistryOpts {
-        htpasswd: Some(("helper-user".into(), "helper-secret-42".into())),
-        tls: false,
-        ..Default::default()
-    });
+    let reg = Registry::start(RegistryOpts::basic_auth("helper-user", "helper-secret-42"));
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
