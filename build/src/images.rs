@@ -185,18 +185,10 @@ fn pack_one(
     bases: &mut BaseCache,
 ) -> Result<Vec<Packed>> {
     let base = BaseSpec::parse(req.base.as_deref().unwrap_or(&f.base))?;
-    let arts: Vec<ArtifactInput> = f
-        .artifacts
-        .iter()
-        .map(|a| ArtifactInput {
-            variant: a.variant.to_string(),
-            path: a.path.clone(),
-            engine: a.engine.clone(),
-        })
-        .collect();
+    let arts: Vec<ArtifactInput> = f.artifacts.iter().map(ArtifactInput::from).collect();
     // Every image says how its function is invoked (`dev.lumos.protocol`).
     let opts = PackOptions {
-        protocol: Some(f.protocol.to_string()),
+        protocol: Some(f.protocol),
         ..opts.clone()
     };
     Ok(pack_function(layout, &f.name, &arts, &base, &opts, bases)?)

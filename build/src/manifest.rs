@@ -21,6 +21,6 @@ pub fn read(target_dir: &Path) -> Result<BuildManifest> {
 pub fn write(target_dir: &Path, manifest: &BuildManifest) -> Result<()> {
     let path = BuildManifest::path_in(target_dir);
     let text = serde_json::to_vec_pretty(manifest)?;
-    lumos_oci::layout::write_atomic(&path, &text)?;
+    lumos_oci::write_atomic(&path, &text)?;
     Ok(())
 }

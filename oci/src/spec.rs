@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use lumos_model::Arch;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
@@ -102,12 +103,8 @@ impl Platform {
     }
 
     /// `linux/amd64` for `x86_64`, `linux/arm64` for `aarch64`.
-    pub fn linux_for_arch(arch: &str) -> Option<Self> {
-        match arch {
-            "x86_64" | "amd64" => Some(Platform::new("linux", "amd64")),
-            "aarch64" | "arm64" => Some(Platform::new("linux", "arm64")),
-            _ => None,
-        }
+    pub fn linux(arch: Arch) -> Self {
+        Platform::new("linux", arch.debian())
     }
 
     /// `wasi/wasm`, the platform of compat wasm images.
@@ -260,7 +257,7 @@ mod tests {
 
     #[test]
     fn arm64_matches_with_and_without_variant() {
-        let mut want = Platform::linux_for_arch("aarch64").unwrap();
+        let mut want = Platform::linux(Arch::Aarch64);
         assert!(want.matches(&Platform::new("linux", "arm64")));
         want.variant = Some("v8".into());
         assert!(want.matches(&Platform::new("linux", "arm64")));

@@ -433,11 +433,7 @@ fn unpack_entries<R: Read>(
                 stats.files += 1;
             }
             tar::EntryType::Symlink => {
-                let link = entry
-                    .link_name()
-                    .map_err(|e| map_read(limit, e))?
-                    .ok_or_else(|| unsafe_entry(&shown, "symlink without a target"))?
-                    .into_owned();
+                let link = link_target(&entry, limit, &shown, "symlink")?;
                 if existing.is_some() {
                     remove_any(&target)?;
                 }
@@ -445,11 +441,7 @@ fn unpack_entries<R: Read>(
                 stats.symlinks += 1;
             }
             tar::EntryType::Link => {
-                let link = entry
-                    .link_name()
-                    .map_err(|e| map_read(limit, e))?
-                    .ok_or_else(|| unsafe_entry(&shown, "hardlink without a target"))?
-                    .into_owned();
+                let link = link_target(&entry, limit, &shown, "hardlink")?;
                 let link_shown = link.display().to_string();
                 let link_comps = components(&link, &link_shown)?;
                 let Some((lname, lparents)) = link_comps.split_last() else {
@@ -491,6 +483,20 @@ fn libc_o_nofollow() -> i32 {
 
 fn set_mtime(f: &File, secs: u64) -> io::Result<()> {
     f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// The target a `kind` (`symlink`, `hardlink`) entry names.
+fn link_target<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    limit: u64,
+    shown: &str,
+    kind: &str,
+) -> Result<PathBuf> {
+    entry
+        .link_name()
+        .map_err(|e| map_read(limit, e))?
+        .map(|l| l.into_owned())
+        .ok_or_else(|| unsafe_entry(shown, &format!("{kind} without a target")))
 }
 
 fn unsafe_entry(path: &str, reason: &str) -> Error {

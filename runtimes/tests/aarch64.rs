@@ -133,6 +133,7 @@ fn wasmedge_aarch64_module() -> PathBuf {
 
 #[test]
 fn aarch64_runner_runs_aot_images_under_qemu() {
+    use lumos_model::{AotEngine, Arch};
     use lumos_oci::image::{pack_wasm, AotInfo, ImageMeta, WasmFormat};
     let qemu = require_tool("qemu-aarch64-static");
     let f = fixtures();
@@ -161,15 +162,15 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
     let meta = ImageMeta {
         namespace: "t".into(),
         function: "fixture".into(),
-        variant: "aot-wasmtime-aarch64".into(),
         created: 0,
         source: None,
         revision: None,
         protocol: None,
     };
     let wt = AotInfo {
-        engine: "wasmtime-48.0.8".into(),
-        arch: "aarch64".into(),
+        engine: AotEngine::Wasmtime,
+        arch: Arch::Aarch64,
+        engine_id: Some("wasmtime-48.0.8".into()),
     };
     let a = pack_wasm(
         &layout,
@@ -180,12 +181,13 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
     )
     .unwrap();
     let we = AotInfo {
-        engine: "wasmedge-0.14.1".into(),
-        arch: "aarch64".into(),
+        engine: AotEngine::Wasmedge,
+        arch: Arch::Aarch64,
+        engine_id: Some("wasmedge-0.14.1".into()),
     };
     let b = pack_wasm(
         &layout,
-        &meta.with_variant("aot-wasmedge-aarch64"),
+        &meta,
         &std::fs::read(&we_module).unwrap(),
         WasmFormat::Compat,
         Some(&we),

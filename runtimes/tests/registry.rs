@@ -13,7 +13,7 @@ fn cold_runs_from_a_real_registry() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = layout(tmp.path());
     let cases = [
-        ("t/fixture:native", "native", Runtime::Native),
+        ("t/fixture:native-x86_64", "native", Runtime::Native),
         ("t/fixture:wasm", "wasm", Runtime::WasmtimeJit),
         ("t/fixture:wasm", "wasm", Runtime::WasmiInterp),
         (
@@ -284,6 +284,7 @@ fn a_moved_tag_is_pulled_again_from_a_kept_cache() {
 /// printed (here: nothing).
 #[test]
 fn an_image_says_how_its_function_is_invoked() {
+    use lumos_model::Arch;
     use lumos_oci::image::{pack_native, ImageMeta};
     let reg = Registry::start();
     let tmp = tempfile::tempdir().unwrap();
@@ -293,22 +294,21 @@ fn an_image_says_how_its_function_is_invoked() {
     let meta = ImageMeta {
         namespace: "t".into(),
         function: "fixture-stdio".into(),
-        variant: "labelled".into(),
         created: 0,
         source: None,
         revision: None,
-        protocol: Some("stdio".into()),
+        protocol: Some(Protocol::Stdio),
     };
-    let labelled = pack_native(&layout, &meta, &exe, "x86_64", None).unwrap();
+    let labelled = pack_native(&layout, &meta, &exe, Arch::X86_64, None).unwrap();
     let bare = pack_native(
         &layout,
         &ImageMeta {
-            variant: "bare".into(),
+            namespace: "u".into(),
             protocol: None,
             ..meta.clone()
         },
         &exe,
-        "x86_64",
+        Arch::X86_64,
         None,
     )
     .unwrap();

@@ -139,7 +139,7 @@ pub fn build(
     let lumos_dir = ws.lumos_dir();
     // One build at a time per target dir; then leftovers of killed builds can go.
     let _lock = store::lock_dir(&lumos_dir, on)?;
-    store::sweep_temporaries(&lumos_dir);
+    store::sweep_temporaries(&lumos_dir, &crate::images::layout_dir(&ws.target_dir));
     let cache = Cache::new(lumos_dir.join(".cache"));
     let sysroot = toolchain::rustc_sysroot(&ws.root)?;
 

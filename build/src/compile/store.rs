@@ -1,15 +1,16 @@
 //! Content-addressed cache and atomic file placement.
 //!
 //! Nothing is ever written in place: a file is written to a temporary name in
-//! the destination's directory and renamed over the final name when complete,
-//! so an interrupted build leaves either the old file or the new one, never a
-//! half-written one.
+//! the destination's directory, synced and renamed over the final name when
+//! complete ([`lumos_oci::atomic`]), so an interrupted build leaves either
+//! the old file or the new one, never a half-written one.
 
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Result};
+use lumos_oci::atomic::{AtomicFile, TEMP_PREFIX};
 use sha2::{Digest, Sha256};
 
 /// Lower-case hex sha256 of a file's bytes.
@@ -40,23 +41,14 @@ pub fn cache_key(parts: &[&str]) -> String {
     hex::encode(hasher.finalize())
 }
 
-/// Copies `src` to `dest` atomically, keeping the executable bit of `src`.
+/// Copies `src` to `dest` atomically and durably, keeping the permissions
+/// (the executable bit) of `src`.
 pub fn copy_atomic(src: &Path, dest: &Path) -> Result<()> {
-    let dir = parent(dest)?;
-    fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".lumos-tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
-    let (file, tmp_path) = tmp.into_parts();
-    drop(file);
-    fs::copy(src, &tmp_path)
+    let tmp = AtomicFile::beside(dest)?;
+    // `fs::copy` over the temporary file: the kernel's copy, and `src`'s permissions.
+    fs::copy(src, tmp.path())
         .with_context(|| format!("cannot copy {} to {}", src.display(), dest.display()))?;
-    fs::File::open(&tmp_path)?.sync_all()?;
-    tmp_path
-        .persist(dest)
-        .map_err(|e| e.error)
-        .with_context(|| format!("{}: cannot rename into place", dest.display()))?;
+    tmp.commit(dest)?;
     Ok(())
 }
 
@@ -97,19 +89,9 @@ impl Cache {
     /// file beside it; the file is synced and renamed into place only when
     /// `make` succeeds, so an entry is complete or absent.
     pub fn produce(&self, dest: &Path, make: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-        let dir = parent(dest)?;
-        fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".lumos-tmp-")
-            .tempfile_in(dir)
-            .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+        let tmp = AtomicFile::beside(dest)?;
         make(tmp.path())?;
-        fs::File::open(tmp.path())
-            .and_then(|f| f.sync_all())
-            .with_context(|| format!("{}: cannot sync", tmp.path().display()))?;
-        tmp.persist(dest)
-            .map_err(|e| e.error)
-            .with_context(|| format!("{}: cannot rename into place", dest.display()))?;
+        tmp.commit(dest)?;
         Ok(())
     }
 }
@@ -133,9 +115,10 @@ pub fn lock_dir(dir: &Path, on: &mut dyn FnMut(super::BuildEvent)) -> Result<fs:
     Ok(file)
 }
 
-/// Removes temporary files (`.lumos-tmp-*`) that killed builds left behind.
-/// Only safe while holding the lock of [`lock_dir`].
-pub fn sweep_temporaries(dir: &Path) {
+/// Removes temporary files (`.lumos-tmp-*`) that killed builds left behind,
+/// except under `except` (the image layout, which `cargo lumos image` writes
+/// without the build lock). Only safe while holding the lock of [`lock_dir`].
+pub fn sweep_temporaries(dir: &Path, except: &Path) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -145,21 +128,13 @@ pub fn sweep_temporaries(dir: &Path) {
             continue;
         };
         if kind.is_dir() {
-            sweep_temporaries(&path);
-        } else if entry
-            .file_name()
-            .to_string_lossy()
-            .starts_with(".lumos-tmp-")
-        {
+            if path != except {
+                sweep_temporaries(&path, except);
+            }
+        } else if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
             let _ = fs::remove_file(&path);
         }
     }
-}
-
-fn parent(path: &Path) -> Result<&Path> {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .ok_or_else(|| crate::Error::Msg(format!("{}: has no parent directory", path.display())))
 }
 
 #[cfg(test)]
@@ -184,6 +159,21 @@ mod tests {
         assert!(!failed.exists());
         let names: Vec<_> = fs::read_dir(failed.parent().unwrap()).unwrap().collect();
         assert!(names.is_empty(), "{names:?}");
+    }
+
+    #[test]
+    fn sweeping_spares_the_image_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let (built, layout) = (dir.path().join("f/wasm"), dir.path().join("oci"));
+        let left = built.join(format!("{TEMP_PREFIX}killed"));
+        // A blob an image packer is writing now, beside the build.
+        let writing = AtomicFile::new_in(&layout.join("blobs/sha256")).unwrap();
+        fs::create_dir_all(&built).unwrap();
+        fs::write(&left, b"half").unwrap();
+        sweep_temporaries(dir.path(), &layout);
+        assert!(!left.exists());
+        assert!(writing.path().exists());
+        writing.commit(&layout.join("blobs/sha256/x")).unwrap();
     }
 
     #[test]

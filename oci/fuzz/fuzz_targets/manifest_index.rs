@@ -22,7 +22,7 @@ const TYPES: [&str; 5] = [
 fuzz_target!(|data: &[u8]| {
     let wanted = [
         Platform::new("linux", "amd64"),
-        Platform::linux_for_arch("aarch64").unwrap(),
+        Platform::new("linux", "arm64"),
         Platform::wasi(),
         Platform::parse("linux/arm64/v8").unwrap(),
     ];

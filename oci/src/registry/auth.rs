@@ -119,15 +119,7 @@ pub fn lookup_with(
         for (k, helper) in helpers {
             if keys.iter().any(|c| normalise_key(k) == *c) {
                 if let Some(helper) = helper.as_str() {
-                    let creds = run_helper(helper, &server_url(registry))?;
-                    return Ok(Found {
-                        source: format!(
-                            "{} from credHelpers in {} (docker-credential-{helper})",
-                            if creds.is_some() { "found" } else { "nothing" },
-                            path.display()
-                        ),
-                        credentials: creds,
-                    });
+                    return from_helper(helper, registry, "credHelpers", path);
                 }
             }
         }
@@ -146,20 +138,30 @@ pub fn lookup_with(
         }
     }
     if let Some(store) = config.get("credsStore").and_then(Value::as_str) {
-        let creds = run_helper(store, &server_url(registry))?;
-        return Ok(Found {
-            source: format!(
-                "{} from credsStore in {} (docker-credential-{store})",
-                if creds.is_some() { "found" } else { "nothing" },
-                path.display()
-            ),
-            credentials: creds,
-        });
+        return from_helper(store, registry, "credsStore", path);
     }
     Ok(Found::none(format!(
         "none (no LUMOS_REGISTRY_USER, nothing for {registry} in {})",
         path.display()
     )))
+}
+
+/// What `docker-credential-<helper>` gives for `registry`, the helper being
+/// named by `key` (`credHelpers`, `credsStore`) of the Docker config `path`.
+fn from_helper(helper: &str, registry: &str, key: &str, path: &Path) -> Result<Found> {
+    let credentials = run_helper(helper, &server_url(registry))?;
+    Ok(Found {
+        source: format!(
+            "{} from {key} in {} (docker-credential-{helper})",
+            if credentials.is_some() {
+                "found"
+            } else {
+                "nothing"
+            },
+            path.display()
+        ),
+        credentials,
+    })
 }
 
 fn auth_entry(entry: &Value, path: &Path) -> Result<Option<Credentials>> {

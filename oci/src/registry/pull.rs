@@ -297,6 +297,8 @@ pub fn pull(
 
 /// The platform of this machine, `linux/amd64` or `linux/arm64`.
 pub fn host_platform() -> Platform {
-    Platform::linux_for_arch(std::env::consts::ARCH)
-        .unwrap_or_else(|| Platform::new("linux", std::env::consts::ARCH))
+    lumos_model::Arch::host().map_or_else(
+        || Platform::new("linux", std::env::consts::ARCH),
+        Platform::linux,
+    )
 }

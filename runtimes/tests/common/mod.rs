@@ -175,9 +175,10 @@ pub fn file_ref(p: &Path) -> String {
     format!("file:{}", p.display())
 }
 
-/// Packs the fixtures into an OCI layout with lumos-oci: `t/fixture:native`,
+/// Packs the fixtures into an OCI layout with lumos-oci: `t/fixture:native-x86_64`,
 /// `t/fixture:wasm`, `t/fixture:aot-wasmtime-x86_64`.
 pub fn layout(dir: &Path) -> PathBuf {
+    use lumos_model::{AotEngine, Arch};
     use lumos_oci::image::{pack_native, pack_wasm, AotInfo, ImageMeta, WasmFormat};
     let f = fixtures();
     let root = dir.join("oci");
@@ -185,7 +186,6 @@ pub fn layout(dir: &Path) -> PathBuf {
     let meta = ImageMeta {
         namespace: "t".into(),
         function: "fixture".into(),
-        variant: "native".into(),
         created: 0,
         source: None,
         revision: None,
@@ -195,25 +195,26 @@ pub fn layout(dir: &Path) -> PathBuf {
         &layout,
         &meta,
         &std::fs::read(&f.native).unwrap(),
-        "x86_64",
+        Arch::X86_64,
         None,
     )
     .unwrap();
     let w = pack_wasm(
         &layout,
-        &meta.with_variant("wasm"),
+        &meta,
         &std::fs::read(&f.wasm).unwrap(),
         WasmFormat::Compat,
         None,
     )
     .unwrap();
     let aot = AotInfo {
-        engine: "wasmtime-48.0.8".into(),
-        arch: "x86_64".into(),
+        engine: AotEngine::Wasmtime,
+        arch: Arch::X86_64,
+        engine_id: Some("wasmtime-48.0.8".into()),
     };
     let a = pack_wasm(
         &layout,
-        &meta.with_variant("aot-wasmtime-x86_64"),
+        &meta,
         &std::fs::read(&f.cwasm).unwrap(),
         WasmFormat::Compat,
         Some(&aot),

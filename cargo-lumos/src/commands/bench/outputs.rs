@@ -23,11 +23,7 @@ pub fn write(args: &BenchArgs, out: &BenchOutput) -> anyhow::Result<()> {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    lumos_oci::layout::write_atomic(path, bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
+    lumos_oci::write_atomic(path, bytes).with_context(|| format!("writing {}", path.display()))?;
     eprintln!("bench: wrote {}", path.display());
     Ok(())
 }
