@@ -100,10 +100,14 @@ pub fn plan(functions: &[Function], images: &LocalImages, req: &DeployRequest) -
                 f.name
             ));
         }
-        let variants = if req.variants.is_empty() {
-            images.variants(&f.name)
+        let explicit = !req.variants.is_empty();
+        let variants = if explicit {
+            let mut v = req.variants.clone();
+            v.sort();
+            v.dedup();
+            v
         } else {
-            req.variants.clone()
+            images.variants(&f.name)
         };
         if variants.is_empty() {
             bail!(
@@ -113,8 +117,25 @@ pub fn plan(functions: &[Function], images: &LocalImages, req: &DeployRequest) -
                 f.package
             );
         }
+        // Asked for by name, a variant Knative cannot serve is refused; among
+        // the packed ones (no --variant), it is left out with a note, unless
+        // none is left.
+        let mut servable = Vec::new();
+        let mut refused = None;
         for variant in variants {
-            let how = serving(&f.name, f.config.protocol, variant)?;
+            match serving(&f.name, f.config.protocol, variant) {
+                Ok(how) => servable.push((variant, how)),
+                Err(e) if explicit => return Err(e.into()),
+                Err(e) => {
+                    out.notes.push(format!("not deployed: {e}"));
+                    refused.get_or_insert(e);
+                }
+            }
+        }
+        if let (true, Some(e)) = (servable.is_empty(), refused) {
+            return Err(e.into());
+        }
+        for (variant, how) in servable {
             let Some((layout_name, digest)) = images.find(&f.name, variant) else {
                 bail!(
                     "{} {variant}: no image in {} (run `cargo lumos build --image -p {}` for it, then `cargo lumos push`)",
