@@ -70,15 +70,17 @@ fn split_name(name: &str) -> Option<(&str, &str)> {
 }
 
 /// The reference a node pulls: `host[:port]/<namespace>/<function>@<digest>`
-/// (where `cargo lumos push --registry host[:port]/<namespace>` put it).
+/// (where `cargo lumos push --registry host[:port]/<namespace>` put it),
+/// with the repository (`<namespace>/<function>`) it is in.
 pub fn pushed_reference(
     host: &str,
     namespace: &str,
     layout_name: &str,
     digest: &Digest,
-) -> Result<String> {
+) -> Result<(String, String)> {
     let (repo, _tag) = target_of(layout_name, namespace, "")?;
-    Ok(format!("{host}/{repo}@{digest}"))
+    let reference = format!("{host}/{repo}@{digest}");
+    Ok((repo, reference))
 }
 
 #[cfg(test)]

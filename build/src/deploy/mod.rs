@@ -8,11 +8,13 @@
 //! - [`names`], [`quantity`]: Kubernetes names and quantities, checked;
 //! - [`image_ref`]: the pushed image of a function's variant, by digest;
 //! - [`plan`]: functions and images into Services;
+//! - [`pushed`]: the registry asked whether each image is there;
 //! - [`render`]: Services into YAML documents and files.
 
 pub mod image_ref;
 pub mod names;
 pub mod plan;
+pub mod pushed;
 pub mod quantity;
 pub mod render;
 pub mod request;
@@ -22,6 +24,7 @@ pub mod serving;
 pub use image_ref::LocalImages;
 pub use names::InvalidName;
 pub use plan::{plan, Deployment, Plan};
+pub use pushed::check_pushed;
 pub use quantity::InvalidQuantity;
 pub use render::Output;
 pub use request::DeployRequest;

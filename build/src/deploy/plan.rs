@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use lumos_model::Variant;
 use lumos_oci::reference::split_registry;
+use lumos_oci::Digest;
 
 use super::image_ref::{pushed_reference, LocalImages};
 use super::names::{check_label, kube_spelling};
@@ -37,6 +38,10 @@ pub struct Deployment {
     /// The function's cargo name.
     pub function: String,
     pub variant: Variant,
+    /// Where the image is in the registry: `NAMESPACE/<function>` …
+    pub repository: String,
+    /// … and its manifest's digest.
+    pub digest: Digest,
     pub service: Service,
 }
 
@@ -144,7 +149,7 @@ pub fn plan(functions: &[Function], images: &LocalImages, req: &DeployRequest) -
                     f.package
                 );
             };
-            let image = pushed_reference(&host, &namespace, layout_name, digest)?;
+            let (repository, image) = pushed_reference(&host, &namespace, layout_name, digest)?;
             let name = format!("{kube}-{}", kube_spelling(&variant.to_string()));
             check_label(&name).with_context(|| format!("{} {variant}: Service name", f.name))?;
             if let Some(other) = names.insert(name.clone(), f.name.clone()) {
@@ -156,6 +161,8 @@ pub fn plan(functions: &[Function], images: &LocalImages, req: &DeployRequest) -
             out.deployments.push(Deployment {
                 function: f.name.clone(),
                 variant,
+                repository,
+                digest: digest.clone(),
                 service: service(&name, &f.name, variant, how, image, req),
             });
         }

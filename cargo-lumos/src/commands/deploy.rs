@@ -3,15 +3,17 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use lumos_build::cargo_args::absolute_path;
 use lumos_build::deploy::quantity::quantity;
 use lumos_build::deploy::render::{self, Output};
 use lumos_build::deploy::request::{DEFAULT_PORT, DEFAULT_RUNTIME_CLASS};
-use lumos_build::deploy::{plan, DeployRequest, LocalImages};
+use lumos_build::deploy::{check_pushed, plan, DeployRequest, LocalImages};
 use lumos_build::images::layout_dir;
 use lumos_build::{CargoArgs, Workspace};
 use lumos_model::Variant;
+use lumos_oci::registry::ClientOptions;
 
 use super::push::registry_arg;
 
@@ -81,6 +83,20 @@ pub struct DeployCmd {
     /// autoscaler aims at (default: Knative's).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub target: Option<u32>,
+    /// Ask the registry (HEAD, by digest) that every image is there before
+    /// writing anything: an image built but never pushed is an error.
+    #[arg(long)]
+    pub check_pushed: bool,
+    /// With --check-pushed: plain HTTP (and unverified TLS) to a non-loopback registry.
+    #[arg(long, requires = "check_pushed")]
+    pub insecure: bool,
+    /// With --check-pushed: a CA certificate (PEM) to trust for the registry.
+    #[arg(long, value_name = "PEM", env = "LUMOS_REGISTRY_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// With --check-pushed: overall deadline of each registry request, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = super::push::DEFAULT_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
 }
 
 fn parse_variant(s: &str) -> Result<Variant, lumos_model::UnknownName> {
@@ -118,6 +134,16 @@ pub fn run(cmd: DeployCmd) -> anyhow::Result<ExitCode> {
     }
     let images = LocalImages::open(&layout_dir(&ws.target_dir))?;
     let plan = plan(&ws.functions, &images, &req)?;
+    if cmd.check_pushed {
+        let (host, _) = lumos_oci::reference::split_registry(&req.registry)?;
+        let opts = ClientOptions {
+            insecure: cmd.insecure,
+            ca_cert: cmd.ca_cert,
+            timeout: Duration::from_secs(cmd.timeout),
+            ..Default::default()
+        };
+        check_pushed(&plan.deployments, &host, opts)?;
+    }
     for note in &plan.notes {
         eprintln!("note: {note}");
     }
