@@ -452,3 +452,95 @@ fn bad_input_is_one_line_and_a_failure() {
         &["no images yet", "cargo lumos image"],
     );
 }
+
+/// `--cluster-setup`: the RuntimeClass and the `config-features` keys the
+/// Services rely on, first, each a valid Kubernetes object.
+#[test]
+fn cluster_setup_is_written_first_and_is_valid() {
+    let ws = tempfile::tempdir().unwrap();
+    workspace(
+        ws.path(),
+        &[("echo_http", "wasm"), ("echo_http", "native-x86_64")],
+    );
+    let args = [
+        "-p",
+        "echo_http",
+        "--registry",
+        "r.example/ns",
+        "--cluster-setup",
+        "--runtime-class",
+        "crun-wasmedge",
+    ];
+    let out = deploy(ws.path(), &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = documents(&stdout(&out));
+    assert_eq!(docs.len(), 4, "{docs:#?}");
+    assert_eq!(
+        docs[0],
+        json!({"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+               "metadata": {"name": "crun-wasmedge"}, "handler": "crun-wasmedge"})
+    );
+    assert_eq!(
+        docs[1],
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "config-features", "namespace": "knative-serving"},
+               "data": {"kubernetes.podspec-runtimeclassname": "enabled",
+                        "kubernetes.podspec-nodeselector": "enabled"}})
+    );
+    for (i, doc) in docs[..2].iter().enumerate() {
+        let judged = kubernetes_validate(doc, ws.path(), &format!("setup-{i}"));
+        assert!(
+            judged.status.success(),
+            "{}{}",
+            stdout(&judged),
+            stderr(&judged)
+        );
+    }
+    let validator = knative::service_validator();
+    for s in &docs[2..] {
+        assert_eq!(s["kind"], "Service");
+        assert!(knative::errors(&validator, s).is_empty(), "{s}");
+    }
+
+    // In a directory, the setup files sort first.
+    let dir = ws.path().join("out/");
+    let mut with_dir = args.to_vec();
+    with_dir.extend(["--out", dir.to_str().unwrap()]);
+    let out = deploy(ws.path(), &with_dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "00-config-features.yaml",
+            "00-runtimeclass-crun-wasmedge.yaml",
+            "echo-http-native-x86-64.yaml",
+            "echo-http-wasm.yaml"
+        ]
+    );
+
+    // Native only: no RuntimeClass, only the nodeSelector flag.
+    let out = deploy(
+        ws.path(),
+        &[
+            "-p",
+            "echo_http",
+            "--registry",
+            "r.example/ns",
+            "--cluster-setup",
+            "--variant",
+            "native-x86_64",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs = documents(&stdout(&out));
+    assert_eq!(docs.len(), 2);
+    assert_eq!(
+        docs[0]["data"],
+        json!({"kubernetes.podspec-nodeselector": "enabled"})
+    );
+}

@@ -9,8 +9,10 @@
 //! - [`image_ref`]: the pushed image of a function's variant, by digest;
 //! - [`plan`]: functions and images into Services;
 //! - [`pushed`]: the registry asked whether each image is there;
-//! - [`render`]: Services into YAML documents and files.
+//! - [`cluster`]: the RuntimeClass and Knative flags the Services need;
+//! - [`render`]: all of it into YAML documents and files.
 
+pub mod cluster;
 pub mod image_ref;
 pub mod names;
 pub mod plan;

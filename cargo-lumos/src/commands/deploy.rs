@@ -83,6 +83,12 @@ pub struct DeployCmd {
     /// autoscaler aims at (default: Knative's).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub target: Option<u32>,
+    /// Also write what the cluster needs for these Services: the
+    /// RuntimeClass (handler of the same name) and the keys of Knative's
+    /// `config-features` that allow `runtimeClassName` and `nodeSelector`
+    /// (apply with `kubectl apply --server-side`).
+    #[arg(long)]
+    pub cluster_setup: bool,
     /// Ask the registry (HEAD, by digest) that every image is there before
     /// writing anything: an image built but never pushed is an error.
     #[arg(long)]
@@ -147,23 +153,25 @@ pub fn run(cmd: DeployCmd) -> anyhow::Result<ExitCode> {
     for note in &plan.notes {
         eprintln!("note: {note}");
     }
-    let n = plan.deployments.len();
-    match Output::from_arg(cmd.out) {
-        Output::Stdout => print!("{}", render::stream(&plan.deployments)?),
-        out @ Output::File(_) => {
-            let files = render::write(&plan.deployments, &out)?;
-            eprintln!("wrote {n} Knative Service(s) to {}", files[0].display());
-        }
-        out @ Output::Dir(_) => {
-            let files = render::write(&plan.deployments, &out)?;
-            if let Output::Dir(dir) = &out {
-                eprintln!(
-                    "wrote {n} Knative Service(s) to {} ({} files)",
-                    dir.display(),
-                    files.len()
-                );
+    let docs = render::documents(&plan, &req.runtime_class, cmd.cluster_setup)?;
+    let out = Output::from_arg(cmd.out);
+    if out == Output::Stdout {
+        print!("{}", render::stream(&docs));
+    } else {
+        let files = render::write(&docs, &out)?;
+        let place = match &out {
+            Output::Dir(dir) => format!("{} ({} files)", dir.display(), files.len()),
+            _ => files.iter().map(|f| f.display().to_string()).collect(),
+        };
+        eprintln!(
+            "wrote {} Knative Service(s){} to {place}",
+            plan.deployments.len(),
+            if docs.len() > plan.deployments.len() {
+                " and the cluster setup"
+            } else {
+                ""
             }
-        }
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
