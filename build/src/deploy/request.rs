@@ -2,8 +2,9 @@
 
 use lumos_model::Variant;
 
-/// Kwasm's RuntimeClass for crun built with WasmEdge (its handler is
-/// `wasmedge`, the containerd runtime that runs crun with the WasmEdge handler).
+/// The RuntimeClass wasm Services run on by default: `wasmedge`, the name
+/// Kwasm gives its class for WasmEdge (and the default); a node maps
+/// it to a containerd runtime of the same name, e.g. crun built with WasmEdge.
 pub const DEFAULT_RUNTIME_CLASS: &str = "wasmedge";
 /// The port Knative gives a container when none is said, and sets in `$PORT`.
 pub const DEFAULT_PORT: u16 = 8080;
