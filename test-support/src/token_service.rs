@@ -32,6 +32,7 @@ pub struct TokenRequest {
     pub granted: bool,
 }
 
+/// A running token service, stopped when dropped.
 pub struct TokenService {
     /// `http://127.0.0.1:PORT/token`.
     pub realm: String,
@@ -53,7 +54,9 @@ struct Signer {
 impl TokenService {
     /// Starts a service in `dir` that grants tokens to `user`/`password` only.
     pub fn start(dir: &Path, user: &str, password: &str) -> TokenService {
-        let (cert, key) = super::self_signed(dir, "token", "/CN=lumos-test-token-issuer");
+        let (cert, key) =
+            lumos_services::tls::self_signed(dir, "token", "/CN=lumos-test-token-issuer")
+                .unwrap_or_else(|e| panic!("the token service's certificate: {e}"));
         let der = Command::new("openssl")
             .args(["x509", "-outform", "DER", "-in", cert.to_str().unwrap()])
             .output()

@@ -4,16 +4,14 @@
 //! closes half-way), with one line naming the host and what was waited for.
 //! Before: 300 s of read timeout per attempt, 2 schemes, 5 attempts.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::faulty::{Fault, Faulty};
+use crate::support::*;
 use lumos_oci::reference::Reference;
 use lumos_oci::registry::pull::fetch_blob;
 use lumos_oci::registry::{pull, Client, ClientOptions};
 use lumos_oci::{Descriptor, Digest, Error, Layout};
-use support::faulty::{Fault, Faulty};
-use support::*;
 
 /// Many retries and a long backoff: only the deadline can end these calls early.
 fn opts(timeout_secs: u64) -> ClientOptions {

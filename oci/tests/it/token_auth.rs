@@ -2,15 +2,13 @@
 //! way) against a real `docker-registry` configured with `auth.token`, and a
 //! test token service whose signing certificate the registry trusts.
 
-mod support;
-
 use std::path::Path;
 
+use crate::support::token_service::TokenService;
+use crate::support::*;
 use lumos_oci::reference::Reference;
 use lumos_oci::registry::{auth::Found, pull, push_layout, Client, Credentials};
 use lumos_oci::{Error, Layout, Platform};
-use support::token_service::TokenService;
-use support::*;
 
 const USER: &str = "token-user";
 const PASSWORD: &str = "t0ken-pa55-9f2";
@@ -23,7 +21,7 @@ fn token_registry(dir: &Path, realm: Option<&str>) -> (TokenService, Registry, L
     if let Some(r) = realm {
         section = section.replace(&tokens.realm, r);
     }
-    let reg = Registry::start(RegistryOpts {
+    let reg = Registry::start(RegistryOptions {
         auth_section: Some(section),
         ..Default::default()
     });
@@ -122,7 +120,7 @@ fn credentials_are_not_sent_to_a_plain_http_token_service_off_this_machine() {
 
 #[test]
 fn a_token_service_that_never_answers_fails_by_the_deadline_naming_it() {
-    let silent = support::faulty::Faulty::start(support::faulty::Fault::Silent);
+    let silent = crate::support::faulty::Faulty::start(crate::support::faulty::Fault::Silent);
     let realm = format!("http://{}/token", silent.addr);
     let dir = tempfile::tempdir().unwrap();
     let (_tokens, reg, layout) = token_registry(dir.path(), Some(&realm));

@@ -1,8 +1,6 @@
 //! Push and pull against a real `docker-registry` (plain, htpasswd, TLS),
 //! checked with skopeo; the failure cases of the issue.
 
-mod support;
-
 use std::path::PathBuf;
 
 use lumos_model::{Arch, Variant};
@@ -10,11 +8,11 @@ use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use lumos_oci::reference::Reference;
 use lumos_oci::registry::{auth::Found, pull, push_layout, Client, Credentials, PushStats};
 use lumos_oci::{Error, Layout, Platform};
 use serde_json::Value;
-use support::*;
 
 fn total(pushed: &[lumos_oci::registry::PushedImage]) -> PushStats {
     let mut t = PushStats::default();
@@ -31,7 +29,7 @@ fn skopeo(args: &[&str]) -> String {
 
 #[test]
 fn push_then_skopeo_reads_copies_back_and_repush_uploads_nothing() {
-    let reg = Registry::start(RegistryOpts::default());
+    let reg = Registry::start(RegistryOptions::default());
     let dir = tempfile::tempdir().unwrap();
     let layout = packed_fibonacci(&dir.path().join("oci"));
     let client = Client::connect(&reg.host(), fast_client()).unwrap();
@@ -123,7 +121,7 @@ fn push_then_skopeo_reads_copies_back_and_repush_uploads_nothing() {
         .unwrap();
     assert_eq!(
         std::fs::read(rootfs.join("fibonacci")).unwrap(),
-        std::fs::read(native_aarch64()).unwrap()
+        std::fs::read(hello_aarch64()).unwrap()
     );
     // Pulling again is served from the layout.
     let again = pull(&client, &cache, &r, Some(&Platform::new("linux", "arm64"))).unwrap();
@@ -139,7 +137,7 @@ fn push_then_skopeo_reads_copies_back_and_repush_uploads_nothing() {
 
 #[test]
 fn basic_auth_push_and_a_clear_401_without_secrets() {
-    let reg = Registry::start(RegistryOpts::basic_auth("lumos", "pa55-w0rd-xyz"));
+    let reg = Registry::start(RegistryOptions::basic_auth("lumos", "pa55-w0rd-xyz"));
     let dir = tempfile::tempdir().unwrap();
     let layout = packed_fibonacci(&dir.path().join("oci"));
 
@@ -194,7 +192,7 @@ fn base64_encode(s: &str) -> String {
 
 #[test]
 fn tls_registry_with_a_test_ca() {
-    let reg = Registry::start(RegistryOpts {
+    let reg = Registry::start(RegistryOptions {
         htpasswd: None,
         tls: true,
         ..Default::default()
@@ -219,10 +217,7 @@ fn tls_registry_with_a_test_ca() {
     let inspect = skopeo(&[
         "inspect",
         "--raw",
-        &format!(
-            "--cert-dir={}",
-            reg.dir.path().join("skopeo-certs").display()
-        ),
+        &format!("--cert-dir={}", dir.path().join("skopeo-certs").display()),
         "--tls-verify=false",
         &format!("docker://{}/lumos/fibonacci:wasm", reg.host()),
     ]);
@@ -261,7 +256,7 @@ fn unreachable_registry_fails_after_retries_and_leaves_the_layout_alone() {
 
 #[test]
 fn a_corrupt_local_blob_is_caught_before_upload() {
-    let reg = Registry::start(RegistryOpts::default());
+    let reg = Registry::start(RegistryOptions::default());
     let dir = tempfile::tempdir().unwrap();
     let layout = packed_fibonacci(&dir.path().join("oci"));
     let m = lumos_oci::image::read_manifest(
@@ -295,7 +290,7 @@ fn a_corrupt_local_blob_is_caught_before_upload() {
 
 #[test]
 fn a_corrupt_blob_in_the_registry_is_caught_while_pulling() {
-    let reg = Registry::start(RegistryOpts::default());
+    let reg = Registry::start(RegistryOptions::default());
     let dir = tempfile::tempdir().unwrap();
     let layout = packed_fibonacci(&dir.path().join("oci"));
     let client = Client::connect(&reg.host(), fast_client()).unwrap();
@@ -306,8 +301,8 @@ fn a_corrupt_blob_in_the_registry_is_caught_while_pulling() {
     )
     .unwrap();
     let d = &m.layers[0].digest;
-    let data = reg.dir.path().join(format!(
-        "storage/docker/registry/v2/blobs/sha256/{}/{}/data",
+    let data = reg.storage().join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{}/data",
         &d.hex()[..2],
         d.hex()
     ));
@@ -339,7 +334,7 @@ fn example_bin() -> PathBuf {
 
 #[test]
 fn a_push_killed_half_way_completes_on_the_next_run() {
-    let reg = Registry::start(RegistryOpts::default());
+    let reg = Registry::start(RegistryOptions::default());
     let dir = tempfile::tempdir().unwrap();
     // A big, incompressible function so the upload takes a while.
     let big = dir.path().join("big");
@@ -357,7 +352,7 @@ fn a_push_killed_half_way_completes_on_the_next_run() {
     let arts = vec![
         lumos_oci::pack::ArtifactInput {
             variant: Variant::Wasm,
-            path: wasm_module(),
+            path: hello_wasm(),
             engine: None,
         },
         lumos_oci::pack::ArtifactInput {

@@ -1,15 +1,13 @@
 //! Packed images against the real tools: skopeo, umoci, oci-image-tool, runc;
 //! reproducibility from clean layouts; unpack compared with umoci's.
 
-mod support;
-
 use lumos_model::Variant;
 use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
 use std::process::Command;
 
+use crate::support::*;
 use lumos_oci::{spec::annotation, Layout};
 use serde_json::Value;
-use support::*;
 
 fn skopeo_json(args: &[&str]) -> Value {
     require("skopeo");
@@ -214,7 +212,7 @@ fn artifact_format_is_the_cncf_wasm_artifact() {
     let layout = Layout::create(dir.path().join("oci")).unwrap();
     let mut opts = pack_options();
     opts.wasm_format = lumos_oci::image::WasmFormat::Artifact;
-    let wasm = wasm_module();
+    let wasm = hello_wasm();
     let arts = vec![lumos_oci::pack::ArtifactInput {
         variant: Variant::Wasm,
         path: wasm.clone(),

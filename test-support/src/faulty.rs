@@ -1,9 +1,7 @@
 //! Faulty servers on loopback for deadline tests: real TCP listeners that
 //! misbehave the way a stuck registry, token service or redis does. Each
 //! runs in threads of the test process and stops (closing every connection)
-//! when dropped. Standard library only, so other crates' tests can include
-//! this file with `#[path]`.
-#![allow(dead_code)]
+//! when dropped.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -31,6 +29,7 @@ pub enum Fault {
     GetOnly,
 }
 
+/// A misbehaving server on a free loopback port, stopped when dropped.
 pub struct Faulty {
     /// `127.0.0.1:PORT`.
     pub addr: String,
@@ -41,6 +40,7 @@ pub struct Faulty {
 }
 
 impl Faulty {
+    /// Starts a server misbehaving as `fault`.
     pub fn start(fault: Fault) -> Faulty {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().unwrap().port();

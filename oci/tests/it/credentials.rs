@@ -1,18 +1,19 @@
 //! Credentials through the `docker-credential-*` helper protocol (a helper
-//! script on PATH, as Docker runs them) against a registry with basic auth.
-//! One test in its own binary: it changes PATH.
+//! script on the PATH the lookup is given, as Docker runs them) against a
+//! registry with basic auth.
 
-mod support;
-
+use crate::support::*;
 use lumos_model::Variant;
 use lumos_oci::registry::{auth, push_layout, Client};
 use lumos_oci::Layout;
 use std::os::unix::fs::PermissionsExt;
-use support::*;
 
 #[test]
 fn cred_helpers_and_creds_store_are_asked() {
-    let reg = Registry::start(RegistryOpts::basic_auth("helper-user", "helper-secret-42"));
+    let reg = Registry::start(RegistryOptions::basic_auth(
+        "helper-user",
+        "helper-secret-42",
+    ));
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -30,7 +31,9 @@ fn cred_helpers_and_creds_store_are_asked() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    std::env::set_var("PATH", path);
+    // The helper is looked for on the PATH of the lookup's environment (this
+    // process' PATH stays as it is: other tests run beside this one).
+    let env = |k: &str| (k == "PATH").then(|| path.clone());
 
     let layout = Layout::create(dir.path().join("oci")).unwrap();
     lumos_oci::pack::pack_function(
@@ -38,7 +41,7 @@ fn cred_helpers_and_creds_store_are_asked() {
         "fibonacci",
         &[lumos_oci::pack::ArtifactInput {
             variant: Variant::Wasm,
-            path: wasm_module(),
+            path: hello_wasm(),
             engine: None,
         }],
         &lumos_oci::pack::BaseSpec::Scratch,
@@ -53,7 +56,7 @@ fn cred_helpers_and_creds_store_are_asked() {
     ] {
         let cfg = dir.path().join("config.json");
         std::fs::write(&cfg, &config).unwrap();
-        let found = auth::lookup_with(&reg.host(), Some(&cfg), |_| None).unwrap();
+        let found = auth::lookup_with(&reg.host(), Some(&cfg), env).unwrap();
         assert!(found.credentials.is_some(), "{}", found.source);
         assert!(!found.source.contains("helper-secret-42"));
         let mut opts = fast_client();
@@ -66,6 +69,6 @@ fn cred_helpers_and_creds_store_are_asked() {
     assert_eq!(asked.lines().count(), 2, "{asked}");
     // A registry the helper does not know: no credentials, no error.
     let cfg = dir.path().join("config.json");
-    let found = auth::lookup_with("127.0.0.1:1", Some(&cfg), |_| None).unwrap();
+    let found = auth::lookup_with("127.0.0.1:1", Some(&cfg), env).unwrap();
     assert!(found.credentials.is_none());
 }

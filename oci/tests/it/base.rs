@@ -2,25 +2,23 @@
 //! (mmdebstrap, cached), pushed to a test registry as
 //! `library/debian:bookworm-slim`.
 
-mod support;
-
+use crate::support::*;
 use lumos_model::{Arch, Variant};
 use lumos_oci::pack::{pack_function, ArtifactInput, BaseCache, BaseSpec};
 use lumos_oci::registry::Client;
 use lumos_oci::{Error, Layout};
 use serde_json::Value;
-use support::*;
 
 #[test]
 fn native_on_debian_slim_keeps_the_base_and_runs() {
-    let reg = Registry::start(RegistryOpts::default());
+    let reg = Registry::start(RegistryOptions::default());
     let base_ref = push_debian_slim(&reg);
     let base_layout = Layout::open(debian_slim_layout()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::create(dir.path().join("oci")).unwrap();
     let arts = vec![ArtifactInput {
         variant: Variant::Native(Arch::X86_64),
-        path: native_x86_64(),
+        path: hello_x86_64(),
         engine: None,
     }];
     let base = BaseSpec::parse(&base_ref).unwrap();
@@ -81,7 +79,7 @@ fn native_on_debian_slim_keeps_the_base_and_runs() {
     // An architecture the base lacks: one clear error naming what it has.
     let arm = vec![ArtifactInput {
         variant: Variant::Native(Arch::Aarch64),
-        path: native_aarch64(),
+        path: hello_aarch64(),
         engine: None,
     }];
     let err = pack_function(
