@@ -5,6 +5,7 @@
 //! - [`registry`]: a real `docker-registry` (lumos-services' [`Registry`](lumos_services::Registry))
 //!   with what tests ask of it: basic auth, TLS from a test CA, a token service's `auth:` section;
 //! - [`faulty`]: loopback servers that misbehave like a stuck registry;
+//! - [`redis`]: a real `redis-server` (lumos-services' [`Redis`](lumos_services::Redis));
 //! - [`token_service`]: a Docker token service issuing RS256 JWTs;
 //! - [`hostile`]: OCI images written by hand with hostile content;
 //! - [`fixtures`]: programs and fixture crates compiled once per run into a target dir
@@ -17,6 +18,7 @@ pub mod faulty;
 pub mod fixtures;
 pub mod frames;
 pub mod hostile;
+pub mod redis;
 pub mod registry;
 pub mod token_service;
 pub mod tools;

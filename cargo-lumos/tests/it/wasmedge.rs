@@ -2,15 +2,12 @@
 //! wasm shim with libwasmedge linked in: it must start (build.rs gives it the
 //! private sysroot's loader and library path) and run both WasmEdge runtimes.
 //! scripts/test runs this with `--features lumos-runtimes/wasmedge,cargo-lumos/wasmedge`.
-#![cfg(feature = "wasmedge")]
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn bench_runs_fibonacci_on_wasmedge_aot_and_interpreter() {
-    require_tool("docker-registry");
+    require("docker-registry");
     let _turn = SHARED_TARGET.lock().unwrap_or_else(|p| p.into_inner());
     let out_dir = tempfile::tempdir().unwrap();
     let json = out_dir.path().join("b.json");

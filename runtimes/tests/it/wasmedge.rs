@@ -1,9 +1,7 @@
 //! WasmEdge 0.14.1 through wasmedge-sdk (feature `wasmedge`): the
 //! interpreter and AoT, and AoT that would silently fall back refused.
-#![cfg(feature = "wasmedge")]
 
-mod common;
-use common::*;
+use crate::common::*;
 use lumos_runtimes::{Runner, Runtime};
 use std::path::PathBuf;
 use std::process::Command;

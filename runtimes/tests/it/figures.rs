@@ -1,11 +1,10 @@
 //! The benchmark figures of the runner itself (not assertions): run with
-//! `cargo test -p lumos-runtimes --release --test figures -- --ignored --nocapture`.
+//! `cargo test -p lumos-runtimes --release --test it -- figures:: --ignored --nocapture`.
 //! Prints runner overhead on a no-op function, cold start of wasmtime-aot
 //! from the local cache and from a loopback registry, and the memory of 100
 //! idle wasm instances.
 
-mod common;
-use common::*;
+use crate::common::*;
 use lumos_runtimes::launch::Slot;
 use lumos_runtimes::{Job, Runner, Runtime, Sandbox};
 
@@ -49,7 +48,7 @@ fn figures() {
 
     let tmp = tempfile::tempdir().unwrap();
     let layout = layout(tmp.path());
-    let reg = Registry::start();
+    let reg = Registry::plain();
     let image = reg.push(
         &layout,
         "t/fixture:aot-wasmtime-x86_64",

@@ -1,18 +1,16 @@
 //! `cargo lumos push` against a real registry that wants a password: the
 //! credentials work, and are never printed, not even with `-v`.
 
-mod common;
-#[path = "../../oci/tests/support/mod.rs"]
-mod support;
+use lumos_test_support::{Registry, RegistryOptions};
 
-use common::*;
+use crate::common::*;
 
 const USER: &str = "lumos-user";
 const PASSWORD: &str = "Pa55-never-printed-7f3a";
 
 #[test]
 fn push_with_credentials_never_prints_them() {
-    let reg = support::Registry::start(support::RegistryOpts::basic_auth(USER, PASSWORD));
+    let reg = Registry::start(RegistryOptions::basic_auth(USER, PASSWORD));
     let ws = fixture("other-workspace");
     let target = tempfile::tempdir().unwrap();
     let manifest = ws.path().join("Cargo.toml");

@@ -3,13 +3,11 @@
 //! is read or sent), and a registry that never answers, or trickles, ends
 //! by `--timeout` with one line naming the host and what was waited for.
 
-mod common;
-#[path = "../../oci/tests/support/faulty.rs"]
-mod faulty;
+use lumos_test_support::faulty;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn bad_registry_namespace_and_tag_prefix_are_refused_at_parse_time() {

@@ -1,7 +1,6 @@
 //! A killed runner leaves no container and no process behind.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -145,8 +144,8 @@ fn kill_runner_mid_load(runtime: &str, sandbox: Option<&str>, image: &str, list_
 #[test]
 fn a_killed_runner_leaves_nothing_behind() {
     let f = fixtures();
-    require_tool("runc");
-    require_tool("crun");
+    require("runc");
+    require("crun");
     kill_runner_mid_load("native", Some("runc"), &file_ref(&f.native), Some("runc"));
     kill_runner_mid_load("native", Some("crun"), &file_ref(&f.native), Some("crun"));
     kill_runner_mid_load("native", Some("chroot"), &file_ref(&f.native), None);
@@ -160,7 +159,7 @@ fn a_killed_runner_leaves_nothing_behind() {
 #[test]
 fn a_stopped_runner_leaves_no_temporary_directories() {
     let f = fixtures();
-    require_tool("runc");
+    require("runc");
     for signal in [libc::SIGTERM, libc::SIGKILL] {
         let tmp = tempfile::tempdir().unwrap();
         let mut runner = Command::new(runner_exe())

@@ -3,8 +3,7 @@
 //! namespaces (a user namespace too, which needs no capability), and the
 //! masked /proc paths. Asked from inside by the fixture itself.
 
-mod common;
-use common::*;
+use crate::common::*;
 use lumos_runtimes::container::seccomp::CAPABILITY_MASK;
 use lumos_runtimes::host::Reply;
 use lumos_runtimes::launch::Slot;
@@ -32,8 +31,8 @@ fn ask(sb: Sandbox) -> serde_json::Value {
 
 #[test]
 fn a_native_container_is_confined() {
-    require_tool("runc");
-    require_tool("crun");
+    require("runc");
+    require("crun");
     for sb in [Sandbox::Runc, Sandbox::Crun] {
         let v = ask(sb);
         let cap = u64::from_str_radix(v["cap_eff"].as_str().unwrap(), 16).unwrap();

@@ -2,8 +2,7 @@
 //! past the memory limit, garbage on stdout, an exit. Each is an error for
 //! that request only; the instance is replaced and serving goes on.
 
-mod common;
-use common::*;
+use crate::common::*;
 use lumos_runtimes::host::{Failure, Reply};
 use lumos_runtimes::launch::Slot;
 use lumos_runtimes::{Job, Runner, Runtime, Sandbox};
@@ -139,19 +138,19 @@ fn wasmi_limits() {
 
 #[test]
 fn native_runc_limits() {
-    require_tool("runc");
+    require("runc");
     check_runtime(Runtime::Native, Some(Sandbox::Runc));
 }
 
 #[test]
 fn native_crun_limits() {
-    require_tool("crun");
+    require("crun");
     check_runtime(Runtime::Native, Some(Sandbox::Crun));
 }
 
 #[test]
 fn native_chroot_and_process_limits() {
-    require_tool("unshare");
+    require("unshare");
     check_runtime(Runtime::Native, Some(Sandbox::Chroot));
     check_runtime(Runtime::Native, Some(Sandbox::Process));
 }

@@ -12,14 +12,12 @@
 //! 3. WasmEdge AoT aarch64 of prime-numbers only (its compiler runs under
 //!    qemu: about a minute per function).
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::*;
+use crate::common::*;
 use lumos_payloads::{payload, Payload, FUNCTIONS};
 use serde_json::Value;
 
@@ -83,7 +81,7 @@ fn built() -> &'static Path {
         // The outside tools every test needs, checked up front so a missing
         // one fails with a clear message rather than a confusing one.
         for tool in ["readelf", "qemu-aarch64-static", "wasm-opt"] {
-            require_tool(tool);
+            require(tool);
         }
         drop(wasmedge());
         for args in BUILDS {

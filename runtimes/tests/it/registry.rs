@@ -1,15 +1,14 @@
 //! Images pushed to a real registry (docker-registry on a loopback port),
 //! pulled and unpacked with lumos-oci, cold starts proven cold and timed.
 
-mod common;
-use common::*;
+use crate::common::*;
 use lumos_runtimes::{Protocol, Runner, Runtime};
 use std::time::Duration;
 
 #[test]
 fn cold_runs_from_a_real_registry() {
-    require_tool("runc");
-    let reg = Registry::start();
+    require("runc");
+    let reg = Registry::plain();
     let tmp = tempfile::tempdir().unwrap();
     let layout = layout(tmp.path());
     let cases = [
@@ -101,7 +100,7 @@ fn cold_runs_from_a_real_registry() {
 
 #[test]
 fn a_second_run_starts_from_the_local_cache() {
-    let reg = Registry::start();
+    let reg = Registry::plain();
     let tmp = tempfile::tempdir().unwrap();
     let layout = layout(tmp.path());
     let image = reg.push(
@@ -155,8 +154,7 @@ fn runs_from_a_local_oci_layout() {
     assert!(e.to_string().contains("name one"), "{e}");
 }
 
-#[path = "../../oci/tests/support/faulty.rs"]
-mod faulty;
+use lumos_test_support::faulty;
 
 /// `lumos-runner cold` against real faulty registries on loopback: with
 /// `--registry-timeout 2` it fails by then with one line naming the host
@@ -235,7 +233,7 @@ fn runner_refuses_unknown_media_types_and_huge_manifests_in_a_layout() {
 /// for its current digest, and a moved tag is pulled anew.
 #[test]
 fn a_moved_tag_is_pulled_again_from_a_kept_cache() {
-    let reg = Registry::start();
+    let reg = Registry::plain();
     let tmp = tempfile::tempdir().unwrap();
     let layout = layout(tmp.path());
     let mut o = opts();
@@ -246,11 +244,11 @@ fn a_moved_tag_is_pulled_again_from_a_kept_cache() {
     let first = runner.run_cold(&image, Runtime::WasmtimeJit, body).unwrap();
     assert!(first.cache.was_empty);
     // The same tag now names another image (same module, another config).
-    let other = common::hostile::Image::new(
+    let other = lumos_test_support::hostile::Image::new(
         serde_json::json!({ "Entrypoint": ["/fixture.wasm"], "Labels": { "moved": "yes" } }),
-        vec![vec![common::hostile::Entry::File(
+        vec![vec![lumos_test_support::hostile::Entry::File(
             "fixture.wasm".into(),
-            common::hostile::wasm_fixture(),
+            wasm_fixture(),
             0o644,
         )]],
     )
@@ -286,7 +284,7 @@ fn a_moved_tag_is_pulled_again_from_a_kept_cache() {
 fn an_image_says_how_its_function_is_invoked() {
     use lumos_model::Arch;
     use lumos_oci::image::{pack_native, ImageMeta};
-    let reg = Registry::start();
+    let reg = Registry::plain();
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("oci");
     let layout = lumos_oci::Layout::create(&root).unwrap();

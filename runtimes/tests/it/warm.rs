@@ -1,8 +1,7 @@
 //! Warm latency on real instances: the clock is right, the phase split adds
 //! up, storage calls are served, and the three protocols work.
 
-mod common;
-use common::*;
+use crate::common::*;
 use lumos_runtimes::{Protocol, Runner, Runtime};
 
 fn image_for(rt: Runtime) -> String {
@@ -23,7 +22,7 @@ const RUNTIMES: [Runtime; 4] = [
 
 #[test]
 fn slow_function_latency_equals_its_known_delay() {
-    require_tool("runc");
+    require("runc");
     let runner = Runner::new(opts()).unwrap();
     for rt in RUNTIMES {
         let r = runner
@@ -143,49 +142,11 @@ fn lumos_runtimes_sha(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
-/// A real redis-server on a free loopback port, stopped by PID.
-struct Redis(std::process::Child, u16);
-impl Redis {
-    fn start() -> Redis {
-        let bin = require_tool("redis-server");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new(bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let ok = eventually(std::time::Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(ok, "redis-server did not start");
-        Redis(child, port)
-    }
-}
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn storage_calls_are_served_from_redis() {
-    let redis = Redis::start();
+    let redis = lumos_test_support::redis::start();
     let mut o = opts();
-    o.baas = Some(format!("redis://127.0.0.1:{}", redis.1));
+    o.baas = Some(format!("redis://127.0.0.1:{}", redis.port));
     let runner = Runner::new(o).unwrap();
     let r = runner
         .run_warm(
@@ -197,7 +158,7 @@ fn storage_calls_are_served_from_redis() {
     assert_eq!(r.errors, 0, "{:?}", r.error_samples);
     assert!(r.store.starts_with("redis://"));
     // Read it back through a separate connection: it really is in Redis.
-    let mut c = redis::Client::open(format!("redis://127.0.0.1:{}", redis.1))
+    let mut c = redis::Client::open(format!("redis://127.0.0.1:{}", redis.port))
         .unwrap()
         .get_connection()
         .unwrap();
@@ -243,7 +204,7 @@ fn stdio_protocol_one_instance_per_request() {
 
 #[test]
 fn http_protocol_native() {
-    require_tool("runc");
+    require("runc");
     let f = fixtures();
     let mut o = opts();
     o.protocol = Some(Protocol::Http);

@@ -1,13 +1,13 @@
-//! Shared test support: fixture functions built once per test run, images
-//! packed with lumos-oci, a real registry on a free loopback port.
-#![allow(dead_code)]
+//! lumos-runtimes' own test helpers: the runner of this build, the fixture
+//! functions (built once per run by lumos-test-support) and their images.
+//! The registry, tool lookup, hostile images and faulty servers come from
+//! lumos-test-support.
 
-pub mod hostile;
+pub use lumos_test_support::{require, Registry};
 
 use lumos_runtimes::{Limits, RunOpts};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -80,28 +80,6 @@ fn build_runner() -> PathBuf {
         .unwrap_or_else(|| panic!("`{shown}` named no lumos-runner executable"))
 }
 
-/// Fails the test with a clear message when a tool is missing.
-pub fn require_tool(name: &str) -> PathBuf {
-    for dir in std::env::var("PATH")
-        .unwrap_or_default()
-        .split(':')
-        .chain(["/usr/sbin", "/sbin"])
-    {
-        let p = Path::new(dir).join(name);
-        if p.is_file() {
-            return p;
-        }
-    }
-    panic!("required tool `{name}` is not installed (apt-get install it; see scripts/setup)");
-}
-
-fn target_root() -> PathBuf {
-    let base = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    base.join("lumos-runtimes-fixtures")
-}
-
 pub struct Fixtures {
     pub native: PathBuf,
     pub native_stdio: PathBuf,
@@ -118,23 +96,8 @@ pub fn fixtures() -> &'static Fixtures {
     static F: OnceLock<Fixtures> = OnceLock::new();
     F.get_or_init(|| {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let target = target_root();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .current_dir(&dir)
-            .args([
-                "build",
-                "--release",
-                "--target",
-                "x86_64-unknown-linux-musl",
-                "--target",
-                "wasm32-wasip1",
-            ])
-            .env("CARGO_TARGET_DIR", &target)
-            .env_remove("RUSTFLAGS")
-            .status()
-            .expect("run cargo for the fixtures");
-        assert!(st.success(), "building the test fixtures failed");
+        let target =
+            lumos_test_support::fixtures::build_musl_and_wasm(&dir, "lumos-runtimes-fixtures");
         let musl = target.join("x86_64-unknown-linux-musl/release");
         let wasm = target.join("wasm32-wasip1/release");
         let cwasm = target.join("fixture.cwasm");
@@ -228,76 +191,6 @@ pub fn layout(dir: &Path) -> PathBuf {
     root
 }
 
-/// A real registry (`docker-registry serve`) on a free loopback port; stopped by PID on drop.
-pub struct Registry {
-    child: Child,
-    pub addr: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Registry {
-    pub fn start() -> Registry {
-        let bin = require_tool("docker-registry");
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("config.yml");
-        std::fs::write(
-            &cfg,
-            format!(
-                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:0\n  secret: lumos-test\n",
-                dir.path().join("data").display()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(bin)
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let err = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if let Some(i) = line.find("listening on ") {
-                    let a: String = line[i + 13..]
-                        .chars()
-                        .take_while(|c| !c.is_whitespace() && *c != '"')
-                        .collect();
-                    let _ = tx.send(a);
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("registry did not say where it listens");
-        let addr = addr.replace("[::]", "127.0.0.1");
-        Registry {
-            child,
-            addr,
-            _dir: dir,
-        }
-    }
-
-    /// Pushes `name` (e.g. `t/fixture:wasm`) from a layout as `REPO:TAG`; returns the reference.
-    pub fn push(&self, layout_dir: &Path, name: &str, repo: &str, tag: &str) -> String {
-        use lumos_oci::registry::{push, Client, ClientOptions, PushStats};
-        let layout = lumos_oci::Layout::open(layout_dir).unwrap();
-        let desc = layout.resolve(name).unwrap();
-        let client = Client::connect(&self.addr, ClientOptions::default()).unwrap();
-        let mut stats = PushStats::default();
-        push(&client, &layout, &desc, repo, Some(tag), &mut stats).unwrap();
-        format!("{}/{repo}:{tag}", self.addr)
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Waits until `f` holds or `limit` passes.
 pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
@@ -308,4 +201,14 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
     f()
+}
+
+/// The wasm fixture module, as bytes.
+pub fn wasm_fixture() -> Vec<u8> {
+    std::fs::read(&fixtures().wasm).unwrap()
+}
+
+/// The native fixture, as bytes.
+pub fn native_fixture() -> Vec<u8> {
+    std::fs::read(&fixtures().native).unwrap()
 }

@@ -3,14 +3,10 @@
 //! counted as errors. Small matrices (one fast function, group 1, two or
 //! three runtimes, one repeat) so they fit a 2-core CI machine.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::net::TcpStream;
 
-use common::*;
+use crate::common::*;
 
 fn positive(v: &serde_json::Value, what: &str) -> f64 {
     let x = v
@@ -32,7 +28,7 @@ fn pid_alive(pid: u32) -> bool {
 
 #[test]
 fn bench_with_a_throwaway_registry_writes_json_csv_and_report() {
-    require_tool("docker-registry");
+    require("docker-registry");
     let _turn = SHARED_TARGET.lock().unwrap_or_else(|p| p.into_inner());
     let out_dir = tempfile::tempdir().unwrap();
     let (json, csv, html) = (
@@ -178,72 +174,23 @@ fn bench_with_a_throwaway_registry_writes_json_csv_and_report() {
     );
 }
 
-/// A redis-server on a free loopback port, stopped by PID on drop.
-struct Redis {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let bin = require_tool("redis-server");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(bin)
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let r = Redis {
-            child,
-            port,
-            _dir: dir,
-        };
-        for _ in 0..250 {
-            if let Ok(reply) = r.command(&["PING"]) {
-                if reply == "+PONG" {
-                    return r;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not answer on port {port}");
+/// One command over RESP to the Redis on `port`; the first line of the reply.
+fn redis_command(port: u16, args: &[&str]) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    let mut req = format!("*{}\r\n", args.len());
+    for a in args {
+        req += &format!("${}\r\n{a}\r\n", a.len());
     }
-
-    /// One command over RESP; the first line of the reply.
-    fn command(&self, args: &[&str]) -> std::io::Result<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
-        let mut req = format!("*{}\r\n", args.len());
-        for a in args {
-            req += &format!("${}\r\n{a}\r\n", a.len());
-        }
-        s.write_all(req.as_bytes())?;
-        let mut line = String::new();
-        BufReader::new(&mut s).read_line(&mut line)?;
-        Ok(line.trim_end().to_string())
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    s.write_all(req.as_bytes())?;
+    let mut line = String::new();
+    BufReader::new(&mut s).read_line(&mut line)?;
+    Ok(line.trim_end().to_string())
 }
 
 #[test]
 fn bench_with_baas_redis_serves_a_data_function_from_redis() {
-    require_tool("docker-registry");
-    let redis = Redis::start();
+    require("docker-registry");
+    let redis = lumos_test_support::redis::start();
     let url = format!("redis://127.0.0.1:{}", redis.port);
     let _turn = SHARED_TARGET.lock().unwrap_or_else(|p| p.into_inner());
     let out_dir = tempfile::tempdir().unwrap();
@@ -287,18 +234,14 @@ fn bench_with_baas_redis_serves_a_data_function_from_redis() {
     }
     // The input is really in Redis, at its exact size (group 1: 512 KiB) ...
     assert_eq!(
-        redis
-            .command(&["STRLEN", "encrypt-message/g1/message.json"])
-            .unwrap(),
+        redis_command(redis.port, &["STRLEN", "encrypt-message/g1/message.json"]).unwrap(),
         ":524288"
     );
     // ... and the envelope the function stored through the host is too.
-    let sealed = redis
-        .command(&["STRLEN", "encrypt-message/g1/sealed.json"])
-        .unwrap();
+    let sealed = redis_command(redis.port, &["STRLEN", "encrypt-message/g1/sealed.json"]).unwrap();
     let n: u64 = sealed.trim_start_matches(':').parse().unwrap();
     assert!(n > 524_288, "sealed envelope of {n} bytes");
-    let pid = redis.child.id();
+    let pid = redis.pid();
     drop(redis);
     assert!(!pid_alive(pid), "redis-server {pid} still running");
 }
@@ -357,7 +300,7 @@ fn failing_workspace() -> tempfile::TempDir {
 
 #[test]
 fn a_failing_function_is_counted_in_errors_not_dropped() {
-    require_tool("docker-registry");
+    require("docker-registry");
     let ws = failing_workspace();
     let target = tempfile::tempdir().unwrap();
     let json = target.path().join("b.json");

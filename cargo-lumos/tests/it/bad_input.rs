@@ -1,14 +1,12 @@
 //! Bad input to `cargo lumos build`: a clear one-line error naming what is
 //! wrong, a non-zero exit, and nothing half-written.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// A one-member workspace whose function has the given metadata and source.
 fn one_function(dir: &Path, name: &str, metadata: &str, main_rs: &str) {
@@ -233,7 +231,7 @@ fn a_compile_error_in_one_function_still_builds_and_reports_the_others() {
 
 #[test]
 fn an_interrupted_aot_compile_leaves_no_artifact_that_looks_valid() {
-    require_tool("qemu-aarch64-static");
+    require("qemu-aarch64-static");
     let ws = fixture("other-workspace");
     shouter_supports_only_aot(ws.path());
     let target = ws.path().join("target");
@@ -312,7 +310,7 @@ fn an_interrupted_aot_compile_leaves_no_artifact_that_looks_valid() {
             "x86_64",
         ],
     );
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(out.status.success(), "{}", crate::common::stderr(&out));
     assert!(
         walk(&target.join("lumos")).iter().all(|p| !p
             .file_name()

@@ -2,12 +2,11 @@
 //! make the runner touch the host: every path taken from image metadata
 //! resolves inside the rootfs or is refused with one line naming the field.
 
-mod common;
-use common::hostile::{self, Entry, Image};
-use common::*;
+use crate::common::*;
 use lumos_runtimes::host::Reply;
 use lumos_runtimes::launch::Slot;
 use lumos_runtimes::{Job, Runner, Runtime, Sandbox};
+use lumos_test_support::hostile::{self, Entry, Image};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,9 +89,9 @@ fn rel(p: &Path) -> String {
 /// write outside the rootfs. Pushed to a real registry, run by the CLI.
 #[test]
 fn an_artifact_function_name_cannot_write_outside_the_rootfs() {
-    let reg = Registry::start();
+    let reg = Registry::plain();
     let t = tempfile::tempdir().unwrap();
-    let module = hostile::wasm_fixture();
+    let module = wasm_fixture();
     let target = t.path().join("pwned");
     let climb = format!("{}{}", "../".repeat(40), rel(&target));
     let cases = [
@@ -164,7 +163,7 @@ fn wasm_image(layers: Vec<Vec<Entry>>, labels: serde_json::Value) -> Image {
 fn wasi_dirs_never_open_a_host_directory() {
     let t = tempfile::tempdir().unwrap();
     let host = host_dir(t.path());
-    let module = hostile::wasm_fixture();
+    let module = wasm_fixture();
     let file = Entry::File("fixture.wasm".into(), module.clone(), 0o644);
     let runner = Runner::new(opts()).unwrap();
     let climb = format!("/../../../../../..{}", host.display());
@@ -245,7 +244,7 @@ fn wasi_dirs_never_open_a_host_directory() {
 fn a_wasm_entrypoint_resolves_inside_the_rootfs() {
     let t = tempfile::tempdir().unwrap();
     let host = host_dir(t.path());
-    let module = hostile::wasm_fixture();
+    let module = wasm_fixture();
     std::fs::write(host.join("host.wasm"), &module).unwrap();
     let runner = Runner::new(opts()).unwrap();
     let climb = format!("/../../../../../../..{}/host.wasm", host.display());
@@ -328,7 +327,7 @@ fn a_wasm_entrypoint_resolves_inside_the_rootfs() {
 fn a_native_entrypoint_resolves_inside_the_rootfs() {
     let t = tempfile::tempdir().unwrap();
     let host = host_dir(t.path());
-    let native = hostile::native_fixture();
+    let native = native_fixture();
     std::fs::write(host.join("host-fn"), &native).unwrap();
     std::fs::set_permissions(
         host.join("host-fn"),

@@ -8,8 +8,7 @@
 //! against the arm64 WasmEdge sysroot of scripts/install-wasmedge; qemu runs
 //! it with that sysroot as its `-L` prefix (trixie's glibc, libLLVM, libffi…).
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,7 +30,7 @@ fn aarch64_runner() -> PathBuf {
     if let Some(p) = std::env::var_os("LUMOS_AARCH64_RUNNER") {
         return p.into();
     }
-    require_tool("aarch64-linux-gnu-gcc");
+    require("aarch64-linux-gnu-gcc");
     let we = wasmedge_root();
     let lib = we.join("arm64/usr/lib/aarch64-linux-gnu");
     assert!(
@@ -110,7 +109,7 @@ fn wasmedge_aarch64_module() -> PathBuf {
         .wasm
         .with_file_name(format!("fixture-wasmedge-aarch64-{}.wasm", &key[..16]));
     if !out.exists() {
-        let qemu = require_tool("qemu-aarch64-static");
+        let qemu = require("qemu-aarch64-static");
         let root = wasmedge_root().join("arm64");
         let tmp = out.with_extension(format!("partial-{}.wasm", std::process::id()));
         let st = Command::new(qemu)
@@ -135,7 +134,7 @@ fn wasmedge_aarch64_module() -> PathBuf {
 fn aarch64_runner_runs_aot_images_under_qemu() {
     use lumos_model::{AotEngine, Arch};
     use lumos_oci::image::{pack_wasm, AotInfo, ImageMeta, WasmFormat};
-    let qemu = require_tool("qemu-aarch64-static");
+    let qemu = require("qemu-aarch64-static");
     let f = fixtures();
     let tmp = tempfile::tempdir().unwrap();
 
@@ -199,7 +198,7 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
             (b.name.clone(), b.descriptor.clone()),
         ])
         .unwrap();
-    let reg = Registry::start();
+    let reg = Registry::plain();
     let wt_ref = reg.push(&root, &a.name, "lumos/fixture", "aot-wasmtime-aarch64");
     let we_ref = reg.push(&root, &b.name, "lumos/fixture", "aot-wasmedge-aarch64");
 

@@ -1,8 +1,7 @@
 //! Load: closed and open loop at real concurrency; every request is
 //! answered or counted as an error, none is lost.
 
-mod common;
-use common::*;
+use crate::common::*;
 use lumos_runtimes::{Arrival, LoadSpec, Runner, Runtime};
 use std::time::Duration;
 
@@ -132,7 +131,7 @@ fn open_loop_measures_from_the_intended_start() {
 
 #[test]
 fn closed_loop_levels_on_native() {
-    require_tool("runc");
+    require("runc");
     let f = fixtures();
     let runner = Runner::new(opts()).unwrap();
     let spec = LoadSpec {
@@ -196,10 +195,10 @@ fn processes_of(uid: u32) -> Vec<u32> {
 #[test]
 fn a_process_limit_ends_the_level_with_one_error_line_not_a_hang() {
     let f = fixtures();
-    let prlimit = require_tool("prlimit");
+    let prlimit = require("prlimit");
     let uid = 47_000 + std::process::id() % 1000;
     let mut cmd = if unsafe { libc::geteuid() } == 0 {
-        let mut c = std::process::Command::new(require_tool("setpriv"));
+        let mut c = std::process::Command::new(require("setpriv"));
         c.arg(format!("--reuid={uid}"))
             .arg(format!("--regid={uid}"))
             .arg("--clear-groups")

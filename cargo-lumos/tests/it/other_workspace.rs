@@ -2,11 +2,9 @@
 //! (tests/fixtures/other-workspace): its own `.cargo/config.toml`, a package
 //! without metadata, a workspace default overridden by a package.
 
-mod common;
-
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn builds_someone_elses_workspace_and_honours_its_config() {
@@ -85,7 +83,7 @@ fn builds_someone_elses_workspace_and_honours_its_config() {
         stdout(&said).trim(),
         "hello from the fixture's .cargo/config.toml: world"
     );
-    let qemu = require_tool("qemu-aarch64-static");
+    let qemu = require("qemu-aarch64-static");
     let said = run_with_stdin(Command::new(qemu).arg(arm), b"arm");
     assert_eq!(
         stdout(&said).trim(),
