@@ -21,9 +21,9 @@ use crate::common::*;
 use lumos_payloads::{payload, Payload, FUNCTIONS};
 use serde_json::Value;
 
-/// The persistent target dir of these tests.
+/// The persistent target dir of these tests (`<target>/lumos-e2e`).
 fn e2e_target() -> PathBuf {
-    repo_root().join("target/lumos-e2e")
+    lumos_test_support::fixtures::shared_dir("lumos-e2e")
 }
 
 /// The three builds (see the module comment), as `cargo lumos build` arguments.
