@@ -135,6 +135,13 @@ pub fn execute(
         let mut tick = || on(Event::Step { n: 1 });
         let row = match cell.mode {
             Mode::Cold => crate::fold::cold(&runner, &job, plan.repeat, &mut tick, row),
+            Mode::ColdCached | Mode::ColdNode => {
+                let mut row = row;
+                row.status = Status::Unavailable;
+                row.error = Some(format!("{}: not measured yet", cell.mode));
+                on(Event::Step { n: steps });
+                row
+            }
             Mode::Warm => crate::fold::warm(&runner, &job, plan.repeat, &mut tick, row),
             Mode::Load => {
                 let row = crate::fold::load(&runner, &job, &plan.load, row);
