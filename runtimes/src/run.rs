@@ -361,7 +361,7 @@ impl Runner {
         let (p, pull, unpack, boundary) = match before {
             Some(before) => {
                 // The node's own lookup of the image it holds counts as start.
-                let p = self.from_cache(before, job.protocol)?;
+                let p = self.reopen_cached(before, job.protocol)?;
                 (p, None, None, t0)
             }
             None => {
@@ -439,7 +439,11 @@ impl Runner {
 
     /// The image `before` prepared, looked up again in its cache with no
     /// registry or layout contact (a bare file has nothing to look up).
-    fn from_cache(&self, before: Prepared, protocol: Option<Protocol>) -> crate::Result<Prepared> {
+    fn reopen_cached(
+        &self,
+        before: Prepared,
+        protocol: Option<Protocol>,
+    ) -> crate::Result<Prepared> {
         let artifact = match before.artifact.image.digest.as_deref() {
             Some(digest) => match fetch::load_cached(&before.cache_root, digest, protocol) {
                 Some(a) => Arc::new(a?),

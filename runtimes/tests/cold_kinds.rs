@@ -72,6 +72,7 @@ fn cold_cached_has_no_pull_and_totals_below_cold() {
             ke.image_files.files > 0 && ke.image_files.pages > 0,
             "{ke:?}"
         );
+        eprintln!("{rt}: cold-cached {k:?} {ke:?}\n{rt}: cold {c:?} {ce:?}");
         // The one ordering the kinds promise: without a pull, less time.
         assert!(k.total < c.total, "{rt}: cold-cached {k:?} vs cold {c:?}");
     }
@@ -101,6 +102,10 @@ fn cold_node_drops_the_page_cache_and_finds_fewer_pages_resident() {
     let cold = run(&runner, &image, rt, Mode::Cold);
     let node = run(&runner, &image, rt, Mode::ColdNode);
     let (ce, ne) = (evidence(&cold), evidence(&node));
+    eprintln!(
+        "{rt}: cold {:?} {ce:?}\n{rt}: cold-node {:?} {ne:?}",
+        cold.cold_start_ms, node.cold_start_ms
+    );
     assert!(ne.page_cache_dropped && !ce.page_cache_dropped);
     assert!(ne.image_cache_was_empty && ne.pulled_bytes > 0, "{ne:?}");
     assert!(node.cold_start_ms.unwrap().pull.is_some());
