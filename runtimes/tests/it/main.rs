@@ -6,6 +6,7 @@ mod common;
 
 mod aarch64;
 mod cleanup;
+mod cold_kinds;
 mod confinement;
 mod figures;
 mod hostile;

@@ -2,8 +2,7 @@
 //! `cold-cached` (image already in the cache: no pull), `cold` (empty cache:
 //! pull and unpack) and `cold-node` (as cold after dropping the page cache).
 
-mod common;
-use common::*;
+use crate::common::*;
 use lumos_model::{ColdEvidence, Mode};
 use lumos_runtimes::{Job, RunResult, Runner, Runtime};
 
@@ -30,8 +29,8 @@ fn resident(e: &ColdEvidence) -> u64 {
 
 #[test]
 fn cold_cached_has_no_pull_and_totals_below_cold() {
-    require_tool("runc");
-    let reg = Registry::start();
+    require("runc");
+    let reg = Registry::plain();
     let tmp = tempfile::tempdir().unwrap();
     let layout = layout(tmp.path());
     let runner = Runner::new(opts()).unwrap();
@@ -84,7 +83,7 @@ fn cold_node_drops_the_page_cache_and_finds_fewer_pages_resident() {
         eprintln!("skipped: cold-node needs root");
         return;
     }
-    let reg = Registry::start();
+    let reg = Registry::plain();
     let tmp = tempfile::tempdir().unwrap();
     let layout = layout(tmp.path());
     let runner = Runner::new(opts()).unwrap();
@@ -126,7 +125,7 @@ fn cold_node_drops_the_page_cache_and_finds_fewer_pages_resident() {
 
 #[test]
 fn cold_node_is_refused_without_root_in_one_line() {
-    let setpriv = require_tool("setpriv");
+    let setpriv = require("setpriv");
     let exe = runner_exe();
     let out = std::process::Command::new(setpriv)
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
