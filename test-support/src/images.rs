@@ -89,4 +89,3 @@ pub fn push_image(
 ) -> lumos_oci::Result<Vec<lumos_oci::registry::PushedImage>> {
     lumos_oci::registry::push_layout(client, layout, "lumos", "", &[name.to_string()], |_| {})
 }
-

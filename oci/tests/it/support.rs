@@ -5,15 +5,14 @@
 //! compiled `hello` programs) comes from lumos-test-support.
 
 pub use lumos_test_support::fixtures::{hello_aarch64, hello_wasm, hello_x86_64};
+pub use lumos_test_support::images::{fast_client, pack_options, packed_fibonacci, push_image};
 pub use lumos_test_support::{faulty, token_service};
-pub use lumos_test_support::images::{artifacts, fast_client, pack_options, packed_fibonacci, push_image};
 pub use lumos_test_support::{require, run, Registry, RegistryOptions};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 /// The folder of cached artifacts shared by the tests of one target dir.
 pub fn cache_dir() -> PathBuf {
