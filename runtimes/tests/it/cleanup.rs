@@ -1,6 +1,7 @@
 //! A killed runner leaves no container and no process behind.
 
 use crate::common::*;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -80,7 +81,20 @@ fn alive(pids: &[u32]) -> Vec<u32> {
         .collect()
 }
 
-fn kill_runner_mid_load(runtime: &str, sandbox: Option<&str>, image: &str, list_bin: Option<&str>) {
+fn kill_runner_mid_load(
+    runtime: &str,
+    sandbox: Option<&str>,
+    fixture: &Path,
+    list_bin: Option<&str>,
+) {
+    // A copy of the fixture of our own: the processes left behind are found
+    // by its path, and other tests of this binary run the shared fixture at
+    // the same time.
+    let own = tempfile::tempdir().unwrap();
+    let copy = own.path().join(fixture.file_name().unwrap());
+    std::fs::copy(fixture, &copy).unwrap();
+    let image = file_ref(&copy);
+    let image = image.as_str();
     let mut cmd = Command::new(runner_exe());
     cmd.args([
         "load",
@@ -102,7 +116,7 @@ fn kill_runner_mid_load(runtime: &str, sandbox: Option<&str>, image: &str, list_
     }
     let mut runner = cmd.spawn().unwrap();
     let prefix = format!("lumos-{}-", runner.id());
-    let needle = image.trim_start_matches("file:").to_string();
+    let needle = copy.to_string_lossy().into_owned();
     // Wait until its three instances run.
     let up = eventually(Duration::from_secs(30), || match list_bin {
         Some(b) => {
@@ -146,11 +160,11 @@ fn a_killed_runner_leaves_nothing_behind() {
     let f = fixtures();
     require("runc");
     require("crun");
-    kill_runner_mid_load("native", Some("runc"), &file_ref(&f.native), Some("runc"));
-    kill_runner_mid_load("native", Some("crun"), &file_ref(&f.native), Some("crun"));
-    kill_runner_mid_load("native", Some("chroot"), &file_ref(&f.native), None);
-    kill_runner_mid_load("wasmtime-aot", None, &file_ref(&f.cwasm), None);
-    kill_runner_mid_load("wasmi-interp", None, &file_ref(&f.wasm), None);
+    kill_runner_mid_load("native", Some("runc"), &f.native, Some("runc"));
+    kill_runner_mid_load("native", Some("crun"), &f.native, Some("crun"));
+    kill_runner_mid_load("native", Some("chroot"), &f.native, None);
+    kill_runner_mid_load("wasmtime-aot", None, &f.cwasm, None);
+    kill_runner_mid_load("wasmi-interp", None, &f.wasm, None);
 }
 
 /// A runner stopped by SIGTERM (or SIGKILL) mid-run leaves none of its
