@@ -161,7 +161,7 @@ pub fn execute(
     Ok(BenchOutput {
         schema_version: lumos_model::SCHEMA_VERSION,
         machine: lumos_runtimes::machine::machine(),
-        versions: lumos_runtimes::machine::versions(),
+        versions: lumos_runtimes::machine::versions(req.runner_exe.as_deref()),
         settings: Settings {
             registry: if req.registry.is_some() {
                 prepared.registry.clone()

@@ -24,7 +24,8 @@ pub struct Launcher {
     /// The sandbox for native (None for wasm).
     pub sandbox: Option<Sandbox>,
     pub limits: Limits,
-    /// The `lumos-runner` executable (wasm shims).
+    /// The `lumos-runner` executable (the wasmtime and wasmi shims; WasmEdge's
+    /// shim is found beside it, see [`crate::runtime::find_shim`]).
     pub runner_exe: PathBuf,
     /// Put before `runner_exe` (an emulator for a foreign-arch runner).
     pub runner_prefix: Vec<String>,
@@ -67,7 +68,7 @@ pub struct Started {
 impl Launcher {
     /// Checks the runtime fits the artifact before anything is started.
     pub fn validate(&self) -> crate::Result<()> {
-        crate::runtime::require(self.runtime)?;
+        crate::runtime::require(self.runtime, Some(&self.runner_exe))?;
         let entry = self.artifact.entry_path();
         let kind = lumos_wasm::BinaryKind::of_file(&entry).map_err(|source| {
             crate::error::ImageError::Entry {
@@ -107,16 +108,26 @@ impl Launcher {
     }
 
     /// The program an instance start executes, whose pages a cold start
-    /// needs: the wasm shim (the runner executable) or the native sandbox's
+    /// needs: the wasm shim (the runner executable, or WasmEdge's) or the native sandbox's
     /// runtime (runc, crun, unshare); None for sandbox `process`, whose
     /// program is the image's own executable (counted with the image's files).
     pub fn runtime_binary(&self) -> Option<PathBuf> {
         match self.sandbox {
-            None => Some(self.runner_exe.clone()),
+            None => Some(self.shim_program().0),
             Some(Sandbox::Runc) => crate::node::which("runc"),
             Some(Sandbox::Crun) => crate::node::which("crun"),
             Some(Sandbox::Chroot) => crate::node::which("unshare"),
             Some(Sandbox::Process) => None,
+        }
+    }
+
+    /// The wasm shim's executable and its first arguments: WasmEdge's own
+    /// shim (`lumos-shim-wasmedge`), else the runner (`<runner> shim`).
+    /// [`Launcher::validate`] has checked the shim is there.
+    fn shim_program(&self) -> (PathBuf, Vec<std::ffi::OsString>) {
+        match crate::runtime::find_shim(self.runtime, Some(&self.runner_exe)) {
+            Ok(Some(exe)) => (exe, vec![]),
+            _ => (self.runner_exe.clone(), vec!["shim".into()]),
         }
     }
 
@@ -160,17 +171,17 @@ impl Launcher {
             memory_limit: self.limits.memory_bytes,
             policy,
         };
-        let mut args: Vec<std::ffi::OsString> = vec!["shim".into()];
+        let (shim_exe, mut args) = self.shim_program();
         let spec = crate::engine::shim_args(&shim).map_err(|source| crate::Error::ShimSpec {
             rootfs: a.rootfs.clone(),
             source,
         })?;
         args.extend(spec.map(Into::into));
         let (program, args) = match self.runner_prefix.split_first() {
-            None => (self.runner_exe.clone(), args),
+            None => (shim_exe, args),
             Some((first, rest)) => {
                 let mut a: Vec<std::ffi::OsString> = rest.iter().map(Into::into).collect();
-                a.push(self.runner_exe.clone().into());
+                a.push(shim_exe.into());
                 a.extend(args);
                 (PathBuf::from(first), a)
             }

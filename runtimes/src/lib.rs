@@ -12,8 +12,9 @@
 //!   and the `stdio` protocol; [`http`]: the `http` protocol.
 //! - [`instance`]: an instance process (pipes, process group, /proc and wait4 usage).
 //! - [`guard`]: a process that cleans up if the runner dies.
-//! - [`engine`]: the wasm shim (wasmtime AoT/JIT, wasmi, WasmEdge) and its
-//!   entry point [`engine::shim_entry`] for executables that host shims.
+//! - [`engine`]: the engines this library links (wasmtime AoT/JIT, wasmi) and
+//!   [`engine::shim_entry`] for executables that host their shims; WasmEdge
+//!   runs in its own shim executable (lumos-shim-wasmedge), found by [`runtime`].
 //! - [`container`]: runc, crun, unshare+chroot, plain process for native.
 //! - [`fetch`]: pull and unpack into the cache (lumos-oci); [`artifact`]: what to run.
 //! - [`confine`]: the rule for paths from image metadata (resolved inside the rootfs).
@@ -24,7 +25,7 @@
 
 pub mod artifact;
 pub mod bounds;
-pub mod confine;
+pub use lumos_shim::confine;
 pub mod container;
 pub mod engine;
 pub mod error;

@@ -71,13 +71,17 @@ fn first_line(cmd: &str, arg: &str) -> Option<String> {
     })
 }
 
-pub fn versions() -> Versions {
+/// The versions of what runs instances; WasmEdge's when its shim is found
+/// for `runner_exe` (see [`crate::runtime::find_shim`]).
+pub fn versions(runner_exe: Option<&std::path::Path>) -> Versions {
     let probe = crate::container::probe();
     Versions {
         lumos_runner: env!("CARGO_PKG_VERSION").into(),
         wasmtime: crate::engine::wasmtime::VERSION.into(),
         wasmi: crate::engine::wasmi::VERSION.into(),
-        wasmedge: cfg!(feature = "wasmedge").then(|| "0.14.1".to_string()),
+        wasmedge: crate::runtime::find_shim(lumos_model::Runtime::WasmedgeAot, runner_exe)
+            .is_ok()
+            .then(|| "0.14.1".to_string()),
         runc: probe
             .runc
             .clone()

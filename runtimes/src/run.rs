@@ -198,13 +198,14 @@ impl Runner {
         let store = crate::store::open(opts.baas.as_deref())?;
         let work = GuardedDir::new("lumos-run-", &guard)
             .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
+        let versions = crate::machine::versions(Some(&runner_exe));
         Ok(Runner {
             opts,
             runner_exe,
             guard,
             store,
             machine: crate::machine::machine(),
-            versions: crate::machine::versions(),
+            versions,
             work,
         })
     }
@@ -336,7 +337,7 @@ impl Runner {
                 "mode {mode} is not a cold start (cold-cached, cold, cold-node)"
             )));
         }
-        crate::runtime::require(runtime)?;
+        crate::runtime::require(runtime, Some(&self.runner_exe))?;
         let (job, before) = match mode {
             Mode::ColdCached => {
                 // Untimed: the node already holds the image.
@@ -418,9 +419,6 @@ impl Runner {
             total: ms((done - t0).saturating_sub(probed)),
         });
         r.requests = 1;
-        if let Some(w) = shim_start_warning(runtime) {
-            r.warnings.push(w.to_string());
-        }
         self.tally(&mut r, std::slice::from_ref(&o));
         if let Ok(reply) = &o.result {
             if let Some(m) = reply.meta() {
@@ -469,7 +467,7 @@ impl Runner {
     /// `requests` measured (an instance that fails is replaced; its errors count).
     pub fn warm(&self, job: &Job) -> crate::Result<WarmRun> {
         let (runtime, payload) = (job.runtime, job.payload);
-        crate::runtime::require(runtime)?;
+        crate::runtime::require(runtime, Some(&self.runner_exe))?;
         let p = self.prepare(job)?;
         let l = self.launcher(&p, runtime, job.args)?;
         let mut r = self.base(&p, &l, Mode::Warm, job);
@@ -535,7 +533,7 @@ impl Runner {
     /// threads cannot all be spawned ends the run with [`crate::Error::ThreadSpawn`].
     pub fn load(&self, job: &Job, spec: &LoadSpec) -> crate::Result<RunResult> {
         spec.check()?;
-        crate::runtime::require(job.runtime)?;
+        crate::runtime::require(job.runtime, Some(&self.runner_exe))?;
         let p = self.prepare(job)?;
         let l = self.launcher(&p, job.runtime, job.args)?;
         let mut r = self.base(&p, &l, Mode::Load, job);
@@ -666,18 +664,4 @@ pub fn run_load(
     opts: &RunOpts,
 ) -> crate::Result<RunResult> {
     Runner::new(opts.clone())?.run_load(image, runtime, payload, spec)
-}
-
-/// Said on every cold run of a wasm runtime other than WasmEdge's when this
-/// runner links WasmEdge: every wasm shim is this executable, so its start
-/// includes loading libwasmedge and libLLVM (about 13 ms more per process
-/// start on the 2-core machine this was measured on: `--version` 2.0 ms
-/// without, 15.1 ms with), which the other engines would not need.
-pub fn shim_start_warning(runtime: Runtime) -> Option<&'static str> {
-    let wasmedge_own = matches!(runtime, Runtime::WasmedgeInterp | Runtime::WasmedgeAot);
-    (cfg!(feature = "wasmedge") && runtime.is_wasm() && !wasmedge_own).then_some(
-        "cold start includes loading WasmEdge's libraries (libwasmedge, libLLVM): this runner \
-         links WasmEdge and is every wasm shim; build without the `wasmedge` feature to time \
-         this runtime's cold start without them",
-    )
 }

@@ -1,36 +1,112 @@
-//! What this build of the runner can run: each runtime's availability and
-//! engine version (the vocabulary itself is lumos-model's).
+//! What this runner can run: each runtime's availability, the executable its
+//! instances run in, and its engine version (the vocabulary itself is
+//! lumos-model's).
+
+use std::path::{Path, PathBuf};
 
 pub use lumos_model::{Protocol, Runtime};
 
-/// A runtime this build of the runner cannot run.
+/// A runtime this runner cannot run, and the one thing that makes it run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{runtime} is not available: {reason}")]
 pub struct NotAvailable {
     pub runtime: Runtime,
-    pub reason: &'static str,
+    pub reason: String,
 }
 
-/// Whether this build of the runner can run `runtime`; if not, why.
-pub fn availability(runtime: Runtime) -> Result<(), NotAvailable> {
-    match runtime {
-        Runtime::WasmedgeInterp | Runtime::WasmedgeAot if !cfg!(feature = "wasmedge") => {
+/// The environment variable that names a shim executable explicitly.
+pub const WASMEDGE_SHIM_ENV: &str = "LUMOS_SHIM_WASMEDGE";
+
+/// The executable a runtime's instances run in when it is not the runner's
+/// own (`<runner> shim`, which hosts wasmtime and wasmi): WasmEdge's shim,
+/// the only one that links libwasmedge and libLLVM.
+pub fn shim_program_name(runtime: Runtime) -> Option<&'static str> {
+    matches!(runtime, Runtime::WasmedgeInterp | Runtime::WasmedgeAot)
+        .then_some(lumos_shim::WASMEDGE_SHIM)
+}
+
+/// Where the shim executable of `runtime` is (None: the runner hosts it):
+/// `$LUMOS_SHIM_WASMEDGE`, else beside `runner_exe`, beside this executable,
+/// or on `PATH`, in that order.
+pub fn find_shim(
+    runtime: Runtime,
+    runner_exe: Option<&Path>,
+) -> Result<Option<PathBuf>, NotAvailable> {
+    let me = std::env::current_exe().ok();
+    let Some(name) = shim_program_name(runtime) else {
+        return Ok(None);
+    };
+    search(
+        runtime,
+        name,
+        std::env::var_os(WASMEDGE_SHIM_ENV).map(PathBuf::from),
+        &[runner_exe, me.as_deref()],
+        std::env::var_os("PATH"),
+    )
+    .map(Some)
+}
+
+/// [`find_shim`] with its inputs given: the explicit path, the executables
+/// whose directory may hold the shim, the search path.
+fn search(
+    runtime: Runtime,
+    name: &str,
+    explicit: Option<PathBuf>,
+    beside: &[Option<&Path>],
+    path: Option<std::ffi::OsString>,
+) -> Result<PathBuf, NotAvailable> {
+    if let Some(p) = explicit {
+        return if p.is_file() {
+            Ok(p)
+        } else {
             Err(NotAvailable {
                 runtime,
-                reason: "lumos-runtimes was built without the `wasmedge` feature \
-                         (install WasmEdge with scripts/install-wasmedge and build with --features wasmedge)",
+                reason: format!(
+                    "${WASMEDGE_SHIM_ENV} is {}, which is not a file",
+                    p.display()
+                ),
             })
-        }
-        _ => Ok(()),
+        };
     }
+    let in_dir = |exe: &Path| exe.parent().map(|d| d.join(name)).filter(|p| p.is_file());
+    let on_path = || {
+        std::env::split_paths(path.as_deref()?)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    };
+    beside
+        .iter()
+        .flatten()
+        .find_map(|e| in_dir(e))
+        .or_else(on_path)
+        .ok_or_else(|| NotAvailable {
+            runtime,
+            reason: format!(
+                "its shim {name} is neither beside {} nor on PATH: run scripts/setup \
+                 (it installs WasmEdge and the shim), or after scripts/install-wasmedge \
+                 `cargo install --locked --path shim/wasmedge`",
+                beside
+                    .iter()
+                    .flatten()
+                    .next()
+                    .map_or_else(|| "the runner".to_string(), |p| p.display().to_string())
+            ),
+        })
+}
+
+/// Whether this runner can run `runtime`; if not, why and what to do.
+pub fn availability(runtime: Runtime) -> Result<(), NotAvailable> {
+    find_shim(runtime, None).map(drop)
 }
 
 /// The error a run of an unavailable runtime ends with.
-pub fn require(runtime: Runtime) -> crate::Result<()> {
-    availability(runtime).map_err(|e| crate::Error::Unavailable {
-        runtime,
-        reason: e.to_string(),
-    })
+pub fn require(runtime: Runtime, runner_exe: Option<&Path>) -> crate::Result<()> {
+    find_shim(runtime, runner_exe)
+        .map(drop)
+        .map_err(|e| crate::Error::Unavailable {
+            runtime,
+            reason: e.to_string(),
+        })
 }
 
 /// The engine version, for the record.
@@ -40,5 +116,47 @@ pub fn engine_version(runtime: Runtime) -> Option<&'static str> {
         Runtime::WasmtimeAot | Runtime::WasmtimeJit => Some(crate::engine::wasmtime::VERSION),
         Runtime::WasmiInterp => Some(crate::engine::wasmi::VERSION),
         Runtime::WasmedgeInterp | Runtime::WasmedgeAot => Some("0.14.1 (wasmedge-sdk 0.14.0)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_wasmedge_shim_is_found_beside_the_runner_or_on_path_else_named_with_its_fix() {
+        let r = Runtime::WasmedgeAot;
+        let name = lumos_shim::WASMEDGE_SHIM;
+        let (runner_dir, path_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let runner = runner_dir.path().join("lumos-runner");
+        let none = || search(r, name, None, &[Some(&runner)], None);
+        let e = none().unwrap_err();
+        assert!(
+            e.reason.contains(name) && e.reason.contains("scripts/setup"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().starts_with("wasmedge-aot is not available"),
+            "{e}"
+        );
+        // On PATH.
+        std::fs::write(path_dir.path().join(name), b"").unwrap();
+        let path = Some(path_dir.path().as_os_str().to_owned());
+        assert_eq!(
+            search(r, name, None, &[Some(&runner)], path.clone()).unwrap(),
+            path_dir.path().join(name)
+        );
+        // Beside the runner wins over PATH.
+        std::fs::write(runner_dir.path().join(name), b"").unwrap();
+        assert_eq!(
+            search(r, name, None, &[Some(&runner)], path).unwrap(),
+            runner_dir.path().join(name)
+        );
+        // An explicit path must be a file.
+        let e = search(r, name, Some(runner_dir.path().join("nope")), &[], None).unwrap_err();
+        assert!(e.reason.contains(WASMEDGE_SHIM_ENV), "{e}");
+        // wasmtime and wasmi run in the runner itself.
+        assert_eq!(find_shim(Runtime::WasmtimeAot, None).unwrap(), None);
+        assert_eq!(find_shim(Runtime::WasmiInterp, None).unwrap(), None);
     }
 }

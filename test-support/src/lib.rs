@@ -11,7 +11,8 @@
 //! - [`images`]: the `hello` programs packed as a function with every variant, and pushed;
 //! - [`fixtures`]: programs and fixture crates compiled once per run into a target dir
 //!   shared by every test binary;
-//! - [`frames`]: a frame-protocol client that drives a `lumos` instance over stdio.
+//! - [`frames`]: a frame-protocol client that drives a `lumos` instance over stdio;
+//! - [`workspace_bin`]: other packages' executables (lumos-runner, the WasmEdge shim), built.
 //!
 //! A dev-dependency only: nothing here is part of Lumos itself.
 
@@ -24,6 +25,8 @@ pub mod redis;
 pub mod registry;
 pub mod token_service;
 pub mod tools;
+pub mod workspace_bin;
 
 pub use registry::{Registry, RegistryOptions};
 pub use tools::{require, run};
+pub use workspace_bin::{wasmedge_shim, workspace_bin};

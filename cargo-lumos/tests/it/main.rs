@@ -1,6 +1,5 @@
 //! The end-to-end tests of `cargo lumos`, one binary: a module per subject,
-//! the helpers in `common` (and lumos-test-support). `wasmedge` needs the
-//! `wasmedge` feature (scripts/test's wasmedge pass: `--test it -- wasmedge::`).
+//! the helpers in `common` (and lumos-test-support).
 
 mod common;
 
@@ -13,5 +12,4 @@ mod knative;
 mod other_workspace;
 mod push_credentials;
 mod registry_input;
-#[cfg(feature = "wasmedge")]
 mod wasmedge;

@@ -1,13 +1,13 @@
-//! With the `wasmedge` feature, cargo-lumos itself is the bench's runner and
-//! wasm shim with libwasmedge linked in: it must start (build.rs gives it the
-//! private sysroot's loader and library path) and run both WasmEdge runtimes.
-//! scripts/test runs this with `--features lumos-runtimes/wasmedge,cargo-lumos/wasmedge`.
+//! cargo-lumos links no WasmEdge: a bench of the WasmEdge runtimes starts the
+//! WasmEdge shim (`lumos-shim-wasmedge`, built beside cargo-lumos here; on
+//! PATH after scripts/setup) for each instance, and runs both runtimes.
 
 use crate::common::*;
 
 #[test]
 fn bench_runs_fibonacci_on_wasmedge_aot_and_interpreter() {
     require("docker-registry");
+    lumos_test_support::wasmedge_shim();
     let _turn = SHARED_TARGET.lock().unwrap_or_else(|p| p.into_inner());
     let out_dir = tempfile::tempdir().unwrap();
     let json = out_dir.path().join("b.json");
@@ -44,5 +44,58 @@ fn bench_runs_fibonacci_on_wasmedge_aot_and_interpreter() {
         assert_eq!(r["errors"], 0, "{r}");
         assert!(r["latency_ms"]["p50"].as_f64().unwrap() > 0.0, "{r}");
         assert!(r["phases_ms"]["compute"].as_f64().unwrap() > 0.0, "{r}");
+    }
+}
+
+/// `--list-runtimes` says where each runtime runs; without the WasmEdge shim
+/// beside the tool or on PATH, both WasmEdge runtimes are unavailable with
+/// the command that makes them available, and the others still are.
+#[test]
+fn list_runtimes_names_each_runtimes_executable_or_its_fix() {
+    let shim = lumos_test_support::wasmedge_shim();
+    let out = run(cargo_lumos().args(["bench", "--list-runtimes"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = stdout(&out);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    for l in &lines {
+        assert!(l.split_whitespace().nth(1) == Some("available"), "{out}");
+    }
+    let we: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("wasmedge-"))
+        .collect();
+    assert_eq!(we.len(), 2, "{out}");
+    assert!(
+        we.iter().all(|l| l.ends_with(&shim.display().to_string())),
+        "{out}"
+    );
+
+    // The same tool alone in a directory, with a PATH that has no shim.
+    let alone = tempfile::tempdir().unwrap();
+    let exe = alone.path().join("cargo-lumos");
+    let built = std::path::Path::new(env!("CARGO_BIN_EXE_cargo-lumos"));
+    if std::fs::hard_link(built, &exe).is_err() {
+        std::fs::copy(built, &exe).unwrap();
+    }
+    let out = std::process::Command::new(&exe)
+        .args(["lumos", "bench", "--list-runtimes"])
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("LUMOS_SHIM_WASMEDGE")
+        .env_remove("LUMOS_RUNNER")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = String::from_utf8_lossy(&out.stdout);
+    for l in out.lines() {
+        let wasmedge = l.starts_with("wasmedge-");
+        let state = l.split_whitespace().nth(1).unwrap_or("");
+        assert_eq!(state == "unavailable", wasmedge, "{out}");
+        if wasmedge {
+            assert!(
+                l.contains("lumos-shim-wasmedge") && l.contains("scripts/setup"),
+                "{l}"
+            );
+        }
     }
 }

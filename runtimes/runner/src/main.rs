@@ -335,7 +335,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             let v = serde_json::json!({
                 "sandbox": lumos_runtimes::container::probe(),
                 "machine": lumos_runtimes::machine::machine(),
-                "versions": lumos_runtimes::machine::versions(),
+                "versions": lumos_runtimes::machine::versions(None),
                 "runtimes": Runtime::ALL.iter().map(|r| (r.name(), lumos_runtimes::runtime::availability(*r).err().map(|e| e.to_string()))).collect::<std::collections::BTreeMap<_, _>>(),
             });
             println!("{}", serde_json::to_string_pretty(&v)?);

@@ -28,7 +28,7 @@ pub fn precompile(wasm: &[u8], target: Option<lumos_model::Arch>) -> lumos_wasm:
 }
 
 pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
-    let trace = super::Trace::new();
+    let trace = lumos_shim::Trace::new();
     let load = |msg: String| ShimError::Load {
         module: opts.module_shown(),
         msg,

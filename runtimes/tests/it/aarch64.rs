@@ -4,9 +4,9 @@
 //!
 //! The aarch64 runner is cross-built (cargo makes it a no-op when nothing
 //! changed) into the same target dir under `aarch64-unknown-linux-gnu/`, or
-//! taken from `$LUMOS_AARCH64_RUNNER`, with the `wasmedge` feature linked
-//! against the arm64 WasmEdge sysroot of scripts/install-wasmedge; qemu runs
-//! it with that sysroot as its `-L` prefix (trixie's glibc, libLLVM, libffi…).
+//! taken from `$LUMOS_AARCH64_RUNNER`, with the WasmEdge shim beside it
+//! linked against the arm64 WasmEdge sysroot of scripts/install-wasmedge; qemu
+//! runs both with that sysroot as its `-L` prefix (trixie's glibc, libLLVM, libffi…).
 
 use crate::common::*;
 use std::path::{Path, PathBuf};
@@ -70,12 +70,14 @@ fn aarch64_runner() -> PathBuf {
             "build",
             "-p",
             "lumos-runner",
+            "-p",
+            "lumos-shim-wasmedge",
             // AoT only, as on an edge node: no cross-compiling cranelift ISAs.
             "--no-default-features",
-            "--features",
-            "wasmedge",
             "--bin",
             "lumos-runner",
+            "--bin",
+            "lumos-shim-wasmedge",
             "--target",
             TRIPLE,
         ])

@@ -7,77 +7,24 @@ pub use lumos_test_support::{require, Registry};
 
 use lumos_runtimes::{Limits, RunOpts};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The `lumos-runner` executable these tests start (it hosts the wasm shims
-/// and the guard, and some tests run its command line): `$LUMOS_TEST_RUNNER`,
-/// else the one of this build. It is another package's binary (cargo defines
-/// `CARGO_BIN_EXE_*` only for a package's own), so it is built here, once per
-/// test executable, with `cargo build -p lumos-runner` into this build's
-/// target directory and profile, with `--features wasmedge` when these tests
-/// have it: a no-op after `cargo test --workspace`, and never a stale runner
-/// after `cargo test -p lumos-runtimes`. A build that fails fails the test,
-/// saying which command.
+/// The `lumos-runner` executable these tests start (it hosts the wasmtime
+/// and wasmi shims and the guard, and some tests run its command line):
+/// `$LUMOS_TEST_RUNNER`, else the one of this build, with the WasmEdge shim
+/// of this build beside it (lumos-test-support's `workspace_bin`).
 pub fn runner_exe() -> PathBuf {
     static R: OnceLock<PathBuf> = OnceLock::new();
-    R.get_or_init(build_runner).clone()
-}
-
-fn build_runner() -> PathBuf {
-    if let Some(p) = std::env::var_os("LUMOS_TEST_RUNNER") {
-        return p.into();
-    }
-    let me = std::env::current_exe().expect("this test's executable");
-    // <target dir>/<profile dir>/deps/<test>-<hash>
-    let profile_dir = me
-        .parent()
-        .and_then(Path::parent)
-        .expect("a test executable in <target>/<profile>/deps");
-    let target_dir = profile_dir.parent().expect("a target directory");
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(other) => other,
-        None => panic!("{}: no profile directory", profile_dir.display()),
-    };
-    let mut args = vec![
-        "build",
-        "-p",
-        "lumos-runner",
-        "--bin",
-        "lumos-runner",
-        "--profile",
-        profile,
-        "--message-format=json-render-diagnostics",
-    ];
-    if cfg!(feature = "wasmedge") {
-        args.extend(["--features", "wasmedge"]);
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let shown = format!(
-        "cargo {} --target-dir {}",
-        args.join(" "),
-        target_dir.display()
-    );
-    let out = Command::new(cargo)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(&args)
-        .arg("--target-dir")
-        .arg(target_dir)
-        .stderr(Stdio::inherit())
-        .output()
-        .unwrap_or_else(|e| panic!("`{shown}`: {e}"));
-    assert!(
-        out.status.success(),
-        "building the runner failed: `{shown}`"
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "lumos-runner")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("`{shown}` named no lumos-runner executable"))
+    R.get_or_init(|| {
+        if let Some(p) = std::env::var_os("LUMOS_TEST_RUNNER") {
+            return p.into();
+        }
+        lumos_test_support::wasmedge_shim();
+        lumos_test_support::workspace_bin("lumos-runner", "lumos-runner")
+    })
+    .clone()
 }
 
 pub struct Fixtures {

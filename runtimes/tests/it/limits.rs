@@ -184,7 +184,6 @@ fn a_bench_of_failing_requests_finishes_with_the_errors_counted() {
     }
 }
 
-#[cfg(feature = "wasmedge")]
 #[test]
 fn wasmedge_interp_limits() {
     check_runtime(Runtime::WasmedgeInterp, None);

@@ -1,6 +1,5 @@
 //! lumos-runtimes' integration tests, one binary: a module per subject, the
-//! helpers in `common` (and lumos-test-support). `wasmedge` needs the
-//! `wasmedge` feature (scripts/test's wasmedge pass: `--test it -- wasmedge::`).
+//! helpers in `common` (and lumos-test-support).
 
 mod common;
 
@@ -13,6 +12,6 @@ mod hostile;
 mod limits;
 mod load;
 mod registry;
+mod shims;
 mod warm;
-#[cfg(feature = "wasmedge")]
 mod wasmedge;

@@ -1,5 +1,5 @@
-//! WasmEdge 0.14.1 through wasmedge-sdk (feature `wasmedge`): the
-//! interpreter and AoT, and AoT that would silently fall back refused.
+//! WasmEdge 0.14.1 in its own shim (lumos-shim-wasmedge): the interpreter
+//! and AoT, and AoT that would silently fall back refused.
 
 use crate::common::*;
 use lumos_runtimes::{Runner, Runtime};
@@ -9,7 +9,7 @@ use std::process::Command;
 /// `fixture.wasm` compiled to a universal wasm by the sysroot's `wasmedge compile`,
 /// once per process (both tests ask at once) and written to a temp file first,
 /// so no test ever reads a half-written module.
-fn aot_fixture() -> PathBuf {
+pub fn aot_fixture() -> PathBuf {
     static DONE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
         let out = fixtures().wasm.with_file_name("fixture-wasmedge-aot.wasm");
@@ -114,33 +114,4 @@ fn wasmedge_aot_refuses_what_would_fall_back_to_the_interpreter() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("would fall back to its interpreter"), "{e}");
-}
-
-#[test]
-fn cold_runs_of_other_wasm_runtimes_say_the_shim_loads_wasmedge() {
-    let runner = Runner::new(opts()).unwrap();
-    let r = runner
-        .run_cold(
-            &file_ref(&fixtures().wasm),
-            Runtime::WasmiInterp,
-            br#"{"op":"noop"}"#,
-        )
-        .unwrap();
-    assert!(
-        r.warnings.iter().any(|w| w.contains("libwasmedge")),
-        "{:?}",
-        r.warnings
-    );
-    let r = runner
-        .run_cold(
-            &file_ref(&aot_fixture()),
-            Runtime::WasmedgeAot,
-            br#"{"op":"noop"}"#,
-        )
-        .unwrap();
-    assert!(
-        !r.warnings.iter().any(|w| w.contains("libwasmedge")),
-        "{:?}",
-        r.warnings
-    );
 }

@@ -115,6 +115,10 @@ pub struct BenchArgs {
     /// Write a self-contained HTML page with the paper's figures.
     #[arg(long, value_name = "FILE.html", value_parser = absolute_path())]
     pub report: Option<PathBuf>,
+    /// Print each runtime, whether it is available here and the executable
+    /// its instances run in (or the one command that makes it available); bench nothing.
+    #[arg(long)]
+    pub list_runtimes: bool,
 }
 
 impl BenchArgs {
@@ -155,6 +159,10 @@ impl BenchArgs {
 
 /// Runs `cargo lumos bench`.
 pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.list_runtimes {
+        print!("{}", list_runtimes()?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let req = args.request()?;
     let mut progress = progress::Progress::default();
     let out = lumos_bench::run(&req, &mut |e: Event| progress.show(&e))?;
@@ -173,4 +181,30 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--list-runtimes`: one line per runtime, `NAME available EXECUTABLE` or
+/// `NAME unavailable WHY-AND-FIX`.
+fn list_runtimes() -> anyhow::Result<String> {
+    let runner = crate::runner_host::runner_exe()?
+        .or_else(|| std::env::var_os("LUMOS_RUNNER").map(PathBuf::from));
+    let mut out = String::new();
+    for &r in Runtime::ALL {
+        let line = match lumos_runtimes::runtime::find_shim(r, runner.as_deref()) {
+            Ok(Some(shim)) => format!("available    {}", shim.display()),
+            Ok(None) if r == Runtime::Native => {
+                "available    the image's own executable (runc, crun, chroot or process)"
+                    .to_string()
+            }
+            Ok(None) => format!(
+                "available    {} shim",
+                runner
+                    .as_deref()
+                    .map_or_else(|| "lumos-runner".into(), |p| p.display().to_string())
+            ),
+            Err(e) => format!("unavailable  {}", e.reason),
+        };
+        out.push_str(&format!("{:<16} {line}\n", r.name()));
+    }
+    Ok(out)
 }

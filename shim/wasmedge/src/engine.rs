@@ -5,7 +5,7 @@
 //! would quietly fall back to the interpreter): the section header is
 //! checked before loading, and WasmEdge's own log is read while loading.
 
-use super::{ShimError, ShimOpts};
+use lumos_shim::{ShimError, ShimOpts};
 use lumos_wasm::wasmedge_section::{self, AotSection, OS_LINUX};
 use std::collections::HashMap;
 use wasmedge_sdk::config::{CommonConfigOptions, ConfigBuilder, RuntimeConfigOptions};
