@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use lumos_model::{ColdStart, ImageInfo, Mode, Phases, RunResult, RunRow, Status};
+use lumos_model::{ColdStart, ImageInfo, LatencyStats, Mode, Phases, RunResult, RunRow, Status};
 use lumos_runtimes::measure::latency::Recorder;
 use lumos_runtimes::{Job, LoadSpec, Runner};
 
@@ -150,6 +150,8 @@ pub fn warm(
     mut r: RunRow,
 ) -> RunRow {
     let mut rec = Recorder::new(true);
+    // Every measured request in ms, for the intervals.
+    let mut samples_ms: Vec<f64> = vec![];
     let mut cpu = vec![];
     let mut completed = 0;
     for _ in 0..repeat {
@@ -159,6 +161,7 @@ pub fn warm(
                 absorb(&mut r, &w.result);
                 for l in &w.latencies {
                     rec.record(*l);
+                    samples_ms.push(l.as_secs_f64() * 1e3);
                 }
                 r.phase_samples.extend(w.phases);
                 cpu.extend(w.result.cpu_ms);
@@ -169,13 +172,21 @@ pub fn warm(
     }
     r.repeats = repeat;
     if !rec.is_empty() {
-        r.latency_ms = Some(rec.stats());
+        r.latency_ms = Some(with_intervals(rec.stats(), &samples_ms));
         r.warnings.extend(rec.warnings());
     }
     r.phases_ms = Phases::mean(&r.phase_samples);
     r.cpu_ms = mean(&cpu);
     settle(&mut r, completed);
     r
+}
+
+/// `stats` with the 95% intervals of its median and mean over `samples_ms`
+/// (absent where too few samples give none).
+pub fn with_intervals(mut stats: LatencyStats, samples_ms: &[f64]) -> LatencyStats {
+    stats.p50_ci95 = lumos_stats::median_ci95(&lumos_stats::sorted(samples_ms));
+    stats.mean_ci95 = lumos_stats::mean_ci95_of(stats.mean, stats.stddev, stats.n);
+    stats
 }
 
 /// One load run: throughput and latency at each concurrency level.
@@ -194,4 +205,32 @@ pub fn load(runner: &Runner, job: &Job, spec: &LoadSpec, mut r: RunRow) -> RunRo
         Err(e) => failed(&mut r, &e),
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_latency_carries_intervals_that_hold_a_known_delay() {
+        // 40 requests of a 3 ms function with ±0.1 ms of jitter around it,
+        // one of them held up 50 ms.
+        let mut rec = Recorder::new(true);
+        let mut ms = vec![];
+        for i in 0..40u32 {
+            let d = 3.0 + (f64::from(i % 9) - 4.0) * 0.025 + if i == 17 { 50.0 } else { 0.0 };
+            rec.record(Duration::from_secs_f64(d / 1e3));
+            ms.push(d);
+        }
+        let l = with_intervals(rec.stats(), &ms);
+        let [lo, hi] = l.p50_ci95.expect("a median interval over 40 samples");
+        assert!(lo <= 3.0 && 3.0 <= hi, "[{lo}, {hi}]");
+        let [mlo, mhi] = l.mean_ci95.expect("a mean interval");
+        assert!(mlo <= l.mean && l.mean <= mhi && mhi - mlo > hi - lo);
+        // Too few samples: absent, not zeros.
+        let mut one = Recorder::new(true);
+        one.record(Duration::from_millis(3));
+        let l = with_intervals(one.stats(), &[3.0]);
+        assert_eq!((l.p50_ci95, l.mean_ci95), (None, None));
+    }
 }
