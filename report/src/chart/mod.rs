@@ -17,7 +17,7 @@
 mod bars;
 mod lines;
 
-pub use bars::{BarSeries, Bars, Cell};
+pub use bars::{Bar, BarSeries, Bars, Cell};
 pub use lines::{Line, Lines, Point};
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
@@ -50,6 +50,10 @@ type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
 
 /// Colour of the "failed" marker.
 pub(crate) const FAILED: RGBColor = RGBColor(0xbb, 0x00, 0x00);
+/// Colour of the 95% error bars (no series has it).
+pub const ERROR_BAR: RGBColor = RGBColor(0x11, 0x11, 0x11);
+/// Colour of the "partial" label.
+pub(crate) const PARTIAL: RGBColor = RGBColor(0x99, 0x55, 0x00);
 /// Colour of the "n/a" marker.
 pub(crate) const UNAVAILABLE: RGBColor = RGBColor(0x77, 0x77, 0x77);
 
