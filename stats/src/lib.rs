@@ -10,6 +10,8 @@
 //! The distributions' quantiles come from `statrs` (Student's t, binomial);
 //! what is written here is only the textbook formula around them.
 
+pub mod sampling;
+
 use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Normal, StudentsT};
 
 /// A closed interval `[lo, hi]`.
