@@ -277,6 +277,7 @@ impl Bars {
             .iter()
             .map(|s| LegendEntry {
                 series: s.series,
+                partial: None,
                 marked: if s.cells.iter().any(|c| c.bar().is_some()) {
                     None
                 } else {

@@ -218,6 +218,8 @@ fn nice_step(raw: f64) -> f64 {
 pub(crate) struct LegendEntry {
     pub series: Series,
     pub marked: Option<Shown>,
+    /// The n of a series drawn from a `partial` row (said in the legend).
+    pub partial: Option<u64>,
 }
 
 /// Splits the root into the plot and the legend, fills the background.
@@ -241,13 +243,15 @@ fn legend(area: &Area, entries: &[LegendEntry]) -> DrawResult {
                 colour.stroke_width(1),
             ))?,
         }
-        let label = match e.marked.and_then(Shown::marker) {
-            Some(m) => format!("{} ({m})", e.series.name()),
-            None => e.series.name().to_string(),
+        let label = match (e.marked.and_then(Shown::marker), e.partial) {
+            (Some(m), _) => format!("{} ({m})", e.series.name()),
+            (None, Some(n)) => format!("{} (partial n={n})", e.series.name()),
+            (None, None) => e.series.name().to_string(),
         };
-        let style = (FONT, 13).into_font().color(&match e.marked {
-            Some(s) => marker_colour(s),
-            None => BLACK,
+        let style = (FONT, 13).into_font().color(&match (e.marked, e.partial) {
+            (Some(s), _) => marker_colour(s),
+            (None, Some(_)) => PARTIAL,
+            (None, None) => BLACK,
         });
         area.draw(&Text::new(label, (30, y + 1), style))?;
     }

@@ -249,7 +249,14 @@ pub fn bench() -> BenchOutput {
             latency_ms: Some(lat(3, 45.0)),
             requests: 3,
             ok: 3,
-            ..warm_row(enc, WasmedgeInterp, 1, 45.0, None, 20)
+            ..warm_row(
+                enc,
+                WasmedgeInterp,
+                1,
+                45.0,
+                Some(phases(0.60, 0.400, 44.0)),
+                20,
+            )
         },
         load_row(
             Native,

@@ -295,6 +295,13 @@ fn partial_cells_are_marked_partial_with_their_n() {
         .filter(|p| p.value().attr("stroke") == Some(colour.as_str()))
         .count();
     assert!(hatch >= 3, "{hatch} hatch lines");
+    // Its CDF line is there, and its legend says partial.
+    let cdf = chart(&doc, "encrypt-message g1: CDF of I/O");
+    let labels: Vec<String> = cdf.select(&sel("text")).map(text).collect();
+    assert!(
+        labels.iter().any(|t| t == "wasmedge-interp (partial n=3)"),
+        "{labels:?}"
+    );
     // In the every-row table, its status says partial and its n.
     let row: Vec<String> = doc
         .select(&sel("table.rows tbody tr"))
