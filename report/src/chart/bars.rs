@@ -200,24 +200,26 @@ impl Bars {
             let (r, t) = chart.backend_coord(&(x0 + bw, top));
             let r = r.max(l + 2);
             root.draw(&Rectangle::new([(l, t), (r, b)], colour.stroke_width(1)))?;
-            let mut y = b;
-            while y > t {
-                let y1 = (y - (r - l)).max(t);
-                let x1 = l + (y - y1);
-                root.draw(&PathElement::new(
-                    vec![(l, y), (x1, y1)],
-                    colour.stroke_width(1),
-                ))?;
-                y -= 6;
+            // 45° hatching clipped to the bar: x = l + k + u, y = b - u.
+            let (w, h) = (r - l, b - t);
+            for k in (-h..w).step_by(6) {
+                let (u0, u1) = ((-k).max(0), (w - k).min(h));
+                if u0 < u1 {
+                    root.draw(&PathElement::new(
+                        vec![(l + k + u0, b - u0), (l + k + u1, b - u1)],
+                        colour.stroke_width(1),
+                    ))?;
+                }
             }
             let style = (FONT, 11)
                 .into_font()
                 .transform(FontTransform::Rotate270)
                 .color(&PARTIAL)
                 .pos(Pos::new(HPos::Left, VPos::Center));
+            // Written upwards from the bar's foot, like the failed marker.
             root.draw(&Text::new(
                 format!("partial n={n}"),
-                ((l + r) / 2, t - 4),
+                ((l + r) / 2, b - 4),
                 style,
             ))?;
         }
@@ -277,7 +279,14 @@ impl Bars {
             .iter()
             .map(|s| LegendEntry {
                 series: s.series,
-                partial: None,
+                // Said in the legend when every bar of the series is partial.
+                partial: {
+                    let bars: Vec<Bar> = s.cells.iter().filter_map(|c| c.bar()).collect();
+                    bars.iter()
+                        .all(|b| b.partial.is_some())
+                        .then(|| bars.first().and_then(|b| b.partial))
+                        .flatten()
+                },
                 marked: if s.cells.iter().any(|c| c.bar().is_some()) {
                     None
                 } else {

@@ -279,6 +279,10 @@ fn partial_cells_are_marked_partial_with_their_n() {
     let warm = chart(&doc, "encrypt-message: warm p50");
     let labels: Vec<String> = warm.select(&sel("text")).map(text).collect();
     assert!(labels.iter().any(|t| t == "partial n=3"), "{labels:?}");
+    assert!(
+        labels.iter().any(|t| t == "wasmedge-interp (partial n=3)"),
+        "{labels:?}"
+    );
     // Hatched and outlined, never a filled bar like a full cell.
     let colour = lumos_report::series::Series::Runtime(lumos_model::Runtime::WasmedgeInterp)
         .css_colour()
