@@ -2,11 +2,12 @@
 //! phases, first responses as latency), `repeat` warm runs (statistics over
 //! every measured request of every run), or one load run.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lumos_model::{ColdStart, ImageInfo, LatencyStats, Mode, Phases, RunResult, RunRow, Status};
 use lumos_runtimes::measure::latency::Recorder;
 use lumos_runtimes::{Job, LoadSpec, Runner};
+use lumos_stats::sampling::{Next, Sampling};
 
 /// Keeps the first few error messages of a row.
 const MAX_SAMPLES: usize = 5;
@@ -140,12 +141,16 @@ pub fn cold(
     r
 }
 
-/// `repeat` warm runs, each on a new instance from the shared image cache:
-/// statistics over every measured request of every run.
+/// Warm runs, each on a new instance from the shared image cache, as many
+/// as `sampling` asks (at least `--repeat`, then more until the cell has its
+/// minimum requests and time, none started after the cap): statistics over
+/// every measured request of every run. A cell the cap stops before its
+/// minimum is `partial` (its figures stand, with their n); one whose runs
+/// fail is not run again to fill time.
 pub fn warm(
     runner: &Runner,
     job: &Job,
-    repeat: usize,
+    sampling: &Sampling,
     mut tick: impl FnMut(),
     mut r: RunRow,
 ) -> RunRow {
@@ -154,11 +159,21 @@ pub fn warm(
     let mut samples_ms: Vec<f64> = vec![];
     let mut cpu = vec![];
     let mut completed = 0;
-    for _ in 0..repeat {
+    let mut runs = 0;
+    let mut fruitless = false;
+    let start = Instant::now();
+    let partial = loop {
+        match sampling.next(runs, rec.len(), start.elapsed(), fruitless) {
+            Next::Run => {}
+            Next::Done | Next::Stop => break false,
+            Next::Partial => break true,
+        }
+        runs += 1;
         match runner.warm(job) {
             Ok(w) => {
                 completed += 1;
                 absorb(&mut r, &w.result);
+                fruitless |= w.latencies.is_empty();
                 for l in &w.latencies {
                     rec.record(*l);
                     samples_ms.push(l.as_secs_f64() * 1e3);
@@ -166,11 +181,20 @@ pub fn warm(
                 r.phase_samples.extend(w.phases);
                 cpu.extend(w.result.cpu_ms);
             }
-            Err(e) => failed(&mut r, &e),
+            Err(e) => {
+                failed(&mut r, &e);
+                fruitless = true;
+            }
         }
+        // Progress counts the --repeat runs a cell was planned with.
+        if runs <= sampling.min_runs {
+            tick();
+        }
+    };
+    for _ in runs..sampling.min_runs {
         tick();
     }
-    r.repeats = repeat;
+    r.repeats = runs;
     if !rec.is_empty() {
         r.latency_ms = Some(with_intervals(rec.stats(), &samples_ms));
         r.warnings.extend(rec.warnings());
@@ -178,6 +202,15 @@ pub fn warm(
     r.phases_ms = Phases::mean(&r.phase_samples);
     r.cpu_ms = mean(&cpu);
     settle(&mut r, completed);
+    if partial && r.status.has_figures() {
+        r.status = Status::Partial;
+        r.warnings.push(format!(
+            "partial: {} measured request(s) of the {} asked for when --max-time ({} s) ended the cell",
+            rec.len(),
+            sampling.min_requests,
+            sampling.max_time.as_secs_f64()
+        ));
+    }
     r
 }
 
