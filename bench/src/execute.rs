@@ -138,7 +138,7 @@ pub fn execute(
             m @ (Mode::ColdCached | Mode::Cold | Mode::ColdNode) => {
                 crate::fold::cold(&runner, &job, m, plan.repeat, &mut tick, row)
             }
-            Mode::Warm => crate::fold::warm(&runner, &job, plan.repeat, &mut tick, row),
+            Mode::Warm => crate::fold::warm(&runner, &job, &plan.sampling, &mut tick, row),
             Mode::Load => {
                 let row = crate::fold::load(&runner, &job, &plan.load, row);
                 on(Event::Step { n: steps });

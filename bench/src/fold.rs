@@ -2,11 +2,12 @@
 //! phases, first responses as latency), `repeat` warm runs (statistics over
 //! every measured request of every run), or one load run.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use lumos_model::{ColdStart, ImageInfo, Mode, Phases, RunResult, RunRow, Status};
+use lumos_model::{ColdStart, ImageInfo, LatencyStats, Mode, Phases, RunResult, RunRow, Status};
 use lumos_runtimes::measure::latency::Recorder;
 use lumos_runtimes::{Job, LoadSpec, Runner};
+use lumos_stats::sampling::{Next, Sampling};
 
 /// Keeps the first few error messages of a row.
 const MAX_SAMPLES: usize = 5;
@@ -140,42 +141,85 @@ pub fn cold(
     r
 }
 
-/// `repeat` warm runs, each on a new instance from the shared image cache:
-/// statistics over every measured request of every run.
+/// Warm runs, each on a new instance from the shared image cache, as many
+/// as `sampling` asks (at least `--repeat`, then more until the cell has its
+/// minimum requests and time, none started after the cap): statistics over
+/// every measured request of every run. A cell the cap stops before its
+/// minimum is `partial` (its figures stand, with their n); one whose runs
+/// fail is not run again to fill time.
 pub fn warm(
     runner: &Runner,
     job: &Job,
-    repeat: usize,
+    sampling: &Sampling,
     mut tick: impl FnMut(),
     mut r: RunRow,
 ) -> RunRow {
     let mut rec = Recorder::new(true);
+    // Every measured request in ms, for the intervals.
+    let mut samples_ms: Vec<f64> = vec![];
     let mut cpu = vec![];
     let mut completed = 0;
-    for _ in 0..repeat {
+    let mut runs = 0;
+    let mut fruitless = false;
+    let start = Instant::now();
+    let partial = loop {
+        match sampling.next(runs, rec.len(), start.elapsed(), fruitless) {
+            Next::Run => {}
+            Next::Done | Next::Stop => break false,
+            Next::Partial => break true,
+        }
+        runs += 1;
         match runner.warm(job) {
             Ok(w) => {
                 completed += 1;
                 absorb(&mut r, &w.result);
+                fruitless |= w.latencies.is_empty();
                 for l in &w.latencies {
                     rec.record(*l);
+                    samples_ms.push(l.as_secs_f64() * 1e3);
                 }
                 r.phase_samples.extend(w.phases);
                 cpu.extend(w.result.cpu_ms);
             }
-            Err(e) => failed(&mut r, &e),
+            Err(e) => {
+                failed(&mut r, &e);
+                fruitless = true;
+            }
         }
+        // Progress counts the --repeat runs a cell was planned with.
+        if runs <= sampling.min_runs {
+            tick();
+        }
+    };
+    for _ in runs..sampling.min_runs {
         tick();
     }
-    r.repeats = repeat;
+    r.repeats = runs;
     if !rec.is_empty() {
-        r.latency_ms = Some(rec.stats());
+        r.latency_ms = Some(with_intervals(rec.stats(), &samples_ms));
         r.warnings.extend(rec.warnings());
     }
     r.phases_ms = Phases::mean(&r.phase_samples);
     r.cpu_ms = mean(&cpu);
     settle(&mut r, completed);
+    if partial && r.status.has_figures() {
+        r.status = Status::Partial;
+        r.warnings.push(format!(
+            "partial: {} measured request(s) of the {} asked for when --max-time ({} s) ended the cell",
+            rec.len(),
+            sampling.min_requests,
+            sampling.max_time.as_secs_f64()
+        ));
+    }
     r
+}
+
+/// `stats` with the 95% intervals of its median and mean over `samples_ms`
+/// (absent where too few samples give none).
+pub fn with_intervals(mut stats: LatencyStats, samples_ms: &[f64]) -> LatencyStats {
+    stats.p50_ci95 = lumos_stats::median_ci95(&lumos_stats::sorted(samples_ms));
+    stats.mean_ci95 = lumos_stats::mean_ci95_of(stats.mean, stats.stddev, stats.n);
+    stats
 }
 
 /// One load run: throughput and latency at each concurrency level.
@@ -194,4 +238,32 @@ pub fn load(runner: &Runner, job: &Job, spec: &LoadSpec, mut r: RunRow) -> RunRo
         Err(e) => failed(&mut r, &e),
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_latency_carries_intervals_that_hold_a_known_delay() {
+        // 40 requests of a 3 ms function with ±0.1 ms of jitter around it,
+        // one of them held up 50 ms.
+        let mut rec = Recorder::new(true);
+        let mut ms = vec![];
+        for i in 0..40u32 {
+            let d = 3.0 + (f64::from(i % 9) - 4.0) * 0.025 + if i == 17 { 50.0 } else { 0.0 };
+            rec.record(Duration::from_secs_f64(d / 1e3));
+            ms.push(d);
+        }
+        let l = with_intervals(rec.stats(), &ms);
+        let [lo, hi] = l.p50_ci95.expect("a median interval over 40 samples");
+        assert!(lo <= 3.0 && 3.0 <= hi, "[{lo}, {hi}]");
+        let [mlo, mhi] = l.mean_ci95.expect("a mean interval");
+        assert!(mlo <= l.mean && l.mean <= mhi && mhi - mlo > hi - lo);
+        // Too few samples: absent, not zeros.
+        let mut one = Recorder::new(true);
+        one.record(Duration::from_millis(3));
+        let l = with_intervals(one.stats(), &[3.0]);
+        assert_eq!((l.p50_ci95, l.mean_ci95), (None, None));
+    }
 }

@@ -37,6 +37,9 @@ pub struct Plan {
     pub repeat: usize,
     pub requests: usize,
     pub warmup: usize,
+    /// Warm: how many samples a cell takes, by count and time (`min_runs`
+    /// is `repeat`).
+    pub sampling: lumos_stats::sampling::Sampling,
     pub load: LoadSpec,
     /// The functions with a load section.
     pub load_functions: Vec<String>,
@@ -118,7 +121,35 @@ impl Settings {
 /// Refuses settings that cannot work, before the workspace is read or
 /// anything is built (the same checks [`Plan::new`] makes).
 pub fn check(req: &BenchRequest) -> crate::Result<()> {
-    Settings::resolve(req).map(|_| ())
+    Settings::resolve(req)?;
+    sampling(req, 1).map(|_| ())
+}
+
+/// The warm cells' sample-size rule: at least `--min-requests` (10) and
+/// `--min-time` (3 s; `--quick` 0), no new run after `--max-time` (120 s).
+fn sampling(req: &BenchRequest, repeat: usize) -> crate::Result<lumos_stats::sampling::Sampling> {
+    let d = lumos_stats::sampling::Sampling::default();
+    let s = lumos_stats::sampling::Sampling {
+        min_runs: repeat,
+        min_requests: req.min_requests.unwrap_or(d.min_requests),
+        min_time: req.min_time.unwrap_or(if req.quick {
+            Duration::ZERO
+        } else {
+            d.min_time
+        }),
+        max_time: req.max_time.unwrap_or(d.max_time),
+    };
+    if s.min_requests == 0 {
+        bail!("--min-requests: must be at least 1");
+    }
+    if s.max_time < s.min_time {
+        bail!(
+            "--max-time: {} s is below --min-time {} s",
+            s.max_time.as_secs_f64(),
+            s.min_time.as_secs_f64()
+        );
+    }
+    Ok(s)
 }
 
 impl Plan {
@@ -157,6 +188,7 @@ impl Plan {
         if requests == 0 {
             bail!("--requests: must be at least 1");
         }
+        let sampling = sampling(req, repeat)?;
         let mut cells = Vec::new();
         for f in &ws.functions {
             for &group in &groups {
@@ -182,6 +214,7 @@ impl Plan {
             repeat,
             requests,
             warmup: req.warmup.unwrap_or(if quick { 3 } else { 5 }),
+            sampling,
             load,
             load_functions,
             cells,
@@ -239,5 +272,34 @@ mod tests {
         };
         let s = Settings::resolve(&req).unwrap();
         assert_eq!(s.modes, [Mode::ColdCached, Mode::Cold, Mode::Warm]);
+    }
+
+    #[test]
+    fn sample_size_defaults_and_refusals() {
+        let s = sampling(&BenchRequest::default(), 3).unwrap();
+        assert_eq!(
+            (s.min_runs, s.min_requests, s.min_time, s.max_time),
+            (3, 10, Duration::from_secs(3), Duration::from_secs(120))
+        );
+        let quick = BenchRequest {
+            quick: true,
+            ..Default::default()
+        };
+        assert_eq!(sampling(&quick, 1).unwrap().min_time, Duration::ZERO);
+        let e = check(&BenchRequest {
+            min_time: Some(Duration::from_secs(5)),
+            max_time: Some(Duration::from_secs(1)),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--max-time: 1 s is below --min-time 5 s"), "{e}");
+        let e = check(&BenchRequest {
+            min_requests: Some(0),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--min-requests"), "{e}");
     }
 }

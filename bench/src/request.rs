@@ -25,6 +25,14 @@ pub struct BenchRequest {
     pub requests: Option<usize>,
     /// Warm: requests sent and discarded before measuring.
     pub warmup: Option<usize>,
+    /// Warm: measured requests a cell reaches at least (more runs are made
+    /// until it does); None: 10.
+    pub min_requests: Option<u64>,
+    /// Warm: time a cell measures at least; None: 3 s (`--quick`: 0).
+    pub min_time: Option<Duration>,
+    /// Warm: no new run of a cell starts after this; a cell it stops before
+    /// its minimum is `partial`. None: 120 s.
+    pub max_time: Option<Duration>,
     /// A small matrix that ends in a few minutes: group 1, fewer requests
     /// and repeats, a short load section. Explicit settings win.
     pub quick: bool,

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use crate::LoadMode;
 
-/// Latency statistics: n, mean, stddev, min, p50, p90, p99, max (ms).
+/// Latency statistics: n, mean, stddev, min, p50, p90, p99, max (ms), and
+/// the 95% confidence intervals of the median and of the mean where they
+/// were computed (warm rows; see lumos-stats for how).
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LatencyStats {
     pub n: u64,
@@ -15,6 +17,15 @@ pub struct LatencyStats {
     pub p90: f64,
     pub p99: f64,
     pub max: f64,
+    /// 95% confidence interval `[lo, hi]` of the median (distribution-free,
+    /// order statistics). Absent below 6 samples, where no pair of order
+    /// statistics covers 95%, and on rows that do not compute it (cold, load).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p50_ci95: Option<[f64; 2]>,
+    /// 95% confidence interval `[lo, hi]` of the mean (Student's t). Absent
+    /// below 2 samples and on rows that do not compute it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mean_ci95: Option<[f64; 2]>,
 }
 
 /// Cold start by phase, taken on one monotonic clock with the phases back
@@ -135,4 +146,39 @@ pub struct LoadLevel {
     pub latency_all_ms: LatencyStats,
     pub instances_started: usize,
     pub instances_replaced: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_are_optional_and_absent_when_not_computed() {
+        // JSON written before the intervals existed still reads.
+        let old =
+            r#"{"n":3,"mean":1.0,"stddev":0.1,"min":0.9,"p50":1.0,"p90":1.1,"p99":1.1,"max":1.1}"#;
+        let l: LatencyStats = serde_json::from_str(old).unwrap();
+        assert_eq!((l.p50_ci95, l.mean_ci95), (None, None));
+        // Absent, not zeros, when there are none.
+        let out = serde_json::to_string(&l).unwrap();
+        assert!(!out.contains("ci95"), "{out}");
+        // Written as [lo, hi].
+        let with = LatencyStats {
+            p50_ci95: Some([0.9, 1.1]),
+            mean_ci95: Some([0.95, 1.05]),
+            ..l
+        };
+        let out = serde_json::to_string(&with).unwrap();
+        assert!(out.contains(r#""p50_ci95":[0.9,1.1]"#), "{out}");
+        assert!(out.contains(r#""mean_ci95":[0.95,1.05]"#), "{out}");
+        assert_eq!(serde_json::from_str::<LatencyStats>(&out).unwrap(), with);
+    }
+
+    #[test]
+    fn partial_is_a_status_with_figures() {
+        let s: crate::Status = serde_json::from_str(r#""partial""#).unwrap();
+        assert_eq!(s, crate::Status::Partial);
+        assert!(s.has_figures());
+        assert_eq!(serde_json::to_string(&s).unwrap(), r#""partial""#);
+    }
 }

@@ -28,6 +28,20 @@ pub fn x_native(rows: &[RunRow], r: &RunRow) -> Option<f64> {
     ratio_of(rows, r, |f| f.headline_ms())
 }
 
+/// The 95% interval of [`x_native`] where both rows carry the intervals it
+/// needs: warm-style rows (headline p50) with a median interval each, by
+/// `lumos_stats::ratio_of_medians_ci95`. None for cold rows (their headline
+/// is a mean of a few repeats, without an interval).
+pub fn x_native_ci95(rows: &[RunRow], r: &RunRow) -> Option<[f64; 2]> {
+    let own = Figures::of(r)?;
+    if r.mode.is_cold() {
+        return None;
+    }
+    let base = native_of(rows, r)?;
+    let (a, b) = (own.latency()?, base.latency()?);
+    lumos_stats::ratio_of_medians_ci95(a.p50, a.p50_ci95?, b.p50, b.p50_ci95?)
+}
+
 /// `f` of `r` over `f` of its native row, when both exist and the native one
 /// is positive.
 pub fn ratio_of(rows: &[RunRow], r: &RunRow, f: impl Fn(Figures) -> Option<f64>) -> Option<f64> {

@@ -29,6 +29,19 @@ pub fn fmt_ratio(r: f64) -> String {
     format!("{r:.2}")
 }
 
+/// A 95% interval of milliseconds, `[lo, hi]`.
+pub fn fmt_ms_ci(ci: [f64; 2]) -> String {
+    format!("[{}, {}]", fmt_ms(ci[0]), fmt_ms(ci[1]))
+}
+
+/// A ratio with its 95% interval when known: `1.23 [1.10, 1.40]`.
+pub fn fmt_ratio_ci(r: f64, ci: Option<[f64; 2]>) -> String {
+    match ci {
+        Some([lo, hi]) => format!("{} [{}, {}]", fmt_ratio(r), fmt_ratio(lo), fmt_ratio(hi)),
+        None => fmt_ratio(r),
+    }
+}
+
 /// The first line of `s`, cut to `max` characters (with an ellipsis).
 pub fn first_line(s: &str, max: usize) -> String {
     let l = s.lines().next().unwrap_or("");

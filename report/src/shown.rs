@@ -39,6 +39,13 @@ impl Shown {
         }
     }
 
+    /// The n of a `partial` row (its figures stand, on fewer requests than
+    /// asked for: drawn marked as partial with this n); None for any other.
+    pub fn partial_n(r: &RunRow) -> Option<u64> {
+        (r.status == Status::Partial && Shown::of(r) == Shown::Figures)
+            .then(|| r.latency_ms.map_or(r.ok, |l| l.n))
+    }
+
     /// The short marker a chart draws in place of a value.
     pub fn marker(self) -> Option<&'static str> {
         match self {

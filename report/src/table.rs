@@ -5,15 +5,33 @@ use comfy_table::{CellAlignment, Table};
 use lumos_model::{BenchOutput, RunRow};
 
 use crate::compare::x_native;
-use crate::format::{first_line, fmt_bytes, fmt_ms, fmt_ratio};
+use crate::format::{first_line, fmt_bytes, fmt_ms, fmt_ms_ci, fmt_ratio};
 use crate::shown::{reason, Figures, Shown};
 
-const HEADER: [&str; 19] = [
-    "function", "runtime", "g", "mode", "image", "unpacked", "cold ms", "p50 ms", "mean ms", "sd",
-    "x native", "io", "deser", "compute", "ser", "cpu ms", "rss", "err", "status",
+const HEADER: [&str; 20] = [
+    "function",
+    "runtime",
+    "g",
+    "mode",
+    "image",
+    "unpacked",
+    "cold ms",
+    "p50 ms",
+    "p50 95% CI",
+    "mean ms",
+    "sd",
+    "x native",
+    "io",
+    "deser",
+    "compute",
+    "ser",
+    "cpu ms",
+    "rss",
+    "err",
+    "status",
 ];
 /// Text columns, left-aligned; the others are numbers, right-aligned.
-const LEFT: [usize; 4] = [0, 1, 3, 18];
+const LEFT: [usize; 4] = [0, 1, 3, 19];
 
 /// Header and dashes only; columns two spaces apart (comfy-table preset).
 const PRESET: &str = "     --            ";
@@ -85,6 +103,7 @@ fn cells(rows: &[RunRow], r: &RunRow) -> Vec<String> {
         f.and_then(Figures::cold)
             .map_or_else(dash, |c| fmt_ms(c.total)),
         lat.map_or_else(dash, |l| fmt_ms(l.p50)),
+        lat.and_then(|l| l.p50_ci95).map_or_else(dash, fmt_ms_ci),
         lat.map_or_else(dash, |l| fmt_ms(l.mean)),
         lat.map_or_else(dash, |l| fmt_ms(l.stddev)),
         x_native(rows, r).map_or_else(dash, fmt_ratio),
@@ -95,7 +114,10 @@ fn cells(rows: &[RunRow], r: &RunRow) -> Vec<String> {
         f.and_then(Figures::cpu_ms).map_or_else(dash, fmt_ms),
         f.and_then(Figures::peak_rss).map_or_else(dash, fmt_bytes),
         r.errors.to_string(),
-        Shown::status_word(r).to_string(),
+        match Shown::partial_n(r) {
+            Some(n) => format!("partial n={n}"),
+            None => Shown::status_word(r).to_string(),
+        },
     ]
 }
 
@@ -118,6 +140,15 @@ fn notes(rows: &[RunRow]) -> Vec<String> {
         );
         if !notes.contains(&n) {
             notes.push(n);
+        }
+    }
+    for r in rows {
+        if let Some(n) = Shown::partial_n(r) {
+            notes.push(format!(
+                "note: {} {} {} g{}: partial: {n} measured request(s) before the time cap \
+                 (--max-time) ended the cell; its figures rest on them",
+                r.function, r.runtime, r.mode, r.group
+            ));
         }
     }
     notes

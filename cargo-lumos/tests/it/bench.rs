@@ -54,6 +54,12 @@ fn bench_with_a_throwaway_registry_writes_json_csv_and_report() {
             "1",
             "--requests",
             "5",
+            // Exactly the 5 requests asked for: no more runs to reach the
+            // default minimum of 10 requests and 3 s.
+            "--min-requests",
+            "5",
+            "--min-time",
+            "0.001",
             "--json",
             json.to_str().unwrap(),
             "--csv",
@@ -132,6 +138,14 @@ fn bench_with_a_throwaway_registry_writes_json_csv_and_report() {
         } else {
             assert_eq!(r["latency_ms"]["n"], 5, "{what}");
             assert_eq!(r["cold_start_ms"], serde_json::Value::Null);
+            // The mean's interval holds the mean; 5 samples give no median interval.
+            let ci = r["latency_ms"]["mean_ci95"].as_array().expect("mean_ci95");
+            let mean = r["latency_ms"]["mean"].as_f64().unwrap();
+            assert!(
+                ci[0].as_f64().unwrap() <= mean && mean <= ci[1].as_f64().unwrap(),
+                "{what}: {r}"
+            );
+            assert!(r["latency_ms"].get("p50_ci95").is_none(), "{what}: {r}");
         }
     }
     // wasm images are smaller than the native one, as built here.
@@ -213,6 +227,10 @@ fn bench_with_baas_redis_serves_a_data_function_from_redis() {
             "0",
             "--requests",
             "3",
+            "--min-requests",
+            "3",
+            "--min-time",
+            "0.001",
             "--baas",
             &url,
             "--json",
@@ -244,6 +262,63 @@ fn bench_with_baas_redis_serves_a_data_function_from_redis() {
     let pid = redis.pid();
     drop(redis);
     assert!(!pid_alive(pid), "redis-server {pid} still running");
+}
+
+#[test]
+fn a_cell_the_time_cap_stops_early_is_partial_with_its_n() {
+    require("docker-registry");
+    let _turn = SHARED_TARGET.lock().unwrap_or_else(|p| p.into_inner());
+    let out_dir = tempfile::tempdir().unwrap();
+    let json = out_dir.path().join("b.json");
+    let out = bench(
+        &repo_root().join("Cargo.toml"),
+        &shared_target(),
+        &[
+            "-p",
+            "fibonacci",
+            "--runtime",
+            "native",
+            "--group",
+            "1",
+            "--mode",
+            "warm",
+            "--repeat",
+            "1",
+            "--warmup",
+            "0",
+            "--requests",
+            "2",
+            // A minimum no run of 2 requests reaches before a 1 ms cap.
+            "--min-requests",
+            "1000",
+            "--min-time",
+            "0.001",
+            "--max-time",
+            "0.001",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    // Partial is not an error: the bench measured something.
+    assert!(out.status.success(), "{}", stderr(&out));
+    let j = read_json(&json);
+    let runs = rows(&j);
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    let r = &runs[0];
+    assert_eq!(r["status"], "partial", "{r}");
+    assert_eq!(r["errors"], 0, "{r}");
+    assert_eq!(r["repeats"], 1, "no run starts after the cap: {r}");
+    assert_eq!(r["latency_ms"]["n"], 2, "{r}");
+    // Too few samples for a median interval: absent, not zeros.
+    assert!(r["latency_ms"].get("p50_ci95").is_none(), "{r}");
+    assert!(
+        r["warnings"].as_array().unwrap().iter().any(|w| w
+            .as_str()
+            .unwrap_or("")
+            .starts_with("partial: 2 measured request(s) of the 1000")),
+        "{r}"
+    );
+    assert!(stdout(&out).contains("partial n=2"), "{}", stdout(&out));
 }
 
 #[test]

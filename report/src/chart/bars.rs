@@ -6,10 +6,20 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::{
     layout, legend, marker_colour, tick, Area, Axis, ChartError, DrawResult, LegendEntry, Linear,
-    FONT, H, W,
+    ERROR_BAR, FONT, H, PARTIAL, W,
 };
 use crate::series::Series;
 use crate::shown::{Figures, Shown};
+
+/// One bar: its figure, the figure's 95% interval when known (drawn as an
+/// error bar) and, for a `partial` row, its n (the bar is then hatched and
+/// labelled `partial n=…`, never drawn like a full cell).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bar {
+    pub value: f64,
+    pub ci95: Option<[f64; 2]>,
+    pub partial: Option<u64>,
+}
 
 /// One cell of a bar chart.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -17,28 +27,61 @@ pub enum Cell {
     /// No row (nothing drawn).
     Empty,
     /// A figure (a bar).
-    Value(f64),
+    Value(Bar),
     /// A row without figures: a placeholder marked `failed` or `n/a`.
     Marked(Shown),
 }
 
 impl Cell {
+    /// A plain bar.
+    pub fn value(v: f64) -> Cell {
+        Cell::Value(Bar {
+            value: v,
+            ci95: None,
+            partial: None,
+        })
+    }
+
     /// The cell for `row`: its figure `f`, its marker when it has no
     /// figures, or empty when there is no row or no such figure.
     pub fn of(row: Option<&lumos_model::RunRow>, f: impl Fn(Figures) -> Option<f64>) -> Cell {
+        Cell::with_ci(row, |fig| f(fig).map(|v| (v, None)))
+    }
+
+    /// As [`Cell::of`], with the figure's 95% interval when `f` gives one.
+    pub fn with_ci(
+        row: Option<&lumos_model::RunRow>,
+        f: impl Fn(Figures) -> Option<(f64, Option<[f64; 2]>)>,
+    ) -> Cell {
         let Some(r) = row else {
             return Cell::Empty;
         };
         match Figures::of(r) {
-            Some(fig) => f(fig).map_or(Cell::Empty, Cell::Value),
+            Some(fig) => f(fig).map_or(Cell::Empty, |(value, ci95)| {
+                Cell::Value(Bar {
+                    value,
+                    ci95,
+                    partial: Shown::partial_n(r),
+                })
+            }),
             None => Cell::Marked(Shown::of(r)),
         }
     }
 
-    fn value(self) -> Option<f64> {
+    fn bar(self) -> Option<Bar> {
         match self {
-            Cell::Value(v) => Some(v),
+            Cell::Value(b) => Some(b),
             _ => None,
+        }
+    }
+
+    /// The values the axis must hold: the figure and its interval.
+    fn extent(self) -> Vec<f64> {
+        match self {
+            Cell::Value(b) => std::iter::once(b.value)
+                .chain(b.ci95.into_iter().flatten())
+                .collect(),
+            _ => vec![],
         }
     }
 }
@@ -73,7 +116,7 @@ impl Bars {
         let values = self
             .series
             .iter()
-            .flat_map(|s| s.cells.iter().filter_map(|c| c.value()));
+            .flat_map(|s| s.cells.iter().flat_map(|c| c.extent()));
         let y = Axis::new(values, self.log, true);
         let (lo, hi) = (y.lo, y.hi);
         let mut out = String::new();
@@ -123,21 +166,78 @@ impl Bars {
         let unit = f64::from((px1 - px0).max(1));
         let bw = (0.8 / ns).min(40.0 / unit);
         let mut marks = vec![];
+        let mut partials = vec![];
+        let mut whiskers = vec![];
         for (si, s) in self.series.iter().enumerate() {
             let colour = s.series.colour();
             for (ci, cell) in s.cells.iter().enumerate() {
                 let x0 = ci as f64 + (1.0 - bw * ns) / 2.0 + bw * si as f64;
                 match *cell {
                     Cell::Empty => {}
-                    Cell::Value(v) => {
-                        chart.draw_series(std::iter::once(Rectangle::new(
-                            [(x0, base), (x0 + bw, v.max(base))],
-                            colour.filled(),
-                        )))?;
+                    Cell::Value(b) => {
+                        let top = b.value.max(base);
+                        match b.partial {
+                            None => {
+                                chart.draw_series(std::iter::once(Rectangle::new(
+                                    [(x0, base), (x0 + bw, top)],
+                                    colour.filled(),
+                                )))?;
+                            }
+                            Some(n) => partials.push((x0, top, colour, n)),
+                        }
+                        if let Some([lo, hi]) = b.ci95 {
+                            whiskers.push((x0 + bw / 2.0, lo.max(base), hi.max(base)));
+                        }
                     }
                     Cell::Marked(m) => marks.push((x0, colour, m)),
                 }
             }
+        }
+        // Partial cells: an outlined, hatched bar labelled with its n, so it
+        // is never read as a full cell.
+        for (x0, top, colour, n) in partials {
+            let (l, b) = chart.backend_coord(&(x0, base));
+            let (r, t) = chart.backend_coord(&(x0 + bw, top));
+            let r = r.max(l + 2);
+            root.draw(&Rectangle::new([(l, t), (r, b)], colour.stroke_width(1)))?;
+            // 45° hatching clipped to the bar: x = l + k + u, y = b - u.
+            let (w, h) = (r - l, b - t);
+            for k in (-h..w).step_by(6) {
+                let (u0, u1) = ((-k).max(0), (w - k).min(h));
+                if u0 < u1 {
+                    root.draw(&PathElement::new(
+                        vec![(l + k + u0, b - u0), (l + k + u1, b - u1)],
+                        colour.stroke_width(1),
+                    ))?;
+                }
+            }
+            let style = (FONT, 11)
+                .into_font()
+                .transform(FontTransform::Rotate270)
+                .color(&PARTIAL)
+                .pos(Pos::new(HPos::Left, VPos::Center));
+            // Written upwards from the bar's foot, like the failed marker.
+            root.draw(&Text::new(
+                format!("partial n={n}"),
+                ((l + r) / 2, b - 4),
+                style,
+            ))?;
+        }
+        // Error bars: the 95% interval, a line with caps, over each bar.
+        for (x, lo, hi) in whiskers {
+            let (cx, ylo) = chart.backend_coord(&(x, lo));
+            let (_, yhi) = chart.backend_coord(&(x, hi));
+            let cap = 3;
+            let style = ERROR_BAR.stroke_width(1);
+            root.draw(&PathElement::new(vec![(cx, ylo), (cx, yhi)], style))?;
+            root.draw(&PathElement::new(
+                vec![(cx - cap, ylo), (cx + cap, ylo)],
+                style,
+            ))?;
+            root.draw(&PathElement::new(
+                vec![(cx - cap, yhi), (cx + cap, yhi)],
+                style,
+            ))?;
         }
         // Placeholders: an outlined slot with its marker written upwards,
         // drawn in pixels so they look the same on linear and log axes.
@@ -179,7 +279,15 @@ impl Bars {
             .iter()
             .map(|s| LegendEntry {
                 series: s.series,
-                marked: if s.cells.iter().any(|c| c.value().is_some()) {
+                // Said in the legend when every bar of the series is partial.
+                partial: {
+                    let bars: Vec<Bar> = s.cells.iter().filter_map(|c| c.bar()).collect();
+                    bars.iter()
+                        .all(|b| b.partial.is_some())
+                        .then(|| bars.first().and_then(|b| b.partial))
+                        .flatten()
+                },
+                marked: if s.cells.iter().any(|c| c.bar().is_some()) {
                     None
                 } else {
                     s.cells.iter().find_map(|c| match c {

@@ -25,6 +25,9 @@ pub struct Line {
     pub series: Series,
     pub points: Vec<Point>,
     pub marked: Option<Shown>,
+    /// The n of a `partial` row: its line is drawn thin and its legend says
+    /// `partial n=…`.
+    pub partial: Option<u64>,
 }
 
 /// A line chart.
@@ -105,7 +108,8 @@ impl Lines {
                 }
                 path.push((p.x, p.y));
             }
-            chart.draw_series(LineSeries::new(path, colour.stroke_width(2)))?;
+            let width = if l.partial.is_some() { 1 } else { 2 };
+            chart.draw_series(LineSeries::new(path, colour.stroke_width(width)))?;
             if !self.step {
                 for p in &l.points {
                     chart.draw_series(std::iter::once(Circle::new(
@@ -130,6 +134,7 @@ impl Lines {
             .map(|l| LegendEntry {
                 series: l.series,
                 marked: l.marked,
+                partial: l.partial,
             })
             .collect();
         legend(&legend_area, &entries)

@@ -17,7 +17,7 @@
 mod bars;
 mod lines;
 
-pub use bars::{BarSeries, Bars, Cell};
+pub use bars::{Bar, BarSeries, Bars, Cell};
 pub use lines::{Line, Lines, Point};
 
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
@@ -50,6 +50,10 @@ type DrawResult = Result<(), DrawingAreaErrorKind<std::io::Error>>;
 
 /// Colour of the "failed" marker.
 pub(crate) const FAILED: RGBColor = RGBColor(0xbb, 0x00, 0x00);
+/// Colour of the 95% error bars (no series has it).
+pub const ERROR_BAR: RGBColor = RGBColor(0x11, 0x11, 0x11);
+/// Colour of the "partial" label.
+pub(crate) const PARTIAL: RGBColor = RGBColor(0x99, 0x55, 0x00);
 /// Colour of the "n/a" marker.
 pub(crate) const UNAVAILABLE: RGBColor = RGBColor(0x77, 0x77, 0x77);
 
@@ -214,6 +218,8 @@ fn nice_step(raw: f64) -> f64 {
 pub(crate) struct LegendEntry {
     pub series: Series,
     pub marked: Option<Shown>,
+    /// The n of a series drawn from a `partial` row (said in the legend).
+    pub partial: Option<u64>,
 }
 
 /// Splits the root into the plot and the legend, fills the background.
@@ -237,13 +243,15 @@ fn legend(area: &Area, entries: &[LegendEntry]) -> DrawResult {
                 colour.stroke_width(1),
             ))?,
         }
-        let label = match e.marked.and_then(Shown::marker) {
-            Some(m) => format!("{} ({m})", e.series.name()),
-            None => e.series.name().to_string(),
+        let label = match (e.marked.and_then(Shown::marker), e.partial) {
+            (Some(m), _) => format!("{} ({m})", e.series.name()),
+            (None, Some(n)) => format!("{} (partial n={n})", e.series.name()),
+            (None, None) => e.series.name().to_string(),
         };
-        let style = (FONT, 13).into_font().color(&match e.marked {
-            Some(s) => marker_colour(s),
-            None => BLACK,
+        let style = (FONT, 13).into_font().color(&match (e.marked, e.partial) {
+            (Some(s), _) => marker_colour(s),
+            (None, Some(_)) => PARTIAL,
+            (None, None) => BLACK,
         });
         area.draw(&Text::new(label, (30, y + 1), style))?;
     }

@@ -58,9 +58,10 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
                             series: Series::Runtime(rt),
                             points: cdf(fig.row().phase_samples.iter().map(f).collect()),
                             marked: None,
+                            partial: Shown::partial_n(r),
                         },
                         Some(_) => return None,
-                        None => Line { series: Series::Runtime(rt), points: vec![], marked: Some(Shown::of(r)) },
+                        None => Line { series: Series::Runtime(rt), points: vec![], marked: Some(Shown::of(r)), partial: None },
                     })
                 }).collect();
                 (figure(Lines {

@@ -17,7 +17,7 @@ fn cell(out: &BenchOutput, function: &str, kind: ImageKind, f: fn(Figures) -> Op
         .filter(|r| r.function == function && ImageKind::of(r.runtime) == kind)
         .collect();
     if let Some(v) = rows.iter().filter_map(|r| Figures::of(r)).find_map(f) {
-        return Cell::Value(v as f64);
+        return Cell::value(v as f64);
     }
     match rows.first() {
         Some(r) if rows.iter().all(|r| Figures::of(r).is_none()) => Cell::Marked(Shown::of(r)),

@@ -4,11 +4,11 @@
 use lumos_model::{BenchOutput, RunRow};
 use maud::{html, Markup};
 
-use crate::compare::x_native;
-use crate::format::{first_line, fmt_bytes, fmt_ms, fmt_ratio};
+use crate::compare::{x_native, x_native_ci95};
+use crate::format::{first_line, fmt_bytes, fmt_ms, fmt_ms_ci, fmt_ratio_ci};
 use crate::shown::{reason, Figures, Shown};
 
-const HEADER: [&str; 27] = [
+const HEADER: [&str; 28] = [
     "function",
     "runtime",
     "group",
@@ -24,6 +24,7 @@ const HEADER: [&str; 27] = [
     "first resp.",
     "n",
     "p50 ms",
+    "p50 95% CI",
     "mean",
     "sd",
     "p99",
@@ -57,10 +58,11 @@ fn figure_cells(rows: &[RunRow], r: &RunRow) -> Vec<String> {
         c.map_or_else(d, |c| fmt_ms(c.first_response)),
         l.map_or_else(d, |l| l.n.to_string()),
         l.map_or_else(d, |l| fmt_ms(l.p50)),
+        l.and_then(|l| l.p50_ci95).map_or_else(d, fmt_ms_ci),
         l.map_or_else(d, |l| fmt_ms(l.mean)),
         l.map_or_else(d, |l| fmt_ms(l.stddev)),
         l.map_or_else(d, |l| fmt_ms(l.p99)),
-        x_native(rows, r).map_or_else(d, fmt_ratio),
+        x_native(rows, r).map_or_else(d, |x| fmt_ratio_ci(x, x_native_ci95(rows, r))),
         p.map_or_else(d, |p| fmt_ms(p.io)),
         p.map_or_else(d, |p| fmt_ms(p.deserialize)),
         p.map_or_else(d, |p| fmt_ms(p.compute)),
@@ -75,9 +77,9 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
         h2 { "Every row" }
         p.note {
             "Times in ms; cold columns are the phases of a cold start (mean of the repeats), \
-             n to p99 the warm latency, io to ser the SDK's split of a request (mean). x native: \
+             n to p99 the warm latency (p50 95% CI: the median's confidence interval), io to ser the SDK's split of a request (mean). x native: \
              the row's headline (cold total, else p50) over native's on the same function, \
-             group and mode."
+             group and mode, with its 95% interval where both rows have one."
         }
         div.scroll {
             table.rows {
@@ -91,7 +93,9 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
                             td.text { (r.runtime.as_str()) }
                             td { (r.group) }
                             td.text { (r.mode.as_str()) }
-                            @if shown == Shown::Figures && r.errors == 0 {
+                            @if let Some(n) = Shown::partial_n(r) {
+                                td.text.partial title="cut short by the time cap (--max-time)" { "partial n=" (n) }
+                            } @else if shown == Shown::Figures && r.errors == 0 {
                                 td.text { (Shown::status_word(r)) }
                             } @else {
                                 td.text.bad title=[why] { (Shown::status_word(r)) }

@@ -59,7 +59,7 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
                         Shown::Figures => None,
                         s => Some(s),
                     };
-                    Some(Line { series, points, marked })
+                    Some(Line { series, points, marked, partial: Shown::partial_n(r) })
                 }).collect();
                 (figure(Lines {
                     title: format!("{func} g{g} ({mode}): {q} latency against throughput"),

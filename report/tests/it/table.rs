@@ -32,9 +32,9 @@ fn rows_without_figures_show_status_and_error_count_only() {
         ("wasmedge-aot", "warm", "unavailable", "0"),
     ] {
         let w = line(&text, "fibonacci", rt, mode);
-        assert_eq!(w.len(), 19, "{w:?}");
-        assert!(w[4..17].iter().all(|c| *c == "-"), "{rt} {mode}: {w:?}");
-        assert_eq!((w[17], w[18]), (errors, status), "{w:?}");
+        assert_eq!(w.len(), 20, "{w:?}");
+        assert!(w[4..18].iter().all(|c| *c == "-"), "{rt} {mode}: {w:?}");
+        assert_eq!((w[18], w[19]), (errors, status), "{w:?}");
     }
     assert!(text.contains(
         "note: fibonacci wasmedge-interp warm g1: failed: request 1: timed out after 60000 ms"
@@ -53,15 +53,34 @@ fn rows_without_figures_show_status_and_error_count_only() {
 fn x_native_compares_like_with_like() {
     let text = table::render(&fixture::bench());
     // Same function, group and mode: 0.055 / 0.050.
-    assert_eq!(line(&text, "fibonacci", "wasmtime-aot", "warm")[10], "1.10");
+    assert_eq!(line(&text, "fibonacci", "wasmtime-aot", "warm")[11], "1.10");
     // The row with some errors still has figures: 2.0 / 0.050.
     assert_eq!(
-        line(&text, "fibonacci", "wasmi-interp", "warm")[10],
+        line(&text, "fibonacci", "wasmi-interp", "warm")[11],
         "40.00"
     );
     // A load level without OK answers has no latency.
     assert!(
         text.contains("c=10   closed            failed  ok 0 errors 40"),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_medians_interval_stands_beside_it_and_partial_cells_say_so() {
+    let text = table::render(&fixture::bench());
+    let w = line(&text, "fibonacci", "native", "warm");
+    assert_eq!((w[7], w[8]), ("0.050", "[0.046, 0.055]"), "{w:?}");
+    // No interval (3 samples, cold rows): a dash, not zeros.
+    let w = line(&text, "fibonacci", "native", "cold");
+    assert_eq!(w[8], "-", "{w:?}");
+    let w = line(&text, "encrypt-message", "wasmedge-interp", "warm");
+    assert_eq!((w[7], w[8]), ("45.0", "-"), "{w:?}");
+    assert_eq!(w[19], "partial n=3", "{w:?}");
+    assert!(
+        text.contains(
+            "note: encrypt-message wasmedge-interp warm g1: partial: 3 measured request(s)"
+        ),
         "{text}"
     );
 }

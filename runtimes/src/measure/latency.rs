@@ -90,6 +90,9 @@ impl Recorder {
             p90: ms(self.hist.value_at_quantile(0.90) as f64),
             p99: ms(self.hist.value_at_quantile(0.99) as f64),
             max: ms(self.max as f64),
+            // Intervals are the folding's (lumos-bench, lumos-stats).
+            p50_ci95: None,
+            mean_ci95: None,
         }
     }
 

@@ -99,8 +99,20 @@ pub struct BenchArgs {
     #[arg(long, value_name = "MIB", default_value_t = 512,
           value_parser = u64_in(bounds::MEMORY_MIB))]
     pub memory_mib: u64,
-    /// Per-request time limit, ms, 1..=3600000.
-    #[arg(long, value_name = "MS", default_value_t = 60_000,
+    /// Warm: measured requests a cell reaches at least, 1..=10000000 (more
+    /// runs are made until it does; default 10).
+    #[arg(long, value_name = "N", value_parser = u64_in(bounds::LEVEL_REQUESTS))]
+    pub min_requests: Option<u64>,
+    /// Warm: seconds a cell measures at least (default 3; --quick 0).
+    #[arg(long, value_name = "SECS", value_parser = bounds::seconds)]
+    pub min_time: Option<f64>,
+    /// Warm: no new run of a cell starts after this many seconds; a cell
+    /// it stops before its minimum is `partial` (default 120).
+    #[arg(long, value_name = "SECS", value_parser = bounds::seconds)]
+    pub max_time: Option<f64>,
+    /// Per-request time limit, ms, 1..=3600000 (default 5 minutes: an
+    /// interpreter's slow request ends, a real hang still does).
+    #[arg(long, value_name = "MS", default_value_t = 300_000,
           value_parser = u64_in(bounds::TIMEOUT_MS))]
     pub timeout_ms: u64,
     /// Use what `<target-dir>/lumos/build.json` lists; do not build.
@@ -132,6 +144,9 @@ impl BenchArgs {
             repeat: self.repeat,
             requests: self.requests,
             warmup: self.warmup,
+            min_requests: self.min_requests,
+            min_time: self.min_time.map(Duration::from_secs_f64),
+            max_time: self.max_time.map(Duration::from_secs_f64),
             quick: self.quick,
             registry: self.registry.clone(),
             insecure: self.insecure,
