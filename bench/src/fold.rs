@@ -173,7 +173,9 @@ pub fn warm(
             Ok(w) => {
                 completed += 1;
                 absorb(&mut r, &w.result);
-                fruitless |= w.latencies.is_empty();
+                // No request answered OK (the latencies of failed requests
+                // are kept, but more of them would add no figure).
+                fruitless |= w.latencies.is_empty() || w.result.errors >= w.result.requests;
                 for l in &w.latencies {
                     rec.record(*l);
                     samples_ms.push(l.as_secs_f64() * 1e3);
