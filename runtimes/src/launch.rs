@@ -131,7 +131,11 @@ impl Launcher {
                 && self.artifact.protocol == Protocol::Http
                 && !matches!(r, Runtime::WasmedgeInterp | Runtime::WasmedgeAot) =>
             {
-                bad("the http protocol needs sockets, which only WasmEdge provides to wasm")
+                bad(&format!(
+                    "the http protocol needs sockets, which {} does not give a wasm32-wasip1 module: \
+                     serve it with native, wasmedge-interp or wasmedge-aot",
+                    self.runtime.name()
+                ))
             }
             _ => Ok(()),
         }
@@ -171,7 +175,10 @@ impl Launcher {
         }
         let mut policy = a.wasi.clone();
         if let Some(p) = port {
+            // An http server listens: it is given the network (WasmEdge's
+            // socket extension) along with the port to listen on.
             policy.env.push(("PORT".into(), p.to_string()));
+            policy.network = true;
         }
         args.extend(policy.to_args().into_iter().map(Into::into));
         args.push(a.entry_path().into());

@@ -90,6 +90,41 @@ pub fn fixtures() -> &'static Fixtures {
     })
 }
 
+/// A package of the function-style fixtures (`tests/fixtures/styles` at the
+/// repository root), built `--locked --release` for `triple` into one target
+/// directory shared by every test (`<target>/lumos-styles-fixtures`); returns
+/// the executable or module.
+pub fn styles_fixture(package: &str, triple: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/styles");
+    let target = target_root().with_file_name("lumos-styles-fixtures");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(&dir)
+        .args([
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            package,
+            "--target",
+            triple,
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .expect("run cargo for the styles fixtures");
+    assert!(
+        st.success(),
+        "building tests/fixtures/styles {package} for {triple} failed"
+    );
+    let file = if triple.starts_with("wasm32") {
+        format!("{package}.wasm")
+    } else {
+        package.to_string()
+    };
+    target.join(triple).join("release").join(file)
+}
+
 pub fn opts() -> RunOpts {
     RunOpts {
         runner_exe: Some(runner_exe()),
