@@ -64,6 +64,67 @@ pub fn free_port() -> std::io::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
+/// The last bytes a pipe carried, read to its end by a thread of its own.
+#[derive(Clone, Default)]
+struct OutputTail {
+    tail: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u8>>>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl OutputTail {
+    const KEEP: usize = 4096;
+
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> OutputTail {
+        let tail = OutputTail::default();
+        if let Some(mut pipe) = pipe {
+            let t = tail.clone();
+            let _ = std::thread::Builder::new()
+                .name("http-stdout".into())
+                .spawn(move || {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                        let mut q = t.tail.lock().unwrap_or_else(|e| e.into_inner());
+                        q.extend(&buf[..n]);
+                        let over = q.len().saturating_sub(Self::KEEP);
+                        q.drain(..over);
+                    }
+                    t.done.store(true, std::sync::atomic::Ordering::Release);
+                });
+        } else {
+            tail.done.store(true, std::sync::atomic::Ordering::Release);
+        }
+        tail
+    }
+
+    /// What the pipe carried so far; once the writer is gone (`ended`),
+    /// waits a little for the reader to reach the end.
+    fn text(&self, ended: bool) -> String {
+        let until = Instant::now() + Duration::from_millis(200);
+        while ended
+            && !self.done.load(std::sync::atomic::Ordering::Acquire)
+            && Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let q = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&q.iter().copied().collect::<Vec<u8>>()).into_owned()
+    }
+}
+
+/// The last few non-empty lines of an instance's stdout and stderr, on one line.
+fn last_lines(stdout: &str, stderr: &str) -> String {
+    let lines: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        return "(none)".into();
+    }
+    lines[lines.len().saturating_sub(5)..].join(" | ")
+}
+
 pub struct HttpConn {
     pub proc: Process,
     addr: SocketAddr,
@@ -72,11 +133,17 @@ pub struct HttpConn {
 
 impl HttpConn {
     /// Waits until the port accepts connections (the instance is ready).
+    ///
+    /// The instance's stdout is read from here on (nothing else reads it for
+    /// `http`): a server that logs every request to stdout would otherwise
+    /// stop once the pipe is full. Its last lines go into a readiness failure.
     pub fn wait_ready(
         mut proc: Process,
         port: u16,
         deadline: Instant,
     ) -> Result<HttpConn, Box<(Process, Failure)>> {
+        let started = Instant::now();
+        let stdout = OutputTail::drain(proc.stdout.take());
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         loop {
             match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
@@ -90,14 +157,23 @@ impl HttpConn {
                 Err(_) => {
                     if let Some(e) = proc.exited().cloned() {
                         let msg = format!(
-                            "exited before opening port {port}: {:?}: {}",
-                            e.code,
-                            proc.stderr_tail()
+                            "exited ({}) before opening port {port}; its last output: {}",
+                            match (e.code, e.signal) {
+                                (Some(c), _) => format!("status {c}"),
+                                (None, Some(sig)) => format!("signal {sig}"),
+                                _ => "no status".into(),
+                            },
+                            last_lines(&stdout.text(true), &proc.stderr_tail())
                         );
                         return Err(Box::new((proc, Failure::Start(msg))));
                     }
                     if Instant::now() >= deadline {
-                        return Err(Box::new((proc, Failure::Timeout(Duration::ZERO))));
+                        let msg = format!(
+                            "nothing listened on port {port} (given in $PORT) within {:.1} s; its last output: {}",
+                            started.elapsed().as_secs_f64(),
+                            last_lines(&stdout.text(false), &proc.stderr_tail())
+                        );
+                        return Err(Box::new((proc, Failure::Start(msg))));
                     }
                     std::thread::sleep(Duration::from_micros(250));
                 }

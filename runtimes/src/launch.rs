@@ -252,7 +252,7 @@ impl Launcher {
                         self.limits.start_timeout,
                         p.stderr_tail()
                     )),
-                    Failure::Exited(m) => Failure::Start(m),
+                    Failure::Exited(m) | Failure::Start(m) => Failure::Start(m),
                     other => Failure::Start(other.to_string()),
                 };
                 p.stop(Duration::ZERO);

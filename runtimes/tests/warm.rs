@@ -297,6 +297,47 @@ fn http_latency_is_the_handler_with_no_delayed_ack_wait() {
     assert!(l.p50 < 10.0, "a 0-work handler measured {l:?}");
 }
 
+/// The runner reads an http instance's stdout: a server that logs every
+/// request there keeps answering past a full pipe; and one that never listens
+/// on `$PORT` fails its start in one line naming the port, the time waited and
+/// its last output.
+#[test]
+fn http_instance_output_is_read_and_shown_when_it_never_listens() {
+    require_tool("runc");
+    let f = fixtures();
+    let mut o = opts();
+    o.protocol = Some(Protocol::Http);
+    o.warmup = 0;
+    o.requests = 3;
+    o.limits.request_timeout = std::time::Duration::from_secs(5);
+    let runner = Runner::new(o).unwrap();
+    // 3 x 200 KB of log lines, far past a 64 KiB pipe.
+    let r = runner
+        .run_warm(
+            &file_ref(&f.native_http),
+            Runtime::Native,
+            br#"{"log_bytes":200000}"#,
+        )
+        .unwrap();
+    assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+    let mut o = opts();
+    o.protocol = Some(Protocol::Http);
+    o.limits.start_timeout = std::time::Duration::from_secs(2);
+    let runner = Runner::new(o).unwrap();
+    let e = runner
+        .run_cold(&file_ref(&f.native_http_elsewhere), Runtime::Native, b"{}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("nothing listened on port ")
+            && e.contains("within 2.0 s")
+            && e.contains("Listening on http://127.0.0.1:")
+            && e.contains("a warning on stderr")
+            && !e.contains('\n'),
+        "{e}"
+    );
+}
+
 #[test]
 fn wasm_gets_no_environment_and_no_files() {
     let runner = Runner::new(opts()).unwrap();
