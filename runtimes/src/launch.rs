@@ -13,43 +13,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Limits applied to every instance.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
-pub struct Limits {
-    /// Linear memory (wasm) or cgroup memory / RLIMIT_AS (native), bytes.
-    pub memory_bytes: Option<u64>,
-    /// Per request; past it the instance is killed and the request is an error.
-    #[serde(rename = "request_timeout_ms", with = "duration_ms")]
-    pub request_timeout: Duration,
-    /// From spawn to ready.
-    #[serde(rename = "start_timeout_ms", with = "duration_ms")]
-    pub start_timeout: Duration,
-}
-
-mod duration_ms {
-    use std::time::Duration;
-    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64() * 1e3)
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let ms: f64 = serde::Deserialize::deserialize(d)?;
-        Ok(Duration::from_secs_f64(ms.max(0.0) / 1e3))
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            memory_bytes: Some(512 << 20),
-            request_timeout: Duration::from_secs(30),
-            start_timeout: Duration::from_secs(30),
-        }
-    }
-}
+pub use lumos_model::Limits;
 
 /// Everything needed to start instances of one function in one runtime.
 pub struct Launcher {
     pub artifact: Arc<Artifact>,
+    /// Command-line arguments after the image's own (a payload's `args`).
+    pub args: Vec<String>,
     pub runtime: Runtime,
     /// The sandbox for native (None for wasm).
     pub sandbox: Option<Sandbox>,
@@ -97,21 +67,20 @@ pub struct Started {
 impl Launcher {
     /// Checks the runtime fits the artifact before anything is started.
     pub fn validate(&self) -> crate::Result<()> {
-        self.runtime
-            .availability()
-            .map_err(|msg| crate::Error::Unavailable {
-                runtime: self.runtime.name().into(),
-                msg,
-            })?;
+        crate::runtime::require(self.runtime)?;
         let entry = self.artifact.entry_path();
-        let head = crate::engine::wasmtime::read_head(&entry)
-            .map_err(|e| crate::Error::Image(format!("entry {}: {e}", entry.display())))?;
-        let is_wasm = head == *b"\0asm";
-        let is_elf = head == *b"\x7fELF";
+        let kind = lumos_wasm::BinaryKind::of_file(&entry).map_err(|source| {
+            crate::error::ImageError::Entry {
+                path: entry.clone(),
+                source,
+            }
+        })?;
+        let is_wasm = kind.is_wasm();
+        let is_elf = kind == lumos_wasm::BinaryKind::Elf;
         let bad = |m: &str| {
             Err(crate::Error::Unavailable {
-                runtime: self.runtime.name().into(),
-                msg: m.into(),
+                runtime: self.runtime,
+                reason: m.into(),
             })
         };
         match self.runtime {
@@ -143,6 +112,8 @@ impl Launcher {
 
     fn spec(&self, id: &str, port: Option<u16>) -> crate::Result<Spec> {
         let a = &self.artifact;
+        // The image's argv, then the job's arguments.
+        let argv: Vec<String> = a.argv.iter().chain(&self.args).cloned().collect();
         let mut env = a.env.clone();
         if let Some(p) = port {
             env.push(format!("PORT={p}"));
@@ -154,24 +125,14 @@ impl Launcher {
                     id,
                     rootfs: &a.rootfs,
                     work: &self.work,
-                    argv: &a.argv,
+                    argv: &argv,
+                    entry: &a.entry,
                     env: &env,
                     cwd: &a.cwd,
                     memory_limit: self.limits.memory_bytes,
                     stderr_passthrough: self.stderr_passthrough,
                 },
             );
-        }
-        let mut args: Vec<std::ffi::OsString> = vec![
-            "shim".into(),
-            "--engine".into(),
-            self.runtime.name().into(),
-            "--name".into(),
-            a.function.clone().into(),
-        ];
-        if let Some(m) = self.limits.memory_bytes {
-            args.push("--memory-limit".into());
-            args.push(m.to_string().into());
         }
         let mut policy = a.wasi.clone();
         if let Some(p) = port {
@@ -180,8 +141,24 @@ impl Launcher {
             policy.env.push(("PORT".into(), p.to_string()));
             policy.network = true;
         }
-        args.extend(policy.to_args().into_iter().map(Into::into));
-        args.push(a.entry_path().into());
+        // The shim resolves the module and the preopens inside the rootfs itself
+        // when it opens them (crate::confine).
+        let shim = crate::engine::ShimOpts {
+            engine: self.runtime,
+            root: Some(a.rootfs.clone()),
+            module: a.entry.clone().into(),
+            shown: None,
+            name: a.function.clone(),
+            args: argv[1..].to_vec(),
+            memory_limit: self.limits.memory_bytes,
+            policy,
+        };
+        let mut args: Vec<std::ffi::OsString> = vec!["shim".into()];
+        let spec = crate::engine::shim_args(&shim).map_err(|source| crate::Error::ShimSpec {
+            rootfs: a.rootfs.clone(),
+            source,
+        })?;
+        args.extend(spec.map(Into::into));
         let (program, args) = match self.runner_prefix.split_first() {
             None => (self.runner_exe.clone(), args),
             Some((first, rest)) => {
@@ -193,6 +170,7 @@ impl Launcher {
         };
         Ok(Spec {
             program,
+            arg0: None,
             args,
             env: vec![],
             cwd: None,
@@ -213,6 +191,39 @@ impl Launcher {
         let p = Process::spawn(id, &spec, self.guard.as_ref())
             .map_err(|e| Failure::Start(format!("spawn {}: {e}", spec.program.display())))?;
         Ok((p, t0.elapsed()))
+    }
+
+    /// Why an instance that did not become ready in time is refused, in one
+    /// line: what was awaited, for how long, and its last lines of output.
+    fn not_ready(&self, port: Option<u16>, stderr: &str) -> String {
+        let a = &self.artifact;
+        let waited = match (a.protocol, port) {
+            (Protocol::Http, Some(p)) => format!("port {p} to open (protocol http)"),
+            (p, _) => format!("a HELLO frame on its stdout (protocol {p})"),
+        };
+        let assumed = if a.protocol_declared {
+            ""
+        } else {
+            ", assumed: no --protocol and no dev.lumos.protocol label in the image; give \
+             --protocol stdio or http if the function speaks another"
+        };
+        let lines: Vec<&str> = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let output = if lines.is_empty() {
+            "no output".to_string()
+        } else {
+            format!(
+                "last output: {}",
+                lines[lines.len().saturating_sub(5)..].join(" | ")
+            )
+        };
+        format!(
+            "not ready within {:?}: waited for {waited}{assumed}; {output}",
+            self.limits.start_timeout
+        )
     }
 
     /// Starts a long-lived instance and waits until it is ready.
@@ -247,11 +258,7 @@ impl Launcher {
             Err(b) => {
                 let (mut p, f) = *b;
                 let f = match f {
-                    Failure::Timeout(_) => Failure::Start(format!(
-                        "not ready within {:?}: {}",
-                        self.limits.start_timeout,
-                        p.stderr_tail()
-                    )),
+                    Failure::Timeout(_) => Failure::Start(self.not_ready(port, &p.stderr_tail())),
                     Failure::Exited(m) | Failure::Start(m) => Failure::Start(m),
                     other => Failure::Start(other.to_string()),
                 };
