@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 use lumos_model::{Protocol, RuntimeFamily};
 
 /// The keys a `lumos` metadata table may hold.
-pub const KNOWN_KEYS: &[&str] = &["protocol", "runtimes", "base", "payloads", "profile"];
+pub const KNOWN_KEYS: &[&str] = &[
+    "protocol", "runtimes", "base", "payloads", "profile", "port", "args",
+];
 
 /// A function's resolved settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +25,12 @@ pub struct FunctionConfig {
     pub payloads: Option<PathBuf>,
     /// Cargo profile to build with when the command line names none.
     pub profile: Option<String>,
+    /// `protocol = "http"` only: the fixed port the program listens on (it
+    /// ignores `$PORT`); None: the runner picks one and sets `$PORT`.
+    pub port: Option<u16>,
+    /// Command-line arguments every instance is started with (the image's
+    /// `Cmd`); a payload group's own `args` come after them.
+    pub args: Vec<String>,
 }
 
 /// A metadata table that does not say what a function needs to say.
@@ -119,12 +127,43 @@ pub fn validate(
                     profile_name(s).map_err(|m| err(format!("`profile`: {m}")))?;
                 }
             }
+            "port" => {
+                if !matches!(value.as_u64(), Some(1..=65535)) {
+                    return Err(err(format!(
+                        "`port` must be a port number from 1 to 65535, got {value}"
+                    )));
+                }
+            }
+            "args" => {
+                let items = value.as_array().ok_or_else(|| {
+                    err(format!("`args` must be an array of strings, got {value}"))
+                })?;
+                if let Some(item) = items.iter().find(|i| !i.is_string()) {
+                    return Err(err(format!("`args` must hold strings, got {item}")));
+                }
+            }
             other => {
                 return Err(err(format!(
                     "unknown key `{other}` (known keys: {})",
                     KNOWN_KEYS.join(", ")
                 )))
             }
+        }
+    }
+    Ok(())
+}
+
+/// Checks what only the merged settings show: `port` needs `protocol = "http"`.
+pub fn check_resolved(config: &FunctionConfig, manifest: &Path) -> Result<(), ConfigError> {
+    if let (Some(port), p) = (config.port, config.protocol) {
+        if p != Protocol::Http {
+            return Err(ConfigError {
+                manifest: manifest.to_path_buf(),
+                table: "package.metadata.lumos",
+                message: format!(
+                    "`port = {port}` is for `protocol = \"http\"` (a server on a fixed port); this function's protocol is `{p}`"
+                ),
+            });
         }
     }
     Ok(())
@@ -163,6 +202,19 @@ pub fn resolve(
         base: string("base").unwrap_or_else(|| "scratch".to_string()),
         payloads: string("payloads").map(PathBuf::from),
         profile: string("profile"),
+        port: get("port")
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok()),
+        args: get("args")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -210,6 +262,32 @@ mod tests {
         assert_eq!(c.protocol, Protocol::Stdio);
         assert_eq!(c.runtimes, vec![RuntimeFamily::Wasm, RuntimeFamily::Aot]);
         assert_eq!(c.base, "debian-slim");
+    }
+
+    #[test]
+    fn port_and_args() {
+        let pkg = obj(json!({"protocol": "http", "port": 3030, "args": ["30", "--fast"]}));
+        validate(&pkg, Path::new("C"), "t").unwrap();
+        let c = resolve(None, &pkg);
+        assert_eq!(c.port, Some(3030));
+        assert_eq!(c.args, ["30", "--fast"]);
+        check_resolved(&c, Path::new("C")).unwrap();
+        for bad in [
+            json!({"port": 0}),
+            json!({"port": 70000}),
+            json!({"port": "3030"}),
+            json!({"args": "30"}),
+            json!({"args": [30]}),
+        ] {
+            let e = validate(&obj(bad.clone()), Path::new("C"), "t").unwrap_err();
+            assert!(e.to_string().contains('`'), "{bad}: {e}");
+        }
+        let stdio = resolve(None, &obj(json!({"protocol": "stdio", "port": 8080})));
+        let e = check_resolved(&stdio, Path::new("/w/Cargo.toml")).unwrap_err();
+        assert!(
+            e.to_string().contains("/w/Cargo.toml") && e.to_string().contains("port = 8080"),
+            "{e}"
+        );
     }
 
     #[test]

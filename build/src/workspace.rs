@@ -74,6 +74,8 @@ impl Workspace {
             };
             let manifest: PathBuf = package.manifest_path.clone().into();
             config::validate(table, &manifest, "package.metadata.lumos")?;
+            let config = config::resolve(ws_table, table);
+            config::check_resolved(&config, &manifest)?;
             functions.push(Function {
                 name: binary_name(package)?,
                 package: package.name.to_string(),
@@ -81,7 +83,7 @@ impl Workspace {
                     .parent()
                     .map(PathBuf::from)
                     .unwrap_or_else(|| root.clone()),
-                config: config::resolve(ws_table, table),
+                config,
             });
         }
         functions.sort_by(|a, b| a.name.cmp(&b.name));

@@ -58,6 +58,12 @@ impl Read for Conn {
     }
 }
 
+/// Whether something accepts connections on loopback `port` now.
+pub fn listening(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> std::io::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -140,6 +146,7 @@ impl HttpConn {
     pub fn wait_ready(
         mut proc: Process,
         port: u16,
+        fixed: bool,
         deadline: Instant,
     ) -> Result<HttpConn, Box<(Process, Failure)>> {
         let started = Instant::now();
@@ -169,7 +176,8 @@ impl HttpConn {
                     }
                     if Instant::now() >= deadline {
                         let msg = format!(
-                            "nothing listened on port {port} (given in $PORT) within {:.1} s; its last output: {}",
+                            "nothing listened on port {port} ({}) within {:.1} s; its last output: {}",
+                            if fixed { "its fixed port, metadata `port`" } else { "given in $PORT" },
                             started.elapsed().as_secs_f64(),
                             last_lines(&stdout.text(false), &proc.stderr_tail())
                         );

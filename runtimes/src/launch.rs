@@ -228,8 +228,21 @@ impl Launcher {
 
     /// Starts a long-lived instance and waits until it is ready.
     pub fn start(&self) -> Result<Started, Failure> {
-        let port = match self.artifact.protocol {
-            Protocol::Http => {
+        let port = match (self.artifact.protocol, self.artifact.port) {
+            // A fixed port: native sandboxes and WasmEdge share the host's
+            // network, so it must be free (one instance at a time), or the
+            // readiness check would talk to whatever holds it.
+            (Protocol::Http, Some(p)) => {
+                if crate::http::listening(p) {
+                    return Err(Failure::Start(format!(
+                        "port {p} (the function's fixed port, metadata `port`) is already in use on this host: \
+                         another program or instance listens there, and instances share the host's network; \
+                         stop it, or let the function listen on $PORT"
+                    )));
+                }
+                Some(p)
+            }
+            (Protocol::Http, None) => {
                 Some(crate::http::free_port().map_err(|e| Failure::Start(e.to_string()))?)
             }
             _ => None,
@@ -240,7 +253,8 @@ impl Launcher {
         let deadline = t1 + self.limits.start_timeout;
         let conn = match (self.artifact.protocol, port) {
             (Protocol::Http, Some(port)) => {
-                HttpConn::wait_ready(proc, port, deadline).map(Conn::Http)
+                HttpConn::wait_ready(proc, port, self.artifact.port.is_some(), deadline)
+                    .map(Conn::Http)
             }
             _ => FrameConn::handshake(proc, deadline).map(Conn::Frames),
         };

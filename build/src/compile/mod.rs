@@ -487,6 +487,8 @@ fn merge_manifest(
                 package: f.package.clone(),
                 protocol: f.config.protocol,
                 base: f.config.base.clone(),
+                port: f.config.port,
+                args: f.config.args.clone(),
                 artifacts: kept,
             },
         );

@@ -228,6 +228,8 @@ pub fn layout(dir: &Path) -> PathBuf {
         source: None,
         revision: None,
         protocol: None,
+        port: None,
+        args: vec![],
     };
     let n = pack_native(
         &layout,
