@@ -14,6 +14,10 @@ pub struct Function {
     /// The binary's name, which is the function's name.
     pub name: String,
     pub package: String,
+    /// cargo's package id (`cargo metadata`'s `id`), what Lumos passes to
+    /// `cargo build -p`: a package named like one of its dependencies is
+    /// ambiguous by name alone.
+    pub id: String,
     /// The directory of the package's Cargo.toml (relative metadata paths start here).
     pub dir: PathBuf,
     pub config: FunctionConfig,
@@ -79,6 +83,7 @@ impl Workspace {
             functions.push(Function {
                 name: binary_name(package)?,
                 package: package.name.to_string(),
+                id: package.id.repr.clone(),
                 dir: manifest
                     .parent()
                     .map(PathBuf::from)

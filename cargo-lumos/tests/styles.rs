@@ -83,3 +83,24 @@ fn a_server_on_a_fixed_port_is_benched_on_that_port() {
         serde_json::json!({"3030/tcp": {}})
     );
 }
+
+/// A package named like its dependency (`itoa` depending on crates.io
+/// `itoa`): `cargo build -p itoa` is ambiguous, so Lumos passes the package id.
+#[test]
+fn a_package_named_like_its_dependency_builds() {
+    let _turn = STYLES_TARGET.lock().unwrap_or_else(|p| p.into_inner());
+    let target = styles_target();
+    let ws = styles_manifest();
+    let out = build_in(
+        ws.parent().unwrap(),
+        &target,
+        &["--locked", "-p", "itoa", "--runtime", "native,wasm"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = build_json(&target);
+    let variants: Vec<String> = artifacts(&json, "itoa").into_iter().map(|a| a.0).collect();
+    assert!(
+        variants.iter().any(|v| v == "wasm") && variants.iter().any(|v| v.starts_with("native-")),
+        "{variants:?}"
+    );
+}

@@ -172,12 +172,14 @@ pub fn build(
     let mut compiled: BTreeMap<(&str, String), PathBuf> = BTreeMap::new(); // (triple, package) -> exe
     for triple in &triples {
         let mut by_profile: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
         for job in jobs.iter().filter(|j| triple_of(j.variant) == *triple) {
             let f = &ws.functions[job.function];
             by_profile
                 .entry(profile_for(cargo, ws, f))
                 .or_default()
                 .insert(f.package.clone(), f.name.clone());
+            ids.insert(f.package.clone(), f.id.clone());
         }
         for (profile, packages) in by_profile {
             on(BuildEvent::Cargo {
@@ -191,6 +193,7 @@ pub fn build(
                 triple,
                 profile: &profile,
                 packages,
+                ids: ids.clone(),
                 env: envs[triple].clone(),
                 args: cargo,
             }
