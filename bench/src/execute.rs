@@ -27,10 +27,13 @@ fn refusal(cell: &Cell, ws: &Workspace, prepared: &Prepared) -> Option<(Status, 
             ),
         ));
     }
-    if let Some(e) = prepared.build_failed.get(&function.package) {
+    let variant = cell.runtime.variant(prepared.host);
+    if let Some(e) = prepared
+        .build_failed
+        .get(&(function.package.clone(), variant))
+    {
         return Some((Status::Failed, format!("build failed: {e}")));
     }
-    let variant = cell.runtime.variant(prepared.host);
     let built = prepared
         .manifest
         .function(&cell.function)

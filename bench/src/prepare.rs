@@ -7,7 +7,7 @@ use lumos_build::compile::{BuildOptions, BuildReport};
 use lumos_build::images::PackRequest;
 use lumos_build::push::PushRequest;
 use lumos_build::{Selection, Workspace};
-use lumos_model::{AotEngine, Arch, BuildManifest, Runtime, RuntimeFamily};
+use lumos_model::{AotEngine, Arch, BuildManifest, Runtime, RuntimeFamily, Variant};
 use lumos_services::{Registry, RegistryOptions};
 
 use crate::error::bail;
@@ -24,8 +24,8 @@ pub struct Prepared {
     pub manifest: BuildManifest,
     /// Runtimes that cannot run here, and why.
     pub unavailable: BTreeMap<Runtime, String>,
-    /// Function packages whose build failed, and why.
-    pub build_failed: BTreeMap<String, String>,
+    /// Variants of function packages whose build failed, and why.
+    pub build_failed: BTreeMap<(String, Variant), String>,
     /// `HOST[:PORT]/NAMESPACE` the images were pushed to.
     pub registry: String,
     /// The throwaway registry, stopped when this is dropped.
@@ -127,12 +127,12 @@ pub fn prepare(
         let mut tell = |e| on(Event::Build(e));
         if !sel.runtimes.is_empty() {
             let report = build_step(ws, req, sel, &mut tell)?;
-            build_failed.extend(report.failures);
+            build_failed.extend(failed_variants(report));
         }
         if wants(Runtime::WasmedgeAot) {
             let sel = selection(&[], host, &[AotEngine::Wasmedge]);
             match build_step(ws, req, sel, &mut tell) {
-                Ok(report) => build_failed.extend(report.failures),
+                Ok(report) => build_failed.extend(failed_variants(report)),
                 Err(e) => {
                     let why = format!(
                         "its AoT images could not be built: {}",
@@ -209,6 +209,15 @@ pub fn prepare(
         registry,
         local_registry,
         payloads,
+    })
+}
+
+/// A build's failures, variant by variant.
+fn failed_variants(report: BuildReport) -> impl Iterator<Item = ((String, Variant), String)> {
+    report.failures.into_iter().flat_map(|f| {
+        f.variants
+            .into_iter()
+            .map(move |v| ((f.package.clone(), v), f.reason.clone()))
     })
 }
 

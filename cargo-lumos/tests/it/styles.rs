@@ -97,3 +97,53 @@ fn a_package_named_like_its_dependency_builds() {
         "{variants:?}"
     );
 }
+
+/// `tokio-net` leaves `runtimes` at the default (all) but tokio's `net` does
+/// not build for wasm: its native variant is still built, listed in
+/// build.json and packed; the wasm and AoT variants fail in one line that
+/// says to set `runtimes = ["native"]`; the exit status is non-zero.
+#[test]
+fn a_failed_wasm_build_keeps_the_native_variant_and_says_how_to_stay_native() {
+    let _turn = STYLES_TARGET.lock().unwrap_or_else(|p| p.into_inner());
+    let target = styles_target();
+    let ws = styles_manifest();
+    let out = build_in(
+        ws.parent().unwrap(),
+        &target,
+        &[
+            "--locked",
+            "-p",
+            "tokio-net",
+            "--runtime",
+            "native,wasm,aot",
+            "--arch",
+            "x86_64",
+            "--aot-engine",
+            "wasmtime",
+            "--image",
+        ],
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("error: function package `tokio-net` failed for wasm"))
+        .unwrap_or_else(|| panic!("no failure line for tokio-net's wasm build:\n{err}"));
+    assert!(
+        line.contains("aot-wasmtime-x86_64")
+            && line.contains(r#"set `runtimes = ["native"]` in [package.metadata.lumos] of "#)
+            && line.contains("tokio-net/Cargo.toml"),
+        "{line}"
+    );
+    let json = build_json(&target);
+    let variants: Vec<String> = artifacts(&json, "tokio-net")
+        .into_iter()
+        .map(|a| a.0)
+        .collect();
+    assert_eq!(variants, ["native-x86_64"], "{json}");
+    let layout = lumos_oci::Layout::open(target.join("lumos/oci")).unwrap();
+    layout
+        .resolve("lumos/tokio-net:native-x86_64")
+        .expect("the native image is packed");
+    assert!(layout.resolve("lumos/tokio-net:wasm").is_err());
+}
