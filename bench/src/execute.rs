@@ -14,7 +14,7 @@ use crate::request::BenchRequest;
 
 /// Why a cell is not run, if it is not.
 fn refusal(cell: &Cell, ws: &Workspace, prepared: &Prepared) -> Option<(Status, String)> {
-    let function = ws.function(&cell.function)?;
+    let function = ws.function_for(&cell.function, cell.runtime.family())?;
     if let Some(why) = prepared.unavailable.get(&cell.runtime) {
         return Some((Status::Unavailable, why.clone()));
     }

@@ -82,6 +82,10 @@ pub fn prepare(
     }
     let mut payloads = BTreeMap::new();
     for f in &ws.functions {
+        // Twins share the payloads of the first (by package name).
+        if payloads.contains_key(&f.name) {
+            continue;
+        }
         let p = Payloads::load(ws, &req.cargo, f, &plan.groups)?;
         if p.file.is_none() {
             on(Event::NoPayloads {
@@ -149,14 +153,12 @@ pub fn prepare(
     }
     let manifest = lumos_build::manifest::read(&ws.target_dir)?;
     let packable: Vec<String> = ws
-        .functions
-        .iter()
-        .filter(|f| manifest.function(&f.name).is_some())
-        .map(|f| f.name.clone())
+        .names()
+        .into_iter()
+        .filter(|name| manifest.function(name).is_some())
         .collect();
     if packable.is_empty() {
-        let names: Vec<&str> = ws.functions.iter().map(|f| f.name.as_str()).collect();
-        bail!("nothing was built for {}", names.join(", "));
+        bail!("nothing was built for {}", ws.names().join(", "));
     }
     let packed = lumos_build::images::pack(
         &ws.target_dir,

@@ -10,7 +10,7 @@ use lumos_model::{Protocol, RuntimeFamily};
 
 /// The keys a `lumos` metadata table may hold.
 pub const KNOWN_KEYS: &[&str] = &[
-    "protocol", "runtimes", "base", "payloads", "profile", "port", "args",
+    "protocol", "runtimes", "base", "payloads", "profile", "port", "args", "name",
 ];
 
 /// A function's resolved settings.
@@ -31,6 +31,28 @@ pub struct FunctionConfig {
     /// Command-line arguments every instance is started with (the image's
     /// `Cmd`); a payload group's own `args` come after them.
     pub args: Vec<String>,
+    /// The function's name when it is not the binary's: two packages with
+    /// the same `name` and disjoint `runtimes` (a native crate and a wasm
+    /// crate) are one function, twins.
+    pub name: Option<String>,
+}
+
+/// Checks a function name (metadata `name`): it names images and rows, so
+/// an image repository's spelling: lowercase letters and digits, with `-`,
+/// `_` or `.` between them.
+pub fn function_name(name: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let ends_ok = name.starts_with(ok_char) && name.ends_with(ok_char);
+    if !ends_ok
+        || !name
+            .chars()
+            .all(|c| ok_char(c) || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(format!(
+            "`name` must be lowercase letters and digits with `-`, `_` or `.` between them, got {name:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// A metadata table that does not say what a function needs to say.
@@ -134,6 +156,17 @@ pub fn validate(
                     )));
                 }
             }
+            "name" => {
+                if table_name.starts_with("workspace") {
+                    return Err(err(
+                        "`name` names one function: it belongs in [package.metadata.lumos]".into(),
+                    ));
+                }
+                let s = value
+                    .as_str()
+                    .ok_or_else(|| err(format!("`name` must be a string, got {value}")))?;
+                function_name(s).map_err(err)?;
+            }
             "args" => {
                 let items = value.as_array().ok_or_else(|| {
                     err(format!("`args` must be an array of strings, got {value}"))
@@ -215,6 +248,12 @@ pub fn resolve(
                     .collect()
             })
             .unwrap_or_default(),
+        // A function's own name; a workspace default would make every
+        // function one.
+        name: package
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     }
 }
 
@@ -288,6 +327,30 @@ mod tests {
             e.to_string().contains("/w/Cargo.toml") && e.to_string().contains("port = 8080"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn function_names() {
+        for good in ["twin", "fib-2", "a.b_c", "x"] {
+            validate(&obj(json!({ "name": good })), Path::new("C"), "t").unwrap();
+        }
+        for bad in [
+            json!(""),
+            json!("Twin"),
+            json!("-twin"),
+            json!("a/b"),
+            json!(3),
+        ] {
+            let e = validate(&obj(json!({ "name": bad })), Path::new("C"), "t").unwrap_err();
+            assert!(e.to_string().contains("`name`"), "{bad}: {e}");
+        }
+        // Only the package's own table names a function.
+        let ws = obj(json!({"name": "all"}));
+        let e = validate(&ws, Path::new("C"), "workspace.metadata.lumos").unwrap_err();
+        assert!(e.to_string().contains("[package.metadata.lumos]"), "{e}");
+        assert_eq!(resolve(Some(&ws), &Map::new()).name, None);
+        let c = resolve(Some(&ws), &obj(json!({"name": "twin"})));
+        assert_eq!(c.name.as_deref(), Some("twin"));
     }
 
     #[test]

@@ -208,7 +208,7 @@ pub fn build(
             by_profile
                 .entry(profile_for(cargo, ws, f))
                 .or_default()
-                .insert(f.package.clone(), f.name.clone());
+                .insert(f.package.clone(), f.bin.clone());
             ids.insert(f.package.clone(), f.id.clone());
         }
         for (profile, packages) in by_profile {
@@ -555,9 +555,15 @@ fn merge_manifest(
             f.name.clone(),
             FunctionArtifacts {
                 name: f.name.clone(),
-                package: f.package.clone(),
+                package: ws.packages_of(&f.name),
                 protocol: f.config.protocol,
-                base: f.config.base.clone(),
+                // Native images' base: the native twin's.
+                base: ws
+                    .function_for(&f.name, lumos_model::RuntimeFamily::Native)
+                    .unwrap_or(f)
+                    .config
+                    .base
+                    .clone(),
                 port: f.config.port,
                 args: f.config.args.clone(),
                 artifacts: kept,

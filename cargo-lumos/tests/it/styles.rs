@@ -147,3 +147,67 @@ fn a_failed_wasm_build_keeps_the_native_variant_and_says_how_to_stay_native() {
         .expect("the native image is packed");
     assert!(layout.resolve("lumos/tokio-net:wasm").is_err());
 }
+
+/// `name = "twin"` in twin-native (`runtimes = ["native"]`) and twin-wasm
+/// (`["wasm", "aot"]`): one function `twin`, one image name with both
+/// variants, one set of rows, and the wasm row's "x native" filled.
+#[test]
+fn twin_crates_are_one_function_with_a_ratio_to_native() {
+    require("docker-registry");
+    let _turn = STYLES_TARGET.lock().unwrap_or_else(|p| p.into_inner());
+    let target = styles_target();
+    let json = tempfile::tempdir().unwrap();
+    let json = json.path().join("b.json");
+    let out = bench(
+        &styles_manifest(),
+        &target,
+        &[
+            "--locked",
+            "-p",
+            "twin-native",
+            "-p",
+            "twin-wasm",
+            "--runtime",
+            "native,wasmtime-jit",
+            "--mode",
+            "warm",
+            "--group",
+            "1",
+            "--repeat",
+            "1",
+            "--warmup",
+            "1",
+            "--requests",
+            "3",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let built = build_json(&target);
+    let mut variants: Vec<String> = artifacts(&built, "twin").into_iter().map(|a| a.0).collect();
+    variants.sort();
+    assert_eq!(variants, ["native-x86_64", "wasm"], "{built}");
+    let layout = lumos_oci::Layout::open(target.join("lumos/oci")).unwrap();
+    for tag in ["native-x86_64", "wasm"] {
+        layout
+            .resolve(&format!("lumos/twin:{tag}"))
+            .unwrap_or_else(|e| panic!("lumos/twin:{tag}: {e}"));
+    }
+    let output: lumos_model::BenchOutput = serde_json::from_value(read_json(&json)).unwrap();
+    assert_eq!(output.runs.len(), 2, "{:#?}", output.runs);
+    for r in &output.runs {
+        assert_eq!(r.function, "twin");
+        assert_eq!(r.status, lumos_model::Status::Ok, "{r:?}");
+    }
+    let wasm = output
+        .runs
+        .iter()
+        .find(|r| r.runtime != lumos_model::Runtime::Native)
+        .unwrap();
+    let ratio = lumos_report::compare::x_native(&output.runs, wasm);
+    assert!(
+        ratio.is_some_and(|x| x > 0.0),
+        "x native of {wasm:?}: {ratio:?}"
+    );
+}
