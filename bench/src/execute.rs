@@ -14,7 +14,7 @@ use crate::request::BenchRequest;
 
 /// Why a cell is not run, if it is not.
 fn refusal(cell: &Cell, ws: &Workspace, prepared: &Prepared) -> Option<(Status, String)> {
-    let function = ws.function(&cell.function)?;
+    let function = ws.function_for(&cell.function, cell.runtime.family())?;
     if let Some(why) = prepared.unavailable.get(&cell.runtime) {
         return Some((Status::Unavailable, why.clone()));
     }
@@ -27,10 +27,13 @@ fn refusal(cell: &Cell, ws: &Workspace, prepared: &Prepared) -> Option<(Status, 
             ),
         ));
     }
-    if let Some(e) = prepared.build_failed.get(&function.package) {
+    let variant = cell.runtime.variant(prepared.host);
+    if let Some(e) = prepared
+        .build_failed
+        .get(&(function.package.clone(), variant))
+    {
         return Some((Status::Failed, format!("build failed: {e}")));
     }
-    let variant = cell.runtime.variant(prepared.host);
     let built = prepared
         .manifest
         .function(&cell.function)

@@ -73,6 +73,22 @@ fn settle(r: &mut RunRow, completed_runs: usize) {
     }
 }
 
+/// A row none of whose requests answered OK carries no figures (issue 9):
+/// a failed request's round trip, a cold start that ended in an error, its
+/// CPU and memory are not measurements of the function. Status, counts and
+/// error samples stay.
+fn drop_figures_unless_answered(r: &mut RunRow) {
+    if r.ok > 0 {
+        return;
+    }
+    r.latency_ms = None;
+    r.cold_start_ms = None;
+    r.phases_ms = None;
+    r.phase_samples.clear();
+    r.cpu_ms = None;
+    r.peak_rss_bytes = None;
+}
+
 fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
@@ -138,6 +154,7 @@ pub fn cold(
     r.phases_ms = Phases::mean(&phases);
     r.cpu_ms = mean(&cpu);
     settle(&mut r, cold.len());
+    drop_figures_unless_answered(&mut r);
     r
 }
 
@@ -204,6 +221,7 @@ pub fn warm(
     r.phases_ms = Phases::mean(&r.phase_samples);
     r.cpu_ms = mean(&cpu);
     settle(&mut r, completed);
+    drop_figures_unless_answered(&mut r);
     if partial && r.status.has_figures() {
         r.status = Status::Partial;
         r.warnings.push(format!(
@@ -238,6 +256,9 @@ pub fn load(runner: &Runner, job: &Job, spec: &LoadSpec, mut r: RunRow) -> RunRo
             settle(&mut r, 1);
         }
         Err(e) => failed(&mut r, &e),
+    }
+    if r.ok == 0 {
+        r.latency_ms = None;
     }
     r
 }

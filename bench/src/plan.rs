@@ -176,7 +176,7 @@ impl Plan {
             }
         }
         let load_functions = if req.load.functions.is_empty() {
-            ws.functions.iter().map(|f| f.name.clone()).collect()
+            ws.names()
         } else {
             req.load.functions.clone()
         };
@@ -190,15 +190,16 @@ impl Plan {
         }
         let sampling = sampling(req, repeat)?;
         let mut cells = Vec::new();
-        for f in &ws.functions {
+        // Twins (metadata `name`) are one function: one set of cells.
+        for name in ws.names() {
             for &group in &groups {
                 for &runtime in &runtimes {
                     for &mode in &modes {
-                        if mode == Mode::Load && !load_functions.contains(&f.name) {
+                        if mode == Mode::Load && !load_functions.contains(&name) {
                             continue;
                         }
                         cells.push(Cell {
-                            function: f.name.clone(),
+                            function: name.clone(),
                             runtime,
                             group,
                             mode,

@@ -7,7 +7,7 @@ use lumos_build::compile::{BuildOptions, BuildReport};
 use lumos_build::images::PackRequest;
 use lumos_build::push::PushRequest;
 use lumos_build::{Selection, Workspace};
-use lumos_model::{AotEngine, Arch, BuildManifest, Runtime, RuntimeFamily};
+use lumos_model::{AotEngine, Arch, BuildManifest, Runtime, RuntimeFamily, Variant};
 use lumos_services::{Registry, RegistryOptions};
 
 use crate::error::bail;
@@ -24,8 +24,8 @@ pub struct Prepared {
     pub manifest: BuildManifest,
     /// Runtimes that cannot run here, and why.
     pub unavailable: BTreeMap<Runtime, String>,
-    /// Function packages whose build failed, and why.
-    pub build_failed: BTreeMap<String, String>,
+    /// Variants of function packages whose build failed, and why.
+    pub build_failed: BTreeMap<(String, Variant), String>,
     /// `HOST[:PORT]/NAMESPACE` the images were pushed to.
     pub registry: String,
     /// The throwaway registry, stopped when this is dropped.
@@ -82,6 +82,10 @@ pub fn prepare(
     }
     let mut payloads = BTreeMap::new();
     for f in &ws.functions {
+        // Twins share the payloads of the first (by package name).
+        if payloads.contains_key(&f.name) {
+            continue;
+        }
         let p = Payloads::load(ws, &req.cargo, f, &plan.groups)?;
         if p.file.is_none() {
             on(Event::NoPayloads {
@@ -127,12 +131,12 @@ pub fn prepare(
         let mut tell = |e| on(Event::Build(e));
         if !sel.runtimes.is_empty() {
             let report = build_step(ws, req, sel, &mut tell)?;
-            build_failed.extend(report.failures);
+            build_failed.extend(failed_variants(report));
         }
         if wants(Runtime::WasmedgeAot) {
             let sel = selection(&[], host, &[AotEngine::Wasmedge]);
             match build_step(ws, req, sel, &mut tell) {
-                Ok(report) => build_failed.extend(report.failures),
+                Ok(report) => build_failed.extend(failed_variants(report)),
                 Err(e) => {
                     let why = format!(
                         "its AoT images could not be built: {}",
@@ -149,14 +153,12 @@ pub fn prepare(
     }
     let manifest = lumos_build::manifest::read(&ws.target_dir)?;
     let packable: Vec<String> = ws
-        .functions
-        .iter()
-        .filter(|f| manifest.function(&f.name).is_some())
-        .map(|f| f.name.clone())
+        .names()
+        .into_iter()
+        .filter(|name| manifest.function(name).is_some())
         .collect();
     if packable.is_empty() {
-        let names: Vec<&str> = ws.functions.iter().map(|f| f.name.as_str()).collect();
-        bail!("nothing was built for {}", names.join(", "));
+        bail!("nothing was built for {}", ws.names().join(", "));
     }
     let packed = lumos_build::images::pack(
         &ws.target_dir,
@@ -209,6 +211,15 @@ pub fn prepare(
         registry,
         local_registry,
         payloads,
+    })
+}
+
+/// A build's failures, variant by variant.
+fn failed_variants(report: BuildReport) -> impl Iterator<Item = ((String, Variant), String)> {
+    report.failures.into_iter().flat_map(|f| {
+        f.variants
+            .into_iter()
+            .map(move |v| ((f.package.clone(), v), f.reason.clone()))
     })
 }
 

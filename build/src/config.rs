@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 use lumos_model::{Protocol, RuntimeFamily};
 
 /// The keys a `lumos` metadata table may hold.
-pub const KNOWN_KEYS: &[&str] = &["protocol", "runtimes", "base", "payloads", "profile"];
+pub const KNOWN_KEYS: &[&str] = &[
+    "protocol", "runtimes", "base", "payloads", "profile", "port", "args", "name",
+];
 
 /// A function's resolved settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +25,34 @@ pub struct FunctionConfig {
     pub payloads: Option<PathBuf>,
     /// Cargo profile to build with when the command line names none.
     pub profile: Option<String>,
+    /// `protocol = "http"` only: the fixed port the program listens on (it
+    /// ignores `$PORT`); None: the runner picks one and sets `$PORT`.
+    pub port: Option<u16>,
+    /// Command-line arguments every instance is started with (the image's
+    /// `Cmd`); a payload group's own `args` come after them.
+    pub args: Vec<String>,
+    /// The function's name when it is not the binary's: two packages with
+    /// the same `name` and disjoint `runtimes` (a native crate and a wasm
+    /// crate) are one function, twins.
+    pub name: Option<String>,
+}
+
+/// Checks a function name (metadata `name`): it names images and rows, so
+/// an image repository's spelling: lowercase letters and digits, with `-`,
+/// `_` or `.` between them.
+pub fn function_name(name: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let ends_ok = name.starts_with(ok_char) && name.ends_with(ok_char);
+    if !ends_ok
+        || !name
+            .chars()
+            .all(|c| ok_char(c) || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(format!(
+            "`name` must be lowercase letters and digits with `-`, `_` or `.` between them, got {name:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// A metadata table that does not say what a function needs to say.
@@ -119,12 +149,54 @@ pub fn validate(
                     profile_name(s).map_err(|m| err(format!("`profile`: {m}")))?;
                 }
             }
+            "port" => {
+                if !matches!(value.as_u64(), Some(1..=65535)) {
+                    return Err(err(format!(
+                        "`port` must be a port number from 1 to 65535, got {value}"
+                    )));
+                }
+            }
+            "name" => {
+                if table_name.starts_with("workspace") {
+                    return Err(err(
+                        "`name` names one function: it belongs in [package.metadata.lumos]".into(),
+                    ));
+                }
+                let s = value
+                    .as_str()
+                    .ok_or_else(|| err(format!("`name` must be a string, got {value}")))?;
+                function_name(s).map_err(err)?;
+            }
+            "args" => {
+                let items = value.as_array().ok_or_else(|| {
+                    err(format!("`args` must be an array of strings, got {value}"))
+                })?;
+                if let Some(item) = items.iter().find(|i| !i.is_string()) {
+                    return Err(err(format!("`args` must hold strings, got {item}")));
+                }
+            }
             other => {
                 return Err(err(format!(
                     "unknown key `{other}` (known keys: {})",
                     KNOWN_KEYS.join(", ")
                 )))
             }
+        }
+    }
+    Ok(())
+}
+
+/// Checks what only the merged settings show: `port` needs `protocol = "http"`.
+pub fn check_resolved(config: &FunctionConfig, manifest: &Path) -> Result<(), ConfigError> {
+    if let (Some(port), p) = (config.port, config.protocol) {
+        if p != Protocol::Http {
+            return Err(ConfigError {
+                manifest: manifest.to_path_buf(),
+                table: "package.metadata.lumos",
+                message: format!(
+                    "`port = {port}` is for `protocol = \"http\"` (a server on a fixed port); this function's protocol is `{p}`"
+                ),
+            });
         }
     }
     Ok(())
@@ -163,6 +235,25 @@ pub fn resolve(
         base: string("base").unwrap_or_else(|| "scratch".to_string()),
         payloads: string("payloads").map(PathBuf::from),
         profile: string("profile"),
+        port: get("port")
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok()),
+        args: get("args")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        // A function's own name; a workspace default would make every
+        // function one.
+        name: package
+            .get("name")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     }
 }
 
@@ -210,6 +301,56 @@ mod tests {
         assert_eq!(c.protocol, Protocol::Stdio);
         assert_eq!(c.runtimes, vec![RuntimeFamily::Wasm, RuntimeFamily::Aot]);
         assert_eq!(c.base, "debian-slim");
+    }
+
+    #[test]
+    fn port_and_args() {
+        let pkg = obj(json!({"protocol": "http", "port": 3030, "args": ["30", "--fast"]}));
+        validate(&pkg, Path::new("C"), "t").unwrap();
+        let c = resolve(None, &pkg);
+        assert_eq!(c.port, Some(3030));
+        assert_eq!(c.args, ["30", "--fast"]);
+        check_resolved(&c, Path::new("C")).unwrap();
+        for bad in [
+            json!({"port": 0}),
+            json!({"port": 70000}),
+            json!({"port": "3030"}),
+            json!({"args": "30"}),
+            json!({"args": [30]}),
+        ] {
+            let e = validate(&obj(bad.clone()), Path::new("C"), "t").unwrap_err();
+            assert!(e.to_string().contains('`'), "{bad}: {e}");
+        }
+        let stdio = resolve(None, &obj(json!({"protocol": "stdio", "port": 8080})));
+        let e = check_resolved(&stdio, Path::new("/w/Cargo.toml")).unwrap_err();
+        assert!(
+            e.to_string().contains("/w/Cargo.toml") && e.to_string().contains("port = 8080"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn function_names() {
+        for good in ["twin", "fib-2", "a.b_c", "x"] {
+            validate(&obj(json!({ "name": good })), Path::new("C"), "t").unwrap();
+        }
+        for bad in [
+            json!(""),
+            json!("Twin"),
+            json!("-twin"),
+            json!("a/b"),
+            json!(3),
+        ] {
+            let e = validate(&obj(json!({ "name": bad })), Path::new("C"), "t").unwrap_err();
+            assert!(e.to_string().contains("`name`"), "{bad}: {e}");
+        }
+        // Only the package's own table names a function.
+        let ws = obj(json!({"name": "all"}));
+        let e = validate(&ws, Path::new("C"), "workspace.metadata.lumos").unwrap_err();
+        assert!(e.to_string().contains("[package.metadata.lumos]"), "{e}");
+        assert_eq!(resolve(Some(&ws), &Map::new()).name, None);
+        let c = resolve(Some(&ws), &obj(json!({"name": "twin"})));
+        assert_eq!(c.name.as_deref(), Some("twin"));
     }
 
     #[test]

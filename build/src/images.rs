@@ -127,6 +127,8 @@ pub fn pack(target_dir: &Path, req: &PackRequest) -> Result<PackReport> {
         revision,
         wasm_format: req.wasm_format,
         protocol: None,
+        port: None,
+        args: vec![],
         client: ClientOptions {
             insecure: req.insecure,
             ca_cert: req.ca_cert.clone(),
@@ -189,6 +191,8 @@ fn pack_one(
     // Every image says how its function is invoked (`dev.lumos.protocol`).
     let opts = PackOptions {
         protocol: Some(f.protocol),
+        port: f.port,
+        args: f.args.clone(),
         ..opts.clone()
     };
     Ok(pack_function(layout, &f.name, &arts, &base, &opts, bases)?)

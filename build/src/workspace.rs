@@ -7,13 +7,22 @@ use cargo_metadata::{Metadata, MetadataCommand, Package};
 
 use crate::cargo_args::CargoArgs;
 use crate::config::{self, FunctionConfig};
+use lumos_model::RuntimeFamily;
 
 /// A package with `[package.metadata.lumos]` and the binary it builds.
+/// Twins (metadata `name`) are two of these with one name and disjoint
+/// runtime families.
 #[derive(Debug, Clone)]
 pub struct Function {
-    /// The binary's name, which is the function's name.
+    /// The function's name: metadata `name`, else the binary's.
     pub name: String,
+    /// The binary the package builds.
+    pub bin: String,
     pub package: String,
+    /// cargo's package id (`cargo metadata`'s `id`), what Lumos passes to
+    /// `cargo build -p`: a package named like one of its dependencies is
+    /// ambiguous by name alone.
+    pub id: String,
     /// The directory of the package's Cargo.toml (relative metadata paths start here).
     pub dir: PathBuf,
     pub config: FunctionConfig,
@@ -74,17 +83,23 @@ impl Workspace {
             };
             let manifest: PathBuf = package.manifest_path.clone().into();
             config::validate(table, &manifest, "package.metadata.lumos")?;
+            let config = config::resolve(ws_table, table);
+            config::check_resolved(&config, &manifest)?;
+            let bin = binary_name(package)?;
             functions.push(Function {
-                name: binary_name(package)?,
+                name: config.name.clone().unwrap_or_else(|| bin.clone()),
+                bin,
                 package: package.name.to_string(),
+                id: package.id.repr.clone(),
                 dir: manifest
                     .parent()
                     .map(PathBuf::from)
                     .unwrap_or_else(|| root.clone()),
-                config: config::resolve(ws_table, table),
+                config,
             });
         }
-        functions.sort_by(|a, b| a.name.cmp(&b.name));
+        functions.sort_by(|a, b| (&a.name, &a.package).cmp(&(&b.name, &b.package)));
+        check_twins(&functions)?;
         // `--target-dir` is absolute already (made so at parse time).
         let target_dir = match &args.target_dir {
             Some(dir) => dir.clone(),
@@ -135,10 +150,78 @@ impl Workspace {
         self.target_dir.join("lumos")
     }
 
-    /// The function named `name`, if it was selected.
+    /// The function named `name`, if it was selected (of twins, the first).
     pub fn function(&self, name: &str) -> Option<&Function> {
         self.functions.iter().find(|f| f.name == name)
     }
+
+    /// The package of function `name` that supports `family` (twins split the
+    /// families between them), else the first of that name.
+    pub fn function_for(&self, name: &str, family: RuntimeFamily) -> Option<&Function> {
+        self.functions
+            .iter()
+            .find(|f| f.name == name && f.config.runtimes.contains(&family))
+            .or_else(|| self.function(name))
+    }
+
+    /// The selected functions' names, each once (twins share one).
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.functions.iter().map(|f| f.name.clone()).collect();
+        names.dedup();
+        names
+    }
+
+    /// The packages of function `name`, joined with `, ` (twins have two).
+    pub fn packages_of(&self, name: &str) -> String {
+        let packages: Vec<&str> = self
+            .functions
+            .iter()
+            .filter(|f| f.name == name)
+            .map(|f| f.package.as_str())
+            .collect();
+        packages.join(", ")
+    }
+}
+
+/// Packages that are one function (same name) must split the runtime
+/// families between them and agree on how the function is invoked.
+fn check_twins(functions: &[Function]) -> Result<()> {
+    for pair in functions.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.name != b.name {
+            continue;
+        }
+        let both = |what: String| -> Result<()> {
+            bail!(
+                "{} and {}: packages `{}` and `{}` are both function `{}` (metadata `name`); {what}",
+                a.dir.join("Cargo.toml").display(),
+                b.dir.join("Cargo.toml").display(),
+                a.package,
+                b.package,
+                a.name
+            )
+        };
+        let shared: Vec<String> = a
+            .config
+            .runtimes
+            .iter()
+            .filter(|r| b.config.runtimes.contains(r))
+            .map(|r| r.to_string())
+            .collect();
+        if !shared.is_empty() {
+            both(format!(
+                "twins need disjoint `runtimes`, both list {}",
+                shared.join(", ")
+            ))?;
+        }
+        if a.config.protocol != b.config.protocol
+            || a.config.port != b.config.port
+            || a.config.args != b.config.args
+        {
+            both("twins need the same `protocol`, `port` and `args`".into())?;
+        }
+    }
+    Ok(())
 }
 
 /// The target directory for commands that only read build output

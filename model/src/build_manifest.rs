@@ -24,6 +24,13 @@ pub struct FunctionArtifacts {
     /// The base for native images: `scratch`, `debian-slim` or an image reference.
     #[serde(default = "default_base")]
     pub base: String,
+    /// `protocol = "http"`: the fixed port the program listens on (metadata
+    /// `port`); absent: it listens on `$PORT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Command-line arguments every instance starts with (metadata `args`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
     pub artifacts: Vec<BuildArtifact>,
 }
 

@@ -60,6 +60,8 @@ fn pack(build_json: &str, layout: &str, rest: &[String]) -> Result<()> {
             revision: None,
             wasm_format: WasmFormat::Compat,
             protocol: Some(f.protocol),
+            port: f.port,
+            args: f.args.clone(),
             client: ClientOptions::default(),
         };
         let base = BaseSpec::parse(base_override.as_deref().unwrap_or(&f.base))?;

@@ -40,6 +40,11 @@ pub struct ImageMeta {
     /// `dev.lumos.protocol`, when known: the runner invokes the function
     /// that way without being told.
     pub protocol: Option<Protocol>,
+    /// `dev.lumos.port` (and `ExposedPorts`): the fixed port an `http`
+    /// function listens on; None: it listens on `$PORT`.
+    pub port: Option<u16>,
+    /// The config's `Cmd`: arguments after the entrypoint.
+    pub args: Vec<String>,
 }
 
 impl ImageMeta {
@@ -67,7 +72,20 @@ impl ImageMeta {
         if let Some(p) = self.protocol {
             a.insert(annotation::LUMOS_PROTOCOL.to_string(), p.to_string());
         }
+        if let Some(p) = self.port {
+            a.insert(annotation::LUMOS_PORT.to_string(), p.to_string());
+        }
         a
+    }
+
+    /// `Cmd` and `ExposedPorts`, where there is something to say.
+    fn invocation(&self, cfg: &mut serde_json::Map<String, Value>) {
+        if !self.args.is_empty() {
+            cfg.insert("Cmd".into(), json!(self.args));
+        }
+        if let Some(p) = self.port {
+            cfg.insert("ExposedPorts".into(), json!({ format!("{p}/tcp"): {} }));
+        }
     }
 
     fn mtime(&self) -> u64 {
@@ -203,14 +221,15 @@ pub fn pack_wasm(
             builder.add_file(&file, module.to_vec(), 0o755)?;
             let layer = builder.build()?;
             layout.write_blob(&layer.blob)?;
+            let mut cfg = serde_json::Map::new();
+            cfg.insert("Entrypoint".into(), json!([file]));
+            cfg.insert("Labels".into(), json!(annotations));
+            meta.invocation(&mut cfg);
             let config = json!({
                 "architecture": "wasm",
                 "os": "wasi",
                 "created": rfc3339(meta.created),
-                "config": {
-                    "Entrypoint": [file],
-                    "Labels": annotations,
-                },
+                "config": cfg,
                 "rootfs": { "type": "layers", "diff_ids": [layer.diff_id] },
                 "history": [history(meta, &format!("lumos: COPY {variant} {file}"))],
             });
@@ -341,6 +360,7 @@ pub fn pack_native(
         .ok_or_else(|| Error::Image("base image config has a non-object `config`".into()))?;
     cfg.insert("Entrypoint".into(), json!([path]));
     cfg.remove("Cmd");
+    meta.invocation(cfg);
     let labels = cfg.entry("Labels").or_insert_with(|| json!({}));
     if !labels.is_object() {
         *labels = json!({});
@@ -488,7 +508,57 @@ mod tests {
             source: Some("https://example.invalid/lumos".into()),
             revision: Some("abc123".into()),
             protocol: Some(Protocol::Lumos),
+            port: None,
+            args: vec![],
         }
+    }
+
+    /// Metadata `port` and `args` travel in the image: `dev.lumos.port`
+    /// (label and annotation), `ExposedPorts`, and `Cmd` after the entrypoint.
+    #[test]
+    fn fixed_port_and_args_are_in_the_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create(dir.path()).unwrap();
+        let fixed = ImageMeta {
+            port: Some(3030),
+            args: vec!["30".into()],
+            protocol: Some(Protocol::Http),
+            ..meta()
+        };
+        let p = pack_wasm(
+            &layout,
+            &fixed,
+            b"\0asm\x01\0\0\0",
+            WasmFormat::Compat,
+            None,
+        )
+        .unwrap();
+        let m = read_manifest(&layout, &p.descriptor).unwrap();
+        assert_eq!(
+            m.annotations.as_ref().unwrap()[annotation::LUMOS_PORT],
+            "3030"
+        );
+        let config: Value =
+            serde_json::from_slice(&layout.read_blob(&m.config.digest).unwrap()).unwrap();
+        let c = &config["config"];
+        assert_eq!(c["Cmd"], json!(["30"]));
+        assert_eq!(c["ExposedPorts"], json!({"3030/tcp": {}}));
+        assert_eq!(c["Labels"][annotation::LUMOS_PORT], "3030");
+        // Without them, nothing is added.
+        let p = pack_wasm(
+            &layout,
+            &meta(),
+            b"\0asm\x01\0\0\0",
+            WasmFormat::Compat,
+            None,
+        )
+        .unwrap();
+        let m = read_manifest(&layout, &p.descriptor).unwrap();
+        let config: Value =
+            serde_json::from_slice(&layout.read_blob(&m.config.digest).unwrap()).unwrap();
+        assert!(
+            config["config"].get("Cmd").is_none() && config["config"].get("ExposedPorts").is_none()
+        );
     }
 
     #[test]

@@ -70,6 +70,10 @@ pub struct PackOptions {
     /// The function's protocol, carried by every image as
     /// `dev.lumos.protocol` (config label and manifest annotation).
     pub protocol: Option<Protocol>,
+    /// The function's fixed port (`dev.lumos.port`, `ExposedPorts`).
+    pub port: Option<u16>,
+    /// Arguments after the entrypoint (the config's `Cmd`).
+    pub args: Vec<String>,
     /// How to reach the registries bases are pulled from.
     pub client: ClientOptions,
 }
@@ -126,6 +130,8 @@ pub fn pack_function(
         source: opts.source.clone(),
         revision: opts.revision.clone(),
         protocol: opts.protocol,
+        port: opts.port,
+        args: opts.args.clone(),
     };
     let mut packed = Vec::new();
     let mut natives = Vec::new();

@@ -66,6 +66,8 @@ pub mod annotation {
     pub const LUMOS_VARIANT: &str = "dev.lumos.variant";
     /// How the function is invoked: `lumos`, `stdio` or `http`.
     pub const LUMOS_PROTOCOL: &str = "dev.lumos.protocol";
+    /// `http` on a fixed port: the port the program listens on.
+    pub const LUMOS_PORT: &str = "dev.lumos.port";
     pub const LUMOS_AOT_ENGINE: &str = "dev.lumos.aot.engine";
     pub const LUMOS_AOT_ARCH: &str = "dev.lumos.aot.arch";
 }

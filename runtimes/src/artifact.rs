@@ -27,6 +27,9 @@ pub struct Artifact {
     /// The protocol came from `--protocol` or the image's `dev.lumos.protocol`
     /// label (false: assumed `lumos`).
     pub protocol_declared: bool,
+    /// `http`: the fixed port the program listens on (`dev.lumos.port`, or
+    /// the runner's `--port`); None: the runner picks one and sets `$PORT`.
+    pub port: Option<u16>,
     pub wasi: WasiPolicy,
     pub image: ImageInfo,
 }
@@ -66,6 +69,7 @@ impl Artifact {
             protocol,
             // The caller says whether the protocol was given.
             protocol_declared: true,
+            port: None,
             wasi: WasiPolicy::default(),
             image: ImageInfo {
                 reference: format!("file:{}", path.display()),
@@ -149,6 +153,14 @@ impl Artifact {
                 None => (Protocol::Lumos, false),
             },
         };
+        let port = match labels.get("dev.lumos.port") {
+            Some(p) => Some(p.parse::<u16>().map_err(|source| ImageError::Port {
+                field: origin("dev.lumos.port"),
+                value: p.clone(),
+                source,
+            })?),
+            None => None,
+        };
         let mut wasi = WasiPolicy::default();
         if let Some(e) = labels.get("dev.lumos.wasi.env") {
             let m: BTreeMap<String, String> =
@@ -206,6 +218,7 @@ impl Artifact {
             labels,
             protocol,
             protocol_declared,
+            port,
             wasi,
             image,
         })
@@ -258,6 +271,19 @@ mod tests {
             ImageInfo::default(),
             None,
         )
+    }
+
+    #[test]
+    fn the_fixed_port_comes_from_its_label() {
+        let a = from_config(serde_json::json!({ "dev.lumos.port": "3030" })).unwrap();
+        assert_eq!(a.port, Some(3030));
+        assert_eq!(from_config(serde_json::json!({})).unwrap().port, None);
+        let e = from_config(serde_json::json!({ "dev.lumos.port": "70000" })).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("config label dev.lumos.port \"70000\": not a port number"),
+            "{e}"
+        );
     }
 
     #[test]

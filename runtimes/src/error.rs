@@ -99,6 +99,14 @@ pub enum ImageError {
         #[source]
         source: serde_json::Error,
     },
+    /// A label or annotation that must be a port number.
+    #[error("{field} {value:?}: not a port number: {source}")]
+    Port {
+        field: String,
+        value: String,
+        #[source]
+        source: std::num::ParseIntError,
+    },
     /// The image config blob is not JSON.
     #[error("config: {0}")]
     Config(#[source] serde_json::Error),

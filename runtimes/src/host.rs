@@ -100,11 +100,34 @@ fn describe_exit(e: &Exit, stderr: &str) -> String {
     };
     let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
-    if tail.is_empty() {
-        how
-    } else {
-        format!("{how}: {}", tail.join(" | "))
+    // On wasm a panic aborts into a trap whose backtrace fills the tail:
+    // the panic's own message goes first.
+    let panic = panic_message(stderr);
+    match (panic, tail.is_empty()) {
+        (Some(p), _) if !tail.iter().any(|l| p.contains(l.trim())) => {
+            format!("{how}: {p} | {}", tail.join(" | "))
+        }
+        (Some(p), _) => format!("{how}: {p}"),
+        (None, true) => how,
+        (None, false) => format!("{how}: {}", tail.join(" | ")),
     }
+}
+
+/// Rust's panic report on stderr (`thread 'main' panicked at FILE:L:C:` and
+/// the message lines after it), on one line.
+fn panic_message(stderr: &str) -> Option<String> {
+    let mut lines = stderr.lines();
+    let head = lines.find(|l| l.contains(" panicked at "))?;
+    let message: Vec<&str> = lines
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with("note: "))
+        .take(3)
+        .map(str::trim)
+        .collect();
+    Some(if message.is_empty() {
+        head.trim().to_string()
+    } else {
+        format!("{} {}", head.trim(), message.join(" "))
+    })
 }
 
 /// A long-lived instance speaking frames.
@@ -328,4 +351,37 @@ pub fn stdio_call(
         Err(FrameError::Io(e)) => Err(Failure::Io(e.to_string())),
     };
     (r, exit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wasm panic: the message, then the trap and its backtrace, which fill
+    /// the last lines; the message must still be what the error says.
+    #[test]
+    fn a_wasm_panic_shows_its_message_not_only_the_trap() {
+        let stderr = "thread 'main' panicked at src/main.rs:12:9:\n\
+                      usage: cli-args N (the Fibonacci number to compute)\n\
+                      note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\
+                      trap: error while executing at wasm backtrace:\n\
+                      \x20   0: 0x1234 - cli_args.wasm!abort\n\
+                      \x20   1: 0x2345 - cli_args.wasm!main\n\
+                      wasm trap: unreachable";
+        let e = Exit {
+            code: Some(134),
+            signal: None,
+            rusage: None,
+        };
+        let m = describe_exit(&e, stderr);
+        assert!(
+            m.contains("usage: cli-args N") && m.contains("panicked at src/main.rs:12:9"),
+            "{m}"
+        );
+        assert!(m.ends_with("wasm trap: unreachable"), "{m}");
+        assert!(!m.contains('\n'), "{m}");
+        // Without a panic, the last lines as before.
+        let m = describe_exit(&e, "a\nb\nc\nd");
+        assert_eq!(m, "status 134: b | c | d");
+    }
 }

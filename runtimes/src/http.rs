@@ -1,5 +1,14 @@
 //! The `http` protocol: the instance serves `POST /` on a port; a small
 //! HTTP/1.1 keep-alive client sends requests to it.
+//!
+//! The client adds nothing to what it measures: it sends each request in one
+//! segment (head and body in one write, TCP_NODELAY) and acknowledges every
+//! segment at once (TCP_QUICKACK, re-armed before and after each read, since
+//! the kernel drops back to delayed ACKs by itself). Without the prompt ACKs
+//! a server that writes a response in several small segments with Nagle's
+//! algorithm on (hyper_wasi on WasmEdge does) waits for the ACK of the first
+//! segment before sending the next, and every kept-alive request measures
+//! the 40 ms delayed-ACK timer instead of the handler.
 
 use crate::host::{Failure, Meta, Reply};
 use crate::instance::{Exit, Process};
@@ -7,47 +16,172 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+/// A connection that asks the kernel for an immediate ACK around every read.
+struct Conn(TcpStream);
+
+impl Conn {
+    fn new(s: TcpStream) -> BufReader<Conn> {
+        let _ = s.set_nodelay(true);
+        let c = Conn(s);
+        c.quick_ack();
+        BufReader::new(c)
+    }
+
+    /// Leaves delayed-ACK mode now: a pending ACK goes out, and so do the
+    /// ACKs of the next segments (until the kernel re-enters the mode).
+    fn quick_ack(&self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let one: libc::c_int = 1;
+            // SAFETY: setsockopt on a socket this struct owns, with a c_int
+            // value of the size given. A failure only costs the fast ACK.
+            unsafe {
+                libc::setsockopt(
+                    self.0.as_raw_fd(),
+                    libc::IPPROTO_TCP,
+                    libc::TCP_QUICKACK,
+                    (&one as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                );
+            }
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.quick_ack();
+        let n = self.0.read(buf);
+        self.quick_ack();
+        n
+    }
+}
+
+/// Whether something accepts connections on loopback `port` now.
+pub fn listening(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+}
+
 /// A free loopback port (bound, then released).
 pub fn free_port() -> std::io::Result<u16> {
     let l = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(l.local_addr()?.port())
 }
 
+/// The last bytes a pipe carried, read to its end by a thread of its own.
+#[derive(Clone, Default)]
+struct OutputTail {
+    tail: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u8>>>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl OutputTail {
+    const KEEP: usize = 4096;
+
+    fn drain(pipe: Option<impl Read + Send + 'static>) -> OutputTail {
+        let tail = OutputTail::default();
+        if let Some(mut pipe) = pipe {
+            let t = tail.clone();
+            let _ = std::thread::Builder::new()
+                .name("http-stdout".into())
+                .spawn(move || {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n @ 1..) = pipe.read(&mut buf) {
+                        let mut q = t.tail.lock().unwrap_or_else(|e| e.into_inner());
+                        q.extend(&buf[..n]);
+                        let over = q.len().saturating_sub(Self::KEEP);
+                        q.drain(..over);
+                    }
+                    t.done.store(true, std::sync::atomic::Ordering::Release);
+                });
+        } else {
+            tail.done.store(true, std::sync::atomic::Ordering::Release);
+        }
+        tail
+    }
+
+    /// What the pipe carried so far; once the writer is gone (`ended`),
+    /// waits a little for the reader to reach the end.
+    fn text(&self, ended: bool) -> String {
+        let until = Instant::now() + Duration::from_millis(200);
+        while ended
+            && !self.done.load(std::sync::atomic::Ordering::Acquire)
+            && Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let q = self.tail.lock().unwrap_or_else(|e| e.into_inner());
+        String::from_utf8_lossy(&q.iter().copied().collect::<Vec<u8>>()).into_owned()
+    }
+}
+
+/// The last few non-empty lines of an instance's stdout and stderr, on one line.
+fn last_lines(stdout: &str, stderr: &str) -> String {
+    let lines: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if lines.is_empty() {
+        return "(none)".into();
+    }
+    lines[lines.len().saturating_sub(5)..].join(" | ")
+}
+
 pub struct HttpConn {
     pub proc: Process,
     addr: SocketAddr,
-    stream: Option<BufReader<TcpStream>>,
+    stream: Option<BufReader<Conn>>,
 }
 
 impl HttpConn {
     /// Waits until the port accepts connections (the instance is ready).
+    ///
+    /// The instance's stdout is read from here on (nothing else reads it for
+    /// `http`): a server that logs every request to stdout would otherwise
+    /// stop once the pipe is full. Its last lines go into a readiness failure.
     pub fn wait_ready(
         mut proc: Process,
         port: u16,
+        fixed: bool,
         deadline: Instant,
     ) -> Result<HttpConn, Box<(Process, Failure)>> {
+        let started = Instant::now();
+        let stdout = OutputTail::drain(proc.stdout.take());
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         loop {
             match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
                 Ok(s) => {
-                    let _ = s.set_nodelay(true);
                     return Ok(HttpConn {
                         proc,
                         addr,
-                        stream: Some(BufReader::new(s)),
+                        stream: Some(Conn::new(s)),
                     });
                 }
                 Err(_) => {
                     if let Some(e) = proc.exited().cloned() {
                         let msg = format!(
-                            "exited before opening port {port}: {:?}: {}",
-                            e.code,
-                            proc.stderr_tail()
+                            "exited ({}) before opening port {port}; its last output: {}",
+                            match (e.code, e.signal) {
+                                (Some(c), _) => format!("status {c}"),
+                                (None, Some(sig)) => format!("signal {sig}"),
+                                _ => "no status".into(),
+                            },
+                            last_lines(&stdout.text(true), &proc.stderr_tail())
                         );
                         return Err(Box::new((proc, Failure::Start(msg))));
                     }
                     if Instant::now() >= deadline {
-                        return Err(Box::new((proc, Failure::Timeout(Duration::ZERO))));
+                        let msg = format!(
+                            "nothing listened on port {port} ({}) within {:.1} s; its last output: {}",
+                            if fixed { "its fixed port, metadata `port`" } else { "given in $PORT" },
+                            started.elapsed().as_secs_f64(),
+                            last_lines(&stdout.text(false), &proc.stderr_tail())
+                        );
+                        return Err(Box::new((proc, Failure::Start(msg))));
                     }
                     std::thread::sleep(Duration::from_micros(250));
                 }
@@ -62,8 +196,7 @@ impl HttpConn {
             if self.stream.is_none() {
                 let s = TcpStream::connect_timeout(&self.addr, timeout)
                     .map_err(|e| Failure::Io(e.to_string()))?;
-                let _ = s.set_nodelay(true);
-                self.stream = Some(BufReader::new(s));
+                self.stream = Some(Conn::new(s));
             }
             match self.exchange(body, deadline) {
                 Ok(r) => return Ok(r),
@@ -94,14 +227,17 @@ impl HttpConn {
                 Failure::Io(e.to_string())
             }
         };
-        s.get_ref().set_read_timeout(Some(left)).map_err(io)?;
-        s.get_ref().set_write_timeout(Some(left)).map_err(io)?;
-        let head = format!(
+        s.get_ref().0.set_read_timeout(Some(left)).map_err(io)?;
+        s.get_ref().0.set_write_timeout(Some(left)).map_err(io)?;
+        // Head and body in one write: one segment for a small request.
+        let mut req = format!(
             "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             body.len()
-        );
-        s.get_mut().write_all(head.as_bytes()).map_err(io)?;
-        s.get_mut().write_all(body).map_err(io)?;
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        s.get_mut().0.write_all(&req).map_err(io)?;
+        s.get_ref().quick_ack();
         let mut line = String::new();
         if s.read_line(&mut line).map_err(io)? == 0 {
             return Err(Failure::Io("connection closed".into()));

@@ -101,7 +101,11 @@ impl Launcher {
                 && self.artifact.protocol == Protocol::Http
                 && !matches!(r, Runtime::WasmedgeInterp | Runtime::WasmedgeAot) =>
             {
-                bad("the http protocol needs sockets, which only WasmEdge provides to wasm")
+                bad(&format!(
+                    "the http protocol needs sockets, which {} does not give a wasm32-wasip1 module: \
+                     serve it with native, wasmedge-interp or wasmedge-aot",
+                    self.runtime.name()
+                ))
             }
             _ => Ok(()),
         }
@@ -157,7 +161,10 @@ impl Launcher {
         }
         let mut policy = a.wasi.clone();
         if let Some(p) = port {
+            // An http server listens: it is given the network (WasmEdge's
+            // socket extension) along with the port to listen on.
             policy.env.push(("PORT".into(), p.to_string()));
+            policy.network = true;
         }
         // The shim resolves the module and the preopens inside the rootfs itself
         // when it opens them (crate::confine).
@@ -246,8 +253,21 @@ impl Launcher {
 
     /// Starts a long-lived instance and waits until it is ready.
     pub fn start(&self) -> Result<Started, Failure> {
-        let port = match self.artifact.protocol {
-            Protocol::Http => {
+        let port = match (self.artifact.protocol, self.artifact.port) {
+            // A fixed port: native sandboxes and WasmEdge share the host's
+            // network, so it must be free (one instance at a time), or the
+            // readiness check would talk to whatever holds it.
+            (Protocol::Http, Some(p)) => {
+                if crate::http::listening(p) {
+                    return Err(Failure::Start(format!(
+                        "port {p} (the function's fixed port, metadata `port`) is already in use on this host: \
+                         another program or instance listens there, and instances share the host's network; \
+                         stop it, or let the function listen on $PORT"
+                    )));
+                }
+                Some(p)
+            }
+            (Protocol::Http, None) => {
                 Some(crate::http::free_port().map_err(|e| Failure::Start(e.to_string()))?)
             }
             _ => None,
@@ -258,7 +278,8 @@ impl Launcher {
         let deadline = t1 + self.limits.start_timeout;
         let conn = match (self.artifact.protocol, port) {
             (Protocol::Http, Some(port)) => {
-                HttpConn::wait_ready(proc, port, deadline).map(Conn::Http)
+                HttpConn::wait_ready(proc, port, self.artifact.port.is_some(), deadline)
+                    .map(Conn::Http)
             }
             _ => FrameConn::handshake(proc, deadline).map(Conn::Frames),
         };
@@ -277,7 +298,7 @@ impl Launcher {
                 let (mut p, f) = *b;
                 let f = match f {
                     Failure::Timeout(_) => Failure::Start(self.not_ready(port, &p.stderr_tail())),
-                    Failure::Exited(m) => Failure::Start(m),
+                    Failure::Exited(m) | Failure::Start(m) => Failure::Start(m),
                     other => Failure::Start(other.to_string()),
                 };
                 p.stop(Duration::ZERO);

@@ -53,6 +53,10 @@ pub struct RunOpts {
     pub unpack_limits: lumos_oci::unpack::UnpackLimits,
     /// Override the protocol the image declares.
     pub protocol: Option<Protocol>,
+    /// `http`: the fixed port the program listens on, overriding the
+    /// image's `dev.lumos.port`.
+    #[serde(default)]
+    pub port: Option<u16>,
     /// Payload group name, recorded.
     pub group: Option<String>,
     /// Copy instance stderr to ours.
@@ -76,6 +80,7 @@ impl Default for RunOpts {
             registry_timeout: None,
             unpack_limits: Default::default(),
             protocol: None,
+            port: None,
             group: None,
             stderr_passthrough: false,
         }
@@ -226,7 +231,10 @@ impl Runner {
             }
         };
         std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io("create cache", &dir, e))?;
-        let f = fetch::fetch(&r, &dir, &self.opts, job.protocol)?;
+        let mut f = fetch::fetch(&r, &dir, &self.opts, job.protocol)?;
+        if self.opts.port.is_some() {
+            f.artifact.port = self.opts.port;
+        }
         // A pull into a cache without the image transfers every blob; from the
         // cache, or a bare file, nothing.
         let pulled_bytes = if f.was_empty && f.pull.is_some() {
@@ -535,6 +543,16 @@ impl Runner {
         spec.check()?;
         crate::runtime::require(job.runtime, Some(&self.runner_exe))?;
         let p = self.prepare(job)?;
+        if let (Protocol::Http, Some(port)) = (p.artifact.protocol, p.artifact.port) {
+            if let Some(c) = spec.concurrency.iter().find(|c| **c > 1) {
+                return Err(crate::Error::Usage(format!(
+                    "load at concurrency {c} needs {c} instances at once, but {} listens on the fixed port {port} \
+                     and instances share the host's network: they would collide; load it at concurrency 1, \
+                     or let it listen on $PORT",
+                    p.artifact.function
+                )));
+            }
+        }
         let l = self.launcher(&p, job.runtime, job.args)?;
         let mut r = self.base(&p, &l, Mode::Load, job);
         let body = Arc::new(job.payload.to_vec());

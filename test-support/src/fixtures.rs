@@ -128,3 +128,47 @@ pub fn hello_aarch64() -> PathBuf {
 pub fn hello_wasm() -> PathBuf {
     compile_hello("wasm32-wasip1", "hello.wasm", &[])
 }
+
+/// The function-style fixtures' workspace (`tests/fixtures/styles` at the
+/// repository root).
+pub fn styles_workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/styles")
+}
+
+/// The one target dir every test of this build uses for the styles fixtures
+/// (`<target>/lumos-styles-fixtures`), so tokio and hyper compile once per run.
+pub fn styles_target() -> PathBuf {
+    shared_dir("lumos-styles-fixtures")
+}
+
+/// A package of the styles fixtures built `--locked --release` for `triple`
+/// into [`styles_target`]; returns the executable or module.
+pub fn styles_package(package: &str, triple: &str) -> PathBuf {
+    let target = styles_target();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .current_dir(styles_workspace())
+        .args([
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            package,
+            "--target",
+            triple,
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .status()
+        .expect("run cargo for the styles fixtures");
+    assert!(
+        st.success(),
+        "building tests/fixtures/styles {package} for {triple} failed"
+    );
+    let file = if triple.starts_with("wasm32") {
+        format!("{package}.wasm")
+    } else {
+        package.to_string()
+    };
+    target.join(triple).join("release").join(file)
+}

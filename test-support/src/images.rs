@@ -67,6 +67,8 @@ pub fn pack_options() -> lumos_oci::pack::PackOptions {
         revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
         wasm_format: lumos_oci::image::WasmFormat::Compat,
         protocol: Some(lumos_model::Protocol::Lumos),
+        port: None,
+        args: vec![],
         client: fast_client(),
     }
 }

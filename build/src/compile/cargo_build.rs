@@ -23,6 +23,8 @@ pub struct CargoBuild<'a> {
     pub profile: &'a str,
     /// Package name -> binary name.
     pub packages: BTreeMap<String, String>,
+    /// Package name -> cargo package id, given to `-p`.
+    pub ids: BTreeMap<String, String>,
     pub env: BTreeMap<String, String>,
     pub args: &'a CargoArgs,
 }
@@ -49,7 +51,8 @@ impl CargoBuild<'_> {
             .arg("--message-format=json-render-diagnostics")
             .arg("--keep-going");
         for package in self.packages.keys() {
-            cmd.arg("-p").arg(package);
+            // By id: `-p NAME` is ambiguous when a dependency has the same name.
+            cmd.arg("-p").arg(self.ids.get(package).unwrap_or(package));
         }
         self.args.apply_build(&mut cmd);
         cmd.envs(&self.env);

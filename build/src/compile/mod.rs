@@ -72,8 +72,27 @@ pub enum BuildEvent {
         artifact: BuildArtifact,
         fresh: bool,
     },
-    /// A function package failed.
-    Failed { package: String, reason: String },
+    /// Some variants of a function package failed (the others were built).
+    Failed(BuildFailure),
+}
+
+/// Variants of one function package that did not build, for one reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildFailure {
+    pub function: String,
+    pub package: String,
+    /// The variants asked for and not built.
+    pub variants: Vec<Variant>,
+    /// Why, on one line.
+    pub reason: String,
+}
+
+impl BuildFailure {
+    /// The variants, comma-separated.
+    pub fn variant_list(&self) -> String {
+        let names: Vec<String> = self.variants.iter().map(Variant::to_string).collect();
+        names.join(", ")
+    }
 }
 
 /// The result of a build.
@@ -81,22 +100,32 @@ pub enum BuildEvent {
 pub struct BuildReport {
     /// build.json as written (None when there was nothing to build).
     pub manifest: Option<BuildManifest>,
-    /// Function packages that failed to build, with the reason.
-    pub failures: Vec<(String, String)>,
+    /// The functions of which this build placed at least one artifact.
+    pub built: BTreeSet<String>,
+    /// What failed: a failed variant fails alone, the function's other
+    /// variants are built, placed and listed in build.json.
+    pub failures: Vec<BuildFailure>,
 }
 
 impl BuildReport {
-    /// Fails when any function failed; used for the exit status.
+    /// Fails when any variant failed; used for the exit status.
     pub fn check(&self) -> Result<()> {
         if self.failures.is_empty() {
             return Ok(());
         }
-        let names: Vec<&str> = self.failures.iter().map(|(p, _)| p.as_str()).collect();
-        bail!(
-            "{} function(s) failed to build: {}",
-            names.len(),
-            names.join(", ")
-        )
+        let names: Vec<String> = self
+            .failures
+            .iter()
+            .map(|f| format!("{} ({})", f.package, f.variant_list()))
+            .collect();
+        bail!("{} build(s) failed: {}", names.len(), names.join(", "))
+    }
+
+    /// Whether `variant` of `package` failed in this build.
+    pub fn failed(&self, package: &str, variant: Variant) -> Option<&BuildFailure> {
+        self.failures
+            .iter()
+            .find(|f| f.package == package && f.variants.contains(&variant))
     }
 }
 
@@ -167,17 +196,20 @@ pub fn build(
         wasmedge.insert(arch, aot_wasmedge::Compiler::locate(arch)?);
     }
 
-    // Cargo builds: one per (triple, profile).
-    let mut failures: BTreeMap<String, String> = BTreeMap::new();
+    // Cargo builds: one per (triple, profile). A failure fails the variants
+    // of that triple alone: (function, variant) -> why.
+    let mut failed: BTreeMap<(usize, Variant), String> = BTreeMap::new();
     let mut compiled: BTreeMap<(&str, String), PathBuf> = BTreeMap::new(); // (triple, package) -> exe
     for triple in &triples {
         let mut by_profile: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
         for job in jobs.iter().filter(|j| triple_of(j.variant) == *triple) {
             let f = &ws.functions[job.function];
             by_profile
                 .entry(profile_for(cargo, ws, f))
                 .or_default()
-                .insert(f.package.clone(), f.name.clone());
+                .insert(f.package.clone(), f.bin.clone());
+            ids.insert(f.package.clone(), f.id.clone());
         }
         for (profile, packages) in by_profile {
             on(BuildEvent::Cargo {
@@ -191,14 +223,19 @@ pub fn build(
                 triple,
                 profile: &profile,
                 packages,
+                ids: ids.clone(),
                 env: envs[triple].clone(),
                 args: cargo,
             }
             .run()?;
-            for package in &out.failed {
-                failures.entry(package.clone()).or_insert_with(|| {
-                    format!("cargo build for {triple} failed (see cargo's messages above)")
-                });
+            for job in jobs.iter().filter(|j| {
+                triple_of(j.variant) == *triple
+                    && out.failed.contains(&ws.functions[j.function].package)
+            }) {
+                let f = &ws.functions[job.function];
+                failed
+                    .entry((job.function, job.variant))
+                    .or_insert_with(|| cargo_failure(f, triple));
             }
             for (package, exe) in out.executables {
                 compiled.insert((triple, package), exe);
@@ -217,9 +254,6 @@ pub fn build(
     let mut wasm_modules: BTreeMap<usize, PathBuf> = BTreeMap::new();
     let mut produced: Vec<(usize, Variant, PathBuf, Option<String>)> = Vec::new();
     for (i, f) in ws.functions.iter().enumerate() {
-        if failures.contains_key(&f.package) {
-            continue;
-        }
         let wants_wasm = jobs
             .iter()
             .any(|j| j.function == i && triple_of(j.variant) == "wasm32-wasip1");
@@ -237,7 +271,7 @@ pub fn build(
     let mut aot_jobs = Vec::new();
     for job in &jobs {
         let f = &ws.functions[job.function];
-        if failures.contains_key(&f.package) {
+        if failed.contains_key(&(job.function, job.variant)) {
             continue;
         }
         match job.variant {
@@ -299,13 +333,13 @@ pub fn build(
         }
     });
     for (job, result) in aot_results.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        let f = &ws.functions[job.function];
         match result {
             Ok((path, engine)) => produced.push((job.function, job.variant, path, Some(engine))),
             Err(e) => {
-                failures.entry(f.package.clone()).or_insert_with(|| {
-                    format!("{}: {}", job.variant, lumos_model::error_chain(&e))
-                });
+                failed.insert(
+                    (job.function, job.variant),
+                    lumos_model::error_chain(&e).to_string(),
+                );
             }
         }
     }
@@ -340,18 +374,53 @@ pub fn build(
         built.entry(i).or_default().push(artifact);
     }
 
-    let manifest = merge_manifest(&ws.target_dir, ws, built);
+    let built_names = built
+        .keys()
+        .map(|&i| ws.functions[i].name.clone())
+        .collect();
+    let manifest = merge_manifest(&ws.target_dir, ws, built, &failed);
     crate::manifest::write(&ws.target_dir, &manifest)?;
-    for (package, reason) in &failures {
-        on(BuildEvent::Failed {
-            package: package.clone(),
-            reason: reason.clone(),
-        });
+    // One failure per function and reason, listing its variants.
+    let mut grouped: BTreeMap<(usize, String), Vec<Variant>> = BTreeMap::new();
+    for ((i, variant), reason) in failed {
+        grouped.entry((i, reason)).or_default().push(variant);
+    }
+    let failures: Vec<BuildFailure> = grouped
+        .into_iter()
+        .map(|((i, reason), variants)| BuildFailure {
+            function: ws.functions[i].name.clone(),
+            package: ws.functions[i].package.clone(),
+            variants,
+            reason,
+        })
+        .collect();
+    for failure in &failures {
+        on(BuildEvent::Failed(failure.clone()));
     }
     Ok(BuildReport {
         manifest: Some(manifest),
-        failures: failures.into_iter().collect(),
+        built: built_names,
+        failures,
     })
+}
+
+/// Why the variants of `f` for `triple` were not built: cargo failed. A wasm
+/// build failure of a function that also runs natively says how to keep to
+/// native (crates on tokio's net, actix or C libraries do not build for wasm).
+fn cargo_failure(f: &Function, triple: &str) -> String {
+    let mut why = format!("cargo build for {triple} failed (see cargo's messages above)");
+    if triple == "wasm32-wasip1"
+        && f.config
+            .runtimes
+            .contains(&lumos_model::RuntimeFamily::Native)
+    {
+        why.push_str(&format!(
+            "; if `{}` is not meant for wasm, set `runtimes = [\"native\"]` in [package.metadata.lumos] of {}",
+            f.package,
+            f.dir.join("Cargo.toml").display()
+        ));
+    }
+    why
 }
 
 fn triple_of(variant: Variant) -> &'static str {
@@ -454,11 +523,13 @@ fn aot_compile(
 }
 
 /// The new manifest: this build's artifacts, plus what earlier builds left for
-/// variants (or functions) not built now, as long as those files are still there.
+/// variants (or functions) not built now, as long as those files are still
+/// there; a variant that failed now is dropped (its old file is stale).
 fn merge_manifest(
     target_dir: &Path,
     ws: &Workspace,
     built: BTreeMap<usize, Vec<BuildArtifact>>,
+    failed: &BTreeMap<(usize, Variant), String>,
 ) -> BuildManifest {
     // An unreadable old manifest is replaced: it only lists what can be rebuilt.
     let old = crate::manifest::read(target_dir).unwrap_or_default();
@@ -484,12 +555,25 @@ fn merge_manifest(
             f.name.clone(),
             FunctionArtifacts {
                 name: f.name.clone(),
-                package: f.package.clone(),
+                package: ws.packages_of(&f.name),
                 protocol: f.config.protocol,
-                base: f.config.base.clone(),
+                // Native images' base: the native twin's.
+                base: ws
+                    .function_for(&f.name, lumos_model::RuntimeFamily::Native)
+                    .unwrap_or(f)
+                    .config
+                    .base
+                    .clone(),
+                port: f.config.port,
+                args: f.config.args.clone(),
                 artifacts: kept,
             },
         );
+    }
+    for (i, variant) in failed.keys() {
+        if let Some(f) = by_name.get_mut(&ws.functions[*i].name) {
+            f.artifacts.retain(|a| a.variant != *variant);
+        }
     }
     let functions = by_name
         .into_values()

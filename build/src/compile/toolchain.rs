@@ -140,8 +140,11 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
 /// a check that the linker is really there.
 ///
 /// Where the repository configures a linker we use it; otherwise aarch64 links
-/// with `rust-lld` (shipped with rustc) and C parts compile with
-/// `aarch64-linux-gnu-gcc`.
+/// with `rust-lld` (shipped with rustc) and C parts (`*-sys` crates) compile
+/// with the zig wrappers of scripts/install-zig (`$LUMOS_ZIG_ROOT/bin`,
+/// default /opt/lumos/zig/bin) or an `aarch64-linux-musl-gcc` on PATH, unless
+/// `CC_aarch64_unknown_linux_musl` is set. Debian's `aarch64-linux-gnu-gcc`
+/// has no libc headers, musl or glibc, so it cannot build them.
 pub fn musl_environment(
     dir: &Path,
     sysroot: &Path,
@@ -159,10 +162,27 @@ pub fn musl_environment(
             );
             env.insert(var, "rust-lld".to_string());
             let cc_var = format!("CC_{}", triple.replace('-', "_"));
-            if std::env::var_os(&cc_var).is_none()
-                && find_program("aarch64-linux-gnu-gcc").is_some()
-            {
-                env.insert(cc_var, "aarch64-linux-gnu-gcc".to_string());
+            if std::env::var_os(&cc_var).is_none() {
+                let zig_bin = std::env::var_os("LUMOS_ZIG_ROOT")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| PathBuf::from("/opt/lumos/zig"))
+                    .join("bin");
+                let zig_cc = zig_bin.join("aarch64-linux-musl-cc");
+                let (cc, ar) = if zig_cc.is_file() {
+                    (zig_cc, zig_bin.join("aarch64-linux-musl-ar"))
+                } else if let Some(gcc) = find_program("aarch64-linux-musl-gcc") {
+                    let ar = gcc.with_file_name("aarch64-linux-musl-ar");
+                    (gcc, ar)
+                } else {
+                    bail!(
+                        "no C compiler for {triple} (crates with C code such as zstd-sys need one): run scripts/install-zig (or scripts/setup), or set {cc_var}"
+                    );
+                };
+                env.insert(cc_var, cc.to_string_lossy().into_owned());
+                let ar_var = format!("AR_{}", triple.replace('-', "_"));
+                if std::env::var_os(&ar_var).is_none() && ar.is_file() {
+                    env.insert(ar_var, ar.to_string_lossy().into_owned());
+                }
             }
             ("rust-lld".to_string(), "the lumos default".to_string())
         }
@@ -221,6 +241,49 @@ mod tests {
         assert_eq!(
             configured_linker(&dir.path().join("a/b"), "x86_64-unknown-linux-musl").unwrap(),
             None
+        );
+    }
+
+    #[test]
+    fn aarch64_musl_c_compiler_is_the_zig_wrapper_or_a_one_line_error() {
+        if std::env::var_os("CC_aarch64_unknown_linux_musl").is_some()
+            || std::env::var_os("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER").is_some()
+            || find_program("aarch64-linux-musl-gcc").is_some()
+        {
+            return; // the machine's own setting wins; nothing to check here
+        }
+        let ws = tempfile::tempdir().unwrap();
+        let zig = tempfile::tempdir().unwrap();
+        let sysroot = rustc_sysroot(ws.path()).unwrap();
+        // Only this test sets LUMOS_ZIG_ROOT.
+        std::env::set_var("LUMOS_ZIG_ROOT", zig.path());
+        let e = musl_environment(ws.path(), &sysroot, "aarch64-unknown-linux-musl")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("scripts/install-zig") && e.contains("CC_aarch64_unknown_linux_musl"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+        std::fs::create_dir_all(zig.path().join("bin")).unwrap();
+        for tool in ["aarch64-linux-musl-cc", "aarch64-linux-musl-ar"] {
+            std::fs::write(zig.path().join("bin").join(tool), "#!/bin/sh\n").unwrap();
+        }
+        let env = musl_environment(ws.path(), &sysroot, "aarch64-unknown-linux-musl").unwrap();
+        std::env::remove_var("LUMOS_ZIG_ROOT");
+        let bin = zig.path().join("bin");
+        assert_eq!(
+            env.get("CC_aarch64_unknown_linux_musl").map(PathBuf::from),
+            Some(bin.join("aarch64-linux-musl-cc"))
+        );
+        assert_eq!(
+            env.get("AR_aarch64_unknown_linux_musl").map(PathBuf::from),
+            Some(bin.join("aarch64-linux-musl-ar"))
+        );
+        assert_eq!(
+            env.get("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER")
+                .map(String::as_str),
+            Some("rust-lld")
         );
     }
 

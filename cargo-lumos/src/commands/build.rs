@@ -104,9 +104,12 @@ pub fn show(e: &BuildEvent, format: MessageFormat) {
                 a.path.display()
             ),
         },
-        BuildEvent::Failed { package, reason } => {
-            eprintln!("error: function package `{package}` failed: {reason}")
-        }
+        BuildEvent::Failed(f) => eprintln!(
+            "error: function package `{}` failed for {}: {}",
+            f.package,
+            f.variant_list(),
+            f.reason
+        ),
     }
 }
 
@@ -134,15 +137,15 @@ pub fn run(args: BuildArgs) -> anyhow::Result<ExitCode> {
     let report = lumos_build::compile::build(&ws, &args.cargo, &opts, &mut |e| show(&e, format))?;
     if args.image {
         if let Some(manifest) = &report.manifest {
-            // Only what was selected and built now: the functions of this
-            // build that did not fail (build.json may list others).
+            // Only what was selected and built now: the functions of which
+            // this build placed something (a failed variant is not in
+            // build.json; build.json may list other functions).
             let mut req = args.image_args.request();
-            req.functions = ws
-                .functions
+            req.functions = report
+                .built
                 .iter()
-                .filter(|f| !report.failures.iter().any(|(p, _)| p == &f.package))
-                .filter(|f| manifest.function(&f.name).is_some())
-                .map(|f| f.name.clone())
+                .filter(|name| manifest.function(name).is_some())
+                .cloned()
                 .collect();
             if !req.functions.is_empty() {
                 let packed = lumos_build::images::pack(&ws.target_dir, &req)?;

@@ -425,6 +425,19 @@ fn a_failing_function_is_counted_in_errors_not_dropped() {
             sample.contains("refusing") || sample.contains("exit"),
             "{r}"
         );
+        // No request answered: no figures in the JSON either.
+        for figure in [
+            "latency_ms",
+            "cold_start_ms",
+            "phases_ms",
+            "cpu_ms",
+            "peak_rss_bytes",
+        ] {
+            assert!(
+                r[figure].is_null(),
+                "{figure} of a row that never answered: {r}"
+            );
+        }
     }
     assert!(stdout(&out).contains("error(s)"), "{}", stdout(&out));
     // Its images say how it is invoked, so a runner needs no --protocol.

@@ -12,4 +12,5 @@ mod knative;
 mod other_workspace;
 mod push_credentials;
 mod registry_input;
+mod styles;
 mod wasmedge;

@@ -164,6 +164,10 @@ struct RunArgs {
     /// Override the image's protocol: lumos | stdio | http.
     #[arg(long, value_enum)]
     protocol: Option<Protocol>,
+    /// http: the fixed port the function listens on (default: the image's
+    /// dev.lumos.port label; else a free port, given in $PORT).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    port: Option<u16>,
     /// Payload group name, recorded.
     #[arg(long)]
     group: Option<String>,
@@ -194,6 +198,7 @@ impl RunArgs {
                 max_entries: self.unpack_max_entries,
             },
             protocol: self.protocol,
+            port: self.port,
             group: self.group.clone(),
             warmup: self.warmup,
             requests: self.requests,

@@ -167,6 +167,8 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
         source: None,
         revision: None,
         protocol: None,
+        port: None,
+        args: vec![],
     };
     let wt = AotInfo {
         engine: AotEngine::Wasmtime,

@@ -31,6 +31,8 @@ pub struct Fixtures {
     pub native: PathBuf,
     pub native_stdio: PathBuf,
     pub native_http: PathBuf,
+    /// Listens somewhere other than `$PORT` and says so on stdout.
+    pub native_http_elsewhere: PathBuf,
     pub wasm: PathBuf,
     pub wasm_stdio: PathBuf,
     /// `fixture.wasm` precompiled for this CPU by `lumos-runner precompile`.
@@ -60,6 +62,7 @@ pub fn fixtures() -> &'static Fixtures {
             native: musl.join("fixture"),
             native_stdio: musl.join("fixture-stdio"),
             native_http: musl.join("fixture-http"),
+            native_http_elsewhere: musl.join("fixture-http-elsewhere"),
             wasm: wasm.join("fixture.wasm"),
             wasm_stdio: wasm.join("fixture-stdio.wasm"),
             cwasm,
@@ -100,6 +103,8 @@ pub fn layout(dir: &Path) -> PathBuf {
         source: None,
         revision: None,
         protocol: None,
+        port: None,
+        args: vec![],
     };
     let n = pack_native(
         &layout,

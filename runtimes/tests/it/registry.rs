@@ -297,6 +297,8 @@ fn an_image_says_how_its_function_is_invoked() {
         source: None,
         revision: None,
         protocol: Some(Protocol::Stdio),
+        port: None,
+        args: vec![],
     };
     let labelled = pack_native(&layout, &meta, &exe, Arch::X86_64, None).unwrap();
     let bare = pack_native(

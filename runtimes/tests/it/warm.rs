@@ -229,6 +229,76 @@ fn http_protocol_native() {
     assert!(e.to_string().contains("sockets"), "{e}");
 }
 
+/// The HTTP client adds nothing: the fixture writes each response as two
+/// small segments with Nagle on (as hyper_wasi does), so a client that delays
+/// its ACKs measures ~40 ms more per kept-alive request than the handler takes.
+#[test]
+fn http_latency_is_the_handler_with_no_delayed_ack_wait() {
+    require("runc");
+    let f = fixtures();
+    let mut o = opts();
+    o.protocol = Some(Protocol::Http);
+    let runner = Runner::new(o).unwrap();
+    let img = file_ref(&f.native_http);
+    let r = runner
+        .run_warm(&img, Runtime::Native, br#"{"sleep_ms":20}"#)
+        .unwrap();
+    assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+    let l = r.latency_ms.unwrap();
+    // A 20 ms handler: never below, and its median within 5 ms even on a busy
+    // 2-core machine; a delayed ACK would add 40 ms.
+    assert!(
+        l.min >= 20.0 && l.p50 < 25.0,
+        "a 20 ms handler measured {l:?}"
+    );
+    let r = runner.run_warm(&img, Runtime::Native, b"{}").unwrap();
+    assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+    let l = r.latency_ms.unwrap();
+    // A correctness bound far below the 40 ms delayed-ACK timer, not a speed target.
+    assert!(l.p50 < 10.0, "a 0-work handler measured {l:?}");
+}
+
+/// The runner reads an http instance's stdout: a server that logs every
+/// request there keeps answering past a full pipe; and one that never listens
+/// on `$PORT` fails its start in one line naming the port, the time waited and
+/// its last output.
+#[test]
+fn http_instance_output_is_read_and_shown_when_it_never_listens() {
+    require("runc");
+    let f = fixtures();
+    let mut o = opts();
+    o.protocol = Some(Protocol::Http);
+    o.warmup = 0;
+    o.requests = 3;
+    o.limits.request_timeout = std::time::Duration::from_secs(5);
+    let runner = Runner::new(o).unwrap();
+    // 3 x 200 KB of log lines, far past a 64 KiB pipe.
+    let r = runner
+        .run_warm(
+            &file_ref(&f.native_http),
+            Runtime::Native,
+            br#"{"log_bytes":200000}"#,
+        )
+        .unwrap();
+    assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+    let mut o = opts();
+    o.protocol = Some(Protocol::Http);
+    o.limits.start_timeout = std::time::Duration::from_secs(2);
+    let runner = Runner::new(o).unwrap();
+    let e = runner
+        .run_cold(&file_ref(&f.native_http_elsewhere), Runtime::Native, b"{}")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("nothing listened on port ")
+            && e.contains("within 2.0 s")
+            && e.contains("Listening on http://127.0.0.1:")
+            && e.contains("a warning on stderr")
+            && !e.contains('\n'),
+        "{e}"
+    );
+}
+
 #[test]
 fn wasm_gets_no_environment_and_no_files() {
     let runner = Runner::new(opts()).unwrap();
