@@ -62,7 +62,7 @@ impl ImageMeta {
         a
     }
 
-    fn mtime(&self) -> u64 {
+    pub(crate) fn mtime(&self) -> u64 {
         self.created.max(0) as u64
     }
 }
@@ -122,7 +122,7 @@ pub struct Packed {
     pub descriptor: Descriptor,
 }
 
-fn history(meta: &ImageMeta, created_by: &str) -> Value {
+pub(crate) fn history(meta: &ImageMeta, created_by: &str) -> Value {
     json!({
         "created": rfc3339(meta.created),
         "created_by": created_by,
@@ -130,7 +130,7 @@ fn history(meta: &ImageMeta, created_by: &str) -> Value {
     })
 }
 
-fn write_manifest(
+pub(crate) fn write_manifest(
     layout: &Layout,
     config_media_type: &str,
     config: &[u8],

@@ -42,7 +42,12 @@ impl Artifact {
 
     /// A bare executable or module as a one-file rootfs (no image): `file:PATH`.
     /// The file is hard-linked (or copied) into `dir/rootfs/<name>`.
-    pub fn from_file(path: &Path, dir: &Path, protocol: Protocol) -> crate::Result<Artifact> {
+    /// Without a `protocol`, a component is `wasi-http` and anything else `lumos`.
+    pub fn from_file(
+        path: &Path,
+        dir: &Path,
+        protocol: Option<Protocol>,
+    ) -> crate::Result<Artifact> {
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -58,6 +63,13 @@ impl Artifact {
         }
         let bytes = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
         let function = name.split('.').next().unwrap_or(&name).to_string();
+        let protocol = protocol.unwrap_or_else(|| {
+            if entry_is_component(&dst) {
+                Protocol::WasiHttp
+            } else {
+                Protocol::Lumos
+            }
+        });
         Ok(Artifact {
             function,
             rootfs,
@@ -78,7 +90,8 @@ impl Artifact {
     /// From an OCI image config JSON and an unpacked rootfs.
     ///
     /// Labels (config `Labels` or manifest annotations) that the runner reads:
-    /// `dev.lumos.function`, `dev.lumos.protocol` (lumos|stdio|http), and the
+    /// `dev.lumos.function`, `dev.lumos.protocol` (lumos|stdio|http|wasi-http;
+    /// without it, a component entry means wasi-http), and the
     /// WASI grants a function may ask for: `dev.lumos.wasi.env` (JSON object),
     /// `dev.lumos.wasi.dirs` (JSON array of guest paths, preopened from
     /// directories of the same path in the rootfs), `dev.lumos.wasi.network` ("true").
@@ -121,6 +134,9 @@ impl Artifact {
             Some(p) => p,
             None => match labels.get("dev.lumos.protocol") {
                 Some(p) => p.parse()?,
+                None if entry_is_component(&rootfs.join(argv[0].trim_start_matches('/'))) => {
+                    Protocol::WasiHttp
+                }
                 None => Protocol::Lumos,
             },
         };
@@ -170,6 +186,22 @@ impl Artifact {
             image,
         })
     }
+}
+
+/// Whether an entry is a component (then its protocol, unless the image says
+/// otherwise, is `wasi-http`). ELF files are examined only when named
+/// `*.wasm` / `*.cwasm` (AoT images), so a native entry costs one 8-byte read.
+fn entry_is_component(path: &Path) -> bool {
+    use crate::engine::binary::{detect_file, read_header};
+    let named_wasm = path
+        .extension()
+        .is_some_and(|e| e == "wasm" || e == "cwasm");
+    let b = if named_wasm {
+        detect_file(path)
+    } else {
+        read_header(path)
+    };
+    b.map(|b| b.is_component()).unwrap_or(false)
 }
 
 /// Sum of the sizes of the regular files under `dir`.

@@ -139,7 +139,7 @@ pub fn fetch(
     match r {
         ImageRef::File(p) => {
             let dir = cache.join("files").join(crate::instance::new_instance_id());
-            let a = Artifact::from_file(p, &dir, protocol.unwrap_or_default())?;
+            let a = Artifact::from_file(p, &dir, protocol)?;
             Ok(Fetched {
                 artifact: a,
                 pull: None,

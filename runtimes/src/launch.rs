@@ -3,6 +3,7 @@
 
 use crate::artifact::Artifact;
 use crate::container::{self, NativeLaunch, Sandbox};
+use crate::engine::binary::Binary;
 use crate::guard::Guard;
 use crate::host::{Failure, FrameConn, Reply};
 use crate::http::HttpConn;
@@ -97,23 +98,45 @@ pub struct Started {
 impl Launcher {
     /// Checks the runtime fits the artifact before anything is started.
     pub fn validate(&self) -> crate::Result<()> {
-        self.runtime
-            .availability()
-            .map_err(|msg| crate::Error::Unavailable {
-                runtime: self.runtime.name().into(),
-                msg,
-            })?;
         let entry = self.artifact.entry_path();
-        let head = crate::engine::wasmtime::read_head(&entry)
-            .map_err(|e| crate::Error::Image(format!("entry {}: {e}", entry.display())))?;
-        let is_wasm = head == *b"\0asm";
-        let is_elf = head == *b"\x7fELF";
+        // Parsing an ELF file to tell a .cwasm is needed for wasmtime-aot only.
+        let binary = if self.runtime == Runtime::WasmtimeAot {
+            crate::engine::binary::detect_file(&entry)
+        } else {
+            crate::engine::binary::read_header(&entry)
+        }
+        .map_err(|e| crate::Error::Image(format!("entry {}: {e}", entry.display())))?;
+        let is_wasm = matches!(binary, Binary::Wasm(_));
+        let is_elf = matches!(binary, Binary::Elf | Binary::Cwasm(_));
         let bad = |m: &str| {
             Err(crate::Error::Unavailable {
                 runtime: self.runtime.name().into(),
                 msg: m.into(),
             })
         };
+        let wasi_http = self.artifact.protocol == Protocol::WasiHttp;
+        // Said first: true whether or not this build has WasmEdge.
+        if (wasi_http || binary.is_component())
+            && matches!(
+                self.runtime,
+                Runtime::WasmiInterp | Runtime::WasmedgeInterp | Runtime::WasmedgeAot
+            )
+        {
+            return bad(&format!(
+                "a wasi:http component needs the component model, which {} lacks; \
+                 run it on wasmtime-jit or wasmtime-aot",
+                match self.runtime {
+                    Runtime::WasmiInterp => "wasmi 2.0",
+                    _ => "WasmEdge 0.14",
+                }
+            ));
+        }
+        self.runtime
+            .availability()
+            .map_err(|msg| crate::Error::Unavailable {
+                runtime: self.runtime.name().into(),
+                msg,
+            })?;
         match self.runtime {
             Runtime::Native if !is_elf => bad("the image's entry is not a native executable"),
             Runtime::WasmtimeAot if !is_elf => {
@@ -126,6 +149,19 @@ impl Launcher {
                 if !is_wasm =>
             {
                 bad("the image's entry is not a wasm module")
+            }
+            Runtime::WasmtimeJit | Runtime::WasmtimeAot if wasi_http && !binary.is_component() => {
+                bad(
+                    "protocol wasi-http needs a component (or a .cwasm precompiled from one); \
+                     the image's entry is a core module",
+                )
+            }
+            Runtime::WasmtimeJit | Runtime::WasmtimeAot if !wasi_http && binary.is_component() => {
+                bad(&format!(
+                    "the image's entry is a component: run it with protocol wasi-http \
+                     (the image says {})",
+                    self.artifact.protocol.name()
+                ))
             }
             r if r.is_wasm()
                 && self.artifact.protocol == Protocol::Http
@@ -170,8 +206,13 @@ impl Launcher {
             args.push(m.to_string().into());
         }
         let mut policy = a.wasi.clone();
-        if let Some(p) = port {
-            policy.env.push(("PORT".into(), p.to_string()));
+        match (port, a.protocol) {
+            (Some(p), Protocol::WasiHttp) => {
+                args.push("--http-port".into());
+                args.push(p.to_string().into());
+            }
+            (Some(p), _) => policy.env.push(("PORT".into(), p.to_string())),
+            (None, _) => {}
         }
         args.extend(policy.to_args().into_iter().map(Into::into));
         args.push(a.entry_path().into());
@@ -211,7 +252,7 @@ impl Launcher {
     /// Starts a long-lived instance and waits until it is ready.
     pub fn start(&self) -> Result<Started, Failure> {
         let port = match self.artifact.protocol {
-            Protocol::Http => {
+            Protocol::Http | Protocol::WasiHttp => {
                 Some(crate::http::free_port().map_err(|e| Failure::Start(e.to_string()))?)
             }
             _ => None,
@@ -221,7 +262,7 @@ impl Launcher {
         let t1 = Instant::now();
         let deadline = t1 + self.limits.start_timeout;
         let conn = match (self.artifact.protocol, port) {
-            (Protocol::Http, Some(port)) => {
+            (Protocol::Http | Protocol::WasiHttp, Some(port)) => {
                 HttpConn::wait_ready(proc, port, deadline).map(Conn::Http)
             }
             _ => FrameConn::handshake(proc, deadline).map(Conn::Frames),

@@ -12,7 +12,8 @@
 //!   and the `stdio` protocol; [`http`]: the `http` protocol.
 //! - [`instance`]: an instance process (pipes, process group, /proc and wait4 usage).
 //! - [`guard`]: a process that cleans up if the runner dies.
-//! - [`engine`]: the wasm shim (wasmtime AoT/JIT, wasmi, WasmEdge).
+//! - [`engine`]: the wasm shim (wasmtime AoT/JIT, wasmi, WasmEdge), and the
+//!   wasi:http component host (wasmtime-wasi-http).
 //! - [`container`]: runc, crun, unshare+chroot, plain process for native.
 //! - [`fetch`]: pull and unpack into the cache (lumos-oci); [`artifact`]: what to run.
 //! - [`launch`]: starting instances, a slot that replaces failed ones.

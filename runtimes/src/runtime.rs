@@ -103,6 +103,26 @@ pub enum Protocol {
     Stdio,
     /// `POST /` on `$PORT`.
     Http,
+    /// A component exporting `wasi:http/incoming-handler`, served over HTTP by
+    /// the runner's wasmtime-wasi-http shim on a port the runner chooses.
+    #[serde(rename = "wasi-http")]
+    WasiHttp,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Lumos => "lumos",
+            Protocol::Stdio => "stdio",
+            Protocol::Http => "http",
+            Protocol::WasiHttp => "wasi-http",
+        }
+    }
+
+    /// Whether the runner talks to the instance over HTTP on a port.
+    pub fn is_http(self) -> bool {
+        matches!(self, Protocol::Http | Protocol::WasiHttp)
+    }
 }
 
 impl FromStr for Protocol {
@@ -112,8 +132,9 @@ impl FromStr for Protocol {
             "lumos" => Ok(Protocol::Lumos),
             "stdio" => Ok(Protocol::Stdio),
             "http" => Ok(Protocol::Http),
+            "wasi-http" => Ok(Protocol::WasiHttp),
             _ => Err(crate::Error::Usage(format!(
-                "unknown protocol {s:?}; expected lumos, stdio or http"
+                "unknown protocol {s:?}; expected lumos, stdio, http or wasi-http"
             ))),
         }
     }

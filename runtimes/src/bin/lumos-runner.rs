@@ -49,7 +49,7 @@ enum Cmd {
     },
     /// Print the sandbox probe, the machine and the versions.
     Probe,
-    /// Precompile a wasm module to a wasmtime .cwasm.
+    /// Precompile a wasm module or component to a wasmtime .cwasm.
     Precompile {
         module: PathBuf,
         #[arg(short, long)]
@@ -94,7 +94,7 @@ struct RunArgs {
     /// Plain HTTP to a non-loopback registry.
     #[arg(long)]
     insecure: bool,
-    /// Override the image's protocol: lumos | stdio | http.
+    /// Override the image's protocol: lumos | stdio | http | wasi-http.
     #[arg(long)]
     protocol: Option<String>,
     /// Payload group name, recorded.

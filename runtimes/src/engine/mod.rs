@@ -1,9 +1,13 @@
 //! The wasm shim: `lumos-runner shim --engine E module` hosts one module in
 //! one engine, with WASI stdio inherited (the frame pipes), no preopened
 //! directories, no environment and no network unless asked, and a memory
-//! limit that turns growth past it into a trap.
+//! limit that turns growth past it into a trap. With `--http-port P`
+//! (wasmtime only) it serves a wasi:http component over HTTP instead
+//! ([`wasi_http`]).
 
+pub mod binary;
 pub mod shim_args;
+pub mod wasi_http;
 #[cfg(feature = "wasmedge")]
 pub mod wasmedge;
 pub mod wasmedge_aot;
@@ -56,6 +60,8 @@ pub struct ShimOpts {
     pub name: String,
     pub memory_limit: Option<u64>,
     pub policy: WasiPolicy,
+    /// Serve a wasi:http component on `127.0.0.1:PORT` (protocol `wasi-http`).
+    pub http_port: Option<u16>,
 }
 
 /// A failure inside the shim, printed on its stderr.
@@ -71,6 +77,7 @@ pub enum ShimError {
 
 /// With `LUMOS_SHIM_TRACE` set, the shim prints to stderr the time since it
 /// entered `main` at each step of its start.
+#[derive(Clone, Copy)]
 pub(crate) struct Trace(Option<std::time::Instant>);
 
 impl Trace {
@@ -90,15 +97,23 @@ impl Trace {
 /// Runs the shim for `engine`; returns the process exit status.
 pub fn shim_main(engine: crate::Runtime, opts: &ShimOpts) -> i32 {
     use crate::Runtime as R;
-    let r = match engine {
-        R::WasmtimeAot => wasmtime::run(opts, true),
-        R::WasmtimeJit => wasmtime::run(opts, false),
-        R::WasmiInterp => wasmi::run(opts),
+    let r = match (engine, opts.http_port) {
+        (R::WasmtimeAot | R::WasmtimeJit, Some(port)) => {
+            wasi_http::run(opts, engine == R::WasmtimeAot, port)
+        }
+        (other, Some(_)) => Err(ShimError::Unsupported(format!(
+            "--http-port: {} cannot host a wasi:http component (no component model); \
+             use wasmtime-jit or wasmtime-aot",
+            other.name()
+        ))),
+        (R::WasmtimeAot, None) => wasmtime::run(opts, true),
+        (R::WasmtimeJit, None) => wasmtime::run(opts, false),
+        (R::WasmiInterp, None) => wasmi::run(opts),
         #[cfg(feature = "wasmedge")]
-        R::WasmedgeInterp => wasmedge::run(opts, false),
+        (R::WasmedgeInterp, None) => wasmedge::run(opts, false),
         #[cfg(feature = "wasmedge")]
-        R::WasmedgeAot => wasmedge::run(opts, true),
-        other => Err(ShimError::Unsupported(format!(
+        (R::WasmedgeAot, None) => wasmedge::run(opts, true),
+        (other, None) => Err(ShimError::Unsupported(format!(
             "engine {} is not available in this build of lumos-runner",
             other.name()
         ))),

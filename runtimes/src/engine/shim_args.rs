@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use super::{shim_main, ShimOpts, WasiPolicy};
 use crate::Runtime;
 
-/// Host one wasm module in one engine on this process's stdio.
+/// Host one wasm module in one engine on this process's stdio (or, with
+/// `--http-port`, one wasi:http component over HTTP).
 #[derive(Debug, Clone, clap::Args)]
 pub struct ShimArgs {
     #[arg(long)]
@@ -23,6 +24,9 @@ pub struct ShimArgs {
     pub dirs: Vec<String>,
     #[arg(long)]
     pub network: bool,
+    /// Serve a wasi:http component over HTTP/1.1 on 127.0.0.1:PORT.
+    #[arg(long = "http-port")]
+    pub http_port: Option<u16>,
     pub module: PathBuf,
 }
 
@@ -51,6 +55,7 @@ impl ShimArgs {
             name: self.name,
             memory_limit: self.memory_limit,
             policy,
+            http_port: self.http_port,
         };
         Ok((engine, opts))
     }

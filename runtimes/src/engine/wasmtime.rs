@@ -24,10 +24,16 @@ pub fn config(target: Option<&str>) -> Result<Config, String> {
     Ok(c)
 }
 
-/// Precompiles `wasm` to a `.cwasm` for `target` (None: this CPU).
+/// Precompiles `wasm` (a core module or a component, told apart by its
+/// header) to a `.cwasm` for `target` (None: this CPU).
 pub fn precompile(wasm: &[u8], target: Option<&str>) -> Result<Vec<u8>, String> {
     let engine = Engine::new(&config(target)?).map_err(|e| e.to_string())?;
-    engine.precompile_module(wasm).map_err(|e| format!("{e:#}"))
+    if wasmparser::Parser::is_component(wasm) {
+        engine.precompile_component(wasm)
+    } else {
+        engine.precompile_module(wasm)
+    }
+    .map_err(|e| format!("{e:#}"))
 }
 
 pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
@@ -36,6 +42,16 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         module: opts.module.display().to_string(),
         msg,
     };
+    if super::binary::detect_file(&opts.module)
+        .map(|b| b.is_component())
+        .unwrap_or(false)
+    {
+        return Err(load(
+            "this is a component: the runner serves components over HTTP \
+             (protocol wasi-http, shim --http-port)"
+                .into(),
+        ));
+    }
     let engine = Engine::new(&config(None).map_err(load)?).map_err(|e| load(e.to_string()))?;
     let head = read_head(&opts.module).map_err(load)?;
     let module = if aot {

@@ -1,0 +1,358 @@
+//! wasi:http components (issue 10): tests/fixtures/wasi-http-hello built for
+//! wasm32-wasip2, hosted by the runner's wasmtime-wasi-http shim on
+//! wasmtime-jit (the component) and wasmtime-aot (its .cwasm), from a file
+//! and from an OCI layout, cold and warm; wasmi and WasmEdge refused.
+
+mod common;
+use common::*;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use lumos_runtimes::host::Reply;
+use lumos_runtimes::launch::Slot;
+use lumos_runtimes::{Protocol, Runner, Runtime};
+
+struct Component {
+    wasm: PathBuf,
+    cwasm: PathBuf,
+}
+
+/// Builds the fixture component (a no-op for cargo when nothing changed) and
+/// precompiles it with `lumos-runner precompile`.
+fn component() -> &'static Component {
+    static C: OnceLock<Component> = OnceLock::new();
+    C.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wasi-http-hello");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+            .join("lumos-runtimes-fixtures");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .current_dir(&dir)
+            .args(["build", "--release", "--target", "wasm32-wasip2"])
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .status()
+            .expect("run cargo for the component fixture");
+        assert!(
+            st.success(),
+            "building tests/fixtures/wasi-http-hello failed"
+        );
+        let wasm = target.join("wasm32-wasip2/release/wasi_http_hello.wasm");
+        let cwasm = target.join("wasi_http_hello.cwasm");
+        let st = Command::new(runner_exe())
+            .arg("precompile")
+            .arg(&wasm)
+            .arg("-o")
+            .arg(&cwasm)
+            .status()
+            .unwrap();
+        assert!(st.success(), "precompiling the component failed");
+        Component { wasm, cwasm }
+    })
+}
+
+fn image_for(rt: Runtime) -> String {
+    let c = component();
+    match rt {
+        Runtime::WasmtimeAot => file_ref(&c.cwasm),
+        _ => file_ref(&c.wasm),
+    }
+}
+
+const WASMTIME: [Runtime; 2] = [Runtime::WasmtimeJit, Runtime::WasmtimeAot];
+
+fn ok_body(r: &Result<Reply, lumos_runtimes::host::Failure>) -> Vec<u8> {
+    match r {
+        Ok(Reply::Ok { body, .. }) => body.clone(),
+        other => panic!("expected a 200 answer, got {other:?}"),
+    }
+}
+
+fn sha(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+#[test]
+fn cold_and_warm_on_wasmtime_jit_and_aot() {
+    let runner = Runner::new(opts()).unwrap();
+    for rt in WASMTIME {
+        // The runner sees a component and speaks wasi-http without being told.
+        let r = runner.run_cold(&image_for(rt), rt, b"ping").unwrap();
+        assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
+        assert_eq!(r.protocol, Protocol::WasiHttp, "{rt}");
+        assert_eq!(
+            r.response_sha256.as_deref(),
+            Some(sha(b"ping").as_str()),
+            "{rt}"
+        );
+        let c = r.cold_start_ms.unwrap();
+        assert!(c.ready > 0.0 && c.first_response > 0.0, "{rt}: {c:?}");
+        assert!(r.cpu_ms.is_some() && r.peak_rss_bytes.unwrap() > 0, "{rt}");
+
+        let r = runner
+            .run_warm(&image_for(rt), rt, br#"{"hello":"world"}"#)
+            .unwrap();
+        assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
+        assert_eq!(r.latency_ms.unwrap().n, 20);
+        assert_eq!(r.instances.len(), 1, "{rt}: one shim serves every request");
+        assert_eq!(
+            r.response_sha256.as_deref(),
+            Some(sha(br#"{"hello":"world"}"#).as_str())
+        );
+    }
+}
+
+#[test]
+fn body_status_and_known_delay_through_a_slot() {
+    let runner = Runner::new(opts()).unwrap();
+    for rt in WASMTIME {
+        let p = runner.prepare(&image_for(rt)).unwrap();
+        let mut slot = Slot::new(runner.launcher(&p, rt).unwrap());
+        // Body in, the same body out; a large one crosses several reads and writes.
+        let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+        assert_eq!(ok_body(&slot.call(&big).result), big, "{rt}");
+        assert_eq!(ok_body(&slot.call(b"").result), b"", "{rt}");
+        // The status the component chose reaches the runner.
+        let o = slot.call(br#"{"status": 404}"#);
+        match &o.result {
+            Ok(Reply::FunctionError { kind, message, .. }) => {
+                assert_eq!(kind, "http-404", "{rt}");
+                assert_eq!(message, r#"{"status": 404}"#, "{rt}");
+            }
+            other => panic!("{rt}: expected a 404, got {other:?}"),
+        }
+        // A handler that sleeps 250 ms (wasi clocks) is measured as 250 ms:
+        // never less; more only by scheduling noise on a shared 2-core machine.
+        let o = slot.call(br#"{"sleep_ms": 250}"#);
+        assert!(o.is_ok(), "{rt}: {:?}", o.result);
+        let ms = o.latency.as_secs_f64() * 1e3;
+        assert!(
+            ms >= 250.0,
+            "{rt}: {ms:.1} ms for a 250 ms sleep: the clock is wrong"
+        );
+        assert!(ms < 250.0 + 500.0, "{rt}: {ms:.1} ms for a 250 ms sleep");
+        assert_eq!(slot.instances.len(), 1, "{rt}: no instance was replaced");
+    }
+}
+
+/// A raw HTTP/1.1 exchange on a kept-alive connection.
+fn exchange(
+    s: &mut BufReader<TcpStream>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for (k, v) in headers {
+        req += &format!("{k}: {v}\r\n");
+    }
+    req += &format!("Content-Length: {}\r\n\r\n", body.len());
+    s.get_mut().write_all(req.as_bytes()).unwrap();
+    s.get_mut().write_all(body).unwrap();
+    let mut line = String::new();
+    s.read_line(&mut line).unwrap();
+    let status: u16 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut hs = vec![];
+    let mut len = 0;
+    loop {
+        line.clear();
+        s.read_line(&mut line).unwrap();
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let (k, v) = l.split_once(':').unwrap();
+        let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+        if k == "content-length" {
+            len = v.parse().unwrap();
+        }
+        hs.push((k, v));
+    }
+    let mut out = vec![0; len];
+    s.read_exact(&mut out).unwrap();
+    (status, hs, out)
+}
+
+#[test]
+fn the_shim_passes_request_headers_and_keeps_connections_alive() {
+    let c = component();
+    for (engine, file) in [("wasmtime-jit", &c.wasm), ("wasmtime-aot", &c.cwasm)] {
+        let port = lumos_runtimes::http::free_port().unwrap();
+        let mut child = Killed(
+            Command::new(runner_exe())
+                .args(["shim", "--engine", engine, "--http-port", &port.to_string()])
+                .arg(file)
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let child = &mut child.0;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let stream = loop {
+            match TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => break s,
+                Err(_) if Instant::now() < deadline => {
+                    assert!(child.try_wait().unwrap().is_none(), "{engine}: shim exited");
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err(e) => panic!("{engine}: port {port} never opened: {e}"),
+            }
+        };
+        let mut s = BufReader::new(stream);
+        let (status, hs, body) = exchange(
+            &mut s,
+            "POST",
+            "/",
+            &[("x-lumos-echo", "abc 123")],
+            b"payload",
+        );
+        assert_eq!(status, 200, "{engine}");
+        assert_eq!(body, b"payload", "{engine}");
+        assert!(
+            hs.contains(&("x-lumos-echo".into(), "abc 123".into())),
+            "{engine}: {hs:?}"
+        );
+        // The same connection: the component sees the request's headers.
+        let (status, _, body) = exchange(&mut s, "GET", "/headers", &[("x-custom", "42")], b"");
+        assert_eq!(status, 200, "{engine}");
+        let text = String::from_utf8(body).unwrap();
+        assert!(text.contains("x-custom: 42\n"), "{engine}: {text}");
+        // Hop-by-hop and `host` headers are wasmtime-wasi-http's forbidden
+        // ones: the guest sees the authority instead.
+        assert!(!text.contains("host:"), "{engine}: {text}");
+        // Path routes: status and delay.
+        let (status, _, _) = exchange(&mut s, "POST", "/status/503", &[], b"x");
+        assert_eq!(status, 503, "{engine}");
+        let t0 = Instant::now();
+        let (status, _, _) = exchange(&mut s, "GET", "/sleep/100", &[], b"");
+        assert_eq!(status, 200, "{engine}");
+        assert!(t0.elapsed() >= Duration::from_millis(100), "{engine}");
+    }
+}
+
+/// A child process killed (by PID) and reaped when dropped, also on panic.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn from_an_oci_layout_in_both_image_forms() {
+    use lumos_oci::component::pack_component;
+    use lumos_oci::image::{AotInfo, ImageMeta, WasmFormat};
+    let c = component();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("oci");
+    let layout = lumos_oci::Layout::create(&root).unwrap();
+    let meta = ImageMeta {
+        namespace: "t".into(),
+        function: "hello".into(),
+        variant: "wasm".into(),
+        created: 0,
+        source: None,
+        revision: None,
+    };
+    let wasm = std::fs::read(&c.wasm).unwrap();
+    let cwasm = std::fs::read(&c.cwasm).unwrap();
+    let aot = AotInfo {
+        engine: "wasmtime-48.0.8".into(),
+        arch: "x86_64".into(),
+    };
+    let mut refs = vec![];
+    for (variant, format, pre) in [
+        ("wasm", WasmFormat::Artifact, None),
+        ("wasm-compat", WasmFormat::Compat, None),
+        (
+            "aot-wasmtime-x86_64",
+            WasmFormat::Compat,
+            Some((&aot, &cwasm[..])),
+        ),
+        (
+            "aot-artifact",
+            WasmFormat::Artifact,
+            Some((&aot, &cwasm[..])),
+        ),
+    ] {
+        let p = pack_component(&layout, &meta.with_variant(variant), &wasm, format, pre).unwrap();
+        refs.push((p.name.clone(), p.descriptor.clone()));
+    }
+    layout.set_refs(&refs).unwrap();
+    let runner = Runner::new(opts()).unwrap();
+    for (variant, rt) in [
+        ("wasm", Runtime::WasmtimeJit),
+        ("wasm-compat", Runtime::WasmtimeJit),
+        ("aot-wasmtime-x86_64", Runtime::WasmtimeAot),
+        ("aot-artifact", Runtime::WasmtimeAot),
+    ] {
+        let image = format!("oci:{}:t/hello:{variant}", root.display());
+        let r = runner.run_cold(&image, rt, b"from oci").unwrap();
+        assert_eq!(r.errors, 0, "{variant}: {:?}", r.error_samples);
+        assert_eq!(r.protocol, Protocol::WasiHttp, "{variant}");
+        assert_eq!(
+            r.response_sha256.as_deref(),
+            Some(sha(b"from oci").as_str())
+        );
+    }
+}
+
+#[test]
+fn wasmi_and_wasmedge_are_refused_in_one_line() {
+    let runner = Runner::new(opts()).unwrap();
+    let p = runner.prepare(&image_for(Runtime::WasmtimeJit)).unwrap();
+    for rt in [
+        Runtime::WasmiInterp,
+        Runtime::WasmedgeInterp,
+        Runtime::WasmedgeAot,
+    ] {
+        let e = runner.launcher(&p, rt).err().expect("refused").to_string();
+        assert!(e.contains("component model"), "{rt}: {e}");
+        assert!(e.contains("wasmtime-jit or wasmtime-aot"), "{rt}: {e}");
+        assert!(!e.contains('\n'), "{rt}: {e}");
+    }
+    // A component is not run as a frames module, nor a module as a component.
+    let mut o = opts();
+    o.protocol = Some(Protocol::Lumos);
+    let e = Runner::new(o)
+        .unwrap()
+        .run_cold(&image_for(Runtime::WasmtimeJit), Runtime::WasmtimeJit, b"")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("protocol wasi-http"), "{e}");
+    let mut o = opts();
+    o.protocol = Some(Protocol::WasiHttp);
+    let e = Runner::new(o)
+        .unwrap()
+        .run_cold(&file_ref(&fixtures().wasm), Runtime::WasmtimeJit, b"")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("needs a component"), "{e}");
+    // The command line says the same in one line.
+    let out = Command::new(runner_exe())
+        .args([
+            "cold",
+            &image_for(Runtime::WasmtimeJit),
+            "-r",
+            "wasmi-interp",
+        ])
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("component model"), "{err}");
+}
