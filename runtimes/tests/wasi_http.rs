@@ -356,3 +356,269 @@ fn wasmi_and_wasmedge_are_refused_in_one_line() {
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.contains("component model"), "{err}");
 }
+
+/// functions/fibonacci built as a component through the SDK's wasi:http
+/// front end (`cargo rustc --lib --crate-type cdylib --features wasi-http`),
+/// and precompiled: (component, .cwasm).
+fn fibonacci_component() -> &'static (PathBuf, PathBuf) {
+    static C: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    C.get_or_init(|| {
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+            .join("lumos-runtimes-fixtures");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+            .args([
+                "rustc",
+                "-p",
+                "fibonacci",
+                "--lib",
+                "--crate-type",
+                "cdylib",
+                "--target",
+                "wasm32-wasip2",
+                "--release",
+                "--features",
+                "wasi-http",
+            ])
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .status()
+            .expect("run cargo for fibonacci");
+        assert!(st.success(), "building fibonacci as a component failed");
+        let wasm = target.join("wasm32-wasip2/release/fibonacci.wasm");
+        let cwasm = target.join("fibonacci-component.cwasm");
+        let st = Command::new(runner_exe())
+            .arg("precompile")
+            .arg(&wasm)
+            .arg("-o")
+            .arg(&cwasm)
+            .status()
+            .unwrap();
+        assert!(st.success(), "precompiling fibonacci failed");
+        (wasm, cwasm)
+    })
+}
+
+#[test]
+fn the_sdk_builds_fibonacci_as_a_served_component() {
+    let (wasm, cwasm) = fibonacci_component();
+    let runner = Runner::new(opts()).unwrap();
+    for (img, rt) in [(wasm, Runtime::WasmtimeJit), (cwasm, Runtime::WasmtimeAot)] {
+        let p = runner.prepare(&file_ref(img)).unwrap();
+        assert_eq!(p.artifact.protocol, Protocol::WasiHttp, "{rt}");
+        let mut slot = Slot::new(runner.launcher(&p, rt).unwrap());
+        let o = slot.call(br#"{"n": 100}"#);
+        let v: serde_json::Value = serde_json::from_slice(&ok_body(&o.result)).unwrap();
+        assert_eq!(v["digits"], 21, "{rt}: {v}");
+        assert_eq!(v["leading_digits"], "35422484817926191507", "{rt}: {v}");
+        // The SDK's phase split comes back in x-lumos-meta.
+        match &o.result {
+            Ok(Reply::Ok { meta: Some(m), .. }) => assert!(m.total_ns > 0, "{rt}"),
+            other => panic!("{rt}: no meta: {other:?}"),
+        }
+        // A bad request is the SDK's 400.
+        match slot.call(b"not json").result {
+            Ok(Reply::FunctionError { kind, meta, .. }) => {
+                assert_eq!(kind, "http-400", "{rt}");
+                assert!(meta.is_some(), "{rt}");
+            }
+            other => panic!("{rt}: expected a 400: {other:?}"),
+        }
+        let r = runner
+            .run_cold(&file_ref(img), rt, br#"{"n": 1000}"#)
+            .unwrap();
+        assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
+        assert!(r.phases_ms.is_some(), "{rt}");
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Figures, not assertions (issue 10's benchmark): warm p50 of the 0-work
+/// component on wasmtime-aot and its cold start from the local cache, beside
+/// the wasip1 frames fixture module in the same run. Run with
+/// `cargo test -p lumos-runtimes --release --test wasi_http -- --ignored --nocapture`
+/// (without `--features wasmedge`: a runner linking WasmEdge loads it in
+/// every shim, ~13 ms of each cold start).
+#[test]
+#[ignore]
+fn figures() {
+    use lumos_oci::component::pack_component;
+    use lumos_oci::image::{pack_wasm, AotInfo, ImageMeta, WasmFormat};
+    let c = component();
+    let f = fixtures();
+    let body = br#"{"op":"noop"}"#;
+    let mut o = opts();
+    o.warmup = 200;
+    o.requests = 5000;
+    let runner = Runner::new(o).unwrap();
+    println!(
+        "warm, 5000 requests after 200 (body {:?}):",
+        std::str::from_utf8(body).unwrap()
+    );
+    for (what, img, rt) in [
+        ("wasi:http component", &c.cwasm, Runtime::WasmtimeAot),
+        ("wasip1 frames module", &f.cwasm, Runtime::WasmtimeAot),
+        ("wasi:http component", &c.wasm, Runtime::WasmtimeJit),
+        ("wasip1 frames module", &f.wasm, Runtime::WasmtimeJit),
+    ] {
+        let r = runner.run_warm(&file_ref(img), rt, body).unwrap();
+        assert_eq!(r.errors, 0);
+        let l = r.latency_ms.unwrap();
+        println!(
+            "  {what:<21} {rt:<13} p50 {:>6.1} us  p90 {:>6.1} us  p99 {:>6.1} us  mean {:>6.1} us  peak RSS {:.1} MiB",
+            l.p50 * 1e3,
+            l.p90 * 1e3,
+            l.p99 * 1e3,
+            l.mean * 1e3,
+            r.peak_rss_bytes.unwrap_or(0) as f64 / 1048576.0
+        );
+    }
+
+    // The same built-in function both ways: fibonacci as a wasip1 frames
+    // module (the SDK's `main!`) and as a component (its `wasi_http!`).
+    let (fib_wasm, fib_cwasm) = fibonacci_component();
+    let target = fib_wasm.ancestors().nth(3).unwrap().to_path_buf();
+    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .args([
+            "build",
+            "-p",
+            "fibonacci",
+            "--bin",
+            "fibonacci",
+            "--release",
+        ])
+        .args(["--target", "wasm32-wasip1"])
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let frames_fib = target.join("wasm32-wasip1/release/fibonacci.wasm");
+    let frames_fib_cwasm = target.join("fibonacci-frames.cwasm");
+    assert!(Command::new(runner_exe())
+        .arg("precompile")
+        .arg(&frames_fib)
+        .arg("-o")
+        .arg(&frames_fib_cwasm)
+        .status()
+        .unwrap()
+        .success());
+    let mut o = opts();
+    o.warmup = 50;
+    o.requests = 1000;
+    let fib_runner = Runner::new(o).unwrap();
+    for n in [10u64, 10_000] {
+        let body = format!(r#"{{"n": {n}}}"#);
+        for (what, img) in [
+            ("fibonacci component", fib_cwasm),
+            ("fibonacci frames", &frames_fib_cwasm),
+        ] {
+            let r = fib_runner
+                .run_warm(&file_ref(img), Runtime::WasmtimeAot, body.as_bytes())
+                .unwrap();
+            assert_eq!(r.errors, 0);
+            let l = r.latency_ms.unwrap();
+            let own = r.phases_ms.map(|p| p.total * 1e3).unwrap_or(f64::NAN);
+            println!(
+                "  {what:<21} n={n:<6} wasmtime-aot  p50 {:>7.1} us  mean {:>7.1} us  (the SDK's own time, mean {own:>7.1} us)",
+                l.p50 * 1e3,
+                l.mean * 1e3
+            );
+        }
+    }
+
+    // Cold start from the local cache: the images pushed to a loopback
+    // registry once, pulled into a kept cache by a first run.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("oci");
+    let layout = lumos_oci::Layout::create(&root).unwrap();
+    let meta = ImageMeta {
+        namespace: "t".into(),
+        function: "hello".into(),
+        variant: "aot-wasmtime-x86_64".into(),
+        created: 0,
+        source: None,
+        revision: None,
+    };
+    let aot = AotInfo {
+        engine: "wasmtime-48.0.8".into(),
+        arch: "x86_64".into(),
+    };
+    let comp = pack_component(
+        &layout,
+        &meta,
+        &std::fs::read(&c.wasm).unwrap(),
+        WasmFormat::Compat,
+        Some((&aot, &std::fs::read(&c.cwasm).unwrap())),
+    )
+    .unwrap();
+    let frames = pack_wasm(
+        &layout,
+        &ImageMeta {
+            function: "fixture".into(),
+            ..meta.clone()
+        },
+        &std::fs::read(&f.cwasm).unwrap(),
+        WasmFormat::Compat,
+        Some(&aot),
+    )
+    .unwrap();
+    layout
+        .set_refs(&[
+            (comp.name.clone(), comp.descriptor.clone()),
+            (frames.name.clone(), frames.descriptor.clone()),
+        ])
+        .unwrap();
+    let reg = Registry::start();
+    let images = [
+        (
+            "wasi:http component",
+            reg.push(&root, "t/hello:aot-wasmtime-x86_64", "lumos/hello", "aot"),
+        ),
+        (
+            "wasip1 frames module",
+            reg.push(
+                &root,
+                "t/fixture:aot-wasmtime-x86_64",
+                "lumos/fixture",
+                "aot",
+            ),
+        ),
+    ];
+    let mut o = opts();
+    o.cache_dir = Some(tmp.path().join("cache"));
+    let cached = Runner::new(o).unwrap();
+    let mut rows: Vec<(&str, Vec<[f64; 4]>)> = images.iter().map(|(w, _)| (*w, vec![])).collect();
+    for (_, image) in &images {
+        cached.run_cold(image, Runtime::WasmtimeAot, body).unwrap();
+    }
+    for _ in 0..30 {
+        // Interleaved, so both see the same machine.
+        for (i, (_, image)) in images.iter().enumerate() {
+            let r = cached.run_cold(image, Runtime::WasmtimeAot, body).unwrap();
+            assert_eq!(r.errors, 0);
+            let cs = r.cold_start_ms.unwrap();
+            rows[i]
+                .1
+                .push([cs.total, cs.start, cs.ready, cs.first_response]);
+        }
+    }
+    println!("cold start on wasmtime-aot from the local cache, median of 30 (ms):");
+    for (what, v) in rows {
+        let m = |k: usize| median(v.iter().map(|x| x[k]).collect());
+        println!(
+            "  {what:<21} total {:>6.2}  start {:>5.2}  ready (load + link) {:>5.2}  first response (instantiate + handle) {:>5.2}",
+            m(0),
+            m(1),
+            m(2),
+            m(3)
+        );
+    }
+}
