@@ -357,6 +357,58 @@ fn wasmi_and_wasmedge_are_refused_in_one_line() {
     assert!(err.contains("component model"), "{err}");
 }
 
+#[test]
+fn the_shim_says_what_a_wrong_file_is() {
+    let c = component();
+    let f = fixtures();
+    let port = lumos_runtimes::http::free_port().unwrap().to_string();
+    for (args, file, says) in [
+        // A module's .cwasm handed to the component host, and the reverse.
+        (
+            vec!["--engine", "wasmtime-aot", "--http-port", &port],
+            &f.cwasm,
+            "a .cwasm of a core module",
+        ),
+        (
+            vec!["--engine", "wasmtime-jit", "--http-port", &port],
+            &f.wasm,
+            "a core wasm module",
+        ),
+        (
+            vec!["--engine", "wasmtime-jit", "--http-port", &port],
+            &c.cwasm,
+            "an ELF file",
+        ),
+        (
+            vec!["--engine", "wasmtime-aot"],
+            &c.cwasm,
+            "this is a component",
+        ),
+        (
+            vec!["--engine", "wasmtime-jit"],
+            &c.wasm,
+            "this is a component",
+        ),
+        (
+            vec!["--engine", "wasmi-interp", "--http-port", &port],
+            &c.wasm,
+            "no component model",
+        ),
+    ] {
+        let out = Command::new(runner_exe())
+            .arg("shim")
+            .args(&args)
+            .arg(file)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(70), "{args:?}: {err}");
+        assert!(err.contains(says), "{args:?} {}: {err}", file.display());
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
+
 /// functions/fibonacci built as a component through the SDK's wasi:http
 /// front end (`cargo rustc --lib --crate-type cdylib --features wasi-http`),
 /// and precompiled: (component, .cwasm).

@@ -84,6 +84,9 @@ impl Trace {
     pub(crate) fn new() -> Trace {
         Trace(std::env::var_os("LUMOS_SHIM_TRACE").map(|_| std::time::Instant::now()))
     }
+    pub(crate) fn on(&self) -> bool {
+        self.0.is_some()
+    }
     pub(crate) fn mark(&self, what: &str) {
         if let Some(t) = self.0 {
             eprintln!(

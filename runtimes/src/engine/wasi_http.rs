@@ -11,11 +11,14 @@
 //! `wasmtime-aot` loads a `.cwasm` made by `Engine::precompile_component`
 //! (`lumos-runner precompile`), mmapped.
 //!
+//! Instances come from wasmtime's pooling allocator, as in `wasmtime serve`
+//! ([`pool`]).
+//!
 //! The port opens only once the component is loaded and linked, so the
 //! runner's "ready" (port open) covers load + link, and its "first response"
 //! covers instantiation + the handler. With `LUMOS_SHIM_TRACE` set the shim
-//! prints each step on stderr (time since `main`), and the first request's
-//! instantiation and handler times.
+//! prints each step on stderr (time since `main`), and for the first
+//! requests the time to set up the store, instantiate and run the handler.
 //!
 //! Outgoing requests (`wasi:http/outgoing-handler`) are refused with
 //! `HTTP-request-denied`: wasmtime-wasi-http is built without its default
@@ -29,14 +32,17 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
+    StoreLimitsBuilder,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use super::binary::{detect_file, Binary, WasmKind};
+use super::binary::{detect_file, read_header, Binary, WasmKind};
 use super::{ShimError, ShimOpts, Trace};
 
 /// The store of one request.
@@ -142,7 +148,11 @@ impl Server {
         self: Arc<Self>,
         req: hyper::Request<hyper::body::Incoming>,
     ) -> wasmtime::Result<hyper::Response<HyperOutgoingBody>> {
-        let first = self.served.fetch_add(1, Ordering::Relaxed) == 0;
+        // With LUMOS_SHIM_TRACE, the first TRACED_REQUESTS requests print
+        // their split: store set-up, instantiation, handler.
+        let n = self.served.fetch_add(1, Ordering::Relaxed);
+        let traced = self.trace.on() && n < TRACED_REQUESTS;
+        let t0 = Instant::now();
         let mut store = Store::new(self.pre.engine(), self.state());
         store.limiter(|s| &mut s.limits);
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -156,23 +166,20 @@ impl Server {
         // The handler runs in its own task: it may go on writing the body
         // after it has set the response head.
         let task = tokio::task::spawn(async move {
-            let t0 = Instant::now();
-            let proxy = pre.instantiate_async(&mut store).await?;
-            if first {
-                trace.mark(&format!(
-                    "first request: instantiated in {:.3} ms",
-                    t0.elapsed().as_secs_f64() * 1e3
-                ));
-            }
             let t1 = Instant::now();
+            let proxy = pre.instantiate_async(&mut store).await?;
+            let t2 = Instant::now();
             let r = proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, req, out)
                 .await;
-            if first {
+            if traced {
+                let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
                 trace.mark(&format!(
-                    "first request: handler returned after {:.3} ms",
-                    t1.elapsed().as_secs_f64() * 1e3
+                    "request {n}: store {:.1} us, instantiate {:.1} us, handler {:.1} us",
+                    us(t1 - t0),
+                    us(t2 - t1),
+                    us(t2.elapsed())
                 ));
             }
             r
@@ -203,14 +210,11 @@ pub fn run(opts: &ShimOpts, aot: bool, port: u16) -> Result<i32, ShimError> {
         msg,
     };
     let engine_name = if aot { "wasmtime-aot" } else { "wasmtime-jit" };
-    let binary = detect_file(&opts.module).map_err(|e| load(e.to_string()))?;
-    let want = if aot {
-        Binary::Cwasm(WasmKind::Component)
-    } else {
-        Binary::Wasm(WasmKind::Component)
-    };
-    if binary != want {
-        return Err(load(format!(
+    // What the file is, to say so when it is not what this engine serves:
+    // from the header (wasm) before loading, from the ELF flags (.cwasm) only
+    // when loading fails, so a good start pays nothing for it.
+    let wrong = |binary: Binary| {
+        load(format!(
             "{engine_name} with --http-port serves a wasi:http component{}; this is {}",
             if aot {
                 " precompiled to a .cwasm (lumos-runner precompile)"
@@ -218,18 +222,30 @@ pub fn run(opts: &ShimOpts, aot: bool, port: u16) -> Result<i32, ShimError> {
                 ""
             },
             describe(binary)
-        )));
+        ))
+    };
+    if !aot {
+        let b = read_header(&opts.module).map_err(|e| load(e.to_string()))?;
+        if b != Binary::Wasm(WasmKind::Component) {
+            return Err(wrong(b));
+        }
     }
-    let engine = Engine::new(&super::wasmtime::config(None).map_err(load)?)
-        .map_err(|e| load(e.to_string()))?;
+    let mut config = super::wasmtime::config(None).map_err(load)?;
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(opts.memory_limit)));
+    let engine = Engine::new(&config).map_err(|e| load(format!("{e:#}")))?;
+    trace.mark("engine ready");
     let component = if aot {
         // SAFETY: the file is a wasmtime artifact from the image we verified
         // by digest; wasmtime checks its header and engine compatibility.
-        unsafe { Component::deserialize_file(&engine, &opts.module) }
+        unsafe { Component::deserialize_file(&engine, &opts.module) }.map_err(
+            |e| match detect_file(&opts.module) {
+                Ok(b) if b != Binary::Cwasm(WasmKind::Component) => wrong(b),
+                _ => load(format!("{e:#}")),
+            },
+        )?
     } else {
-        Component::from_file(&engine, &opts.module)
-    }
-    .map_err(|e| load(format!("{e:#}")))?;
+        Component::from_file(&engine, &opts.module).map_err(|e| load(format!("{e:#}")))?
+    };
     trace.mark("component loaded");
     let mut linker: Linker<State> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| load(format!("{e:#}")))?;
@@ -278,6 +294,32 @@ pub fn run(opts: &ShimOpts, aot: bool, port: u16) -> Result<i32, ShimError> {
     });
     r.map(|()| 0)
         .map_err(|e| ShimError::Trap(format!("serve: {e}")))
+}
+
+/// How many requests print their split under `LUMOS_SHIM_TRACE`.
+const TRACED_REQUESTS: u64 = 10;
+
+/// Concurrent requests one shim can hold instances for.
+const POOL_INSTANCES: u32 = 64;
+
+/// The pooling allocator, as `wasmtime serve` uses by default: every request
+/// instantiates the component anew, so its instances, memories, tables and
+/// fiber stacks come from slots kept mapped between requests (reset with
+/// madvise, the copy-on-write memory image kept) instead of fresh mmaps.
+/// Sized for one component: at most [`POOL_INSTANCES`] requests at once
+/// (about 64 x 4 GiB of address space reserved, nothing committed).
+fn pool(memory_limit: Option<u64>) -> PoolingAllocationConfig {
+    let mut p = PoolingAllocationConfig::default();
+    p.total_component_instances(POOL_INSTANCES)
+        .total_core_instances(POOL_INSTANCES * 8)
+        .total_memories(POOL_INSTANCES * 2)
+        .total_tables(POOL_INSTANCES * 8)
+        .total_stacks(POOL_INSTANCES)
+        .max_memories_per_module(2);
+    if let Some(m) = memory_limit {
+        p.max_memory_size(usize::try_from(m).unwrap_or(usize::MAX).min(1 << 32));
+    }
+    p
 }
 
 fn describe(b: Binary) -> &'static str {

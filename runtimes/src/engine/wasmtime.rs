@@ -42,15 +42,21 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         module: opts.module.display().to_string(),
         msg,
     };
-    if super::binary::detect_file(&opts.module)
-        .map(|b| b.is_component())
-        .unwrap_or(false)
-    {
-        return Err(load(
+    // A component is told by its header (wasm) or, only when loading fails,
+    // by its ELF flags (.cwasm): nothing is added to a module's start.
+    let component = || {
+        load(
             "this is a component: the runner serves components over HTTP \
              (protocol wasi-http, shim --http-port)"
                 .into(),
-        ));
+        )
+    };
+    if !aot
+        && super::binary::read_header(&opts.module)
+            .map(|b| b.is_component())
+            .unwrap_or(false)
+    {
+        return Err(component());
     }
     let engine = Engine::new(&config(None).map_err(load)?).map_err(|e| load(e.to_string()))?;
     let head = read_head(&opts.module).map_err(load)?;
@@ -62,8 +68,13 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         }
         // SAFETY: the file is a wasmtime artifact from the image we verified by digest;
         // wasmtime checks its header and engine compatibility before use.
-        unsafe { Module::deserialize_file(&engine, &opts.module) }
-            .map_err(|e| load(format!("{e:#}")))?
+        unsafe { Module::deserialize_file(&engine, &opts.module) }.map_err(|e| {
+            if super::binary::detect_file(&opts.module).is_ok_and(|b| b.is_component()) {
+                component()
+            } else {
+                load(format!("{e:#}"))
+            }
+        })?
     } else {
         if head != *b"\0asm" {
             return Err(load(
