@@ -4,8 +4,9 @@
 //! does: an HTTP/1.1 server on `127.0.0.1:P` (hyper, one task per
 //! connection, keep-alive), a fresh instance of the component for every
 //! request (from a pre-instantiated `ProxyPre`), the whole of WASI p2 for
-//! the guest (Rust's wasip2 std imports filesystem and CLI interfaces beside
-//! the `wasi:http/proxy` world) under the shim's capability-free policy.
+//! the guest (Rust's wasip2 std imports `wasi:cli/environment`, `exit` and
+//! `terminal-*` beside the `wasi:http/proxy` world) under the shim's
+//! capability-free policy.
 //!
 //! `wasmtime-jit` compiles the component with Cranelift at start;
 //! `wasmtime-aot` loads a `.cwasm` made by `Engine::precompile_component`
