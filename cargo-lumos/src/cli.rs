@@ -1,11 +1,11 @@
-//! The command line of `cargo lumos` / `cargo-lumos`.
+//! The command line of `cargo lumos` / `cargo-lumos`: one vocabulary across
+//! verbs (`-p/--package` selects functions everywhere; runtimes, modes and
+//! variants are lumos-model's words, parsed with `clap::ValueEnum`).
 
-use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
-use crate::cargo_args::CargoArgs;
-use crate::image::ImageArgs;
-use crate::push::PushArgs;
-use crate::variant::{AotEngine, Arch, RuntimeFamily};
+use clap::{Parser, Subcommand, ValueEnum};
+use lumos_build::cargo_args::absolute_path;
 
 /// Build, pack, push and benchmark the serverless functions of a Rust workspace
 /// as native, WebAssembly and ahead-of-time compiled WebAssembly.
@@ -22,68 +22,58 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Compile every function into its variants under <target-dir>/lumos/.
-    Build(Box<BuildArgs>),
+    Build(Box<crate::commands::build::BuildArgs>),
     /// Pack what `build` made into OCI images under <target-dir>/lumos/oci/.
-    Image {
-        #[command(flatten)]
-        target: TargetArgs,
-        #[command(flatten)]
-        image: ImageArgs,
-        /// `human` (default) or `json`: one JSON object per image on stdout.
-        #[arg(long, value_name = "FMT", default_value = "human", value_parser = ["human", "json"])]
-        message_format: String,
-    },
+    Image(Box<crate::commands::image::ImageCmd>),
     /// Push the images of <target-dir>/lumos/oci/ to a registry.
-    Push {
-        #[command(flatten)]
-        target: TargetArgs,
-        #[command(flatten)]
-        push: PushArgs,
-    },
+    Push(Box<crate::commands::push::PushCmd>),
     /// Build, pack and push what is missing, then run and measure the matrix
     /// functions x runtimes x payload groups x modes; print a table and write
     /// --json, --csv and an HTML --report.
-    Bench(Box<crate::bench::BenchArgs>),
+    Bench(Box<crate::commands::bench::BenchArgs>),
+}
+
+/// How per-item lines are printed on stdout.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum MessageFormat {
+    /// Text for people.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Where the build output is, for commands that read it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
     /// Path to Cargo.toml of the workspace.
-    #[arg(long, value_name = "PATH")]
-    pub manifest_path: Option<std::path::PathBuf>,
+    #[arg(long, value_name = "PATH", value_parser = absolute_path())]
+    pub manifest_path: Option<PathBuf>,
     /// Directory for all generated artifacts.
-    #[arg(long, value_name = "DIR")]
-    pub target_dir: Option<std::path::PathBuf>,
+    #[arg(long, value_name = "DIR", value_parser = absolute_path())]
+    pub target_dir: Option<PathBuf>,
 }
 
-/// `cargo lumos build`.
-#[derive(Debug, clap::Args)]
-pub struct BuildArgs {
-    #[command(flatten)]
-    pub cargo: CargoArgs,
-    /// Build every variant of every runtime family each function supports
-    /// (native and AoT for x86_64 and aarch64, both AoT engines, wasm).
-    #[arg(long)]
-    pub all_runtimes: bool,
-    /// Only these runtime families: native, wasm, aot (repeat or comma-separate).
-    #[arg(long = "runtime", value_name = "NAME", value_delimiter = ',')]
-    pub runtimes: Vec<RuntimeFamily>,
-    /// Only these architectures for native and AoT variants: x86_64, aarch64.
-    #[arg(long = "arch", value_name = "ARCH", value_delimiter = ',')]
-    pub arches: Vec<Arch>,
-    /// Only these AoT engines: wasmedge, wasmtime.
-    #[arg(long = "aot-engine", value_name = "ENGINE", value_delimiter = ',')]
-    pub aot_engines: Vec<AotEngine>,
-    /// Optimisation level of the AoT compilers: 0, 1, 2, 3, s, z (the paper used 2).
-    #[arg(long, value_name = "LEVEL", default_value = "2", value_parser = ["0", "1", "2", "3", "s", "z"])]
-    pub aot_opt_level: String,
-    /// `human` (default) or `json`: one JSON object per artifact on stdout.
-    #[arg(long, value_name = "FMT", default_value = "human", value_parser = ["human", "json"])]
-    pub message_format: String,
-    /// Pack every built variant into an OCI image after building it.
-    #[arg(long)]
-    pub image: bool,
-    #[command(flatten)]
-    pub image_args: ImageArgs,
+impl TargetArgs {
+    /// The target directory (`--target-dir`, else cargo's for the workspace).
+    pub fn resolve(&self) -> anyhow::Result<PathBuf> {
+        Ok(lumos_build::workspace::target_dir(
+            self.manifest_path.as_deref(),
+            self.target_dir.as_deref(),
+        )?)
+    }
+}
+
+/// Function selection for verbs that read build output (`image`, `push`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FunctionArgs {
+    /// Only these functions (repeat or comma-separate); all when not given.
+    #[arg(
+        short = 'p',
+        long = "package",
+        visible_alias = "function",
+        value_name = "FUNCTION",
+        value_delimiter = ','
+    )]
+    pub functions: Vec<String>,
 }

@@ -1,16 +1,11 @@
 //! `cargo-lumos`: the binary behind `cargo lumos`. Thin: parses the command
-//! line and hands over to the modules that do the work.
+//! line, hands over to the libraries (lumos-build, lumos-bench,
+//! lumos-report), shows their reports, and turns errors into one line and an
+//! exit status.
 
-mod bench;
-mod build;
-mod build_manifest;
-mod cargo_args;
 mod cli;
-mod config;
-mod image;
-mod push;
-mod variant;
-mod workspace;
+mod commands;
+mod runner_host;
 
 use std::process::ExitCode;
 
@@ -22,13 +17,16 @@ fn main() -> ExitCode {
     // `cargo lumos build` runs us as `cargo-lumos lumos build`; `cargo-lumos build` works too.
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // Started by a bench's runner as its `lumos-runner` (wasm shims, guard).
-    if let Some(code) = bench::runner_host::dispatch(&args) {
+    if let Some(code) = runner_host::dispatch(&args) {
         return code;
     }
     if args.get(1).is_some_and(|a| a == "lumos") {
         args.remove(1);
     }
-    let cli = Cli::parse_from(args);
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     if cli.verbose > 0 {
         let level = if cli.verbose > 1 { "trace" } else { "debug" };
         tracing_subscriber::fmt()
@@ -36,62 +34,62 @@ fn main() -> ExitCode {
             .with_writer(std::io::stderr)
             .init();
     }
-    match run(cli) {
+    let result = match cli.command {
+        Command::Build(args) => commands::build::run(*args),
+        Command::Image(cmd) => commands::image::run(*cmd),
+        Command::Push(cmd) => commands::push::run(*cmd),
+        Command::Bench(args) => commands::bench::run(&args),
+    };
+    match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Build(args) => {
-            let opts = build::BuildOptions {
-                selection: variant::Selection {
-                    all: args.all_runtimes,
-                    runtimes: args.runtimes,
-                    arches: args.arches,
-                    aot_engines: args.aot_engines,
-                },
-                aot_opt_level: args.aot_opt_level,
-                json: args.message_format == "json",
-            };
-            let Some(report) = build::run(&args.cargo, &opts)? else {
-                return Ok(ExitCode::SUCCESS);
-            };
-            if args.image {
-                let mut image_args = args.image_args;
-                image_args.json = opts.json;
-                image_args.functions = report
-                    .manifest
-                    .functions
-                    .iter()
-                    .filter(|f| !report.failures.iter().any(|(p, _)| p == &f.package))
-                    .map(|f| f.name.clone())
-                    .collect();
-                image::run(&image_args, &report.target_dir)?;
-            }
-            build::check(&report)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Image {
-            target,
-            mut image,
-            message_format,
-        } => {
-            image.json = message_format == "json";
-            image::run(&image, &workspace::target_dir(&target)?)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Push { target, push } => {
-            push::run(&push, &workspace::target_dir(&target)?)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench(args) => {
-            bench::run(&args)?;
-            Ok(ExitCode::SUCCESS)
+/// An error and its causes on one line.
+fn one_line(e: &anyhow::Error) -> String {
+    lumos_model::error_chain(e.as_ref())
+}
+
+/// A command-line error as one line (clap's own rendering spans several),
+/// naming the flag, the value and what would be accepted; help and version
+/// are printed as clap prints them.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::from(
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                2
+            } else {
+                0
+            },
+        );
+    }
+    let text = e.to_string();
+    let mut line = text
+        .lines()
+        .next()
+        .unwrap_or("invalid command line")
+        .trim_start_matches("error: ")
+        .to_string();
+    if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) {
+        line += &format!(" (possible values: {})", valid.join(", "));
+    }
+    // The reason a value parser gave (ranges, validators) is on a later line.
+    if let Some(ContextValue::String(reason)) = e.get(ContextKind::Custom) {
+        if !line.contains(reason.as_str()) {
+            line += &format!(": {reason}");
         }
     }
+    eprintln!("error: {line}");
+    ExitCode::from(2)
 }

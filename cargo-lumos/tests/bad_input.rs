@@ -350,3 +350,126 @@ fn shouter_supports_only_aot(ws: &Path) {
         "[package]\nname = \"shouter\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[package.metadata.lumos]\nruntimes = [\"aot\"]\n",
     );
 }
+
+/// Relative paths (issue 7, item 6): `--manifest-path sub/Cargo.toml` used to
+/// fail with "manifest path does not exist", since cargo runs in the
+/// workspace root and got the path unchanged. Every path flag is made
+/// absolute against the current directory at parse time.
+#[test]
+fn relative_manifest_and_target_paths_are_taken_from_the_current_directory() {
+    let here = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo_root().join("tests/fixtures/other-workspace"),
+        &here.path().join("sub"),
+    );
+    let out = run(cargo_lumos()
+        .current_dir(here.path())
+        .args(["build", "--manifest-path", "sub/Cargo.toml"])
+        .args(["--target-dir", "out", "--runtime", "wasm", "-p", "greeter"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json = build_json(&here.path().join("out"));
+    assert_eq!(artifacts(&json, "greeter").len(), 1, "{json}");
+
+    // The commands that read the build output take them the same way.
+    let out = run(cargo_lumos()
+        .current_dir(here.path())
+        .args(["image", "--manifest-path", "sub/Cargo.toml"])
+        .args(["--target-dir", "out"]));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(here.path().join("out/lumos/oci/index.json").is_file());
+}
+
+/// Metadata `profile = "--help"` used to reach cargo as a flag: a profile
+/// name is checked where the metadata is read, and the error names the key
+/// and the file. On the command line the same rule holds.
+#[test]
+fn a_profile_name_that_is_a_flag_is_refused_naming_the_key_and_file() {
+    let ws = tempfile::tempdir().unwrap();
+    workspace(ws.path(), &["f"]);
+    one_function(ws.path(), "f", "profile = \"--help\"", HELLO);
+    let target = ws.path().join("target");
+    let out = build_in(ws.path(), &target, &["--runtime", "wasm"]);
+    assert!(!out.status.success(), "{}", stderr(&out));
+    let line = last_line(&out);
+    assert!(
+        line.contains("`profile`") && line.contains("--help"),
+        "{line}"
+    );
+    assert!(
+        line.contains(&ws.path().join("f/Cargo.toml").display().to_string()),
+        "{line}"
+    );
+    assert!(!target.join("lumos/build.json").exists());
+
+    for bad in ["--profile=--help", "--profile=../x", "--profile=a b"] {
+        let out = build_in(ws.path(), &target, &[bad]);
+        assert!(!out.status.success(), "{bad} was accepted");
+        let err = stderr(&out);
+        assert!(
+            err.contains("--profile") && err.contains("profile name"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+/// Every numeric flag of `cargo lumos bench` is range-checked at parse time
+/// (issue 7): `--concurrency 100000` used to panic in `thread::scope`,
+/// `--concurrency 18446744073709551615` panicked, `--timeout-ms 0` made every
+/// request time out with exit 0. Refused before anything is read or built:
+/// the manifest named here does not exist.
+#[test]
+fn bench_numeric_flags_out_of_range_are_refused_before_anything_runs() {
+    let none = tempfile::tempdir().unwrap();
+    let manifest = none.path().join("no-such/Cargo.toml");
+    for (flag, value) in [
+        ("--concurrency", "0"),
+        ("--concurrency", "100000"),
+        ("--concurrency", "18446744073709551615"),
+        ("--concurrency", "1,4097"),
+        ("--timeout-ms", "0"),
+        ("--timeout-ms", "3600001"),
+        ("--memory-mib", "18446744073709551615"),
+        ("--repeat", "0"),
+        ("--requests", "0"),
+        ("--warmup", "1000001"),
+        ("--rate", "0"),
+        ("--rate", "NaN"),
+        ("--rate", "inf"),
+        ("--load-duration", "0"),
+        ("--load-duration", "-1"),
+        ("--load-requests", "0"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let out = bench(&manifest, &none.path().join("t"), &[&arg]);
+        assert!(!out.status.success(), "{arg} was accepted");
+        let err = stderr(&out);
+        let first = err.lines().next().unwrap_or("");
+        let refused = value.rsplit(',').next().unwrap();
+        assert!(
+            first.starts_with("error: ")
+                && first.contains(flag)
+                && first.contains(refused)
+                && first.contains("is not"),
+            "{arg}: {err}"
+        );
+    }
+    // What depends on two flags: an open-loop schedule of more requests per
+    // level than the bound.
+    let out = bench(
+        &manifest,
+        &none.path().join("t"),
+        &[
+            "--load",
+            "constant",
+            "--rate",
+            "1000000",
+            "--load-duration",
+            "86400",
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("requests per level"), "{err}");
+    assert!(!none.path().join("t").exists());
+}

@@ -379,7 +379,18 @@ fn a_failing_function_is_counted_in_errors_not_dropped() {
             json.to_str().unwrap(),
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
+    // Every cell failed: the bench measured nothing, and says so with its
+    // exit status (issue 7), after writing what it saw.
+    let err = stderr(&out);
+    assert!(
+        !out.status.success(),
+        "exit 0 with every cell failed:\n{err}"
+    );
+    let last = err.trim_end().lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("error: the bench measured nothing"),
+        "{err}"
+    );
     let j = read_json(&json);
     let runs = rows(&j);
     assert_eq!(runs.len(), 4, "every cell has a row: {runs:#?}");
@@ -398,4 +409,13 @@ fn a_failing_function_is_counted_in_errors_not_dropped() {
         );
     }
     assert!(stdout(&out).contains("error(s)"), "{}", stdout(&out));
+    // Its images say how it is invoked, so a runner needs no --protocol.
+    let layout = lumos_oci::Layout::open(target.path().join("lumos/oci")).unwrap();
+    let desc = layout.resolve("lumos/failer:wasm").unwrap();
+    let m: lumos_oci::Manifest =
+        serde_json::from_slice(&layout.read_blob(&desc.digest).unwrap()).unwrap();
+    assert_eq!(m.annotations.unwrap()["dev.lumos.protocol"], "stdio");
+    let config: serde_json::Value =
+        serde_json::from_slice(&layout.read_blob(&m.config.digest).unwrap()).unwrap();
+    assert_eq!(config["config"]["Labels"]["dev.lumos.protocol"], "stdio");
 }

@@ -12,11 +12,7 @@ const PASSWORD: &str = "Pa55-never-printed-7f3a";
 
 #[test]
 fn push_with_credentials_never_prints_them() {
-    let reg = support::Registry::start(support::RegistryOpts {
-        htpasswd: Some((USER.into(), PASSWORD.into())),
-        tls: false,
-        ..Default::default()
-    });
+    let reg = support::Registry::start(support::RegistryOpts::basic_auth(USER, PASSWORD));
     let ws = fixture("other-workspace");
     let target = tempfile::tempdir().unwrap();
     let manifest = ws.path().join("Cargo.toml");

@@ -8,14 +8,14 @@
 //! ```
 //! Each prints one JSON line per image and a JSON summary line.
 
-use std::path::PathBuf;
 use std::time::Instant;
 
+use lumos_model::BuildManifest;
 use lumos_oci::image::WasmFormat;
 use lumos_oci::pack::{pack_function, ArtifactInput, BaseCache, BaseSpec, PackOptions};
 use lumos_oci::registry::{push_layout, Client, ClientOptions, PushStats};
 use lumos_oci::{Layout, Result};
-use serde_json::{json, Value};
+use serde_json::json;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -44,43 +44,26 @@ fn opt(rest: &[String], flag: &str) -> Option<String> {
 fn pack(build_json: &str, layout: &str, rest: &[String]) -> Result<()> {
     let started = Instant::now();
     let text = std::fs::read(build_json).map_err(|e| lumos_oci::Error::io(build_json, e))?;
-    let manifest: Value =
+    let manifest: BuildManifest =
         serde_json::from_slice(&text).map_err(|e| lumos_oci::Error::json(build_json, e))?;
     let layout = Layout::create(layout)?;
-    let opts = PackOptions {
-        namespace: opt(rest, "--namespace").unwrap_or_else(|| "lumos".into()),
-        created: lumos_oci::timestamp::source_date_epoch(),
-        source: None,
-        revision: None,
-        wasm_format: WasmFormat::Compat,
-        client: ClientOptions::default(),
-    };
+    let namespace = opt(rest, "--namespace").unwrap_or_else(|| "lumos".into());
     let base_override = opt(rest, "--base");
     let mut bases = BaseCache::default();
     let mut images = 0;
-    for f in manifest["functions"].as_array().into_iter().flatten() {
-        let name = f["name"].as_str().unwrap_or_default();
-        let base = base_override
-            .clone()
-            .unwrap_or_else(|| f["base"].as_str().unwrap_or("scratch").to_string());
-        let arts: Vec<ArtifactInput> = f["artifacts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|a| ArtifactInput {
-                variant: a["variant"].as_str().unwrap_or_default().to_string(),
-                path: PathBuf::from(a["path"].as_str().unwrap_or_default()),
-                engine: a["engine"].as_str().map(str::to_string),
-            })
-            .collect();
-        for p in pack_function(
-            &layout,
-            name,
-            &arts,
-            &BaseSpec::parse(&base)?,
-            &opts,
-            &mut bases,
-        )? {
+    for f in &manifest.functions {
+        let arts: Vec<ArtifactInput> = f.artifacts.iter().map(ArtifactInput::from).collect();
+        let opts = PackOptions {
+            namespace: namespace.clone(),
+            created: lumos_oci::timestamp::source_date_epoch(),
+            source: None,
+            revision: None,
+            wasm_format: WasmFormat::Compat,
+            protocol: Some(f.protocol),
+            client: ClientOptions::default(),
+        };
+        let base = BaseSpec::parse(base_override.as_deref().unwrap_or(&f.base))?;
+        for p in pack_function(&layout, &f.name, &arts, &base, &opts, &mut bases)? {
             images += 1;
             println!(
                 "{}",

@@ -17,6 +17,7 @@
 
 use std::collections::BTreeMap;
 
+use lumos_model::{Protocol, Variant};
 use serde::Serialize;
 use serde_json::json;
 use wasmparser::{Parser, Payload};
@@ -104,26 +105,44 @@ pub fn component_info(what: &str, bytes: &[u8]) -> Result<ComponentInfo> {
 }
 
 /// Packs a component (or, with `aot`, the `.cwasm` precompiled from it) as
-/// one image in `format`. `component` is always the component itself: its
-/// imports and exports go into the artifact config.
+/// one image in `format`. `component` is the component itself: its imports
+/// and exports go into the artifact config (so the artifact form needs it
+/// even for an AoT image; the compat form only checks it when given).
 pub fn pack_component(
     layout: &Layout,
     meta: &ImageMeta,
-    component: &[u8],
+    component: Option<&[u8]>,
     format: WasmFormat,
     aot: Option<(&AotInfo, &[u8])>,
 ) -> Result<Packed> {
-    let info = component_info(&format!("component of {}", meta.ref_name()), component)?;
-    let mut annotations: BTreeMap<String, String> = meta.annotations();
+    let variant = aot.map_or(Variant::Wasm, |(a, _)| a.variant()).image_tag();
+    let what = format!("component of {}", meta.ref_name(&variant));
+    let info = match component {
+        Some(c) => Some(component_info(&what, c)?),
+        None if format == WasmFormat::Artifact => {
+            return Err(Error::Image(format!(
+                "{what}: the artifact form of an AoT image lists the component's imports and \
+                 exports, so the `wasm` variant (the component) must be built and packed too"
+            )))
+        }
+        None => None,
+    };
+    let Some(payload) = aot.map(|(_, cwasm)| cwasm).or(component) else {
+        return Err(Error::Image(format!("{what}: nothing to pack")));
+    };
+    let mut annotations: BTreeMap<String, String> = meta.annotations(&variant);
     annotations.insert(
         annotation::LUMOS_PROTOCOL.to_string(),
-        "wasi-http".to_string(),
+        Protocol::WasiHttp.to_string(),
     );
     if let Some((aot, _)) = aot {
-        annotations.insert(annotation::LUMOS_AOT_ENGINE.to_string(), aot.engine.clone());
-        annotations.insert(annotation::LUMOS_AOT_ARCH.to_string(), aot.arch.clone());
+        let engine = aot
+            .engine_id
+            .clone()
+            .unwrap_or_else(|| aot.engine.to_string());
+        annotations.insert(annotation::LUMOS_AOT_ENGINE.to_string(), engine);
+        annotations.insert(annotation::LUMOS_AOT_ARCH.to_string(), aot.arch.to_string());
     }
-    let payload = aot.map(|(_, cwasm)| cwasm).unwrap_or(component);
     let file = format!("/{}.wasm", meta.function);
     let descriptor = match format {
         WasmFormat::Compat => {
@@ -144,7 +163,7 @@ pub fn pack_component(
                     "Labels": annotations,
                 },
                 "rootfs": { "type": "layers", "diff_ids": [layer.diff_id] },
-                "history": [history(meta, &format!("lumos: COPY {} {file}", meta.variant))],
+                "history": [history(meta, &format!("lumos: COPY {variant} {file}"))],
             });
             write_manifest(
                 layout,
@@ -181,7 +200,7 @@ pub fn pack_component(
         }
     };
     Ok(Packed {
-        name: meta.ref_name(),
+        name: meta.ref_name(&variant),
         descriptor,
     })
 }

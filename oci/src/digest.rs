@@ -163,18 +163,7 @@ impl<R: Read> VerifyingReader<R> {
     fn check(&mut self) -> io::Result<()> {
         self.done = true;
         let actual = Digest::from_hasher(std::mem::take(&mut self.hasher));
-        if let Some(size) = self.expected_size {
-            if size != self.bytes {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    Error::SizeMismatch {
-                        what: self.what.clone(),
-                        expected: size,
-                        actual: self.bytes,
-                    },
-                ));
-            }
-        }
+        self.check_size(|size, bytes| size != bytes)?;
         if actual != self.expected {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -186,6 +175,25 @@ impl<R: Read> VerifyingReader<R> {
             ));
         }
         Ok(())
+    }
+
+    /// A [`Error::SizeMismatch`] (and the end of reading) when `wrong(expected
+    /// size, bytes read)` says so.
+    fn check_size(&mut self, wrong: impl Fn(u64, u64) -> bool) -> io::Result<()> {
+        match self.expected_size {
+            Some(size) if wrong(size, self.bytes) => {
+                self.done = true;
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    Error::SizeMismatch {
+                        what: self.what.clone(),
+                        expected: size,
+                        actual: self.bytes,
+                    },
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -201,19 +209,7 @@ impl<R: Read> Read for VerifyingReader<R> {
         }
         self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
-        if let Some(size) = self.expected_size {
-            if self.bytes > size {
-                self.done = true;
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    Error::SizeMismatch {
-                        what: self.what.clone(),
-                        expected: size,
-                        actual: self.bytes,
-                    },
-                ));
-            }
-        }
+        self.check_size(|size, bytes| bytes > size)?;
         Ok(n)
     }
 }

@@ -38,6 +38,14 @@ pub enum Error {
     },
     #[error("invalid image reference `{reference}`: {reason}")]
     InvalidReference { reference: String, reason: String },
+    /// A registry host, repository, namespace, tag or tag prefix that the
+    /// distribution spec's grammar does not allow.
+    #[error("{what} `{value}`: {reason}")]
+    InvalidName {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("OCI layout {}: {reason}", path.display())]
     Layout { path: PathBuf, reason: String },
     #[error("{0}")]
@@ -87,8 +95,76 @@ pub enum Error {
     Credentials(String),
     #[error("unsafe layer entry `{path}`: {reason}")]
     UnsafeEntry { path: String, reason: String },
-    #[error("unpacked size exceeds the limit of {limit} bytes")]
+    #[error(
+        "unpacked size exceeds the limit of {limit} bytes ({}; UnpackLimits::max_bytes)",
+        human_bytes(*limit)
+    )]
     TooLarge { limit: u64 },
+    #[error("more than {limit} entries (the limit on entries, UnpackLimits::max_entries)")]
+    TooManyEntries { limit: u64 },
+    #[error("unreadable layer data: {source}")]
+    LayerData {
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("layer {digest}: {source}")]
+    Layer {
+        digest: Digest,
+        #[source]
+        source: Box<Error>,
+    },
+    #[error("{what} is {size} bytes, over the limit of {limit} bytes for manifests, indexes and configs")]
+    DocumentTooLarge { what: String, size: u64, limit: u64 },
+    #[error("{service} {host}: no answer to {request} within {}{detail}", seconds(*after))]
+    Deadline {
+        /// `registry` or `token service`.
+        service: &'static str,
+        /// `host[:port]`.
+        host: String,
+        /// What was waited for, e.g. `GET /v2/`.
+        request: String,
+        after: std::time::Duration,
+        /// More about the last attempt, starting with `; ` (or empty).
+        detail: String,
+    },
+    #[error("{service} {host}: {request}: {source}")]
+    Transfer {
+        service: &'static str,
+        host: String,
+        request: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `10 s`, `2.5 s`.
+pub(crate) fn seconds(d: std::time::Duration) -> String {
+    let s = d.as_secs_f64();
+    if d.subsec_millis() == 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+/// `8 GiB`, `4 MiB`, `1.5 KiB`, `12 bytes`.
+pub(crate) fn human_bytes(n: u64) -> String {
+    const UNITS: [(&str, u64); 4] = [
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+    ];
+    for (unit, size) in UNITS {
+        if n >= size {
+            return if n.is_multiple_of(size) {
+                format!("{} {unit}", n / size)
+            } else {
+                format!("{:.1} {unit}", n as f64 / size as f64)
+            };
+        }
+    }
+    format!("{n} bytes")
 }
 
 /// Result with [`Error`].

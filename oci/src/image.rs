@@ -4,48 +4,53 @@
 
 use std::collections::BTreeMap;
 
+use lumos_model::{AotEngine, Arch, Protocol, Variant};
 use serde_json::{json, Value};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::layer::LayerBuilder;
 use crate::layout::Layout;
-use crate::spec::{annotation, media, to_bytes, Descriptor, Index, Manifest, Platform};
+use crate::spec::{
+    annotation, media, to_bytes, Descriptor, Index, Manifest, Platform, MAX_DOCUMENT_BYTES,
+};
 use crate::timestamp::rfc3339;
 
-/// What every image says about itself.
+/// The tag of the index over a function's native variants (each variant's
+/// own image is tagged [`Variant::image_tag`]).
+pub const NATIVE_INDEX_TAG: &str = "native";
+
+/// What every image of a function says about itself. Which image of the
+/// function it is (its variant, hence its tag and `dev.lumos.variant`)
+/// follows from what is packed: [`pack_native`]'s architecture,
+/// [`pack_wasm`]'s AoT engine, or the [`pack_index`] tagged
+/// [`NATIVE_INDEX_TAG`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageMeta {
     /// First part of the name, e.g. `lumos`.
     pub namespace: String,
     /// The function, e.g. `fibonacci`.
     pub function: String,
-    /// The variant, e.g. `wasm`, `native-x86_64`, `native`.
-    pub variant: String,
     /// Seconds since the epoch (`SOURCE_DATE_EPOCH`, default 0).
     pub created: i64,
     /// `org.opencontainers.image.source`, when known.
     pub source: Option<String>,
     /// `org.opencontainers.image.revision`, when known.
     pub revision: Option<String>,
+    /// `dev.lumos.protocol`, when known: the runner invokes the function
+    /// that way without being told.
+    pub protocol: Option<Protocol>,
 }
 
 impl ImageMeta {
-    /// `<namespace>/<function>:<variant>`, the name in the layout.
-    pub fn ref_name(&self) -> String {
-        format!("{}/{}:{}", self.namespace, self.function, self.variant)
+    /// `<namespace>/<function>:<tag>`, the name of one image in the layout.
+    pub fn ref_name(&self, tag: &str) -> String {
+        format!("{}/{}:{tag}", self.namespace, self.function)
     }
 
-    /// The same metadata for another variant.
-    pub fn with_variant(&self, variant: &str) -> Self {
-        ImageMeta {
-            variant: variant.to_string(),
-            ..self.clone()
-        }
-    }
-
-    /// The annotations every image carries.
-    pub fn annotations(&self) -> BTreeMap<String, String> {
+    /// The annotations every image carries; `variant` is the image's tag
+    /// (`dev.lumos.variant`).
+    pub(crate) fn annotations(&self, variant: &str) -> BTreeMap<String, String> {
         let mut a = BTreeMap::new();
         a.insert(annotation::CREATED.to_string(), rfc3339(self.created));
         if let Some(s) = &self.source {
@@ -58,7 +63,10 @@ impl ImageMeta {
             annotation::LUMOS_FUNCTION.to_string(),
             self.function.clone(),
         );
-        a.insert(annotation::LUMOS_VARIANT.to_string(), self.variant.clone());
+        a.insert(annotation::LUMOS_VARIANT.to_string(), variant.to_string());
+        if let Some(p) = self.protocol {
+            a.insert(annotation::LUMOS_PROTOCOL.to_string(), p.to_string());
+        }
         a
     }
 
@@ -95,10 +103,19 @@ impl std::str::FromStr for WasmFormat {
 /// For AoT images: which engine and CPU the precompiled code is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AotInfo {
-    /// e.g. `wasmedge-0.14.1`, `wasmtime-48.0.8`.
-    pub engine: String,
-    /// `x86_64` or `aarch64`.
-    pub arch: String,
+    pub engine: AotEngine,
+    pub arch: Arch,
+    /// The engine and its version as the build recorded it, e.g.
+    /// `wasmtime-48.0.8` (a version label, kept as written); None: the
+    /// engine's name. Carried as `dev.lumos.aot.engine`.
+    pub engine_id: Option<String>,
+}
+
+impl AotInfo {
+    /// The variant an image of this code is: `aot-<engine>-<arch>`.
+    pub fn variant(&self) -> Variant {
+        Variant::Aot(self.engine, self.arch)
+    }
 }
 
 /// A base image already in the layout (see `registry::pull`).
@@ -116,7 +133,7 @@ pub struct BaseImage {
 /// One packed image: where it is in the layout and what it is called there.
 #[derive(Debug, Clone)]
 pub struct Packed {
-    /// `<namespace>/<function>:<variant>`.
+    /// `<namespace>/<function>:<tag>`.
     pub name: String,
     /// The manifest (or index) descriptor, platform set for manifests.
     pub descriptor: Descriptor,
@@ -155,9 +172,9 @@ pub(crate) fn write_manifest(
     Ok(d)
 }
 
-/// Packs a wasm module (or, with `aot`, a precompiled module) as one image.
-/// The file inside is always `/<function>.wasm`: runtimes pick the wasm
-/// handler by that suffix.
+/// Packs a wasm module (variant `wasm`) or, with `aot`, a precompiled module
+/// (variant `aot-<engine>-<arch>`) as one image. The file inside is always
+/// `/<function>.wasm`: runtimes pick the wasm handler by that suffix.
 pub fn pack_wasm(
     layout: &Layout,
     meta: &ImageMeta,
@@ -165,10 +182,15 @@ pub fn pack_wasm(
     format: WasmFormat,
     aot: Option<&AotInfo>,
 ) -> Result<Packed> {
-    let mut annotations = meta.annotations();
+    let variant = aot.map_or(Variant::Wasm, AotInfo::variant).image_tag();
+    let mut annotations = meta.annotations(&variant);
     if let Some(aot) = aot {
-        annotations.insert(annotation::LUMOS_AOT_ENGINE.to_string(), aot.engine.clone());
-        annotations.insert(annotation::LUMOS_AOT_ARCH.to_string(), aot.arch.clone());
+        let engine = aot
+            .engine_id
+            .clone()
+            .unwrap_or_else(|| aot.engine.to_string());
+        annotations.insert(annotation::LUMOS_AOT_ENGINE.to_string(), engine);
+        annotations.insert(annotation::LUMOS_AOT_ARCH.to_string(), aot.arch.to_string());
     }
     let file = format!("/{}.wasm", meta.function);
     let descriptor = match format {
@@ -190,7 +212,7 @@ pub fn pack_wasm(
                     "Labels": annotations,
                 },
                 "rootfs": { "type": "layers", "diff_ids": [layer.diff_id] },
-                "history": [history(meta, &format!("lumos: COPY {} {file}", meta.variant))],
+                "history": [history(meta, &format!("lumos: COPY {variant} {file}"))],
             });
             write_manifest(
                 layout,
@@ -226,20 +248,9 @@ pub fn pack_wasm(
         }
     };
     Ok(Packed {
-        name: meta.ref_name(),
+        name: meta.ref_name(&variant),
         descriptor,
     })
-}
-
-/// `amd64`/`arm64` for `x86_64`/`aarch64`.
-fn oci_arch(arch: &str) -> Result<&'static str> {
-    match arch {
-        "x86_64" | "amd64" => Ok("amd64"),
-        "aarch64" | "arm64" => Ok("arm64"),
-        other => Err(Error::Image(format!(
-            "unsupported architecture `{other}` for a native image (expected x86_64 or aarch64)"
-        ))),
-    }
 }
 
 fn oci_layer_media_type(m: &str) -> Result<&str> {
@@ -256,18 +267,20 @@ fn oci_layer_media_type(m: &str) -> Result<&str> {
     })
 }
 
-/// Packs a static executable for `arch` (`x86_64`/`aarch64`) as a linux image:
-/// on scratch (one layer) or on `base` (its layers, then the function layer;
-/// its config kept except entrypoint, cmd, labels, rootfs and history).
+/// Packs a static executable for `arch` as a linux image (variant
+/// `native-<arch>`): on scratch (one layer) or on `base` (its layers, then
+/// the function layer; its config kept except entrypoint, cmd, labels,
+/// rootfs and history).
 pub fn pack_native(
     layout: &Layout,
     meta: &ImageMeta,
     binary: &[u8],
-    arch: &str,
+    arch: Arch,
     base: Option<&BaseImage>,
 ) -> Result<Packed> {
-    let oci_arch = oci_arch(arch)?;
-    let mut annotations = meta.annotations();
+    let variant = Variant::Native(arch).image_tag();
+    let oci_arch = arch.debian();
+    let mut annotations = meta.annotations(&variant);
     let path = format!("/{}", meta.function);
     let mut builder = LayerBuilder::new(meta.mtime());
     builder.add_file(&path, binary.to_vec(), 0o755)?;
@@ -346,29 +359,26 @@ pub fn pack_native(
         .push(json!(layer.diff_id));
     let hist = obj.entry("history").or_insert_with(|| json!([]));
     if let Some(h) = hist.as_array_mut() {
-        h.push(history(
-            meta,
-            &format!("lumos: COPY {} {path}", meta.variant),
-        ));
+        h.push(history(meta, &format!("lumos: COPY {variant} {path}")));
     }
     layers.push(layer.descriptor);
-    let platform = Platform::linux_for_arch(arch);
     let descriptor = write_manifest(
         layout,
         media::CONFIG,
         &to_bytes(&config),
         layers,
         annotations,
-        platform,
+        Some(Platform::linux(arch)),
     )?;
     Ok(Packed {
-        name: meta.ref_name(),
+        name: meta.ref_name(&variant),
         descriptor,
     })
 }
 
 /// The native image index over per-architecture manifests (each descriptor
-/// must carry its platform, as [`pack_native`] returns them).
+/// must carry its platform, as [`pack_native`] returns them), tagged
+/// [`NATIVE_INDEX_TAG`].
 pub fn pack_index(layout: &Layout, meta: &ImageMeta, children: &[Descriptor]) -> Result<Packed> {
     let mut manifests: Vec<Descriptor> = children
         .iter()
@@ -393,40 +403,91 @@ pub fn pack_index(layout: &Layout, meta: &ImageMeta, children: &[Descriptor]) ->
         media_type: Some(media::INDEX.to_string()),
         artifact_type: None,
         manifests,
-        annotations: Some(meta.annotations()),
+        annotations: Some(meta.annotations(NATIVE_INDEX_TAG)),
     };
     let bytes = to_bytes(&index);
     let digest = layout.write_blob(&bytes)?;
     Ok(Packed {
-        name: meta.ref_name(),
+        name: meta.ref_name(NATIVE_INDEX_TAG),
         descriptor: Descriptor::new(media::INDEX, digest, bytes.len() as u64),
     })
 }
 
-/// Reads the manifest a descriptor points at (digest verified).
+/// Reads the manifest a descriptor points at (size bounded, digest
+/// verified, media types checked as [`parse_manifest`] does).
 pub fn read_manifest(layout: &Layout, desc: &Descriptor) -> Result<Manifest> {
-    let bytes = layout.read_blob(&desc.digest)?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::json(format!("manifest {}", desc.digest), e))
+    let bytes = layout.read_document(desc)?;
+    parse_manifest(&bytes, desc, &format!("manifest {}", desc.digest))
 }
 
-/// Reads the index a descriptor points at (digest verified).
+/// Reads the index a descriptor points at (as [`read_manifest`]).
 pub fn read_index(layout: &Layout, desc: &Descriptor) -> Result<Index> {
-    let bytes = layout.read_blob(&desc.digest)?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::json(format!("index {}", desc.digest), e))
+    let bytes = layout.read_document(desc)?;
+    parse_index(&bytes, desc, &format!("index {}", desc.digest))
+}
+
+/// Parses the document `desc` points at, of the kind `kind` names
+/// (`image manifest`, `image index`) and `is_kind` recognises by media type:
+/// the descriptor's media type must be of that kind, the document no larger
+/// than [`MAX_DOCUMENT_BYTES`], and its own `mediaType`, when set, the
+/// descriptor's (a descriptor saying "manifest" over an index is refused as
+/// such, before its fields are looked at). `what` names it in errors.
+fn parse_document<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    desc: &Descriptor,
+    what: &str,
+    kind: &str,
+    is_kind: fn(&str) -> bool,
+) -> Result<T> {
+    if !is_kind(&desc.media_type) {
+        return Err(Error::UnsupportedMediaType {
+            what: format!("{what} (expected an {kind})"),
+            media_type: desc.media_type.clone(),
+        });
+    }
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(Error::DocumentTooLarge {
+            what: what.to_string(),
+            size: bytes.len() as u64,
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
+    let v: Value = serde_json::from_slice(bytes).map_err(|e| Error::json(what, e))?;
+    if let Some(Value::String(m)) = v.get("mediaType") {
+        if *m != desc.media_type {
+            return Err(Error::Image(format!(
+                "{what}: the document says mediaType `{m}` but its descriptor says `{}`",
+                desc.media_type
+            )));
+        }
+    }
+    serde_json::from_value(v).map_err(|e| Error::json(what, e))
+}
+
+/// Parses the image manifest `desc` points at: the descriptor's media type
+/// must be an image manifest's (OCI or Docker v2), and the document's own
+/// `mediaType`, when set, the same. `what` names it in errors.
+pub fn parse_manifest(bytes: &[u8], desc: &Descriptor, what: &str) -> Result<Manifest> {
+    parse_document(bytes, desc, what, "image manifest", media::is_manifest)
+}
+
+/// Parses the image index `desc` points at (checked as [`parse_manifest`]).
+pub fn parse_index(bytes: &[u8], desc: &Descriptor, what: &str) -> Result<Index> {
+    parse_document(bytes, desc, what, "image index", media::is_index)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn meta(variant: &str) -> ImageMeta {
+    fn meta() -> ImageMeta {
         ImageMeta {
             namespace: "lumos".into(),
             function: "fibonacci".into(),
-            variant: variant.into(),
             created: 0,
             source: Some("https://example.invalid/lumos".into()),
             revision: Some("abc123".into()),
+            protocol: Some(Protocol::Lumos),
         }
     }
 
@@ -436,7 +497,7 @@ mod tests {
         let layout = Layout::create(dir.path()).unwrap();
         let p = pack_wasm(
             &layout,
-            &meta("wasm"),
+            &meta(),
             b"\0asm\x01\0\0\0",
             WasmFormat::Compat,
             None,
@@ -457,6 +518,12 @@ mod tests {
             config["config"]["Labels"][annotation::WASM_VARIANT],
             "compat-smart"
         );
+        // The runner reads how to invoke the function from the image.
+        assert_eq!(a[annotation::LUMOS_PROTOCOL], "lumos");
+        assert_eq!(
+            config["config"]["Labels"][annotation::LUMOS_PROTOCOL],
+            "lumos"
+        );
     }
 
     #[test]
@@ -464,17 +531,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::create(dir.path()).unwrap();
         let aot = AotInfo {
-            engine: "wasmtime-48.0.8".into(),
-            arch: "aarch64".into(),
+            engine: AotEngine::Wasmtime,
+            arch: Arch::Aarch64,
+            engine_id: Some("wasmtime-48.0.8".into()),
         };
-        let p = pack_wasm(
-            &layout,
-            &meta("aot-wasmtime-aarch64"),
-            b"cwasm",
-            WasmFormat::Artifact,
-            Some(&aot),
-        )
-        .unwrap();
+        let p = pack_wasm(&layout, &meta(), b"cwasm", WasmFormat::Artifact, Some(&aot)).unwrap();
+        assert_eq!(p.name, "lumos/fibonacci:aot-wasmtime-aarch64");
         let m = read_manifest(&layout, &p.descriptor).unwrap();
         assert_eq!(m.config.media_type, media::WASM_CONFIG);
         assert_eq!(m.layers.len(), 1);
@@ -487,6 +549,18 @@ mod tests {
         let a = m.annotations.unwrap();
         assert_eq!(a[annotation::LUMOS_AOT_ENGINE], "wasmtime-48.0.8");
         assert_eq!(a[annotation::LUMOS_AOT_ARCH], "aarch64");
+        assert_eq!(a[annotation::LUMOS_VARIANT], "aot-wasmtime-aarch64");
+        // Without the engine's version, its name.
+        let aot = AotInfo {
+            engine_id: None,
+            ..aot
+        };
+        let p = pack_wasm(&layout, &meta(), b"cwasm", WasmFormat::Artifact, Some(&aot)).unwrap();
+        let m = read_manifest(&layout, &p.descriptor).unwrap();
+        assert_eq!(
+            m.annotations.unwrap()[annotation::LUMOS_AOT_ENGINE],
+            "wasmtime"
+        );
     }
 
     #[test]
@@ -513,14 +587,8 @@ mod tests {
             },
             config: base_config,
         };
-        let p = pack_native(
-            &layout,
-            &meta("native-x86_64"),
-            b"\x7fELF",
-            "x86_64",
-            Some(&base),
-        )
-        .unwrap();
+        let p = pack_native(&layout, &meta(), b"\x7fELF", Arch::X86_64, Some(&base)).unwrap();
+        assert_eq!(p.name, "lumos/fibonacci:native-x86_64");
         let m = read_manifest(&layout, &p.descriptor).unwrap();
         assert_eq!(m.layers.len(), 2);
         assert_eq!(m.layers[0].media_type, media::LAYER_GZIP);
@@ -533,14 +601,7 @@ mod tests {
         assert!(config["config"].get("Cmd").is_none());
         assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
         // The wrong architecture is refused with the platform named.
-        let err = pack_native(
-            &layout,
-            &meta("native-aarch64"),
-            b"x",
-            "aarch64",
-            Some(&base),
-        )
-        .unwrap_err();
+        let err = pack_native(&layout, &meta(), b"x", Arch::Aarch64, Some(&base)).unwrap_err();
         assert!(err.to_string().contains("linux/arm64"), "{err}");
     }
 
@@ -548,9 +609,10 @@ mod tests {
     fn index_lists_both_platforms() {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::create(dir.path()).unwrap();
-        let a = pack_native(&layout, &meta("native-x86_64"), b"x86", "x86_64", None).unwrap();
-        let b = pack_native(&layout, &meta("native-aarch64"), b"arm", "aarch64", None).unwrap();
-        let idx = pack_index(&layout, &meta("native"), &[b.descriptor, a.descriptor]).unwrap();
+        let a = pack_native(&layout, &meta(), b"x86", Arch::X86_64, None).unwrap();
+        let b = pack_native(&layout, &meta(), b"arm", Arch::Aarch64, None).unwrap();
+        let idx = pack_index(&layout, &meta(), &[b.descriptor, a.descriptor]).unwrap();
+        assert_eq!(idx.name, "lumos/fibonacci:native");
         let index = read_index(&layout, &idx.descriptor).unwrap();
         let platforms: Vec<_> = index
             .manifests

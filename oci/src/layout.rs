@@ -1,17 +1,18 @@
 //! An OCI image layout on disk: `oci-layout`, `index.json`, `blobs/sha256/…`.
 //!
-//! Every write goes to a temporary file in the same directory and is renamed
-//! into place, so a reader (or a crash) never sees half a blob or half an index.
+//! Every write goes through [`crate::atomic`] (a temporary file in the same
+//! directory, synced and renamed into place), so a reader (or a crash) never
+//! sees half a blob or half an index.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use crate::atomic::AtomicFile;
 use crate::digest::{unwrap_io, Digest, DigestWriter, VerifyingReader};
 use crate::error::{Error, Result};
-use crate::spec::{annotation, media, to_bytes, Descriptor, Index};
+use crate::spec::{annotation, media, to_bytes, Descriptor, Index, MAX_DOCUMENT_BYTES};
 
 const LAYOUT_FILE: &str = "oci-layout";
 const LAYOUT_CONTENT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -23,33 +24,20 @@ pub struct Layout {
     index_lock: Mutex<()>,
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Kept at this path for callers from before [`crate::atomic`].
+pub use crate::atomic::write_atomic;
 
-/// A unique temporary path beside `target`.
-fn temp_beside(target: &Path) -> PathBuf {
-    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    target.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
-}
-
-/// Writes `bytes` to `path` atomically (temp file + fsync-free rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_beside(path);
-    let res = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.flush()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(path, e));
+/// `manifest`, `index`, `config` or `blob`, for messages.
+pub(crate) fn document_kind(media_type: &str) -> &'static str {
+    if media::is_manifest(media_type) {
+        "manifest"
+    } else if media::is_index(media_type) {
+        "index"
+    } else if media_type.contains("config") {
+        "config"
+    } else {
+        "blob"
     }
-    Ok(())
 }
 
 impl Layout {
@@ -124,30 +112,24 @@ impl Layout {
         expected: Option<(&Digest, Option<u64>)>,
     ) -> Result<(Digest, u64)> {
         let dir = self.root.join("blobs").join("sha256");
-        let tmp = temp_beside(&dir.join("incoming"));
-        let res = (|| -> Result<(Digest, u64)> {
-            let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            let mut w = DigestWriter::new(io::BufWriter::with_capacity(1 << 20, file));
-            match expected {
-                Some((d, size)) => {
-                    let mut r = VerifyingReader::new(reader, d.clone(), size, format!("blob {d}"));
-                    io::copy(&mut r, &mut w).map_err(|e| unwrap_io(&tmp, e))?;
-                }
-                None => {
-                    let mut reader = reader;
-                    io::copy(&mut reader, &mut w).map_err(|e| Error::io(&tmp, e))?;
-                }
+        let mut tmp = AtomicFile::new_in(&dir)?;
+        let path = tmp.path().to_path_buf();
+        let mut w = DigestWriter::new(io::BufWriter::with_capacity(1 << 20, tmp.file()));
+        match expected {
+            Some((d, size)) => {
+                let mut r = VerifyingReader::new(reader, d.clone(), size, format!("blob {d}"));
+                io::copy(&mut r, &mut w).map_err(|e| unwrap_io(&path, e))?;
             }
-            let (buf, d, n) = w.finish();
-            buf.into_inner()
-                .map_err(|e| Error::io(&tmp, e.into_error()))?;
-            fs::rename(&tmp, self.blob_path(&d)).map_err(|e| Error::io(&tmp, e))?;
-            Ok((d, n))
-        })();
-        if res.is_err() {
-            let _ = fs::remove_file(&tmp);
+            None => {
+                let mut reader = reader;
+                io::copy(&mut reader, &mut w).map_err(|e| Error::io(&path, e))?;
+            }
         }
-        res
+        let (buf, d, n) = w.finish();
+        buf.into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        tmp.commit(&self.blob_path(&d))?;
+        Ok((d, n))
     }
 
     /// Opens a blob for reading (not verified; see [`Layout::open_blob_verified`]).
@@ -186,6 +168,42 @@ impl Layout {
         Ok(bytes)
     }
 
+    /// Reads a manifest, index or config blob: at most
+    /// [`MAX_DOCUMENT_BYTES`] (checked before reading), digest and size verified.
+    pub fn read_document(&self, desc: &Descriptor) -> Result<Vec<u8>> {
+        let what = format!("{} {}", document_kind(&desc.media_type), desc.digest);
+        if desc.size > MAX_DOCUMENT_BYTES {
+            return Err(Error::DocumentTooLarge {
+                what,
+                size: desc.size,
+                limit: MAX_DOCUMENT_BYTES,
+            });
+        }
+        let p = self.blob_path(&desc.digest);
+        let f = File::open(&p).map_err(|e| Error::io(&p, e))?;
+        let mut bytes = Vec::new();
+        VerifyingReader::new(
+            f.take(MAX_DOCUMENT_BYTES + 1),
+            desc.digest.clone(),
+            Some(desc.size),
+            format!("{what} in {}", self.root.display()),
+        )
+        .read_to_end(&mut bytes)
+        .map_err(|e| unwrap_io(&p, e))?;
+        Ok(bytes)
+    }
+
+    /// Copies a manifest, index or config from `src` into this layout
+    /// (unless it is here) and reads it as [`Layout::read_document`] does.
+    pub fn copy_document_from(&self, src: &Layout, desc: &Descriptor) -> Result<Vec<u8>> {
+        if !self.has_blob(&desc.digest) {
+            let bytes = src.read_document(desc)?;
+            self.write_blob(&bytes)?;
+            return Ok(bytes);
+        }
+        self.read_document(desc)
+    }
+
     /// Re-hashes a blob on disk against its descriptor.
     pub fn verify_blob(&self, desc: &Descriptor) -> Result<()> {
         let mut r = self.open_blob_verified(desc)?;
@@ -194,10 +212,21 @@ impl Layout {
         Ok(())
     }
 
-    /// Reads `index.json`.
+    /// Reads `index.json` (at most [`MAX_DOCUMENT_BYTES`]).
     pub fn index(&self) -> Result<Index> {
         let p = self.root.join("index.json");
-        let bytes = fs::read(&p).map_err(|e| Error::io(&p, e))?;
+        let f = File::open(&p).map_err(|e| Error::io(&p, e))?;
+        let mut bytes = Vec::new();
+        f.take(MAX_DOCUMENT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&p, e))?;
+        if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+            return Err(Error::DocumentTooLarge {
+                what: p.display().to_string(),
+                size: fs::metadata(&p).map_or(bytes.len() as u64, |m| m.len()),
+                limit: MAX_DOCUMENT_BYTES,
+            });
+        }
         serde_json::from_slice(&bytes).map_err(|e| Error::json(p.display().to_string(), e))
     }
 

@@ -1,5 +1,6 @@
 //! OCI images: reproducible layers, image layout, registry push/pull, safe unpack.
 //!
+//! - [`atomic`]: atomic, durable file writes (every file Lumos writes).
 //! - [`layer`]: reproducible tar+gzip layers.
 //! - [`image`]: configs, manifests and indexes of Lumos images (native, wasm, AoT).
 //! - [`component`]: images of wasi:http components (CNCF artifact with the
@@ -8,6 +9,7 @@
 //! - [`registry`]: the distribution API (push, pull, auth).
 //! - [`unpack`]: a layer stack into a root filesystem, safely.
 
+pub mod atomic;
 pub mod component;
 pub mod digest;
 pub mod error;
@@ -21,6 +23,7 @@ pub mod spec;
 pub mod timestamp;
 pub mod unpack;
 
+pub use atomic::write_atomic;
 pub use digest::Digest;
 pub use error::{Error, Result};
 pub use layout::Layout;

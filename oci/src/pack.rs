@@ -5,6 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use lumos_model::{Arch, BuildArtifact, Protocol, Variant};
+
+use crate::component::pack_component;
 use crate::error::{Error, Result};
 use crate::image::{
     pack_index, pack_native, pack_wasm, AotInfo, BaseImage, ImageMeta, Packed, WasmFormat,
@@ -20,11 +23,22 @@ pub const DEBIAN_SLIM: &str = "docker.io/library/debian:bookworm-slim";
 /// One built file of a function.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArtifactInput {
-    /// `native-x86_64`, `native-aarch64`, `wasm`, `aot-<engine>-<arch>`.
-    pub variant: String,
+    pub variant: Variant,
     pub path: PathBuf,
-    /// For AoT variants: the engine and version, e.g. `wasmedge-0.14.1`.
+    /// For AoT variants: the engine and version, e.g. `wasmedge-0.14.1`
+    /// (see [`AotInfo::engine_id`]).
     pub engine: Option<String>,
+}
+
+impl From<&BuildArtifact> for ArtifactInput {
+    /// An artifact as `build.json` lists it.
+    fn from(a: &BuildArtifact) -> Self {
+        ArtifactInput {
+            variant: a.variant,
+            path: a.path.clone(),
+            engine: a.engine.clone(),
+        }
+    }
 }
 
 /// The base of native images.
@@ -54,6 +68,9 @@ pub struct PackOptions {
     pub source: Option<String>,
     pub revision: Option<String>,
     pub wasm_format: WasmFormat,
+    /// The function's protocol, carried by every image as
+    /// `dev.lumos.protocol` (config label and manifest annotation).
+    pub protocol: Option<Protocol>,
     /// How to reach the registries bases are pulled from.
     pub client: ClientOptions,
 }
@@ -63,24 +80,23 @@ pub struct PackOptions {
 #[derive(Default)]
 pub struct BaseCache {
     clients: BTreeMap<String, Client>,
-    bases: BTreeMap<(String, String), BaseImage>,
+    bases: BTreeMap<(String, Arch), BaseImage>,
 }
 
 impl BaseCache {
-    /// The base `reference` for `arch` (`x86_64`/`aarch64`), pulled into `layout`.
+    /// The base `reference` for `arch`, pulled into `layout`.
     pub fn get(
         &mut self,
         layout: &Layout,
         reference: &Reference,
-        arch: &str,
+        arch: Arch,
         opts: &ClientOptions,
     ) -> Result<BaseImage> {
-        let key = (reference.to_string(), arch.to_string());
+        let key = (reference.to_string(), arch);
         if let Some(b) = self.bases.get(&key) {
             return Ok(b.clone());
         }
-        let platform = Platform::linux_for_arch(arch)
-            .ok_or_else(|| Error::Image(format!("unsupported architecture `{arch}`")))?;
+        let platform = Platform::linux(arch);
         let host = reference.api_host().to_string();
         if !self.clients.contains_key(&host) {
             let c = Client::connect(&host, opts.clone())?;
@@ -92,13 +108,6 @@ impl BaseCache {
         self.bases.insert(key, base.clone());
         Ok(base)
     }
-}
-
-fn arch_of(variant: &str) -> Option<&str> {
-    variant
-        .rsplit('-')
-        .next()
-        .filter(|a| *a == "x86_64" || *a == "aarch64")
 }
 
 /// Packs every artifact of `function` and names the images in the layout.
@@ -114,52 +123,71 @@ pub fn pack_function(
     let meta = ImageMeta {
         namespace: opts.namespace.clone(),
         function: function.to_string(),
-        variant: String::new(),
         created: opts.created,
         source: opts.source.clone(),
         revision: opts.revision.clone(),
+        protocol: opts.protocol,
     };
     let mut packed = Vec::new();
     let mut natives = Vec::new();
+    // A wasi:http function's images are component images: the `wasm`
+    // artifact is the component, whose imports and exports every image of
+    // it describes (its AoT images too).
+    let component = match opts.protocol {
+        Some(Protocol::WasiHttp) => match artifacts.iter().find(|a| a.variant == Variant::Wasm) {
+            Some(a) => Some(std::fs::read(&a.path).map_err(|e| Error::io(&a.path, e))?),
+            None => None,
+        },
+        _ => None,
+    };
     for a in artifacts {
         let bytes = std::fs::read(&a.path).map_err(|e| Error::io(&a.path, e))?;
-        let m = meta.with_variant(&a.variant);
-        let p = if let Some(arch) = a.variant.strip_prefix("native-") {
-            let base_image = match base {
-                BaseSpec::Scratch => None,
-                BaseSpec::Image(r) => Some(bases.get(layout, r, arch, &opts.client)?),
+        if opts.protocol == Some(Protocol::WasiHttp) {
+            let aot = match a.variant {
+                Variant::Aot(engine, arch) => Some(AotInfo {
+                    engine,
+                    arch,
+                    engine_id: a.engine.clone(),
+                }),
+                _ => None,
             };
-            let p = pack_native(layout, &m, &bytes, arch, base_image.as_ref())?;
-            natives.push(p.descriptor.clone());
-            p
-        } else if a.variant == "wasm" {
-            pack_wasm(layout, &m, &bytes, opts.wasm_format, None)?
-        } else if let Some(rest) = a.variant.strip_prefix("aot-") {
-            let arch = arch_of(rest).ok_or_else(|| {
-                Error::Image(format!("AoT variant `{}` names no architecture", a.variant))
-            })?;
-            let engine = match &a.engine {
-                Some(e) => e.clone(),
-                None => rest
-                    .trim_end_matches(arch)
-                    .trim_end_matches('-')
-                    .to_string(),
+            let p = match &aot {
+                None => pack_component(layout, &meta, Some(&bytes), opts.wasm_format, None)?,
+                Some(info) => pack_component(
+                    layout,
+                    &meta,
+                    component.as_deref(),
+                    opts.wasm_format,
+                    Some((info, &bytes)),
+                )?,
             };
-            let aot = AotInfo {
-                engine,
-                arch: arch.to_string(),
-            };
-            pack_wasm(layout, &m, &bytes, opts.wasm_format, Some(&aot))?
-        } else {
-            return Err(Error::Image(format!(
-                "unknown variant `{}` of {function}",
-                a.variant
-            )));
+            packed.push(p);
+            continue;
+        }
+        let p = match a.variant {
+            Variant::Native(arch) => {
+                let base_image = match base {
+                    BaseSpec::Scratch => None,
+                    BaseSpec::Image(r) => Some(bases.get(layout, r, arch, &opts.client)?),
+                };
+                let p = pack_native(layout, &meta, &bytes, arch, base_image.as_ref())?;
+                natives.push(p.descriptor.clone());
+                p
+            }
+            Variant::Wasm => pack_wasm(layout, &meta, &bytes, opts.wasm_format, None)?,
+            Variant::Aot(engine, arch) => {
+                let aot = AotInfo {
+                    engine,
+                    arch,
+                    engine_id: a.engine.clone(),
+                };
+                pack_wasm(layout, &meta, &bytes, opts.wasm_format, Some(&aot))?
+            }
         };
         packed.push(p);
     }
     if !natives.is_empty() {
-        packed.push(pack_index(layout, &meta.with_variant("native"), &natives)?);
+        packed.push(pack_index(layout, &meta, &natives)?);
     }
     let refs: Vec<_> = packed
         .iter()

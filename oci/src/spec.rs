@@ -8,9 +8,16 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use lumos_model::Arch;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
+
+/// The most bytes a manifest, index, image config or `index.json` may have,
+/// wherever it comes from (a registry, a local layout, the cache). Real
+/// ones are a few KiB; 4 MiB is the limit containerd and the distribution
+/// registry use for manifests.
+pub const MAX_DOCUMENT_BYTES: u64 = 4 << 20;
 
 pub mod media {
     pub const MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -58,10 +65,10 @@ pub mod annotation {
     pub const WASM_VARIANT: &str = "module.wasm.image/variant";
     pub const LUMOS_FUNCTION: &str = "dev.lumos.function";
     pub const LUMOS_VARIANT: &str = "dev.lumos.variant";
+    /// How the function is invoked: `lumos`, `stdio` or `http`.
+    pub const LUMOS_PROTOCOL: &str = "dev.lumos.protocol";
     pub const LUMOS_AOT_ENGINE: &str = "dev.lumos.aot.engine";
     pub const LUMOS_AOT_ARCH: &str = "dev.lumos.aot.arch";
-    /// How the runner talks to the function (`wasi-http` for components).
-    pub const LUMOS_PROTOCOL: &str = "dev.lumos.protocol";
 }
 
 /// An OS/architecture pair (plus optional variant) an image runs on.
@@ -97,12 +104,8 @@ impl Platform {
     }
 
     /// `linux/amd64` for `x86_64`, `linux/arm64` for `aarch64`.
-    pub fn linux_for_arch(arch: &str) -> Option<Self> {
-        match arch {
-            "x86_64" | "amd64" => Some(Platform::new("linux", "amd64")),
-            "aarch64" | "arm64" => Some(Platform::new("linux", "arm64")),
-            _ => None,
-        }
+    pub fn linux(arch: Arch) -> Self {
+        Platform::new("linux", arch.debian())
     }
 
     /// `wasi/wasm`, the platform of compat wasm images.
@@ -260,7 +263,7 @@ mod tests {
 
     #[test]
     fn arm64_matches_with_and_without_variant() {
-        let mut want = Platform::linux_for_arch("aarch64").unwrap();
+        let mut want = Platform::linux(Arch::Aarch64);
         assert!(want.matches(&Platform::new("linux", "arm64")));
         want.variant = Some("v8".into());
         assert!(want.matches(&Platform::new("linux", "arm64")));

@@ -11,6 +11,12 @@
 //! - The uncompressed size of all layers together is bounded, checked while
 //!   decompressing, so a gzip bomb stops at the bound.
 //! - Every layer's digest is verified while it streams.
+//! - On failure, what the unpack added at the top of the root is removed
+//!   again (and the root itself when the unpack created it): a caller that
+//!   unpacks into a new directory gets nothing half-written back. Only
+//!   top-level entries are removed, by name, so a symlink the layer planted
+//!   is never followed while cleaning up.
+//! - Errors name the layer (its digest) and the limit they hit.
 
 use std::collections::{HashSet, VecDeque};
 use std::ffi::{OsStr, OsString};
@@ -25,14 +31,24 @@ use flate2::read::GzDecoder;
 use crate::digest::unwrap_io;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::spec::{media, Manifest};
+use crate::spec::{media, Descriptor, Manifest};
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE: &str = ".wh..wh..opq";
 const MAX_LINK_HOPS: u32 = 40;
 
+/// The default [`UnpackLimits::max_bytes`]: 8 GiB. Function images are tens of
+/// MiB (a debian-slim base is 78 MB unpacked); container platforms allow
+/// images up to about 10 GB (AWS Lambda), so a real image stays below it
+/// while a gzip bomb stops there.
+pub const DEFAULT_MAX_BYTES: u64 = 8 << 30;
+/// The default [`UnpackLimits::max_entries`]: 1,000,000 (a debian-slim base
+/// has about 6,000).
+pub const DEFAULT_MAX_ENTRIES: u64 = 1_000_000;
+
 /// Bounds on what an unpack may write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct UnpackLimits {
     /// Uncompressed bytes of all layers together (tar headers included).
     pub max_bytes: u64,
@@ -43,8 +59,8 @@ pub struct UnpackLimits {
 impl Default for UnpackLimits {
     fn default() -> Self {
         UnpackLimits {
-            max_bytes: 8 << 30,
-            max_entries: 1_000_000,
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_entries: DEFAULT_MAX_ENTRIES,
         }
     }
 }
@@ -68,6 +84,7 @@ pub struct UnpackStats {
 }
 
 /// Unpacks every layer of `manifest` (blobs in `layout`) into `root`, in order.
+/// On failure, what this call added at the top of `root` is removed again.
 pub fn unpack_image(
     layout: &Layout,
     manifest: &Manifest,
@@ -75,58 +92,107 @@ pub fn unpack_image(
     limits: &UnpackLimits,
 ) -> Result<UnpackStats> {
     let mut stats = UnpackStats::default();
-    for layer in &manifest.layers {
-        let mut verifying = layout.open_blob_verified(layer)?;
-        let blob_path = layout.blob_path(&layer.digest);
-        if layer.media_type == media::WASM_LAYER {
-            // A CNCF Wasm artifact: the raw module, named by its title.
-            let title = layer
-                .annotation("org.opencontainers.image.title")
-                .unwrap_or("module.wasm");
-            let comps = components(Path::new(title), title)?;
-            if comps.len() != 1 {
-                return Err(unsafe_entry(
-                    title,
-                    "a wasm layer title must be a plain file name",
-                ));
-            }
-            fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
-            let target = root.join(&comps[0]);
-            if target.symlink_metadata().is_ok() {
-                remove_any(&target)?;
-            }
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .open(&target)
-                .map_err(|e| Error::io(&target, e))?;
-            let limit = limits.max_bytes;
-            let mut used = stats.tar_bytes;
-            let n = io::copy(
-                &mut Bounded {
-                    inner: &mut verifying,
-                    used: &mut used,
-                    limit,
-                },
-                &mut f,
-            )
-            .map_err(|e| map_io(&blob_path, limit, e))?;
-            stats.tar_bytes = used;
-            stats.file_bytes += n;
-            stats.files += 1;
-            stats.layers += 1;
-            continue;
+    with_cleanup(root, || {
+        for layer in &manifest.layers {
+            unpack_blob(layout, layer, root, limits, &mut stats).map_err(|e| Error::Layer {
+                digest: layer.digest.clone(),
+                source: Box::new(e),
+            })?;
         }
-        unpack_layer(&mut verifying, &layer.media_type, root, limits, &mut stats)?;
-        // Read what the decompressor left (gzip trailer, padding) so the
-        // digest is checked over the whole blob.
-        io::copy(&mut verifying, &mut io::sink()).map_err(|e| unwrap_io(&blob_path, e))?;
-    }
+        Ok(())
+    })?;
     Ok(stats)
 }
 
-/// A reader that fails once more than `limit - used` bytes pass.
+fn unpack_blob(
+    layout: &Layout,
+    layer: &Descriptor,
+    root: &Path,
+    limits: &UnpackLimits,
+    stats: &mut UnpackStats,
+) -> Result<()> {
+    let mut verifying = layout.open_blob_verified(layer)?;
+    let blob_path = layout.blob_path(&layer.digest);
+    if layer.media_type == media::WASM_LAYER {
+        // A CNCF Wasm artifact: the raw module, named by its title.
+        let title = layer
+            .annotation("org.opencontainers.image.title")
+            .unwrap_or("module.wasm");
+        let comps = components(Path::new(title), title)?;
+        if comps.len() != 1 {
+            return Err(unsafe_entry(
+                title,
+                "a wasm layer title must be a plain file name",
+            ));
+        }
+        fs::create_dir_all(root).map_err(|e| Error::io(root, e))?;
+        let target = root.join(&comps[0]);
+        if target.symlink_metadata().is_ok() {
+            remove_any(&target)?;
+        }
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc_o_nofollow())
+            .open(&target)
+            .map_err(|e| Error::io(&target, e))?;
+        let limit = limits.max_bytes;
+        let mut used = stats.tar_bytes;
+        let n = io::copy(
+            &mut Bounded {
+                inner: &mut verifying,
+                used: &mut used,
+                limit,
+            },
+            &mut f,
+        )
+        .map_err(|e| map_copy(&target, limit, e))?;
+        stats.tar_bytes = used;
+        stats.file_bytes += n;
+        stats.files += 1;
+        stats.layers += 1;
+        return Ok(());
+    }
+    unpack_stream(&mut verifying, &layer.media_type, root, limits, stats)?;
+    // Read what the decompressor left (gzip trailer, padding) so the
+    // digest is checked over the whole blob.
+    io::copy(&mut verifying, &mut io::sink()).map_err(|e| unwrap_io(&blob_path, e))?;
+    Ok(())
+}
+
+/// Runs `f`; when it fails, removes what appeared at the top of `root`
+/// meanwhile (and `root` when it did not exist before).
+fn with_cleanup<T>(root: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let existed = root.symlink_metadata().is_ok();
+    let before: HashSet<OsString> = match fs::read_dir(root) {
+        Ok(entries) => entries.filter_map(|e| Some(e.ok()?.file_name())).collect(),
+        Err(_) => HashSet::new(),
+    };
+    let result = f();
+    if result.is_err() {
+        if !existed {
+            if let Err(e) = fs::remove_dir_all(root) {
+                tracing::warn!(root = %root.display(), %e, "cannot remove a partial unpack");
+            }
+        } else if let Ok(entries) = fs::read_dir(root) {
+            for e in entries.flatten() {
+                if !before.contains(&e.file_name()) {
+                    // One name below the root: remove_any does not follow a
+                    // symlink in the last component, and remove_dir_all does
+                    // not follow symlinks inside.
+                    if let Err(err) = remove_any(&root.join(e.file_name())) {
+                        tracing::warn!(%err, "cannot remove part of a failed unpack");
+                    }
+                }
+            }
+        }
+    }
+    result
+}
+
+/// A reader that fails once more than `limit - used` bytes pass, and marks
+/// the errors of its inner reader as errors of the layer data.
 struct Bounded<'a, R> {
     inner: R,
     used: &'a mut u64,
@@ -142,9 +208,25 @@ impl std::fmt::Display for LimitExceeded {
 }
 impl std::error::Error for LimitExceeded {}
 
+/// An error reading (decompressing) the layer, as opposed to writing the root.
+#[derive(Debug)]
+struct ReadFailed(io::Error);
+impl std::fmt::Display for ReadFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+impl std::error::Error for ReadFailed {}
+
 impl<R: Read> Read for Bounded<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).map_err(|e| {
+            if e.get_ref().is_some_and(|i| i.is::<Error>()) {
+                e // already one of ours (digest or size mismatch): kept
+            } else {
+                io::Error::new(e.kind(), ReadFailed(e))
+            }
+        })?;
         *self.used += n as u64;
         if *self.used > self.limit {
             return Err(io::Error::other(LimitExceeded));
@@ -153,15 +235,52 @@ impl<R: Read> Read for Bounded<'_, R> {
     }
 }
 
-fn map_io(root: &Path, limit: u64, e: io::Error) -> Error {
+/// An error met while reading the layer (through the tar reader).
+fn map_read(limit: u64, e: io::Error) -> Error {
     if e.get_ref().is_some_and(|i| i.is::<LimitExceeded>()) {
         return Error::TooLarge { limit };
     }
-    unwrap_io(root, e)
+    if e.get_ref().is_some_and(|i| i.is::<Error>()) {
+        return unwrap_io(Path::new(""), e);
+    }
+    if e.get_ref().is_some_and(|i| i.is::<ReadFailed>()) {
+        if let Some(Ok(r)) = e.into_inner().map(|b| b.downcast::<ReadFailed>()) {
+            return Error::LayerData { source: r.0 };
+        }
+        unreachable!("checked above");
+    }
+    // The tar reader's own complaints (bad header, truncated archive).
+    Error::LayerData { source: e }
 }
 
-/// Unpacks one layer stream (`tar`, `tar+gzip`) into `root`.
+/// An error of a copy from the layer into `target`: reading is the
+/// layer's fault, anything else is writing `target`.
+fn map_copy(target: &Path, limit: u64, e: io::Error) -> Error {
+    let ours = e
+        .get_ref()
+        .is_some_and(|i| i.is::<LimitExceeded>() || i.is::<Error>() || i.is::<ReadFailed>());
+    if ours {
+        map_read(limit, e)
+    } else {
+        Error::io(target, e)
+    }
+}
+
+/// Unpacks one layer stream (`tar`, `tar+gzip`) into `root`. On failure,
+/// what this call added at the top of `root` is removed again.
 pub fn unpack_layer(
+    reader: impl Read,
+    media_type: &str,
+    root: &Path,
+    limits: &UnpackLimits,
+    stats: &mut UnpackStats,
+) -> Result<()> {
+    with_cleanup(root, || {
+        unpack_stream(reader, media_type, root, limits, stats)
+    })
+}
+
+fn unpack_stream(
     reader: impl Read,
     media_type: &str,
     root: &Path,
@@ -191,8 +310,7 @@ pub fn unpack_layer(
         let mut archive = tar::Archive::new(bounded);
         unpack_entries(&mut archive, &root, limits, stats).and_then(|()| {
             // Drain the end-of-archive blocks through the bound.
-            io::copy(&mut archive.into_inner(), &mut io::sink())
-                .map_err(|e| map_io(&root, limit, e))?;
+            io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| map_read(limit, e))?;
             Ok(())
         })
     };
@@ -209,20 +327,16 @@ fn unpack_entries<R: Read>(
 ) -> Result<()> {
     let limit = limits.max_bytes;
     let mut created: HashSet<PathBuf> = HashSet::new();
-    let entries = archive.entries().map_err(|e| map_io(root, limit, e))?;
+    let entries = archive.entries().map_err(|e| map_read(limit, e))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| map_io(root, limit, e))?;
+        let mut entry = entry.map_err(|e| map_read(limit, e))?;
         stats.entries += 1;
         if stats.entries > limits.max_entries {
-            return Err(Error::UnsafeEntry {
-                path: String::new(),
-                reason: format!("more than {} entries", limits.max_entries),
+            return Err(Error::TooManyEntries {
+                limit: limits.max_entries,
             });
         }
-        let raw = entry
-            .path()
-            .map_err(|e| map_io(root, limit, e))?
-            .into_owned();
+        let raw = entry.path().map_err(|e| map_read(limit, e))?.into_owned();
         let shown = raw.display().to_string();
         let comps = components(&raw, &shown)?;
         let Some((name, parents)) = comps.split_last() else {
@@ -309,7 +423,7 @@ fn unpack_entries<R: Read>(
                     .custom_flags(libc_o_nofollow())
                     .open(&target)
                     .map_err(|e| Error::io(&target, e))?;
-                let n = io::copy(&mut entry, &mut f).map_err(|e| map_io(root, limit, e))?;
+                let n = io::copy(&mut entry, &mut f).map_err(|e| map_copy(&target, limit, e))?;
                 stats.file_bytes += n;
                 fs::set_permissions(&target, fs::Permissions::from_mode(mode))
                     .map_err(|e| Error::io(&target, e))?;
@@ -319,11 +433,7 @@ fn unpack_entries<R: Read>(
                 stats.files += 1;
             }
             tar::EntryType::Symlink => {
-                let link = entry
-                    .link_name()
-                    .map_err(|e| map_io(root, limit, e))?
-                    .ok_or_else(|| unsafe_entry(&shown, "symlink without a target"))?
-                    .into_owned();
+                let link = link_target(&entry, limit, &shown, "symlink")?;
                 if existing.is_some() {
                     remove_any(&target)?;
                 }
@@ -331,11 +441,7 @@ fn unpack_entries<R: Read>(
                 stats.symlinks += 1;
             }
             tar::EntryType::Link => {
-                let link = entry
-                    .link_name()
-                    .map_err(|e| map_io(root, limit, e))?
-                    .ok_or_else(|| unsafe_entry(&shown, "hardlink without a target"))?
-                    .into_owned();
+                let link = link_target(&entry, limit, &shown, "hardlink")?;
                 let link_shown = link.display().to_string();
                 let link_comps = components(&link, &link_shown)?;
                 let Some((lname, lparents)) = link_comps.split_last() else {
@@ -377,6 +483,20 @@ fn libc_o_nofollow() -> i32 {
 
 fn set_mtime(f: &File, secs: u64) -> io::Result<()> {
     f.set_modified(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// The target a `kind` (`symlink`, `hardlink`) entry names.
+fn link_target<R: Read>(
+    entry: &tar::Entry<'_, R>,
+    limit: u64,
+    shown: &str,
+    kind: &str,
+) -> Result<PathBuf> {
+    entry
+        .link_name()
+        .map_err(|e| map_read(limit, e))?
+        .map(|l| l.into_owned())
+        .ok_or_else(|| unsafe_entry(shown, &format!("{kind} without a target")))
 }
 
 fn unsafe_entry(path: &str, reason: &str) -> Error {

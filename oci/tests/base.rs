@@ -4,10 +4,9 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-
+use lumos_model::{Arch, Variant};
 use lumos_oci::pack::{pack_function, ArtifactInput, BaseCache, BaseSpec};
-use lumos_oci::registry::{push_layout, Client};
+use lumos_oci::registry::Client;
 use lumos_oci::{Error, Layout};
 use serde_json::Value;
 use support::*;
@@ -20,7 +19,7 @@ fn native_on_debian_slim_keeps_the_base_and_runs() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::create(dir.path().join("oci")).unwrap();
     let arts = vec![ArtifactInput {
-        variant: "native-x86_64".into(),
+        variant: Variant::Native(Arch::X86_64),
         path: native_x86_64(),
         engine: None,
     }];
@@ -81,7 +80,7 @@ fn native_on_debian_slim_keeps_the_base_and_runs() {
 
     // An architecture the base lacks: one clear error naming what it has.
     let arm = vec![ArtifactInput {
-        variant: "native-aarch64".into(),
+        variant: Variant::Native(Arch::Aarch64),
         path: native_aarch64(),
         engine: None,
     }];
@@ -103,30 +102,14 @@ fn native_on_debian_slim_keeps_the_base_and_runs() {
 
     // Pushed next to it, and unpacked by umoci into a runnable debian rootfs.
     let client = Client::connect(&reg.host(), fast_client()).unwrap();
-    let pushed = push_layout(
-        &client,
-        &layout,
-        "lumos",
-        "",
-        &["lumos/fibonacci:native-x86_64".into()],
-        |_| {},
-    )
-    .unwrap();
+    let pushed = push_image(&client, &layout, "lumos/fibonacci:native-x86_64").unwrap();
     assert_eq!(pushed[0].stats.blobs_uploaded, 2, "{:?}", pushed[0].stats);
     assert_eq!(
         pushed[0].stats.blobs_mounted, 1,
         "the base layer is mounted from library/debian"
     );
-    require("umoci");
     let bundle = dir.path().join("bundle");
-    run(Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!(
-            "{}:lumos/fibonacci:native-x86_64",
-            layout.root().display()
-        ))
-        .arg(&bundle));
-    let rootfs = bundle.join("rootfs");
+    let rootfs = umoci_unpack(&layout, "lumos/fibonacci:native-x86_64", &bundle);
     assert!(rootfs.join("usr/bin/bash").is_file());
     assert!(rootfs.join("fibonacci").is_file());
 
@@ -144,24 +127,7 @@ fn native_on_debian_slim_keeps_the_base_and_runs() {
     );
 
     // runc runs the function on it, through the base's shell.
-    let runc = require("runc");
-    let cfg_path = bundle.join("config.json");
-    let mut cfg: Value = serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
-    cfg["process"]["terminal"] = Value::Bool(false);
-    cfg["process"]["args"] = serde_json::json!(["/bin/sh", "-c", "/fibonacci from-debian"]);
-    if let Some(ns) = cfg["linux"]["namespaces"].as_array_mut() {
-        ns.retain(|n| n["type"] != "network");
-    }
-    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
-    let id = format!("lumos-oci-base-{}", std::process::id());
-    let out = Command::new(&runc)
-        .args(["run", "--bundle"])
-        .arg(&bundle)
-        .arg(&id)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let _ = Command::new(&runc).args(["delete", "-f", &id]).output();
+    let out = runc_run(&bundle, &["/bin/sh", "-c", "/fibonacci from-debian"], b"");
     assert!(
         out.status.success(),
         "{}",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use lumos_model::{AotEngine, Arch};
 use lumos_oci::component::{component_info, pack_component};
 use lumos_oci::image::{AotInfo, ImageMeta, WasmFormat};
 use lumos_oci::{spec::annotation, Layout};
@@ -30,14 +31,14 @@ fn component() -> &'static [u8] {
     })
 }
 
-fn meta(variant: &str) -> ImageMeta {
+fn meta() -> ImageMeta {
     ImageMeta {
         namespace: "lumos".into(),
         function: "hello".into(),
-        variant: variant.into(),
         created: 0,
         source: None,
         revision: None,
+        protocol: None,
     }
 }
 
@@ -71,7 +72,7 @@ fn artifact_form_has_os_wasip2_and_the_component_field() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::create(dir.path().join("oci")).unwrap();
     let c = component();
-    let p = pack_component(&layout, &meta("wasm"), c, WasmFormat::Artifact, None).unwrap();
+    let p = pack_component(&layout, &meta(), Some(c), WasmFormat::Artifact, None).unwrap();
     layout
         .set_refs(&[(p.name.clone(), p.descriptor.clone())])
         .unwrap();
@@ -118,18 +119,19 @@ fn compat_form_and_aot_variant() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::create(dir.path().join("oci")).unwrap();
     let c = component();
-    let wasm = pack_component(&layout, &meta("wasm"), c, WasmFormat::Compat, None).unwrap();
+    let wasm = pack_component(&layout, &meta(), Some(c), WasmFormat::Compat, None).unwrap();
     let aot_info = AotInfo {
-        engine: "wasmtime-48.0.8".into(),
-        arch: "x86_64".into(),
+        engine: AotEngine::Wasmtime,
+        arch: Arch::X86_64,
+        engine_id: Some("wasmtime-48.0.8".into()),
     };
     // A stand-in for the .cwasm: packing does not look inside it, only at
     // the component it was made from.
     let cwasm = b"\x7fELF stand-in";
     let aot = pack_component(
         &layout,
-        &meta("aot-wasmtime-x86_64"),
-        c,
+        &meta(),
+        Some(c),
         WasmFormat::Artifact,
         Some((&aot_info, cwasm)),
     )
@@ -200,7 +202,7 @@ fn a_core_module_is_not_packed_as_a_component() {
     let dir = tempfile::tempdir().unwrap();
     let layout = Layout::create(dir.path().join("oci")).unwrap();
     let module = std::fs::read(wasm_module()).unwrap();
-    let e = pack_component(&layout, &meta("wasm"), &module, WasmFormat::Artifact, None)
+    let e = pack_component(&layout, &meta(), Some(&module), WasmFormat::Artifact, None)
         .unwrap_err()
         .to_string();
     assert!(

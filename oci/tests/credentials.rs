@@ -4,6 +4,7 @@
 
 mod support;
 
+use lumos_model::Variant;
 use lumos_oci::registry::{auth, push_layout, Client};
 use lumos_oci::Layout;
 use std::os::unix::fs::PermissionsExt;
@@ -11,11 +12,7 @@ use support::*;
 
 #[test]
 fn cred_helpers_and_creds_store_are_asked() {
-    let reg = Registry::start(RegistryOpts {
-        htpasswd: Some(("helper-user".into(), "helper-secret-42".into())),
-        tls: false,
-        ..Default::default()
-    });
+    let reg = Registry::start(RegistryOpts::basic_auth("helper-user", "helper-secret-42"));
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
@@ -40,7 +37,7 @@ fn cred_helpers_and_creds_store_are_asked() {
         &layout,
         "fibonacci",
         &[lumos_oci::pack::ArtifactInput {
-            variant: "wasm".into(),
+            variant: Variant::Wasm,
             path: wasm_module(),
             engine: None,
         }],

@@ -3,8 +3,9 @@
 
 mod support;
 
+use lumos_model::Variant;
 use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use lumos_oci::{spec::annotation, Layout};
 use serde_json::Value;
@@ -70,6 +71,7 @@ fn skopeo_reads_names_annotations_platforms_and_labels() {
     );
     assert_eq!(a[annotation::LUMOS_FUNCTION], "fibonacci");
     assert_eq!(a[annotation::LUMOS_VARIANT], "wasm");
+    assert_eq!(a[annotation::LUMOS_PROTOCOL], "lumos");
     let config = skopeo_json(&[
         "inspect",
         "--config",
@@ -173,19 +175,10 @@ fn oci_image_tool_validates_every_compat_image() {
 
 #[test]
 fn umoci_unpacks_and_runc_runs_the_native_scratch_image() {
-    require("umoci");
-    let runc = require("runc");
     let dir = tempfile::tempdir().unwrap();
     let layout = packed_fibonacci(&dir.path().join("oci"));
     let bundle = dir.path().join("bundle");
-    run(Command::new("umoci")
-        .args(["unpack", "--image"])
-        .arg(format!(
-            "{}:lumos/fibonacci:native-x86_64",
-            layout.root().display()
-        ))
-        .arg(&bundle));
-    let rootfs = bundle.join("rootfs");
+    let rootfs = umoci_unpack(&layout, "lumos/fibonacci:native-x86_64", &bundle);
     assert!(rootfs.join("fibonacci").is_file());
 
     // Our own unpack gives the same file.
@@ -203,29 +196,8 @@ fn umoci_unpacks_and_runc_runs_the_native_scratch_image() {
         std::fs::read(rootfs.join("fibonacci")).unwrap()
     );
 
-    // runc in the foreground, no network namespace, stdin as the request.
-    let cfg_path = bundle.join("config.json");
-    let mut cfg: Value = serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
-    cfg["process"]["terminal"] = Value::Bool(false);
-    cfg["process"]["args"] = serde_json::json!(["/fibonacci"]);
-    if let Some(ns) = cfg["linux"]["namespaces"].as_array_mut() {
-        ns.retain(|n| n["type"] != "network");
-    }
-    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
-    let id = format!("lumos-oci-test-{}", std::process::id());
-    let mut child = Command::new(&runc)
-        .args(["run", "--bundle"])
-        .arg(&bundle)
-        .arg(&id)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"fib(10)\n").unwrap();
-    let out = child.wait_with_output().unwrap();
-    let _ = Command::new(&runc).args(["delete", "-f", &id]).output();
+    // runc in the foreground, stdin as the request.
+    let out = runc_run(&bundle, &["/fibonacci"], b"fib(10)\n");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -244,7 +216,7 @@ fn artifact_format_is_the_cncf_wasm_artifact() {
     opts.wasm_format = lumos_oci::image::WasmFormat::Artifact;
     let wasm = wasm_module();
     let arts = vec![lumos_oci::pack::ArtifactInput {
-        variant: "wasm".into(),
+        variant: Variant::Wasm,
         path: wasm.clone(),
         engine: None,
     }];

@@ -5,6 +5,7 @@ mod support;
 
 use std::path::PathBuf;
 
+use lumos_model::{Arch, Variant};
 use lumos_oci::pack::{pack_function, BaseCache, BaseSpec};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -138,11 +139,7 @@ fn push_then_skopeo_reads_copies_back_and_repush_uploads_nothing() {
 
 #[test]
 fn basic_auth_push_and_a_clear_401_without_secrets() {
-    let reg = Registry::start(RegistryOpts {
-        htpasswd: Some(("lumos".into(), "pa55-w0rd-xyz".into())),
-        tls: false,
-        ..Default::default()
-    });
+    let reg = Registry::start(RegistryOpts::basic_auth("lumos", "pa55-w0rd-xyz"));
     let dir = tempfile::tempdir().unwrap();
     let layout = packed_fibonacci(&dir.path().join("oci"));
 
@@ -215,15 +212,7 @@ fn tls_registry_with_a_test_ca() {
     opts.ca_cert = reg.ca.clone();
     let client = Client::connect(&reg.host(), opts).unwrap();
     assert!(client.base_url().starts_with("https://"));
-    let pushed = push_layout(
-        &client,
-        &layout,
-        "lumos",
-        "",
-        &["lumos/fibonacci:wasm".into()],
-        |_| {},
-    )
-    .unwrap();
+    let pushed = push_image(&client, &layout, "lumos/fibonacci:wasm").unwrap();
     assert_eq!(pushed.len(), 1);
     let ca = reg.ca.as_ref().unwrap().display().to_string();
     let _ = ca;
@@ -287,15 +276,7 @@ fn a_corrupt_local_blob_is_caught_before_upload() {
     bytes[mid] ^= 0xff;
     std::fs::write(&path, bytes).unwrap();
     let client = Client::connect(&reg.host(), fast_client()).unwrap();
-    let err = push_layout(
-        &client,
-        &layout,
-        "lumos",
-        "",
-        &["lumos/fibonacci:native-x86_64".into()],
-        |_| {},
-    )
-    .unwrap_err();
+    let err = push_image(&client, &layout, "lumos/fibonacci:native-x86_64").unwrap_err();
     assert!(matches!(err, Error::DigestMismatch { .. }), "{err}");
     let url = format!(
         "http://{}/v2/lumos/fibonacci/blobs/{}",
@@ -318,15 +299,7 @@ fn a_corrupt_blob_in_the_registry_is_caught_while_pulling() {
     let dir = tempfile::tempdir().unwrap();
     let layout = packed_fibonacci(&dir.path().join("oci"));
     let client = Client::connect(&reg.host(), fast_client()).unwrap();
-    push_layout(
-        &client,
-        &layout,
-        "lumos",
-        "",
-        &["lumos/fibonacci:native-x86_64".into()],
-        |_| {},
-    )
-    .unwrap();
+    push_image(&client, &layout, "lumos/fibonacci:native-x86_64").unwrap();
     let m = lumos_oci::image::read_manifest(
         &layout,
         &layout.resolve("lumos/fibonacci:native-x86_64").unwrap(),
@@ -383,12 +356,12 @@ fn a_push_killed_half_way_completes_on_the_next_run() {
     let layout = Layout::create(dir.path().join("oci")).unwrap();
     let arts = vec![
         lumos_oci::pack::ArtifactInput {
-            variant: "wasm".into(),
+            variant: Variant::Wasm,
             path: wasm_module(),
             engine: None,
         },
         lumos_oci::pack::ArtifactInput {
-            variant: "native-x86_64".into(),
+            variant: Variant::Native(Arch::X86_64),
             path: big,
             engine: None,
         },

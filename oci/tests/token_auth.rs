@@ -119,3 +119,32 @@ fn credentials_are_not_sent_to_a_plain_http_token_service_off_this_machine() {
     );
     assert!(!msg.contains(PASSWORD), "{msg}");
 }
+
+#[test]
+fn a_token_service_that_never_answers_fails_by_the_deadline_naming_it() {
+    let silent = support::faulty::Faulty::start(support::faulty::Fault::Silent);
+    let realm = format!("http://{}/token", silent.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let (_tokens, reg, layout) = token_registry(dir.path(), Some(&realm));
+    let mut opts = fast_client();
+    opts.timeout = std::time::Duration::from_secs(2);
+    opts.retries = 1000;
+    opts.credentials = Some(Found {
+        credentials: Some(Credentials {
+            username: USER.into(),
+            password: PASSWORD.into(),
+        }),
+        source: "test".into(),
+    });
+    let client = Client::connect(&reg.host(), opts).unwrap();
+    let t = std::time::Instant::now();
+    let err = push_layout(&client, &layout, "lumos", "", &[], |_| {}).unwrap_err();
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(60),
+        "{:?}",
+        t.elapsed()
+    );
+    let msg = assert_no_answer(&err, "token service", &silent.addr, "GET /token", 2);
+    assert!(!msg.contains(PASSWORD), "{msg}");
+    assert!(silent.accepted() >= 1);
+}

@@ -2,42 +2,39 @@
 //! it, read from the image config (entrypoint, cmd, env, working dir, labels).
 
 use crate::engine::WasiPolicy;
+use crate::error::ImageError;
 use crate::runtime::Protocol;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The image as pulled, for the record.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ImageInfo {
-    pub reference: String,
-    /// Manifest digest (None for a bare file).
-    pub digest: Option<String>,
-    pub config_digest: Option<String>,
-    pub layer_digests: Vec<String>,
-    /// Sum of the layer blobs as transferred (gzip).
-    pub compressed_bytes: u64,
-    /// Sum of the regular files in the unpacked rootfs.
-    pub unpacked_bytes: u64,
-}
+pub use lumos_model::ImageInfo;
 
 #[derive(Debug, Clone)]
 pub struct Artifact {
     pub function: String,
     pub rootfs: PathBuf,
-    /// argv inside the rootfs (entrypoint + cmd); argv[0] is absolute.
+    /// argv inside the rootfs (entrypoint + cmd), as the image gives it
+    /// (argv[0] made absolute); what runs is `entry`.
     pub argv: Vec<String>,
+    /// argv[0] resolved inside the rootfs (`confine`): absolute, no `..`, no
+    /// symlink in it; a regular file.
+    pub entry: String,
     pub env: Vec<String>,
+    /// The working directory, resolved inside the rootfs like `entry`.
     pub cwd: String,
     pub labels: BTreeMap<String, String>,
     pub protocol: Protocol,
+    /// The protocol came from `--protocol` or the image's `dev.lumos.protocol`
+    /// label (false: assumed `lumos`).
+    pub protocol_declared: bool,
     pub wasi: WasiPolicy,
     pub image: ImageInfo,
 }
 
 impl Artifact {
-    /// The entry file on the host.
+    /// The entry file on the host (inside the rootfs, as resolved).
     pub fn entry_path(&self) -> PathBuf {
-        self.rootfs.join(self.argv[0].trim_start_matches('/'))
+        self.rootfs.join(self.entry.trim_start_matches('/'))
     }
 
     /// A bare executable or module as a one-file rootfs (no image): `file:PATH`.
@@ -63,21 +60,22 @@ impl Artifact {
         }
         let bytes = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
         let function = name.split('.').next().unwrap_or(&name).to_string();
-        let protocol = protocol.unwrap_or_else(|| {
-            if entry_is_component(&dst) {
-                Protocol::WasiHttp
-            } else {
-                Protocol::Lumos
-            }
-        });
+        // A component's protocol is a fact of the file, as good as declared.
+        let (protocol, protocol_declared) = match protocol {
+            Some(p) => (p, true),
+            None if entry_is_component(&dst, &name) => (Protocol::WasiHttp, true),
+            None => (Protocol::Lumos, false),
+        };
         Ok(Artifact {
             function,
             rootfs,
             argv: vec![format!("/{name}")],
+            entry: format!("/{name}"),
             env: vec![],
             cwd: "/".into(),
             labels: BTreeMap::new(),
             protocol,
+            protocol_declared,
             wasi: WasiPolicy::default(),
             image: ImageInfo {
                 reference: format!("file:{}", path.display()),
@@ -95,6 +93,10 @@ impl Artifact {
     /// WASI grants a function may ask for: `dev.lumos.wasi.env` (JSON object),
     /// `dev.lumos.wasi.dirs` (JSON array of guest paths, preopened from
     /// directories of the same path in the rootfs), `dev.lumos.wasi.network` ("true").
+    ///
+    /// Every path among them (argv[0], `WorkingDir`, `dev.lumos.wasi.dirs`)
+    /// is resolved inside the rootfs by [`crate::confine`] or refused with an
+    /// error naming the field and the value.
     pub fn from_config(
         config: &serde_json::Value,
         annotations: &BTreeMap<String, String>,
@@ -112,46 +114,78 @@ impl Artifact {
                 })
                 .unwrap_or_default()
         };
-        let mut argv = strings(c.get("Entrypoint"));
+        let entrypoint = strings(c.get("Entrypoint"));
+        let entry_field = if entrypoint.is_empty() {
+            "config Cmd[0]"
+        } else {
+            "config Entrypoint[0]"
+        };
+        let mut argv = entrypoint;
         argv.extend(strings(c.get("Cmd")));
         if argv.is_empty() {
-            return Err(crate::Error::Image(
-                "the image config has no Entrypoint or Cmd".into(),
-            ));
+            return Err(ImageError::NoEntrypoint.into());
         }
+        let entry_in_root = crate::confine::file(&rootfs, entry_field, &argv[0])?;
+        let entry = entry_in_root.guest.clone();
         if !argv[0].starts_with('/') {
             argv[0] = format!("/{}", argv[0]);
         }
+        let config_labels = c.get("Labels").and_then(|l| l.as_object());
         let mut labels: BTreeMap<String, String> = annotations.clone();
-        if let Some(l) = c.get("Labels").and_then(|l| l.as_object()) {
+        if let Some(l) = config_labels {
             for (k, v) in l {
                 if let Some(v) = v.as_str() {
                     labels.insert(k.clone(), v.to_string());
                 }
             }
         }
-        let protocol = match protocol_override {
-            Some(p) => p,
+        // Where a label's value came from, for errors.
+        let origin = |key: &str| {
+            if config_labels.is_some_and(|l| l.contains_key(key)) {
+                format!("config label {key}")
+            } else {
+                format!("annotation {key}")
+            }
+        };
+        let (protocol, protocol_declared) = match protocol_override {
+            Some(p) => (p, true),
             None => match labels.get("dev.lumos.protocol") {
-                Some(p) => p.parse()?,
-                None if entry_is_component(&rootfs.join(argv[0].trim_start_matches('/'))) => {
-                    Protocol::WasiHttp
+                Some(p) => (
+                    p.parse().map_err(|source| ImageError::Name {
+                        field: origin("dev.lumos.protocol"),
+                        value: p.clone(),
+                        source,
+                    })?,
+                    true,
+                ),
+                None if entry_is_component(&entry_in_root.fd_path(), &entry) => {
+                    (Protocol::WasiHttp, true)
                 }
-                None => Protocol::Lumos,
+                None => (Protocol::Lumos, false),
             },
         };
         let mut wasi = WasiPolicy::default();
         if let Some(e) = labels.get("dev.lumos.wasi.env") {
-            let m: BTreeMap<String, String> = serde_json::from_str(e)
-                .map_err(|e| crate::Error::Image(format!("label dev.lumos.wasi.env: {e}")))?;
+            let m: BTreeMap<String, String> =
+                serde_json::from_str(e).map_err(|source| ImageError::Json {
+                    field: origin("dev.lumos.wasi.env"),
+                    value: e.clone(),
+                    source,
+                })?;
             wasi.env = m.into_iter().collect();
         }
         if let Some(d) = labels.get("dev.lumos.wasi.dirs") {
-            let dirs: Vec<String> = serde_json::from_str(d)
-                .map_err(|e| crate::Error::Image(format!("label dev.lumos.wasi.dirs: {e}")))?;
-            for g in dirs {
-                let host = rootfs.join(g.trim_start_matches('/'));
-                wasi.preopens.push((host, g));
+            let field = origin("dev.lumos.wasi.dirs");
+            let dirs: Vec<String> = serde_json::from_str(d).map_err(|source| ImageError::Json {
+                field: field.clone(),
+                value: d.clone(),
+                source,
+            })?;
+            for (i, g) in dirs.into_iter().enumerate() {
+                // The guest sees the directory under the name it asked for; the
+                // shim opens it at the path it resolves to inside the rootfs.
+                let r = crate::confine::dir(&rootfs, &format!("{field}[{i}]"), &g)?;
+                wasi.preopens.push((PathBuf::from(r.guest), g));
             }
         }
         wasi.network = labels
@@ -169,19 +203,24 @@ impl Artifact {
                     .unwrap_or("function")
                     .to_string()
             });
+        let cwd = match c
+            .get("WorkingDir")
+            .and_then(|w| w.as_str())
+            .filter(|w| !w.is_empty())
+        {
+            Some(w) => crate::confine::dir(&rootfs, "config WorkingDir", w)?.guest,
+            None => "/".to_string(),
+        };
         Ok(Artifact {
             function,
             rootfs,
             argv,
+            entry,
             env: strings(c.get("Env")),
-            cwd: c
-                .get("WorkingDir")
-                .and_then(|w| w.as_str())
-                .filter(|w| !w.is_empty())
-                .unwrap_or("/")
-                .to_string(),
+            cwd,
             labels,
             protocol,
+            protocol_declared,
             wasi,
             image,
         })
@@ -189,13 +228,12 @@ impl Artifact {
 }
 
 /// Whether an entry is a component (then its protocol, unless the image says
-/// otherwise, is `wasi-http`). ELF files are examined only when named
-/// `*.wasm` / `*.cwasm` (AoT images), so a native entry costs one 8-byte read.
-fn entry_is_component(path: &Path) -> bool {
+/// otherwise, is `wasi-http`), read at `path`. ELF files are examined only
+/// when `name` ends in `.wasm` / `.cwasm` (AoT images), so a native entry
+/// costs one 8-byte read.
+fn entry_is_component(path: &Path, name: &str) -> bool {
     use crate::engine::binary::{detect_file, read_header};
-    let named_wasm = path
-        .extension()
-        .is_some_and(|e| e == "wasm" || e == "cwasm");
+    let named_wasm = name.ends_with(".wasm") || name.ends_with(".cwasm");
     let b = if named_wasm {
         detect_file(path)
     } else {
@@ -224,4 +262,71 @@ pub fn tree_bytes(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ImageError;
+
+    /// A rootfs with one entry file, and a config running it with `labels`.
+    fn config_with(labels: serde_json::Value) -> (tempfile::TempDir, serde_json::Value) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f.wasm"), b"\0asm\x01\0\0\0").unwrap();
+        let config = serde_json::json!({
+            "config": { "Entrypoint": ["/f.wasm"], "Labels": labels }
+        });
+        (dir, config)
+    }
+
+    fn from_config(labels: serde_json::Value) -> crate::Result<Artifact> {
+        let (dir, config) = config_with(labels);
+        Artifact::from_config(
+            &config,
+            &BTreeMap::new(),
+            dir.path().to_path_buf(),
+            ImageInfo::default(),
+            None,
+        )
+    }
+
+    #[test]
+    fn a_bad_label_names_its_field_and_value_and_keeps_its_cause() {
+        let e = from_config(serde_json::json!({ "dev.lumos.protocol": "grpc" })).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "image: config label dev.lumos.protocol \"grpc\": unknown protocol `grpc` \
+             (expected one of: lumos, stdio, http)"
+        );
+        let crate::Error::Image(ImageError::Name {
+            field,
+            value,
+            source,
+        }) = &e
+        else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (field.as_str(), value.as_str()),
+            ("config label dev.lumos.protocol", "grpc")
+        );
+        assert_eq!(source.value, "grpc");
+        // Printed as one line, the cause is not said twice.
+        assert_eq!(lumos_model::error_chain(&e), e.to_string());
+
+        let e = from_config(serde_json::json!({ "dev.lumos.wasi.env": "[1]" })).unwrap_err();
+        let crate::Error::Image(ImageError::Json { field, value, .. }) = &e else {
+            panic!("{e:?}")
+        };
+        assert_eq!(
+            (field.as_str(), value.as_str()),
+            ("config label dev.lumos.wasi.env", "[1]")
+        );
+        assert!(
+            std::error::Error::source(&e)
+                .and_then(|s| s.source())
+                .is_some_and(|s| s.is::<serde_json::Error>()),
+            "{e:?}"
+        );
+    }
 }

@@ -8,11 +8,13 @@
 //! manifest digest, so a cached image is not pulled again).
 
 use crate::artifact::{tree_bytes, Artifact, ImageInfo};
+use crate::error::ImageError;
 use crate::runtime::Protocol;
+use lumos_oci::image::{parse_index, parse_manifest};
 use lumos_oci::registry::{pull, Client, ClientOptions};
 use lumos_oci::spec::media;
 use lumos_oci::unpack::{unpack_image, UnpackLimits};
-use lumos_oci::{Descriptor, Index, Layout, Manifest};
+use lumos_oci::{Descriptor, Layout, Manifest};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -72,10 +74,6 @@ pub struct Fetched {
     pub was_empty: bool,
 }
 
-fn oci(e: lumos_oci::Error) -> crate::Error {
-    crate::Error::Oci(e.to_string())
-}
-
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Stamp {
     config: serde_json::Value,
@@ -87,23 +85,64 @@ fn refs_path(cache: &Path) -> PathBuf {
     cache.join("refs.json")
 }
 
-fn cached_ref(cache: &Path, reference: &str) -> Option<String> {
+/// `refs.json` maps an image's top-level digest (what a tag or a layout name
+/// points to now: an index or a manifest) to the manifest digest unpacked
+/// for this host. Keyed by digest, never by tag: a tag that moved points to
+/// a digest the cache does not know, and is pulled anew.
+fn cached_ref(cache: &Path, top: &str) -> Option<String> {
     let m: BTreeMap<String, String> =
         serde_json::from_slice(&std::fs::read(refs_path(cache)).ok()?).ok()?;
-    m.get(reference).cloned()
+    m.get(top).cloned()
 }
 
-fn remember_ref(cache: &Path, reference: &str, digest: &str) -> crate::Result<()> {
+fn remember_ref(cache: &Path, top: &str, digest: &str) -> crate::Result<()> {
     let p = refs_path(cache);
     let mut m: BTreeMap<String, String> = std::fs::read(&p)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
-    m.insert(reference.to_string(), digest.to_string());
+    m.insert(top.to_string(), digest.to_string());
     let tmp = p.with_extension("tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(&m).expect("serialises"))
         .and_then(|_| std::fs::rename(&tmp, &p))
         .map_err(|e| crate::Error::io("write", &p, e))
+}
+
+/// The digest a registry reference names now: its own digest, or for a tag
+/// what the registry answers to `HEAD /v2/REPO/manifests/TAG`
+/// (`Docker-Content-Digest`; a GET when a registry leaves that header out).
+fn current_digest(
+    client: &Client,
+    layout: &Layout,
+    reference: &lumos_oci::reference::Reference,
+) -> crate::Result<lumos_oci::Digest> {
+    if let Some(d) = &reference.digest {
+        return Ok(d.clone());
+    }
+    let repo = &reference.repository;
+    let path = format!("/v2/{repo}/manifests/{}", reference.reference());
+    let reply = client.send(
+        "HEAD",
+        &path,
+        repo,
+        false,
+        &[("Accept", media::ACCEPT_MANIFESTS)],
+        lumos_oci::registry::client::Body::Empty,
+    )?;
+    if reply.status == 200 {
+        if let Some(d) = reply
+            .header("docker-content-digest")
+            .and_then(|h| lumos_oci::Digest::parse(h).ok())
+        {
+            return Ok(d);
+        }
+    } else if reply.status != 404 && reply.status != 405 {
+        return Err(client.unexpected("HEAD", &path, reply).into());
+    }
+    // No digest header (or HEAD not allowed, or 404: the GET says why).
+    let (desc, _) =
+        lumos_oci::registry::pull::fetch_manifest(client, layout, repo, &reference.reference())?;
+    Ok(desc.digest)
 }
 
 fn rootfs_dir(cache: &Path, digest: &str) -> PathBuf {
@@ -133,9 +172,10 @@ fn from_stamp(
 pub fn fetch(
     r: &ImageRef,
     cache: &Path,
-    insecure: bool,
+    opts: &crate::RunOpts,
     protocol: Option<Protocol>,
 ) -> crate::Result<Fetched> {
+    let (insecure, limits) = (opts.insecure, &opts.unpack_limits);
     match r {
         ImageRef::File(p) => {
             let dir = cache.join("files").join(crate::instance::new_instance_id());
@@ -148,28 +188,33 @@ pub fn fetch(
             })
         }
         ImageRef::Registry(s) => {
-            if let Some(d) = cached_ref(cache, s) {
+            let t0 = Instant::now();
+            let mut reference = lumos_oci::reference::Reference::parse(s)?;
+            let mut client_opts = ClientOptions {
+                insecure,
+                ..Default::default()
+            };
+            if let Some(t) = opts.registry_timeout {
+                client_opts.timeout = t;
+            }
+            let client = Client::connect(&reference.registry, client_opts)?;
+            let layout = Layout::create(cache.join("layout"))?;
+            // What the tag points to now, so a cache never serves a digest the tag left.
+            let top = current_digest(&client, &layout, &reference)?;
+            if let Some(d) = cached_ref(cache, top.as_str()) {
                 if let Some(a) = from_stamp(cache, &d, protocol) {
                     return Ok(Fetched {
                         artifact: a?,
-                        pull: Some(Duration::ZERO),
+                        // The registry was asked for the tag's digest: that is the pull.
+                        pull: Some(t0.elapsed()),
                         unpack: Some(Duration::ZERO),
                         was_empty: false,
                     });
                 }
             }
-            let t0 = Instant::now();
-            let reference = lumos_oci::reference::Reference::parse(s).map_err(oci)?;
-            let client = Client::connect(
-                &reference.registry,
-                ClientOptions {
-                    insecure,
-                    ..Default::default()
-                },
-            )
-            .map_err(oci)?;
-            let layout = Layout::create(cache.join("layout")).map_err(oci)?;
-            let pulled = pull(&client, &layout, &reference, None).map_err(oci)?;
+            // Pull exactly the digest just seen (its manifest may be in the layout already).
+            reference.digest = Some(top.clone());
+            let pulled = pull(&client, &layout, &reference, None)?;
             let pull_t = t0.elapsed();
             let digest = pulled.descriptor.digest.to_string();
             let a = unpack(
@@ -179,9 +224,9 @@ pub fn fetch(
                 &pulled.config,
                 s,
                 cache,
-                protocol,
+                (protocol, limits),
             )?;
-            remember_ref(cache, s, &digest)?;
+            remember_ref(cache, top.as_str(), &digest)?;
             Ok(Fetched {
                 artifact: a.0,
                 pull: Some(pull_t),
@@ -191,33 +236,20 @@ pub fn fetch(
         }
         ImageRef::Layout { dir, name } => {
             let key = format!("oci:{}:{}", dir.display(), name.as_deref().unwrap_or(""));
-            if let Some(d) = cached_ref(cache, &key) {
-                if let Some(a) = from_stamp(cache, &d, protocol) {
-                    return Ok(Fetched {
-                        artifact: a?,
-                        pull: Some(Duration::ZERO),
-                        unpack: Some(Duration::ZERO),
-                        was_empty: false,
-                    });
-                }
-            }
             let t0 = Instant::now();
-            let src = Layout::open(dir).map_err(oci)?;
+            let src = Layout::open(dir)?;
             let top = match name {
-                Some(n) => src.resolve(n).map_err(oci)?,
+                Some(n) => src.resolve(n)?,
                 None => {
-                    let refs = src.refs().map_err(oci)?;
+                    let refs = src.refs()?;
                     match refs.as_slice() {
                         [(_, d)] => d.clone(),
                         [] => src
-                            .index()
-                            .map_err(oci)?
+                            .index()?
                             .manifests
                             .first()
                             .cloned()
-                            .ok_or_else(|| {
-                                crate::Error::Image(format!("{}: empty layout", dir.display()))
-                            })?,
+                            .ok_or_else(|| ImageError::EmptyLayout { dir: dir.clone() })?,
                         many => {
                             let names: Vec<_> = many.iter().map(|(n, _)| n.as_str()).collect();
                             return Err(crate::Error::Usage(format!(
@@ -231,41 +263,47 @@ pub fn fetch(
                     }
                 }
             };
-            let layout = Layout::create(cache.join("layout")).map_err(oci)?;
-            let copy = |d: &Descriptor| -> crate::Result<Vec<u8>> {
-                if !layout.has_blob(&d.digest) {
-                    let f = src.open_blob(&d.digest).map_err(oci)?;
-                    layout
-                        .write_blob_from(f, Some((&d.digest, Some(d.size))))
-                        .map_err(oci)?;
+            // What the name points to now (a rebuilt layout moves it).
+            if let Some(d) = cached_ref(cache, top.digest.as_str()) {
+                if let Some(a) = from_stamp(cache, &d, protocol) {
+                    return Ok(Fetched {
+                        artifact: a?,
+                        pull: Some(Duration::ZERO),
+                        unpack: Some(Duration::ZERO),
+                        was_empty: false,
+                    });
                 }
-                layout.read_blob(&d.digest).map_err(oci)
-            };
+            }
+            let layout = Layout::create(cache.join("layout"))?;
+            // Manifests, indexes and configs: size-capped, media types checked.
+            let copy = |d: &Descriptor| layout.copy_document_from(&src, d);
             let mut desc = top.clone();
             let mut bytes = copy(&top)?;
             if media::is_index(&top.media_type) {
-                let idx: Index = serde_json::from_slice(&bytes)
-                    .map_err(|e| crate::Error::Image(format!("index: {e}")))?;
+                let idx = parse_index(&bytes, &top, &format!("index of {key}"))?;
                 let want = lumos_oci::registry::pull::host_platform();
-                desc = lumos_oci::registry::pull::select_platform(&idx, &want, &key)
-                    .map_err(oci)?
-                    .clone();
+                desc = lumos_oci::registry::pull::select_platform(&idx, &want, &key)?.clone();
                 bytes = copy(&desc)?;
             }
-            let manifest: Manifest = serde_json::from_slice(&bytes)
-                .map_err(|e| crate::Error::Image(format!("manifest: {e}")))?;
+            let manifest = parse_manifest(&bytes, &desc, &format!("manifest of {key}"))?;
             let config = copy(&manifest.config)?;
             for l in &manifest.layers {
                 if !layout.has_blob(&l.digest) {
-                    let f = src.open_blob(&l.digest).map_err(oci)?;
-                    layout
-                        .write_blob_from(f, Some((&l.digest, Some(l.size))))
-                        .map_err(oci)?;
+                    let f = src.open_blob(&l.digest)?;
+                    layout.write_blob_from(f, Some((&l.digest, Some(l.size))))?;
                 }
             }
             let pull_t = t0.elapsed();
-            let a = unpack(&layout, &manifest, &desc, &config, &key, cache, protocol)?;
-            remember_ref(cache, &key, desc.digest.as_str())?;
+            let a = unpack(
+                &layout,
+                &manifest,
+                &desc,
+                &config,
+                &key,
+                cache,
+                (protocol, limits),
+            )?;
+            remember_ref(cache, top.digest.as_str(), desc.digest.as_str())?;
             Ok(Fetched {
                 artifact: a.0,
                 pull: Some(pull_t),
@@ -276,6 +314,9 @@ pub fn fetch(
     }
 }
 
+/// Unpacks into `<cache>/rootfs/<hex>/` and writes the stamp last. On any
+/// failure (a refused entry, the size bound, a refused path in the
+/// metadata) the partial rootfs and its stamp are removed.
 fn unpack(
     layout: &Layout,
     manifest: &Manifest,
@@ -283,47 +324,73 @@ fn unpack(
     config: &[u8],
     reference: &str,
     cache: &Path,
-    protocol: Option<Protocol>,
+    (protocol, limits): (Option<Protocol>, &UnpackLimits),
 ) -> crate::Result<(Artifact, Duration)> {
-    let t0 = Instant::now();
     let digest = desc.digest.to_string();
     let root = rootfs_dir(cache, &digest);
-    if root.exists() {
-        std::fs::remove_dir_all(&root)
-            .map_err(|e| crate::Error::io("remove stale rootfs", &root, e))?;
+    let stamp = root.with_extension("json");
+    let r = unpack_into(
+        layout, manifest, config, reference, &digest, &root, &stamp, protocol, limits,
+    );
+    if r.is_err() {
+        let _ = std::fs::remove_file(&stamp);
+        let _ = std::fs::remove_dir_all(&root);
     }
-    std::fs::create_dir_all(&root).map_err(|e| crate::Error::io("create rootfs", &root, e))?;
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn unpack_into(
+    layout: &Layout,
+    manifest: &Manifest,
+    config: &[u8],
+    reference: &str,
+    digest: &str,
+    root: &Path,
+    stamp_path: &Path,
+    protocol: Option<Protocol>,
+    limits: &UnpackLimits,
+) -> crate::Result<(Artifact, Duration)> {
+    let t0 = Instant::now();
+    let _ = std::fs::remove_file(stamp_path);
+    if root.exists() {
+        std::fs::remove_dir_all(root)
+            .map_err(|e| crate::Error::io("remove stale rootfs", root, e))?;
+    }
+    std::fs::create_dir_all(root).map_err(|e| crate::Error::io("create rootfs", root, e))?;
     let mut annotations = manifest.annotations.clone().unwrap_or_default();
     let mut config: serde_json::Value =
-        serde_json::from_slice(config).map_err(|e| crate::Error::Image(format!("config: {e}")))?;
+        serde_json::from_slice(config).map_err(ImageError::Config)?;
     let is_artifact = manifest
         .layers
         .iter()
         .any(|l| l.media_type == media::WASM_LAYER);
     if is_artifact {
         // The CNCF Wasm OCI artifact: one raw module layer, no entrypoint.
+        // The module is named after the function, a plain name checked and
+        // created directly in the rootfs (crate::confine).
         let l = &manifest.layers[0];
         let function = annotations
             .get("dev.lumos.function")
             .cloned()
             .unwrap_or_else(|| "function".into());
-        let dst = root.join(format!("{function}.wasm"));
-        let mut r = layout.open_blob_verified(l).map_err(oci)?;
-        let mut f =
-            std::fs::File::create(&dst).map_err(|e| crate::Error::io("write module", &dst, e))?;
-        std::io::copy(&mut r, &mut f)
-            .map_err(|e| crate::Error::Image(format!("module layer: {e}")))?;
-        config = serde_json::json!({ "config": { "Entrypoint": [format!("/{function}.wasm")] } });
+        let field = "annotation dev.lumos.function";
+        crate::confine::plain_name(field, &function)?;
+        let file = format!("{function}.wasm");
+        let mut r = layout.open_blob_verified(l)?;
+        let mut f = crate::confine::create_file(root, field, &file)?;
+        std::io::copy(&mut r, &mut f).map_err(ImageError::ModuleLayer)?;
+        config = serde_json::json!({ "config": { "Entrypoint": [format!("/{file}")] } });
         annotations
             .entry("dev.lumos.function".into())
             .or_insert(function);
     } else {
-        unpack_image(layout, manifest, &root, &UnpackLimits::default()).map_err(oci)?;
+        unpack_image(layout, manifest, root, limits)?;
     }
     let unpack_t = t0.elapsed();
     let image = ImageInfo {
         reference: reference.to_string(),
-        digest: Some(digest),
+        digest: Some(digest.to_string()),
         config_digest: Some(manifest.config.digest.to_string()),
         layer_digests: manifest
             .layers
@@ -332,16 +399,25 @@ fn unpack(
             .collect(),
         compressed_bytes: manifest.config.size
             + manifest.layers.iter().map(|l| l.size).sum::<u64>(),
-        unpacked_bytes: tree_bytes(&root),
+        unpacked_bytes: tree_bytes(root),
     };
+    // Checked before the stamp is written: a refused image leaves nothing.
+    let a = Artifact::from_config(
+        &config,
+        &annotations,
+        root.to_path_buf(),
+        image.clone(),
+        protocol,
+    )?;
     let stamp = Stamp {
-        config: config.clone(),
-        annotations: annotations.clone(),
-        image: image.clone(),
+        config,
+        annotations,
+        image,
     };
-    let sp = root.with_extension("json");
-    std::fs::write(&sp, serde_json::to_vec_pretty(&stamp).expect("serialises"))
-        .map_err(|e| crate::Error::io("write stamp", &sp, e))?;
-    let a = Artifact::from_config(&config, &annotations, root, image, protocol)?;
+    std::fs::write(
+        stamp_path,
+        serde_json::to_vec_pretty(&stamp).expect("serialises"),
+    )
+    .map_err(|e| crate::Error::io("write stamp", stamp_path, e))?;
     Ok((a, unpack_t))
 }

@@ -5,7 +5,8 @@
 //! `{"add":TOKEN,"argv":[[...],[...]]}` registers the commands that stop an
 //! instance (e.g. `kill -9 -PGID`, `runc kill ID KILL`, `runc delete -f ID`),
 //! `{"done":TOKEN}` forgets them. When stdin reaches EOF (the runner exited,
-//! however it exited) the guard runs every command still registered, in order.
+//! however it exited) the guard runs every command still registered, in order,
+//! and then removes the directories registered (throwaway caches, bundles).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
@@ -21,6 +22,8 @@ pub enum Step {
     KillGroup(i32),
     /// Run this command (argv) and wait for it.
     Run(Vec<String>),
+    /// Remove this directory tree (after every other step of the guard).
+    RemoveDir(std::path::PathBuf),
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -129,6 +132,9 @@ pub fn run_steps(steps: &[Step]) {
                     .status();
             }
             Step::Run(_) => {}
+            Step::RemoveDir(d) => {
+                let _ = std::fs::remove_dir_all(d);
+            }
         }
     }
 }
@@ -155,8 +161,44 @@ pub fn guard_main() -> i32 {
             live.remove(&t);
         }
     }
-    for steps in live.values() {
-        run_steps(steps);
-    }
+    // Instances first (a container may still use a rootfs), directories last.
+    let (dirs, other): (Vec<Step>, Vec<Step>) = live
+        .into_values()
+        .flatten()
+        .partition(|s| matches!(s, Step::RemoveDir(_)));
+    run_steps(&other);
+    run_steps(&dirs);
     0
+}
+
+/// A temporary directory that the guard removes if the runner dies before
+/// it is dropped (a SIGTERM or SIGKILL skips destructors).
+pub struct GuardedDir {
+    dir: Option<tempfile::TempDir>,
+    guard: std::sync::Arc<Guard>,
+    token: u64,
+}
+
+impl GuardedDir {
+    /// A new directory `<tmp>/<prefix>XXXXXX`, registered with `guard`.
+    pub fn new(prefix: &str, guard: &std::sync::Arc<Guard>) -> std::io::Result<GuardedDir> {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
+        let token = guard.add(vec![Step::RemoveDir(dir.path().to_path_buf())]);
+        Ok(GuardedDir {
+            dir: Some(dir),
+            guard: guard.clone(),
+            token,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.as_ref().expect("present until dropped").path()
+    }
+}
+
+impl Drop for GuardedDir {
+    fn drop(&mut self) {
+        drop(self.dir.take());
+        self.guard.done(self.token);
+    }
 }

@@ -223,7 +223,7 @@ impl FrameConn {
                             (Kind::StorageValue, p)
                         }
                         Ok(None) => (Kind::StorageValue, vec![0]),
-                        Err(m) => (Kind::StorageFail, m.into_bytes()),
+                        Err(e) => (Kind::StorageFail, lumos_model::error_chain(&e).into_bytes()),
                     },
                 },
                 Kind::StoragePut => {
@@ -243,7 +243,9 @@ impl FrameConn {
                             Err(_) => (Kind::StorageFail, b"storage key is not UTF-8".to_vec()),
                             Ok(key) => match store.put(key, &p[4 + k..]) {
                                 Ok(()) => (Kind::StorageAck, vec![]),
-                                Err(m) => (Kind::StorageFail, m.into_bytes()),
+                                Err(e) => {
+                                    (Kind::StorageFail, lumos_model::error_chain(&e).into_bytes())
+                                }
                             },
                         }
                     }

@@ -29,6 +29,8 @@ pub enum Workload {
 #[derive(Debug, Clone)]
 pub struct Spec {
     pub program: PathBuf,
+    /// argv[0] when it is not `program`.
+    pub arg0: Option<OsString>,
     pub args: Vec<OsString>,
     /// The environment is cleared and only these are set.
     pub env: Vec<(OsString, OsString)>,
@@ -105,6 +107,9 @@ impl Process {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        if let Some(a) = &spec.arg0 {
+            cmd.arg0(a);
+        }
         if let Some(d) = &spec.cwd {
             cmd.current_dir(d);
         }

@@ -14,43 +14,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Limits applied to every instance.
-#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
-pub struct Limits {
-    /// Linear memory (wasm) or cgroup memory / RLIMIT_AS (native), bytes.
-    pub memory_bytes: Option<u64>,
-    /// Per request; past it the instance is killed and the request is an error.
-    #[serde(rename = "request_timeout_ms", with = "duration_ms")]
-    pub request_timeout: Duration,
-    /// From spawn to ready.
-    #[serde(rename = "start_timeout_ms", with = "duration_ms")]
-    pub start_timeout: Duration,
-}
-
-mod duration_ms {
-    use std::time::Duration;
-    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64() * 1e3)
-    }
-    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let ms: f64 = serde::Deserialize::deserialize(d)?;
-        Ok(Duration::from_secs_f64(ms.max(0.0) / 1e3))
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            memory_bytes: Some(512 << 20),
-            request_timeout: Duration::from_secs(30),
-            start_timeout: Duration::from_secs(30),
-        }
-    }
-}
+pub use lumos_model::Limits;
 
 /// Everything needed to start instances of one function in one runtime.
 pub struct Launcher {
     pub artifact: Arc<Artifact>,
+    /// Command-line arguments after the image's own (a payload's `args`).
+    pub args: Vec<String>,
     pub runtime: Runtime,
     /// The sandbox for native (None for wasm).
     pub sandbox: Option<Sandbox>,
@@ -105,38 +75,29 @@ impl Launcher {
         } else {
             crate::engine::binary::read_header(&entry)
         }
-        .map_err(|e| crate::Error::Image(format!("entry {}: {e}", entry.display())))?;
+        .map_err(|source| crate::error::ImageError::Entry {
+            path: entry.clone(),
+            source,
+        })?;
         let is_wasm = matches!(binary, Binary::Wasm(_));
         let is_elf = matches!(binary, Binary::Elf | Binary::Cwasm(_));
         let bad = |m: &str| {
             Err(crate::Error::Unavailable {
-                runtime: self.runtime.name().into(),
-                msg: m.into(),
+                runtime: self.runtime,
+                reason: m.into(),
             })
         };
         let wasi_http = self.artifact.protocol == Protocol::WasiHttp;
         // Said first: true whether or not this build has WasmEdge.
-        if (wasi_http || binary.is_component())
-            && matches!(
-                self.runtime,
-                Runtime::WasmiInterp | Runtime::WasmedgeInterp | Runtime::WasmedgeAot
-            )
-        {
-            return bad(&format!(
-                "a wasi:http component needs the component model, which {} lacks; \
-                 run it on wasmtime-jit or wasmtime-aot",
-                match self.runtime {
-                    Runtime::WasmiInterp => "wasmi 2.0",
-                    _ => "WasmEdge 0.14",
-                }
-            ));
+        if wasi_http || binary.is_component() {
+            if let Some(why) = Protocol::WasiHttp
+                .refuses_runtime(self.runtime)
+                .filter(|_| self.runtime.is_wasm())
+            {
+                return bad(why);
+            }
         }
-        self.runtime
-            .availability()
-            .map_err(|msg| crate::Error::Unavailable {
-                runtime: self.runtime.name().into(),
-                msg,
-            })?;
+        crate::runtime::require(self.runtime)?;
         match self.runtime {
             Runtime::Native if !is_elf => bad("the image's entry is not a native executable"),
             Runtime::WasmtimeAot if !is_elf => {
@@ -160,7 +121,7 @@ impl Launcher {
                 bad(&format!(
                     "the image's entry is a component: run it with protocol wasi-http \
                      (the image says {})",
-                    self.artifact.protocol.name()
+                    self.artifact.protocol
                 ))
             }
             r if r.is_wasm()
@@ -175,6 +136,8 @@ impl Launcher {
 
     fn spec(&self, id: &str, port: Option<u16>) -> crate::Result<Spec> {
         let a = &self.artifact;
+        // The image's argv, then the job's arguments.
+        let argv: Vec<String> = a.argv.iter().chain(&self.args).cloned().collect();
         let mut env = a.env.clone();
         if let Some(p) = port {
             env.push(format!("PORT={p}"));
@@ -186,7 +149,8 @@ impl Launcher {
                     id,
                     rootfs: &a.rootfs,
                     work: &self.work,
-                    argv: &a.argv,
+                    argv: &argv,
+                    entry: &a.entry,
                     env: &env,
                     cwd: &a.cwd,
                     memory_limit: self.limits.memory_bytes,
@@ -194,28 +158,32 @@ impl Launcher {
                 },
             );
         }
-        let mut args: Vec<std::ffi::OsString> = vec![
-            "shim".into(),
-            "--engine".into(),
-            self.runtime.name().into(),
-            "--name".into(),
-            a.function.clone().into(),
-        ];
-        if let Some(m) = self.limits.memory_bytes {
-            args.push("--memory-limit".into());
-            args.push(m.to_string().into());
-        }
         let mut policy = a.wasi.clone();
+        let mut http_port = None;
         match (port, a.protocol) {
-            (Some(p), Protocol::WasiHttp) => {
-                args.push("--http-port".into());
-                args.push(p.to_string().into());
-            }
+            (Some(p), Protocol::WasiHttp) => http_port = Some(p),
             (Some(p), _) => policy.env.push(("PORT".into(), p.to_string())),
             (None, _) => {}
         }
-        args.extend(policy.to_args().into_iter().map(Into::into));
-        args.push(a.entry_path().into());
+        // The shim resolves the module and the preopens inside the rootfs itself
+        // when it opens them (crate::confine).
+        let shim = crate::engine::ShimOpts {
+            engine: self.runtime,
+            root: Some(a.rootfs.clone()),
+            module: a.entry.clone().into(),
+            shown: None,
+            name: a.function.clone(),
+            args: argv[1..].to_vec(),
+            memory_limit: self.limits.memory_bytes,
+            policy,
+            http_port,
+        };
+        let mut args: Vec<std::ffi::OsString> = vec!["shim".into()];
+        let spec = crate::engine::shim_args(&shim).map_err(|source| crate::Error::ShimSpec {
+            rootfs: a.rootfs.clone(),
+            source,
+        })?;
+        args.extend(spec.map(Into::into));
         let (program, args) = match self.runner_prefix.split_first() {
             None => (self.runner_exe.clone(), args),
             Some((first, rest)) => {
@@ -227,6 +195,7 @@ impl Launcher {
         };
         Ok(Spec {
             program,
+            arg0: None,
             args,
             env: vec![],
             cwd: None,
@@ -247,6 +216,41 @@ impl Launcher {
         let p = Process::spawn(id, &spec, self.guard.as_ref())
             .map_err(|e| Failure::Start(format!("spawn {}: {e}", spec.program.display())))?;
         Ok((p, t0.elapsed()))
+    }
+
+    /// Why an instance that did not become ready in time is refused, in one
+    /// line: what was awaited, for how long, and its last lines of output.
+    fn not_ready(&self, port: Option<u16>, stderr: &str) -> String {
+        let a = &self.artifact;
+        let waited = match (a.protocol, port) {
+            (Protocol::Http | Protocol::WasiHttp, Some(p)) => {
+                format!("port {p} to open (protocol {})", a.protocol)
+            }
+            (p, _) => format!("a HELLO frame on its stdout (protocol {p})"),
+        };
+        let assumed = if a.protocol_declared {
+            ""
+        } else {
+            ", assumed: no --protocol and no dev.lumos.protocol label in the image; give \
+             --protocol stdio or http if the function speaks another"
+        };
+        let lines: Vec<&str> = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let output = if lines.is_empty() {
+            "no output".to_string()
+        } else {
+            format!(
+                "last output: {}",
+                lines[lines.len().saturating_sub(5)..].join(" | ")
+            )
+        };
+        format!(
+            "not ready within {:?}: waited for {waited}{assumed}; {output}",
+            self.limits.start_timeout
+        )
     }
 
     /// Starts a long-lived instance and waits until it is ready.
@@ -281,11 +285,7 @@ impl Launcher {
             Err(b) => {
                 let (mut p, f) = *b;
                 let f = match f {
-                    Failure::Timeout(_) => Failure::Start(format!(
-                        "not ready within {:?}: {}",
-                        self.limits.start_timeout,
-                        p.stderr_tail()
-                    )),
+                    Failure::Timeout(_) => Failure::Start(self.not_ready(port, &p.stderr_tail())),
                     Failure::Exited(m) => Failure::Start(m),
                     other => Failure::Start(other.to_string()),
                 };

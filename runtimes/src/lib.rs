@@ -12,14 +12,19 @@
 //!   and the `stdio` protocol; [`http`]: the `http` protocol.
 //! - [`instance`]: an instance process (pipes, process group, /proc and wait4 usage).
 //! - [`guard`]: a process that cleans up if the runner dies.
-//! - [`engine`]: the wasm shim (wasmtime AoT/JIT, wasmi, WasmEdge), and the
-//!   wasi:http component host (wasmtime-wasi-http).
+//! - [`engine`]: the wasm shim (wasmtime AoT/JIT, wasmi, WasmEdge), the
+//!   wasi:http component host (wasmtime-wasi-http), and the shim's entry
+//!   point [`engine::shim_entry`] for executables that host shims.
 //! - [`container`]: runc, crun, unshare+chroot, plain process for native.
 //! - [`fetch`]: pull and unpack into the cache (lumos-oci); [`artifact`]: what to run.
+//! - [`confine`]: the rule for paths from image metadata (resolved inside the rootfs).
 //! - [`launch`]: starting instances, a slot that replaces failed ones.
 //! - [`measure`]: latency statistics and load generation; [`machine`]: the record.
+//! - [`bounds`]: the range of every number a user gives the runner or bench.
 
 pub mod artifact;
+pub mod bounds;
+pub mod confine;
 pub mod container;
 pub mod engine;
 pub mod error;
@@ -37,8 +42,9 @@ pub mod runtime;
 pub mod store;
 
 pub use container::Sandbox;
-pub use error::{Error, Result};
+pub use error::{Error, ImageError, Result};
 pub use launch::Limits;
 pub use measure::load::{Arrival, LoadLevel, LoadSpec};
-pub use run::{run_cold, run_load, run_warm, RunOpts, RunResult, Runner};
-pub use runtime::{Protocol, Runtime};
+pub use run::{run_cold, run_load, run_warm, Job, RunOpts, RunResult, Runner, WarmRun};
+pub use runtime::{NotAvailable, Protocol, Runtime};
+pub use store::StoreError;

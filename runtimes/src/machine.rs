@@ -2,28 +2,7 @@
 
 use std::process::{Command, Stdio};
 
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Machine {
-    pub cpu_model: String,
-    /// Logical CPUs this process may run on.
-    pub cores: usize,
-    /// `sysname release version machine` from uname(2).
-    pub kernel: String,
-    pub arch: String,
-    pub memory_bytes: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Versions {
-    pub lumos_runner: String,
-    pub wasmtime: String,
-    pub wasmi: String,
-    /// None when the runner was built without the `wasmedge` feature.
-    pub wasmedge: Option<String>,
-    pub runc: Option<String>,
-    pub crun: Option<String>,
-    pub rustc: Option<String>,
-}
+pub use lumos_model::{Machine, Versions};
 
 fn uname() -> String {
     // SAFETY: zeroed utsname is valid; uname fills it.

@@ -1,20 +1,20 @@
 //! What a bench orchestrator calls: cold, warm and load runs of one function
 //! image in one runtime, each returning a serde-serialisable `RunResult`.
 
-use crate::artifact::{Artifact, ImageInfo};
-use crate::container::{self, Probe, Sandbox};
+use crate::artifact::Artifact;
+use crate::container::{self, Sandbox};
 use crate::fetch::{self, ImageRef};
-use crate::guard::Guard;
+use crate::guard::{Guard, GuardedDir};
 use crate::host::Reply;
 use crate::launch::{Launcher, Limits, Slot};
 use crate::machine::{Machine, Versions};
-use crate::measure::latency::{LatencyStats, Recorder};
-use crate::measure::load::{self, LoadLevel, LoadSpec};
+use crate::measure::latency::Recorder;
+use crate::measure::load::{self, LoadSpec};
 use crate::runtime::{Protocol, Runtime};
 use crate::store::Store;
+pub use lumos_model::{CacheInfo, ColdStart, Mode, Overhead, PayloadInfo, Phases, RunResult};
 use sha2::Digest as _;
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,13 @@ pub struct RunOpts {
     pub baas: Option<String>,
     /// Plain HTTP to a non-loopback registry.
     pub insecure: bool,
+    /// The overall deadline of each registry operation; None: lumos-oci's
+    /// default (60 s, plus 2 s per MiB of a blob).
+    #[serde(default)]
+    pub registry_timeout: Option<Duration>,
+    /// Bounds on unpacking an image (bytes, entries).
+    #[serde(default)]
+    pub unpack_limits: lumos_oci::unpack::UnpackLimits,
     /// Override the protocol the image declares.
     pub protocol: Option<Protocol>,
     /// Payload group name, recorded.
@@ -66,6 +73,8 @@ impl Default for RunOpts {
             requests: 50,
             baas: None,
             insecure: false,
+            registry_timeout: None,
+            unpack_limits: Default::default(),
             protocol: None,
             group: None,
             stderr_passthrough: false,
@@ -73,95 +82,54 @@ impl Default for RunOpts {
     }
 }
 
-/// Cold start by phase, milliseconds, taken on one monotonic clock with the
-/// phases back to back: `pull` (registry or layout to the cache), `unpack`
-/// (to a rootfs, with the bookkeeping after it), `start` (until the instance
-/// process had exec'd: bundle, runtime process), `ready` (until `HELLO` or the
-/// open port: container setup, engine and module load, guest init),
-/// `first_response` (the first request's round trip). `pull` and `unpack`
-/// are 0 when the image came from the local cache (`RunResult::cache`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ColdStart {
-    pub pull: f64,
-    pub unpack: f64,
-    pub start: f64,
-    pub ready: f64,
-    pub first_response: f64,
-    /// Measured end to end.
-    pub total: f64,
+/// What one run runs: an image in a runtime with a request. Everything that
+/// varies from run to run is here; [`RunOpts`] holds what a series shares.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    /// `HOST[:PORT]/REPO:TAG`, `oci:DIR[:NAME]` or `file:PATH`.
+    pub image: &'a str,
+    pub runtime: Runtime,
+    /// The request body.
+    pub payload: &'a [u8],
+    /// Command-line arguments of each instance, after the image's own.
+    pub args: &'a [String],
+    /// Override the protocol the image declares.
+    pub protocol: Option<Protocol>,
+    /// Image cache: None, a new empty one for this run (removed afterwards);
+    /// Some, kept and reused, so a later run starts from the local cache.
+    pub cache: Option<&'a Path>,
+    /// Payload group name, recorded.
+    pub group: Option<&'a str>,
 }
 
-/// Means of the SDK's per-request phases, milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PhasesMs {
-    pub io: f64,
-    pub deserialize: f64,
-    pub compute: f64,
-    pub serialize: f64,
-    /// The SDK's `total_ns`, the function's own time.
-    pub total: f64,
+impl<'a> Job<'a> {
+    /// A job with the per-run settings of `opts` (cache, protocol, group).
+    pub fn from_opts(
+        opts: &'a RunOpts,
+        image: &'a str,
+        runtime: Runtime,
+        payload: &'a [u8],
+    ) -> Self {
+        Job {
+            image,
+            runtime,
+            payload,
+            args: &[],
+            protocol: opts.protocol,
+            cache: opts.cache_dir.as_deref(),
+            group: opts.group.as_deref(),
+        }
+    }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct PayloadInfo {
-    pub bytes: u64,
-    pub sha256: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct CacheInfo {
-    pub dir: Option<PathBuf>,
-    /// The image was not in the cache before this run.
-    pub was_empty: bool,
-}
-
-/// One result row.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct RunResult {
-    pub function: String,
-    pub runtime: String,
-    /// Native only: runc, crun, chroot or process.
-    pub sandbox: Option<String>,
-    pub group: Option<String>,
-    /// cold | warm | load
-    pub mode: String,
-    pub protocol: Protocol,
-    pub image: ImageInfo,
-    pub cold_start_ms: Option<ColdStart>,
-    /// Host round trip per request.
-    pub latency_ms: Option<LatencyStats>,
-    /// The SDK's own split of a request (means).
-    pub phases_ms: Option<PhasesMs>,
-    /// Round trip minus the function's own time (p50 and mean), milliseconds.
-    pub overhead_ms: Option<Overhead>,
-    /// CPU time of the instance process(es).
-    pub cpu_ms: Option<f64>,
-    pub peak_rss_bytes: Option<u64>,
-    pub requests: u64,
-    pub errors: u64,
-    pub errors_by_kind: BTreeMap<String, u64>,
-    /// First error messages seen (at most 5).
-    pub error_samples: Vec<String>,
-    pub warnings: Vec<String>,
-    pub load: Option<Vec<LoadLevel>>,
-    /// Every instance started for this result.
-    pub instances: Vec<String>,
-    pub instances_replaced: u32,
-    pub cache: CacheInfo,
-    pub payload: PayloadInfo,
-    /// sha256 of the first OK response body.
-    pub response_sha256: Option<String>,
-    pub store: String,
-    pub limits: Option<Limits>,
-    pub machine: Machine,
-    pub versions: Versions,
-    pub sandbox_probe: Option<Probe>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Overhead {
-    pub p50: f64,
-    pub mean: f64,
+/// A warm run with its raw samples, for callers that fold several runs.
+#[derive(Debug, Clone)]
+pub struct WarmRun {
+    pub result: RunResult,
+    /// Round trip of every measured request, in order (failed ones included).
+    pub latencies: Vec<Duration>,
+    /// The SDK's phases of every measured request that reported them.
+    pub phases: Vec<Phases>,
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -202,7 +170,7 @@ pub struct Runner {
     store: Arc<dyn Store>,
     machine: Machine,
     versions: Versions,
-    work: tempfile::TempDir,
+    work: GuardedDir,
 }
 
 /// An image made ready to start (pulled, unpacked).
@@ -211,8 +179,9 @@ pub struct Prepared {
     pub pull: Option<Duration>,
     pub unpack: Option<Duration>,
     pub cache: CacheInfo,
-    // Keeps a throwaway cache alive while instances use its rootfs.
-    _tmp: Option<tempfile::TempDir>,
+    // Keeps a throwaway cache alive while instances use its rootfs; the
+    // guard removes it if the runner dies first.
+    _tmp: Option<GuardedDir>,
 }
 
 impl Runner {
@@ -223,9 +192,7 @@ impl Runner {
                 .map_err(|e| crate::Error::io("start guard", &runner_exe, e))?,
         );
         let store = crate::store::open(opts.baas.as_deref())?;
-        let work = tempfile::Builder::new()
-            .prefix("lumos-run-")
-            .tempdir()
+        let work = GuardedDir::new("lumos-run-", &guard)
             .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
         Ok(Runner {
             opts,
@@ -242,47 +209,54 @@ impl Runner {
         &self.store
     }
 
-    /// Pulls and unpacks (timed), into the configured cache or a new empty one.
-    pub fn prepare(&self, image: &str) -> crate::Result<Prepared> {
-        let r = ImageRef::parse(image)?;
-        let (dir, tmp) = match &self.opts.cache_dir {
-            Some(d) => (d.clone(), None),
+    /// Pulls and unpacks (timed), into the job's cache or a new empty one.
+    pub fn prepare(&self, job: &Job) -> crate::Result<Prepared> {
+        let r = ImageRef::parse(job.image)?;
+        let (dir, tmp) = match job.cache {
+            Some(d) => (d.to_path_buf(), None),
             None => {
-                let t = tempfile::Builder::new()
-                    .prefix("lumos-cache-")
-                    .tempdir()
+                let t = GuardedDir::new("lumos-cache-", &self.guard)
                     .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
                 (t.path().to_path_buf(), Some(t))
             }
         };
         std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io("create cache", &dir, e))?;
-        let f = fetch::fetch(&r, &dir, self.opts.insecure, self.opts.protocol)?;
+        let f = fetch::fetch(&r, &dir, &self.opts, job.protocol)?;
         Ok(Prepared {
             artifact: Arc::new(f.artifact),
             pull: f.pull,
             unpack: f.unpack,
             cache: CacheInfo {
-                dir: self.opts.cache_dir.clone(),
+                dir: job.cache.map(Path::to_path_buf),
                 was_empty: f.was_empty,
             },
             _tmp: tmp,
         })
     }
 
-    /// A launcher for a prepared image in `runtime`.
-    pub fn launcher(&self, p: &Prepared, runtime: Runtime) -> crate::Result<Arc<Launcher>> {
+    /// A launcher for a prepared image in `runtime`, its instances given `args`.
+    pub fn launcher(
+        &self,
+        p: &Prepared,
+        runtime: Runtime,
+        args: &[String],
+    ) -> crate::Result<Arc<Launcher>> {
         let sandbox = if runtime == Runtime::Native {
             let probe = container::probe();
             let sb = self.opts.sandbox.unwrap_or(probe.chosen);
-            probe.check(sb).map_err(|m| {
-                crate::Error::Sandbox(format!("{} is not usable here: {m}", sb.name()))
-            })?;
+            probe
+                .check(sb)
+                .map_err(|reason| crate::Error::SandboxUnusable {
+                    sandbox: sb,
+                    reason,
+                })?;
             Some(sb)
         } else {
             None
         };
         let l = Launcher {
             artifact: p.artifact.clone(),
+            args: args.to_vec(),
             runtime,
             sandbox,
             limits: self.opts.limits,
@@ -297,13 +271,15 @@ impl Runner {
         Ok(Arc::new(l))
     }
 
-    fn base(&self, p: &Prepared, l: &Launcher, mode: &str, payload: &[u8]) -> RunResult {
+    fn base(&self, p: &Prepared, l: &Launcher, mode: Mode, job: &Job) -> RunResult {
+        let payload = job.payload;
         RunResult {
             function: p.artifact.function.clone(),
-            runtime: l.runtime.name().into(),
-            sandbox: l.sandbox.map(|s| s.name().to_string()),
-            group: self.opts.group.clone(),
-            mode: mode.into(),
+            schema_version: lumos_model::SCHEMA_VERSION,
+            runtime: l.runtime,
+            sandbox: l.sandbox,
+            group: job.group.map(str::to_string),
+            mode,
             protocol: p.artifact.protocol,
             image: p.artifact.image.clone(),
             cache: p.cache.clone(),
@@ -320,33 +296,27 @@ impl Runner {
         }
     }
 
-    /// Cold: pull (into an empty cache unless `cache_dir` is set), unpack,
+    /// Cold: pull (into an empty cache unless the job keeps one), unpack,
     /// start a new instance, wait until ready, send one request.
-    pub fn run_cold(
-        &self,
-        image: &str,
-        runtime: Runtime,
-        payload: &[u8],
-    ) -> crate::Result<RunResult> {
-        runtime
-            .availability()
-            .map_err(|msg| crate::Error::Unavailable {
-                runtime: runtime.name().into(),
-                msg,
-            })?;
+    pub fn cold(&self, job: &Job) -> crate::Result<RunResult> {
+        let (runtime, payload) = (job.runtime, job.payload);
+        crate::runtime::require(runtime)?;
         // One clock, phase boundaries back to back: the phases partition the total.
         let t0 = Instant::now();
-        let p = self.prepare(image)?;
+        let p = self.prepare(job)?;
         let prepared_at = Instant::now();
         let (pull, unpack, boundary) = if p.cache.was_empty {
             let pull = p.pull.unwrap_or_default();
             (pull, (prepared_at - t0).saturating_sub(pull), prepared_at)
         } else {
-            // From the local cache: nothing pulled or unpacked; the lookup counts as start.
-            (Duration::ZERO, Duration::ZERO, t0)
+            // From the local cache: nothing unpacked; `pull` is the registry's
+            // answer for the tag's current digest (0 for a layout or a digest
+            // reference); the local lookup counts as start.
+            let check = p.pull.unwrap_or_default();
+            (check, Duration::ZERO, t0 + check)
         };
-        let l = self.launcher(&p, runtime)?;
-        let mut r = self.base(&p, &l, "cold", payload);
+        let l = self.launcher(&p, runtime, job.args)?;
+        let mut r = self.base(&p, &l, Mode::Cold, job);
         let mut slot = Slot::new(l.clone());
         let (spawned_at, ready_at) = if p.artifact.protocol == Protocol::Stdio {
             // One instance per request: start, ready and response are one step.
@@ -386,15 +356,12 @@ impl Runner {
 
     /// Warm: one instance made ready, `warmup` requests discarded, then
     /// `requests` measured (an instance that fails is replaced; its errors count).
-    pub fn run_warm(
-        &self,
-        image: &str,
-        runtime: Runtime,
-        payload: &[u8],
-    ) -> crate::Result<RunResult> {
-        let p = self.prepare(image)?;
-        let l = self.launcher(&p, runtime)?;
-        let mut r = self.base(&p, &l, "warm", payload);
+    pub fn warm(&self, job: &Job) -> crate::Result<WarmRun> {
+        let (runtime, payload) = (job.runtime, job.payload);
+        crate::runtime::require(runtime)?;
+        let p = self.prepare(job)?;
+        let l = self.launcher(&p, runtime, job.args)?;
+        let mut r = self.base(&p, &l, Mode::Warm, job);
         let mut slot = Slot::new(l.clone());
         slot.ensure().map_err(crate::Error::Start)?;
         let mut first_ok = None;
@@ -408,9 +375,11 @@ impl Runner {
         let mut fun = Recorder::new(true);
         let mut outcomes = Vec::with_capacity(self.opts.requests);
         let mut metas = vec![];
+        let mut latencies = Vec::with_capacity(self.opts.requests);
         for _ in 0..self.opts.requests {
             let o = slot.call(payload);
             rec.record(o.latency);
+            latencies.push(o.latency);
             if let Ok(Reply::Ok { body, meta }) = &o.result {
                 if first_ok.is_none() {
                     first_ok = Some(sha256_hex(body));
@@ -443,24 +412,26 @@ impl Runner {
         r.peak_rss_bytes = Some(slot.ended_usage.peak_rss_bytes);
         r.instances = slot.instances.clone();
         r.instances_replaced = slot.replaced;
-        Ok(r)
+        Ok(WarmRun {
+            result: r,
+            latencies,
+            phases: metas.iter().map(phases_of).collect(),
+        })
     }
 
-    /// Load: throughput and latency at each concurrency level of `spec`.
-    pub fn run_load(
-        &self,
-        image: &str,
-        runtime: Runtime,
-        payload: &[u8],
-        spec: &LoadSpec,
-    ) -> crate::Result<RunResult> {
-        let p = self.prepare(image)?;
-        let l = self.launcher(&p, runtime)?;
-        let mut r = self.base(&p, &l, "load", payload);
-        let body = Arc::new(payload.to_vec());
+    /// Load: throughput and latency at each concurrency level of `spec`
+    /// (refused unless [`LoadSpec::check`] passes). A level whose client
+    /// threads cannot all be spawned ends the run with [`crate::Error::ThreadSpawn`].
+    pub fn load(&self, job: &Job, spec: &LoadSpec) -> crate::Result<RunResult> {
+        spec.check()?;
+        crate::runtime::require(job.runtime)?;
+        let p = self.prepare(job)?;
+        let l = self.launcher(&p, job.runtime, job.args)?;
+        let mut r = self.base(&p, &l, Mode::Load, job);
+        let body = Arc::new(job.payload.to_vec());
         let mut levels = vec![];
         for &c in &spec.concurrency {
-            let lvl = load::run_level(&l, &body, spec, c);
+            let lvl = load::run_level(&l, &body, spec, c)?;
             r.requests += lvl.sent;
             r.errors += lvl.errors;
             for (k, v) in &lvl.errors_by_kind {
@@ -471,6 +442,39 @@ impl Runner {
         }
         r.load = Some(levels);
         Ok(r)
+    }
+
+    /// [`Runner::cold`] of a job made from [`RunOpts`]' per-run settings.
+    pub fn run_cold(
+        &self,
+        image: &str,
+        runtime: Runtime,
+        payload: &[u8],
+    ) -> crate::Result<RunResult> {
+        self.cold(&Job::from_opts(&self.opts, image, runtime, payload))
+    }
+
+    /// [`Runner::warm`] of a job made from [`RunOpts`]' per-run settings.
+    pub fn run_warm(
+        &self,
+        image: &str,
+        runtime: Runtime,
+        payload: &[u8],
+    ) -> crate::Result<RunResult> {
+        Ok(self
+            .warm(&Job::from_opts(&self.opts, image, runtime, payload))?
+            .result)
+    }
+
+    /// [`Runner::load`] of a job made from [`RunOpts`]' per-run settings.
+    pub fn run_load(
+        &self,
+        image: &str,
+        runtime: Runtime,
+        payload: &[u8],
+        spec: &LoadSpec,
+    ) -> crate::Result<RunResult> {
+        self.load(&Job::from_opts(&self.opts, image, runtime, payload), spec)
     }
 
     fn tally(&self, r: &mut RunResult, outcomes: &[crate::launch::Outcome]) {
@@ -497,11 +501,23 @@ impl Runner {
     }
 }
 
-fn phases_mean(metas: &[crate::host::Meta]) -> PhasesMs {
+/// The SDK's phases of one request, milliseconds.
+fn phases_of(m: &crate::host::Meta) -> Phases {
+    let ms = |ns: u64| ns as f64 / 1e6;
+    Phases {
+        io: ms(m.phases_ns.io),
+        deserialize: ms(m.phases_ns.deserialize),
+        compute: ms(m.phases_ns.compute),
+        serialize: ms(m.phases_ns.serialize),
+        total: ms(m.total_ns),
+    }
+}
+
+fn phases_mean(metas: &[crate::host::Meta]) -> Phases {
     let n = metas.len().max(1) as f64;
     let sum =
         |f: fn(&crate::host::Meta) -> u64| metas.iter().map(|m| f(m) as f64).sum::<f64>() / n / 1e6;
-    PhasesMs {
+    Phases {
         io: sum(|m| m.phases_ns.io),
         deserialize: sum(|m| m.phases_ns.deserialize),
         compute: sum(|m| m.phases_ns.compute),

@@ -3,11 +3,66 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The deadline of connecting to Redis (name lookup, TCP, AUTH/SELECT) and
+/// of each command's answer. Loopback answers in microseconds and a remote
+/// Redis in milliseconds; a server that has not answered in 10 s is stuck.
+pub const REDIS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What went wrong talking to a store. The message names the store and the
+/// command; the redis error, when there is one, is the source.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unknown --baas {0:?}: expected redis://HOST:PORT or memory")]
+    UnknownBaas(String),
+    #[error("redis url {url}: {source}")]
+    Url {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+    #[error("redis {url}: cannot start a thread: {source}")]
+    Thread {
+        url: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// No answer within [`REDIS_TIMEOUT`]; `command` is `connecting` or a
+    /// command's name.
+    #[error("redis {url}: no answer to {command} within {} s", REDIS_TIMEOUT.as_secs())]
+    Timeout {
+        url: String,
+        command: &'static str,
+        /// The client's own timeout error (None: the connecting thread was late).
+        #[source]
+        source: Option<redis::RedisError>,
+    },
+    #[error("redis {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+    #[error("redis {url}: setting socket timeouts: {source}")]
+    SocketTimeouts {
+        url: String,
+        #[source]
+        source: redis::RedisError,
+    },
+    #[error("redis {url}: {command}: {source}")]
+    Command {
+        url: String,
+        command: &'static str,
+        #[source]
+        source: redis::RedisError,
+    },
+}
 
 /// A key-value store the host answers `STORAGE_GET`/`STORAGE_PUT` from.
 pub trait Store: Send + Sync {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
-    fn put(&self, key: &str, value: &[u8]) -> Result<(), String>;
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError>;
     /// What the store is, for the record (`memory`, `redis://127.0.0.1:6379`).
     fn describe(&self) -> String;
 }
@@ -25,11 +80,11 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let v = self.map.lock().unwrap().get(key).cloned();
         Ok(v.map(|v| v.as_ref().clone()))
     }
-    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         self.map
             .lock()
             .unwrap()
@@ -49,17 +104,76 @@ pub struct RedisStore {
     pool: Mutex<Vec<redis::Connection>>,
 }
 
+/// Connects within [`REDIS_TIMEOUT`] and gives the connection read and
+/// write timeouts of [`REDIS_TIMEOUT`]. The redis crate bounds the TCP
+/// connect but not the name lookup or the commands it sends while
+/// connecting (CLIENT SETINFO, AUTH, SELECT), so the connect runs in a helper thread that is abandoned
+/// (with its socket) if it is late.
+fn connect_bounded(client: &redis::Client, url: &str) -> Result<redis::Connection, StoreError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let c = client.clone();
+    std::thread::Builder::new()
+        .name("lumos-redis-connect".into())
+        .spawn(move || {
+            let _ = tx.send(c.get_connection_with_timeout(REDIS_TIMEOUT));
+        })
+        .map_err(|source| StoreError::Thread {
+            url: url.into(),
+            source,
+        })?;
+    let late = |source| StoreError::Timeout {
+        url: url.into(),
+        command: "connecting",
+        source,
+    };
+    let conn = match rx.recv_timeout(REDIS_TIMEOUT) {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) if e.is_timeout() => return Err(late(Some(e))),
+        Ok(Err(source)) => {
+            return Err(StoreError::Connect {
+                url: url.into(),
+                source,
+            })
+        }
+        Err(_) => return Err(late(None)),
+    };
+    conn.set_read_timeout(Some(REDIS_TIMEOUT))
+        .and_then(|()| conn.set_write_timeout(Some(REDIS_TIMEOUT)))
+        .map_err(|source| StoreError::SocketTimeouts {
+            url: url.into(),
+            source,
+        })?;
+    Ok(conn)
+}
+
+/// A command's error, naming the command and the deadline when it timed out.
+fn command_error(url: &str, command: &'static str, e: redis::RedisError) -> StoreError {
+    if e.is_timeout() {
+        StoreError::Timeout {
+            url: url.into(),
+            command,
+            source: Some(e),
+        }
+    } else {
+        StoreError::Command {
+            url: url.into(),
+            command,
+            source: e,
+        }
+    }
+}
+
 impl RedisStore {
-    /// Connects once to check the server answers.
-    pub fn connect(url: &str) -> Result<Self, crate::Error> {
-        let client = redis::Client::open(url)
-            .map_err(|e| crate::Error::Store(format!("redis url {url}: {e}")))?;
-        let mut conn = client
-            .get_connection()
-            .map_err(|e| crate::Error::Store(format!("redis {url}: {e}")))?;
+    /// Connects once to check the server answers (PING), within [`REDIS_TIMEOUT`].
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(|source| StoreError::Url {
+            url: url.into(),
+            source,
+        })?;
+        let mut conn = connect_bounded(&client, url)?;
         redis::cmd("PING")
             .query::<String>(&mut conn)
-            .map_err(|e| crate::Error::Store(format!("redis {url}: PING: {e}")))?;
+            .map_err(|e| command_error(url, "PING", e))?;
         Ok(RedisStore {
             url: url.to_string(),
             client,
@@ -69,17 +183,15 @@ impl RedisStore {
 
     fn with_conn<T>(
         &self,
+        command: &'static str,
         f: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
-    ) -> Result<T, String> {
+    ) -> Result<T, StoreError> {
         let conn = self.pool.lock().unwrap().pop();
         let mut conn = match conn {
             Some(c) => c,
-            None => self
-                .client
-                .get_connection()
-                .map_err(|e| format!("redis {}: {e}", self.url))?,
+            None => connect_bounded(&self.client, &self.url)?,
         };
-        let r = f(&mut conn).map_err(|e| format!("redis {}: {e}", self.url));
+        let r = f(&mut conn).map_err(|e| command_error(&self.url, command, e));
         if r.is_ok() {
             self.pool.lock().unwrap().push(conn);
         }
@@ -88,11 +200,15 @@ impl RedisStore {
 }
 
 impl Store for RedisStore {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
-        self.with_conn(|c| redis::cmd("GET").arg(key).query::<Option<Vec<u8>>>(c))
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with_conn("GET", |c| {
+            redis::cmd("GET").arg(key).query::<Option<Vec<u8>>>(c)
+        })
     }
-    fn put(&self, key: &str, value: &[u8]) -> Result<(), String> {
-        self.with_conn(|c| redis::cmd("SET").arg(key).arg(value).query::<()>(c))
+    fn put(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.with_conn("SET", |c| {
+            redis::cmd("SET").arg(key).arg(value).query::<()>(c)
+        })
     }
     fn describe(&self) -> String {
         self.url.clone()
@@ -100,14 +216,78 @@ impl Store for RedisStore {
 }
 
 /// Opens the store named by `--baas` (None: memory).
-pub fn open(baas: Option<&str>) -> Result<Arc<dyn Store>, crate::Error> {
+pub fn open(baas: Option<&str>) -> Result<Arc<dyn Store>, StoreError> {
     match baas {
         None | Some("memory") => Ok(Arc::new(MemoryStore::new())),
         Some(url) if url.starts_with("redis://") || url.starts_with("redis+unix://") => {
             Ok(Arc::new(RedisStore::connect(url)?))
         }
-        Some(other) => Err(crate::Error::Store(format!(
-            "unknown --baas {other:?}: expected redis://HOST:PORT or memory"
-        ))),
+        Some(other) => Err(StoreError::UnknownBaas(other.into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real TCP listener on loopback that accepts and never answers.
+    fn silent_port() -> (u16, std::sync::mpsc::Sender<()>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            let conn = l.accept();
+            let _ = stopped.recv(); // hold the connection open, silent
+            drop(conn);
+        });
+        (port, stop)
+    }
+
+    #[test]
+    fn a_redis_that_never_answers_fails_within_the_deadline_saying_what_it_waited_for() {
+        let (port, stop) = silent_port();
+        let url = format!("redis://127.0.0.1:{port}");
+        let t = std::time::Instant::now();
+        let err = match RedisStore::connect(&url) {
+            Ok(_) => panic!("a silent port passed for redis"),
+            Err(e) => e.to_string(),
+        };
+        // Without timeouts this PING waited forever; 60 s is not a speed target.
+        assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+        assert!(
+            err.contains(&format!("redis {url}: no answer to connecting"))
+                && err.contains("within 10 s"),
+            "{err}"
+        );
+        let _ = stop.send(());
+    }
+
+    #[test]
+    fn a_refused_connection_keeps_the_redis_error_as_its_source() {
+        // A port nobody listens on (bound, then closed).
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let url = format!("redis://127.0.0.1:{port}");
+        let err = match RedisStore::connect(&url) {
+            Ok(_) => panic!("a closed port passed for redis"),
+            Err(e) => e,
+        };
+        assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
+        assert!(
+            err.to_string().starts_with(&format!("redis {url}: ")),
+            "{err}"
+        );
+        let source = std::error::Error::source(&err).expect("the redis error");
+        assert!(source.downcast_ref::<redis::RedisError>().is_some());
+        // Through the library's error, on one line, the cause said once.
+        let line = lumos_model::error_chain(&crate::Error::from(err));
+        assert!(line.starts_with(&format!("store: redis {url}: ")), "{line}");
+        assert_eq!(line.matches(&format!("redis {url}")).count(), 1, "{line}");
+        assert!(matches!(
+            open(Some("mysql://x")),
+            Err(StoreError::UnknownBaas(_))
+        ));
     }
 }

@@ -70,7 +70,7 @@ fn aarch64_runner() -> PathBuf {
         .args([
             "build",
             "-p",
-            "lumos-runtimes",
+            "lumos-runner",
             // AoT only, as on an edge node: no cross-compiling cranelift ISAs.
             "--no-default-features",
             "--features",
@@ -133,6 +133,7 @@ fn wasmedge_aarch64_module() -> PathBuf {
 
 #[test]
 fn aarch64_runner_runs_aot_images_under_qemu() {
+    use lumos_model::{AotEngine, Arch};
     use lumos_oci::image::{pack_wasm, AotInfo, ImageMeta, WasmFormat};
     let qemu = require_tool("qemu-aarch64-static");
     let f = fixtures();
@@ -150,26 +151,26 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
         .unwrap();
     assert!(st.success());
     let we_module = wasmedge_aarch64_module();
-    let (v, os, arch) = lumos_runtimes::engine::wasmedge_aot::aot_section_header(
-        &std::fs::read(&we_module).unwrap(),
-    )
-    .expect("an AoT section");
-    assert_eq!((v, os), (1, 1));
-    assert_ne!(arch, 1, "the aarch64 AoT section must not say x86_64");
+    let s = lumos_wasm::wasmedge_section::read(&std::fs::read(&we_module).unwrap())
+        .unwrap()
+        .expect("an AoT section");
+    assert_eq!((s.version, s.os), (1, 1));
+    assert_ne!(s.arch, 1, "the aarch64 AoT section must not say x86_64");
 
     let root = tmp.path().join("oci");
     let layout = lumos_oci::Layout::create(&root).unwrap();
     let meta = ImageMeta {
         namespace: "t".into(),
         function: "fixture".into(),
-        variant: "aot-wasmtime-aarch64".into(),
         created: 0,
         source: None,
         revision: None,
+        protocol: None,
     };
     let wt = AotInfo {
-        engine: "wasmtime-48.0.8".into(),
-        arch: "aarch64".into(),
+        engine: AotEngine::Wasmtime,
+        arch: Arch::Aarch64,
+        engine_id: Some("wasmtime-48.0.8".into()),
     };
     let a = pack_wasm(
         &layout,
@@ -180,12 +181,13 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
     )
     .unwrap();
     let we = AotInfo {
-        engine: "wasmedge-0.14.1".into(),
-        arch: "aarch64".into(),
+        engine: AotEngine::Wasmedge,
+        arch: Arch::Aarch64,
+        engine_id: Some("wasmedge-0.14.1".into()),
     };
     let b = pack_wasm(
         &layout,
-        &meta.with_variant("aot-wasmedge-aarch64"),
+        &meta,
         &std::fs::read(&we_module).unwrap(),
         WasmFormat::Compat,
         Some(&we),

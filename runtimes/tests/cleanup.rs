@@ -153,3 +153,62 @@ fn a_killed_runner_leaves_nothing_behind() {
     kill_runner_mid_load("wasmtime-aot", None, &file_ref(&f.cwasm), None);
     kill_runner_mid_load("wasmi-interp", None, &file_ref(&f.wasm), None);
 }
+
+/// A runner stopped by SIGTERM (or SIGKILL) mid-run leaves none of its
+/// temporary directories (the throwaway cache `lumos-cache-*`, the bundles
+/// `lumos-run-*`) and no container: the guard removes them.
+#[test]
+fn a_stopped_runner_leaves_no_temporary_directories() {
+    let f = fixtures();
+    require_tool("runc");
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut runner = Command::new(runner_exe())
+            .args([
+                "warm",
+                &file_ref(&f.native),
+                "-r",
+                "native",
+                "--sandbox",
+                "runc",
+            ])
+            .args(["--warmup", "0", "-n", "1000000"])
+            .args(["--body", r#"{"op":"sleep","ms":20}"#])
+            .env("TMPDIR", tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let prefix = format!("lumos-{}-", runner.id());
+        let ours = || -> Vec<String> {
+            std::fs::read_dir(tmp.path())
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("lumos-"))
+                .collect()
+        };
+        let up = eventually(Duration::from_secs(30), || {
+            let names = ours();
+            names.iter().any(|n| n.starts_with("lumos-cache-"))
+                && names.iter().any(|n| n.starts_with("lumos-run-"))
+                && runc_ids("runc").iter().any(|i| i.starts_with(&prefix))
+        });
+        assert!(
+            up,
+            "signal {signal}: the runner's instance did not come up: {:?}",
+            ours()
+        );
+        // SAFETY: a signal to the child we spawned.
+        assert_eq!(unsafe { libc::kill(runner.id() as i32, signal) }, 0);
+        runner.wait().unwrap();
+        let clean = eventually(Duration::from_secs(15), || {
+            ours().is_empty() && !runc_ids("runc").iter().any(|i| i.starts_with(&prefix))
+        });
+        assert!(
+            clean,
+            "signal {signal}: left behind in $TMPDIR: {:?}",
+            ours()
+        );
+    }
+}

@@ -7,7 +7,7 @@
 mod common;
 use common::*;
 use lumos_runtimes::launch::Slot;
-use lumos_runtimes::{Runner, Runtime, Sandbox};
+use lumos_runtimes::{Job, Runner, Runtime, Sandbox};
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -39,7 +39,7 @@ fn figures() {
         let l = r.latency_ms.unwrap();
         println!(
             "  {rt:<14} {:<8} p50 {:>7.1} us  mean {:>7.1} us  p99 {:>7.1} us  overhead p50 {:>6.1} us",
-            r.sandbox.unwrap_or_default(),
+            r.sandbox.map_or("-", |s| s.name()),
             l.p50 * 1e3,
             l.mean * 1e3,
             l.p99 * 1e3,
@@ -84,8 +84,15 @@ fn figures() {
         last.unwrap()
     );
 
-    let p = runner.prepare(&file_ref(&f.cwasm)).unwrap();
-    let l = runner.launcher(&p, Runtime::WasmtimeAot).unwrap();
+    let p = runner
+        .prepare(&Job::from_opts(
+            &runner.opts,
+            &file_ref(&f.cwasm),
+            Runtime::WasmtimeAot,
+            b"",
+        ))
+        .unwrap();
+    let l = runner.launcher(&p, Runtime::WasmtimeAot, &[]).unwrap();
     let mut slots: Vec<Slot> = (0..100).map(|_| Slot::new(l.clone())).collect();
     for s in &mut slots {
         s.ensure().unwrap();

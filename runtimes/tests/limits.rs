@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use lumos_runtimes::host::{Failure, Reply};
 use lumos_runtimes::launch::Slot;
-use lumos_runtimes::{Runner, Runtime, Sandbox};
+use lumos_runtimes::{Job, Runner, Runtime, Sandbox};
 use std::time::Duration;
 
 fn check_runtime(rt: Runtime, sandbox: Option<Sandbox>) {
@@ -21,8 +21,10 @@ fn check_runtime(rt: Runtime, sandbox: Option<Sandbox>) {
     o.limits.request_timeout = Duration::from_millis(1500);
     o.limits.memory_bytes = Some(64 << 20);
     let runner = Runner::new(o).unwrap();
-    let p = runner.prepare(&img).unwrap();
-    let l = runner.launcher(&p, rt).unwrap();
+    let p = runner
+        .prepare(&Job::from_opts(&runner.opts, &img, rt, b""))
+        .unwrap();
+    let l = runner.launcher(&p, rt, &[]).unwrap();
     let mut slot = Slot::new(l);
     let name = format!("{rt} {sandbox:?}");
     let ok = |slot: &mut Slot, what: &str| {
@@ -187,4 +189,128 @@ fn a_bench_of_failing_requests_finishes_with_the_errors_counted() {
 #[test]
 fn wasmedge_interp_limits() {
     check_runtime(Runtime::WasmedgeInterp, None);
+}
+
+/// `lumos-runner ARGS`, its status and stderr.
+fn runner(args: &[&str]) -> (std::process::ExitStatus, String, String) {
+    let out = std::process::Command::new(runner_exe())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every numeric flag is range-checked at parse time (issue 7): refused with
+/// the flag, the value and the range before anything runs (the image named
+/// here does not exist; it is never looked at).
+#[test]
+fn numeric_flags_out_of_range_are_refused_before_anything_runs() {
+    let img = "file:/nonexistent/lumos-test.wasm";
+    let base = ["-r", "wasmi-interp"];
+    for (cmd, flag, value) in [
+        ("load", "--concurrency", "0"),
+        ("load", "--concurrency", "4097"),
+        ("load", "--concurrency", "18446744073709551615"),
+        ("load", "--concurrency", "1,0"),
+        ("load", "--level-requests", "0"),
+        ("load", "--level-requests", "10000001"),
+        ("load", "--rate", "0"),
+        ("load", "--rate", "NaN"),
+        ("load", "--rate", "inf"),
+        ("load", "--rate", "-5"),
+        ("load", "--duration", "0"),
+        ("load", "--duration", "-1"),
+        ("load", "--duration", "1e300"),
+        ("cold", "--timeout-ms", "0"),
+        ("cold", "--timeout-ms", "18446744073709551615"),
+        ("warm", "--memory-mib", "18446744073709551615"),
+        ("warm", "--requests", "0"),
+        ("warm", "-n", "0"),
+        ("warm", "--warmup", "1000001"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let (status, _, err) = runner(&[cmd, img, base[0], base[1], &arg]);
+        assert!(!status.success(), "{cmd} {arg} was accepted");
+        let first = err.lines().next().unwrap_or("");
+        // clap names a flag by its long form and the one value refused.
+        let name = if flag == "-n" { "--requests" } else { flag };
+        let refused = value.rsplit(',').next().unwrap();
+        assert!(
+            first.contains(name) && first.contains(refused) && first.contains("is not"),
+            "{cmd} {arg}: {err}"
+        );
+    }
+    // What depends on two flags: rate x duration schedules too many requests.
+    let (status, _, err) = runner(&[
+        "load",
+        img,
+        "-r",
+        "wasmi-interp",
+        "--arrival",
+        "constant",
+        "--rate",
+        "1000000",
+        "--duration",
+        "86400",
+    ]);
+    assert!(!status.success());
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("requests per level"), "{err}");
+}
+
+/// A run that measured nothing exits non-zero (issue 7): it still prints its
+/// result, with the errors counted.
+#[test]
+fn a_run_whose_every_request_fails_exits_non_zero() {
+    let f = fixtures();
+    let img = file_ref(&f.wasm);
+    for (args, mode) in [
+        (vec!["cold"], "cold"),
+        (vec!["warm", "--warmup", "0", "-n", "2"], "warm"),
+        (
+            vec!["load", "--concurrency", "2", "--level-requests", "4"],
+            "load",
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend([
+            img.as_str(),
+            "-r",
+            "wasmi-interp",
+            "--body",
+            r#"{"op":"fail"}"#,
+        ]);
+        let (status, out, err) = runner(&all);
+        assert!(
+            !status.success(),
+            "{mode}: exit 0 with every request failed:\n{err}"
+        );
+        assert!(
+            err.trim_end()
+                .lines()
+                .last()
+                .unwrap_or("")
+                .starts_with(&format!("error: the {mode} run measured nothing")),
+            "{mode}: {err}"
+        );
+        let r: serde_json::Value = serde_json::from_str(&out).expect("the result is still printed");
+        assert!(r["errors"].as_u64().unwrap() > 0, "{r}");
+        assert_eq!(r["errors"], r["requests"], "{r}");
+
+        // The same run with a request that succeeds exits 0.
+        let mut ok = args.clone();
+        ok.extend([
+            img.as_str(),
+            "-r",
+            "wasmi-interp",
+            "--body",
+            r#"{"op":"noop"}"#,
+        ]);
+        let (status, _, err) = runner(&ok);
+        assert!(status.success(), "{mode}: {err}");
+    }
 }

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use lumos_model::{AotEngine, Arch};
 use lumos_runtimes::host::Reply;
 use lumos_runtimes::launch::Slot;
 use lumos_runtimes::{Protocol, Runner, Runtime};
@@ -255,56 +256,50 @@ fn from_an_oci_layout_in_both_image_forms() {
     use lumos_oci::image::{AotInfo, ImageMeta, WasmFormat};
     let c = component();
     let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("oci");
-    let layout = lumos_oci::Layout::create(&root).unwrap();
     let meta = ImageMeta {
         namespace: "t".into(),
         function: "hello".into(),
-        variant: "wasm".into(),
         created: 0,
         source: None,
         revision: None,
+        protocol: None,
     };
     let wasm = std::fs::read(&c.wasm).unwrap();
     let cwasm = std::fs::read(&c.cwasm).unwrap();
     let aot = AotInfo {
-        engine: "wasmtime-48.0.8".into(),
-        arch: "x86_64".into(),
+        engine: AotEngine::Wasmtime,
+        arch: Arch::X86_64,
+        engine_id: Some("wasmtime-48.0.8".into()),
     };
-    let mut refs = vec![];
-    for (variant, format, pre) in [
-        ("wasm", WasmFormat::Artifact, None),
-        ("wasm-compat", WasmFormat::Compat, None),
-        (
-            "aot-wasmtime-x86_64",
-            WasmFormat::Compat,
-            Some((&aot, &cwasm[..])),
-        ),
-        (
-            "aot-artifact",
-            WasmFormat::Artifact,
-            Some((&aot, &cwasm[..])),
-        ),
-    ] {
-        let p = pack_component(&layout, &meta.with_variant(variant), &wasm, format, pre).unwrap();
-        refs.push((p.name.clone(), p.descriptor.clone()));
-    }
-    layout.set_refs(&refs).unwrap();
     let runner = Runner::new(opts()).unwrap();
-    for (variant, rt) in [
-        ("wasm", Runtime::WasmtimeJit),
-        ("wasm-compat", Runtime::WasmtimeJit),
-        ("aot-wasmtime-x86_64", Runtime::WasmtimeAot),
-        ("aot-artifact", Runtime::WasmtimeAot),
-    ] {
-        let image = format!("oci:{}:t/hello:{variant}", root.display());
-        let r = runner.run_cold(&image, rt, b"from oci").unwrap();
-        assert_eq!(r.errors, 0, "{variant}: {:?}", r.error_samples);
-        assert_eq!(r.protocol, Protocol::WasiHttp, "{variant}");
-        assert_eq!(
-            r.response_sha256.as_deref(),
-            Some(sha(b"from oci").as_str())
-        );
+    // One layout per form: each image's tag follows from its variant.
+    for format in [WasmFormat::Artifact, WasmFormat::Compat] {
+        let root = dir.path().join(format!("oci-{format:?}"));
+        let layout = lumos_oci::Layout::create(&root).unwrap();
+        let mut refs = vec![];
+        for pre in [None, Some((&aot, &cwasm[..]))] {
+            let p = pack_component(&layout, &meta, Some(&wasm), format, pre).unwrap();
+            refs.push((p.name.clone(), p.descriptor.clone()));
+        }
+        layout.set_refs(&refs).unwrap();
+        for (variant, rt) in [
+            ("wasm", Runtime::WasmtimeJit),
+            ("aot-wasmtime-x86_64", Runtime::WasmtimeAot),
+        ] {
+            let variant = format!("{variant} ({format:?})");
+            let image = format!(
+                "oci:{}:t/hello:{}",
+                root.display(),
+                variant.split(' ').next().unwrap()
+            );
+            let r = runner.run_cold(&image, rt, b"from oci").unwrap();
+            assert_eq!(r.errors, 0, "{variant}: {:?}", r.error_samples);
+            assert_eq!(r.protocol, Protocol::WasiHttp, "{variant}");
+            assert_eq!(
+                r.response_sha256.as_deref(),
+                Some(sha(b"from oci").as_str())
+            );
+        }
     }
 }
 
@@ -594,19 +589,20 @@ fn figures() {
     let meta = ImageMeta {
         namespace: "t".into(),
         function: "hello".into(),
-        variant: "aot-wasmtime-x86_64".into(),
         created: 0,
         source: None,
         revision: None,
+        protocol: None,
     };
     let aot = AotInfo {
-        engine: "wasmtime-48.0.8".into(),
-        arch: "x86_64".into(),
+        engine: AotEngine::Wasmtime,
+        arch: Arch::X86_64,
+        engine_id: Some("wasmtime-48.0.8".into()),
     };
     let comp = pack_component(
         &layout,
         &meta,
-        &std::fs::read(&c.wasm).unwrap(),
+        Some(&std::fs::read(&c.wasm).unwrap()),
         WasmFormat::Compat,
         Some((&aot, &std::fs::read(&c.cwasm).unwrap())),
     )

@@ -79,8 +79,12 @@ fn wasmedge_aot_refuses_what_would_fall_back_to_the_interpreter() {
     );
     // AoT code for another CPU (the arch byte of the section changed to aarch64).
     let mut bytes = std::fs::read(aot_fixture()).unwrap();
-    let (v, os, arch) = lumos_runtimes::engine::wasmedge_aot::aot_section_header(&bytes).unwrap();
-    assert_eq!((v, os, arch), (1, 1, 1), "x86_64 linux AoT section");
+    let s = lumos_wasm::wasmedge_section::read(&bytes).unwrap().unwrap();
+    assert_eq!(
+        (s.version, s.os, s.arch),
+        (1, 1, 1),
+        "x86_64 linux AoT section"
+    );
     let pos = bytes
         .windows(11)
         .position(|w| w == b"\x08wasmedge\x01\x01")

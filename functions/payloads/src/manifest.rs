@@ -14,6 +14,10 @@ use crate::{rng::SEED, sha256_hex, Payload, PayloadError};
 /// File name of the manifest.
 pub const MANIFEST: &str = "payloads.json";
 
+/// File name of the payloads file in the format `cargo lumos bench` reads
+/// (written when the directory holds one function's payloads).
+pub const LUMOS_PAYLOADS: &str = "payloads.toml";
+
 /// One written file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
@@ -126,7 +130,56 @@ pub fn write_dir(dir: &Path, payloads: &[Payload]) -> Result<Manifest, PayloadEr
     let mut json = serde_json::to_vec_pretty(&manifest).expect("the manifest always serializes");
     json.push(b'\n');
     write(dir, MANIFEST, &json)?;
+    let functions: std::collections::BTreeSet<&str> = manifest
+        .payloads
+        .iter()
+        .map(|p| p.function.as_str())
+        .collect();
+    if functions.len() == 1 {
+        write(
+            dir,
+            LUMOS_PAYLOADS,
+            lumos_payloads_file(&manifest).as_bytes(),
+        )?;
+    }
     Ok(manifest)
+}
+
+/// The payloads file `cargo lumos bench` reads (`[group.N]` with
+/// `request_file` and `objects`, paths relative to the directory).
+fn lumos_payloads_file(m: &Manifest) -> String {
+    #[derive(Serialize)]
+    struct Group<'a> {
+        request_file: &'a str,
+        objects: std::collections::BTreeMap<&'a str, &'a str>,
+    }
+    #[derive(Serialize)]
+    struct File<'a> {
+        group: std::collections::BTreeMap<String, Group<'a>>,
+    }
+    let file = File {
+        group: m
+            .payloads
+            .iter()
+            .map(|p| {
+                let group = Group {
+                    request_file: &p.request.path,
+                    objects: p
+                        .objects
+                        .iter()
+                        .map(|o| (o.key.as_str(), o.file.path.as_str()))
+                        .collect(),
+                };
+                (p.group.to_string(), group)
+            })
+            .collect(),
+    };
+    format!(
+        "# Written by {} (seed {}); read by `cargo lumos bench`.\n{}",
+        m.generator,
+        m.seed,
+        toml::to_string(&file).expect("the payloads file always serializes")
+    )
 }
 
 /// The manifest's path in `dir`.
@@ -159,6 +212,30 @@ mod tests {
         let req = std::fs::read(dir.path().join("fibonacci/g1/request.json")).unwrap();
         assert_eq!(req, br#"{"n":10000}"#);
         assert_eq!(read.payloads[0].request.sha256, sha256_hex(&req));
+        // Two functions: no single payloads file for cargo lumos.
+        assert!(!dir.path().join(LUMOS_PAYLOADS).exists());
+    }
+
+    #[test]
+    fn one_function_gets_a_lumos_payloads_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let payloads: Vec<Payload> = [1, 2]
+            .into_iter()
+            .map(|g| crate::payload("encrypt-message", g).unwrap())
+            .collect();
+        write_dir(dir.path(), &payloads).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(LUMOS_PAYLOADS)).unwrap();
+        let v: toml::Table = text.parse().unwrap();
+        let g2 = &v["group"]["2"];
+        assert_eq!(
+            g2["request_file"].as_str(),
+            Some("encrypt-message/g2/request.json")
+        );
+        let objects = g2["objects"].as_table().unwrap();
+        let (key, file) = objects.iter().next().unwrap();
+        let bytes = std::fs::read(dir.path().join(file.as_str().unwrap())).unwrap();
+        assert_eq!(key, "encrypt-message/g2/message.json");
+        assert_eq!(bytes.len(), 1024 * 1024);
     }
 
     #[test]

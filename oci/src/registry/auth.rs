@@ -6,9 +6,10 @@
 //! never put into an error or a log line; where they came from is.
 
 use std::fmt;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::Value;
@@ -118,15 +119,7 @@ pub fn lookup_with(
         for (k, helper) in helpers {
             if keys.iter().any(|c| normalise_key(k) == *c) {
                 if let Some(helper) = helper.as_str() {
-                    let creds = run_helper(helper, &server_url(registry))?;
-                    return Ok(Found {
-                        source: format!(
-                            "{} from credHelpers in {} (docker-credential-{helper})",
-                            if creds.is_some() { "found" } else { "nothing" },
-                            path.display()
-                        ),
-                        credentials: creds,
-                    });
+                    return from_helper(helper, registry, "credHelpers", path);
                 }
             }
         }
@@ -145,20 +138,30 @@ pub fn lookup_with(
         }
     }
     if let Some(store) = config.get("credsStore").and_then(Value::as_str) {
-        let creds = run_helper(store, &server_url(registry))?;
-        return Ok(Found {
-            source: format!(
-                "{} from credsStore in {} (docker-credential-{store})",
-                if creds.is_some() { "found" } else { "nothing" },
-                path.display()
-            ),
-            credentials: creds,
-        });
+        return from_helper(store, registry, "credsStore", path);
     }
     Ok(Found::none(format!(
         "none (no LUMOS_REGISTRY_USER, nothing for {registry} in {})",
         path.display()
     )))
+}
+
+/// What `docker-credential-<helper>` gives for `registry`, the helper being
+/// named by `key` (`credHelpers`, `credsStore`) of the Docker config `path`.
+fn from_helper(helper: &str, registry: &str, key: &str, path: &Path) -> Result<Found> {
+    let credentials = run_helper(helper, &server_url(registry))?;
+    Ok(Found {
+        source: format!(
+            "{} from {key} in {} (docker-credential-{helper})",
+            if credentials.is_some() {
+                "found"
+            } else {
+                "nothing"
+            },
+            path.display()
+        ),
+        credentials,
+    })
 }
 
 fn auth_entry(entry: &Value, path: &Path) -> Result<Option<Credentials>> {
@@ -242,10 +245,22 @@ fn candidate_keys(registry: &str) -> Vec<String> {
     }
 }
 
+/// How long a credential helper may take: helpers ask a keyring, a cloud
+/// API (ecr-login) or a person for a passphrase, so this is generous; one
+/// that hangs is stopped rather than waited on forever.
+pub const HELPER_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Runs `docker-credential-<helper> get` with the server URL on stdin.
 fn run_helper(helper: &str, server: &str) -> Result<Option<Credentials>> {
-    let program = format!("docker-credential-{helper}");
-    let mut child = Command::new(&program)
+    run_program(
+        &format!("docker-credential-{helper}"),
+        server,
+        HELPER_TIMEOUT,
+    )
+}
+
+fn run_program(program: &str, server: &str, timeout: Duration) -> Result<Option<Credentials>> {
+    let mut child = Command::new(program)
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -255,9 +270,50 @@ fn run_helper(helper: &str, server: &str) -> Result<Option<Credentials>> {
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(server.as_bytes());
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::Credentials(format!("{program}: {e}")))?;
+    // Output is read in threads (a full pipe must not stall the helper)
+    // while this one waits for the exit, up to the deadline.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(p) = pipe {
+                let _ = p.take(1 << 20).read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Credentials(format!(
+                    "{program} get: no answer within {} s (stopped)",
+                    timeout.as_secs()
+                )));
+            }
+            Err(e) => return Err(Error::Credentials(format!("{program}: {e}"))),
+        }
+    };
+    let out = std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    };
     if !out.status.success() {
         let said = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
@@ -322,6 +378,24 @@ mod tests {
         assert!(!found.source.contains("s3cret"));
         let other = lookup_with("127.0.0.1:5001", Some(&p), no_env).unwrap();
         assert!(other.credentials.is_none());
+    }
+
+    #[test]
+    fn a_helper_that_never_answers_is_stopped_at_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let helper = dir.path().join("docker-credential-lumos-hangs");
+        std::fs::write(&helper, "#!/bin/sh\nexec sleep 1000\n").unwrap();
+        std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let program = helper.display().to_string();
+        let t = Instant::now();
+        let err = run_program(&program, "r:1", Duration::from_secs(1)).unwrap_err();
+        // Before: waited as long as the helper did. 60 s is not a speed target.
+        assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
+        assert_eq!(
+            err.to_string(),
+            format!("credentials: {program} get: no answer within 1 s (stopped)")
+        );
     }
 
     #[test]

@@ -1,24 +1,49 @@
 //! A blocking client for the OCI distribution API: scheme choice (HTTPS, or
 //! plain HTTP for loopback / `--insecure`; loopback asks plain HTTP first),
-//! Basic and Bearer auth, retries with exponential backoff.
+//! Basic and Bearer auth, retries with exponential backoff, and an overall
+//! deadline on every operation.
+//!
+//! Deadlines: each operation (the `/v2/` probe over every scheme and retry;
+//! one request with its retries, its token fetch and the reading of its
+//! answer) must end within [`ClientOptions::timeout`], plus one second per
+//! [`ClientOptions::min_rate`] bytes for a blob transfer. Retries and backoff
+//! never go past it. The deadline is ureq's per-request `timeout`, which bounds
+//! connecting, TLS, every read of the headers and body (a server that trickles
+//! one header line a second is cut off), and the socket writes of an upload;
+//! name resolution, which ureq cannot bound, runs in a helper thread
+//! (`BoundedResolver`). What was waited for is named in [`Error::Deadline`].
 //!
 //! A plain HTTP client rather than `oci-client`: pushing raw manifest bytes,
 //! HEAD-before-upload and monolithic uploads are all this needs, and owning
 //! the requests keeps digests exact and credentials out of every message.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
+use std::io::{self, Read};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use super::auth::{self, Credentials, Found};
 use super::tls::{self, LazyTls};
 use crate::digest::Digest;
-use crate::error::{Error, Result};
-use crate::reference::is_loopback;
+use crate::error::{seconds, Error, Result};
+use crate::reference::{is_loopback, validate_host};
+
+/// The default [`ClientOptions::timeout`]: the most one registry operation
+/// (the `/v2/` probe, a manifest, a HEAD, a token) may take, retries included.
+/// Generous for a registry across the world; a registry that has not answered
+/// a small request in a minute is not going to.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The default [`ClientOptions::min_rate`]: 512 KiB/s (about 4 Mbit/s). A blob
+/// transfer gets one more second per 512 KiB of its size on top of
+/// [`DEFAULT_TIMEOUT`] (a 28 MiB debian-slim layer: 60 + 56 s), so a slow but
+/// working link is waited for while a server that stalls or trickles is not.
+pub const DEFAULT_MIN_RATE: u64 = 512 << 10;
 
 /// How to reach a registry.
 #[derive(Debug, Clone)]
@@ -35,10 +60,12 @@ pub struct ClientOptions {
     pub retries: u32,
     /// First backoff; doubled after each retry.
     pub backoff: Duration,
-    /// Connect timeout of each attempt.
-    pub connect_timeout: Duration,
-    /// Read/write timeout of each attempt.
-    pub io_timeout: Duration,
+    /// The overall deadline of one operation (see the module docs):
+    /// [`DEFAULT_TIMEOUT`] by default.
+    pub timeout: Duration,
+    /// Bytes per second a blob transfer is allowed on top of `timeout`
+    /// ([`DEFAULT_MIN_RATE`]); at least 1.
+    pub min_rate: u64,
 }
 
 impl Default for ClientOptions {
@@ -49,8 +76,8 @@ impl Default for ClientOptions {
             credentials: None,
             retries: 4,
             backoff: Duration::from_millis(200),
-            connect_timeout: Duration::from_secs(10),
-            io_timeout: Duration::from_secs(300),
+            timeout: DEFAULT_TIMEOUT,
+            min_rate: DEFAULT_MIN_RATE,
         }
     }
 }
@@ -78,6 +105,11 @@ pub struct Client {
     registry: String,
     base: String,
     agent: ureq::Agent,
+    /// For requests with a body: never a pooled connection. ureq gives a
+    /// new connection socket timeouts from the deadline but a pooled one
+    /// none at all, so an upload a server stops reading would block in a
+    /// write forever.
+    upload_agent: ureq::Agent,
     found: Found,
     opts: ClientOptions,
     challenge: Mutex<Challenge>,
@@ -98,11 +130,163 @@ impl std::fmt::Debug for Client {
 pub struct Reply {
     pub status: u16,
     pub response: ureq::Response,
+    /// Where the operation must end (reading the body included).
+    deadline: Instant,
+    /// The operation's whole allowance, for messages.
+    budget: Duration,
+    registry: String,
+    /// `GET /v2/…` (no query).
+    request: String,
 }
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.response.header(name)
+    }
+
+    /// The body. It ends by the operation's deadline: a read past it fails
+    /// with [`Error::Deadline`], any other read failure is an
+    /// [`Error::Transfer`] naming the registry and the request (both carried
+    /// in the `io::Error`, see `digest::unwrap_io`).
+    pub fn into_reader(self) -> ReplyReader {
+        ReplyReader {
+            inner: Box::new(self.response.into_reader()),
+            deadline: self.deadline,
+            budget: self.budget,
+            registry: self.registry,
+            request: self.request,
+            read: 0,
+        }
+    }
+}
+
+/// The body of a [`Reply`].
+pub struct ReplyReader {
+    inner: Box<dyn Read + Send + Sync>,
+    deadline: Instant,
+    budget: Duration,
+    registry: String,
+    request: String,
+    read: u64,
+}
+
+impl Read for ReplyReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.read += n as u64;
+                Ok(n)
+            }
+            Err(e) if is_timeout(&e) || Instant::now() >= self.deadline => {
+                Err(io::Error::other(Error::Deadline {
+                    service: "registry",
+                    host: self.registry.clone(),
+                    request: self.request.clone(),
+                    after: self.budget,
+                    detail: format!("; the answer stopped after {} body bytes", self.read),
+                }))
+            }
+            Err(e) => Err(io::Error::other(Error::Transfer {
+                service: "registry",
+                host: self.registry.clone(),
+                request: self.request.clone(),
+                source: io::Error::new(e.kind(), format!("{e} (after {} body bytes)", self.read)),
+            })),
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Whether a ureq transport error is a timeout (or came at the deadline).
+fn timed_out(t: &ureq::Transport, deadline: Instant) -> bool {
+    if Instant::now() >= deadline {
+        return true;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(t);
+    while let Some(s) = source {
+        if s.downcast_ref::<io::Error>().is_some_and(is_timeout) {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+thread_local! {
+    /// The deadline of the request this thread is making, for [`BoundedResolver`].
+    static CURRENT_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Makes `deadline` visible to the resolver for the ureq call this thread
+/// makes while the guard lives.
+struct DeadlineScope(Option<Instant>);
+
+impl DeadlineScope {
+    fn enter(deadline: Instant) -> Self {
+        DeadlineScope(CURRENT_DEADLINE.with(|c| c.replace(Some(deadline))))
+    }
+}
+
+impl Drop for DeadlineScope {
+    fn drop(&mut self) {
+        CURRENT_DEADLINE.with(|c| c.set(self.0));
+    }
+}
+
+/// Name resolution bounded by the current request's deadline. `getaddrinfo`
+/// cannot be interrupted and ureq does not bound it, so it runs in a thread
+/// that is abandoned (and ends on its own) when the deadline comes first.
+/// IP literals are answered at once.
+struct BoundedResolver;
+
+impl ureq::Resolver for BoundedResolver {
+    fn resolve(&self, netloc: &str) -> io::Result<Vec<SocketAddr>> {
+        if let Ok(a) = netloc.parse::<SocketAddr>() {
+            return Ok(vec![a]);
+        }
+        let wait = CURRENT_DEADLINE
+            .with(Cell::get)
+            .map(|d| d.saturating_duration_since(Instant::now()))
+            .unwrap_or(DEFAULT_TIMEOUT);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let name = netloc.to_string();
+        std::thread::Builder::new()
+            .name("lumos-oci-resolve".into())
+            .spawn(move || {
+                let _ = tx.send(name.to_socket_addrs().map(|i| i.collect::<Vec<_>>()));
+            })?;
+        match rx.recv_timeout(wait) {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("resolving {netloc} took too long"),
+            )),
+        }
+    }
+}
+
+/// A request body that stops the upload once the deadline has passed (ureq
+/// bounds each socket write, this bounds the sum of them).
+struct DeadlineBody<R> {
+    inner: R,
+    deadline: Instant,
+}
+
+impl<R: Read> Read for DeadlineBody<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if Instant::now() >= self.deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "deadline passed while uploading",
+            ));
+        }
+        self.inner.read(buf)
     }
 }
 
@@ -129,7 +313,10 @@ fn message_of(resp: ureq::Response) -> String {
     text.trim().chars().take(300).collect()
 }
 
-/// Splits `Bearer realm="…",service="…"` into scheme and parameters.
+/// Splits `Bearer realm="…",service="…"` into scheme and parameters: the
+/// one parser of `WWW-Authenticate` in Lumos. Hand-written (30 lines, quoted
+/// strings and escapes) because a registry sends one challenge and ureq has
+/// no parser of its own; a crate would add a dependency for this alone.
 fn parse_challenge(header: &str) -> (String, HashMap<String, String>) {
     let (scheme, rest) = header.trim().split_once(' ').unwrap_or((header.trim(), ""));
     let mut params = HashMap::new();
@@ -172,11 +359,40 @@ fn percent_encode(s: &str) -> String {
     out
 }
 
+fn challenge_of(header: Option<&str>) -> Challenge {
+    header
+        .map(|h| {
+            let (scheme, params) = parse_challenge(h);
+            match scheme.as_str() {
+                "bearer" => Challenge::Bearer {
+                    realm: params.get("realm").cloned().unwrap_or_default(),
+                    service: params.get("service").cloned(),
+                },
+                "basic" => Challenge::Basic,
+                _ => Challenge::None,
+            }
+        })
+        .unwrap_or(Challenge::None)
+}
+
+/// Sleeps `backoff` and returns true, unless the deadline would pass first
+/// (then false at once: no time for another attempt).
+fn backoff_within(backoff: Duration, deadline: Instant) -> bool {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left <= backoff {
+        return false;
+    }
+    std::thread::sleep(backoff);
+    true
+}
+
 impl Client {
-    /// Connects to `registry` (`host[:port]`): picks the scheme by asking
-    /// `GET /v2/` (HTTPS first; plain HTTP only for loopback or `insecure`),
-    /// retrying with backoff while it cannot be reached.
+    /// Connects to `registry` (`host[:port]`, checked first): picks the scheme
+    /// by asking `GET /v2/` (HTTPS first; plain HTTP only for loopback or
+    /// `insecure`), retrying with backoff while it cannot be reached, all
+    /// within [`ClientOptions::timeout`].
     pub fn connect(registry: &str, opts: ClientOptions) -> Result<Self> {
+        validate_host(registry)?;
         let found = match &opts.credentials {
             Some(f) => f.clone(),
             None => auth::lookup(registry)?,
@@ -195,54 +411,66 @@ impl Client {
             (true, false) => &["https", "http"],
         };
         let connector = Arc::new(tls);
-        let agent = ureq::AgentBuilder::new()
-            .tls_connector(connector)
-            .timeout_connect(opts.connect_timeout)
-            .timeout_read(opts.io_timeout)
-            .timeout_write(opts.io_timeout)
-            .user_agent(concat!("lumos-oci/", env!("CARGO_PKG_VERSION")))
-            .redirects(5)
-            .build();
+        // No per-agent connect or read timeouts: each request carries its
+        // operation's deadline, which ureq applies to connecting and to every
+        // read and write.
+        let builder = || {
+            ureq::AgentBuilder::new()
+                .tls_connector(connector.clone())
+                .resolver(BoundedResolver)
+                .user_agent(concat!("lumos-oci/", env!("CARGO_PKG_VERSION")))
+                .redirects(5)
+        };
+        let agent = builder().build();
+        let upload_agent = builder().max_idle_connections(0).build();
+        let budget = opts.timeout;
+        let deadline = Instant::now() + budget;
         let mut attempt = 0;
         let mut backoff = opts.backoff;
+        // Why each scheme failed, all of them in the error: on loopback the
+        // plain-HTTP answer comes first but the TLS failure is the news.
+        let mut failures = Vec::new();
         loop {
             attempt += 1;
-            // Why each scheme failed, all of them in the error: on loopback the
-            // plain-HTTP answer comes first but the TLS failure is the news.
-            let mut failures = Vec::new();
+            failures.clear();
             for scheme in schemes {
                 let url = format!("{scheme}://{registry}/v2/");
-                let result = agent.get(&url).call();
+                let left = deadline.saturating_duration_since(Instant::now());
+                let result = {
+                    let _scope = DeadlineScope::enter(deadline);
+                    agent.get(&url).timeout(left).call()
+                };
                 let resp = match result {
-                    Ok(r) => Some(r),
-                    Err(ureq::Error::Status(_, r)) => Some(r),
+                    Ok(r) => r,
+                    Err(ureq::Error::Status(_, r)) => r,
                     Err(ureq::Error::Transport(t)) => {
+                        if timed_out(&t, deadline) {
+                            let detail = if failures.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (before that: {})", failures.join("; "))
+                            };
+                            return Err(Error::Deadline {
+                                service: "registry",
+                                host: registry.to_string(),
+                                request: "GET /v2/".into(),
+                                after: budget,
+                                detail,
+                            });
+                        }
                         failures.push(format!("{scheme}: {t}"));
-                        None
+                        continue;
                     }
                 };
-                let Some(resp) = resp else { continue };
                 let status = resp.status();
                 if status == 200 || status == 401 {
-                    let challenge = resp
-                        .header("www-authenticate")
-                        .map(|h| {
-                            let (scheme, params) = parse_challenge(h);
-                            match scheme.as_str() {
-                                "bearer" => Challenge::Bearer {
-                                    realm: params.get("realm").cloned().unwrap_or_default(),
-                                    service: params.get("service").cloned(),
-                                },
-                                "basic" => Challenge::Basic,
-                                _ => Challenge::None,
-                            }
-                        })
-                        .unwrap_or(Challenge::None);
+                    let challenge = challenge_of(resp.header("www-authenticate"));
                     tracing::debug!(registry, scheme, "registry answered /v2/");
                     return Ok(Client {
                         registry: registry.to_string(),
                         base: format!("{scheme}://{registry}"),
                         agent,
+                        upload_agent,
                         found,
                         opts,
                         challenge: Mutex::new(challenge),
@@ -258,7 +486,14 @@ impl Client {
             } else {
                 failures.join("; ")
             };
-            if attempt > opts.retries {
+            let retry = attempt <= opts.retries && backoff_within(backoff, deadline);
+            if !retry {
+                if attempt <= opts.retries {
+                    reason.push_str(&format!(
+                        " (no time left to retry within {})",
+                        seconds(budget)
+                    ));
+                }
                 if !plain_ok {
                     reason.push_str(
                         " (plain HTTP is only tried for loopback registries or with --insecure)",
@@ -271,7 +506,6 @@ impl Client {
                 });
             }
             tracing::debug!(registry, attempt, %reason, "registry not reachable, retrying");
-            std::thread::sleep(backoff);
             backoff *= 2;
         }
     }
@@ -289,6 +523,13 @@ impl Client {
     /// Where the credentials came from (never the credentials).
     pub fn credentials_source(&self) -> &str {
         &self.found.source
+    }
+
+    /// The allowance of one operation that moves `bytes` of content:
+    /// [`ClientOptions::timeout`] plus one second per [`ClientOptions::min_rate`] bytes.
+    pub fn budget(&self, bytes: u64) -> Duration {
+        let rate = self.opts.min_rate.max(1);
+        self.opts.timeout + Duration::from_secs_f64(bytes as f64 / rate as f64)
     }
 
     fn credentials(&self) -> Option<&Credentials> {
@@ -326,8 +567,15 @@ impl Client {
         )
     }
 
-    /// The Authorization header for `scope`, fetching a token if needed.
-    fn authorization(&self, scope: &str, refresh: bool) -> Result<Option<String>> {
+    /// The Authorization header for `scope`, fetching a token if needed
+    /// (by `deadline`, the deadline of the request it is for).
+    fn authorization(
+        &self,
+        scope: &str,
+        refresh: bool,
+        deadline: Instant,
+        budget: Duration,
+    ) -> Result<Option<String>> {
         let challenge = self
             .challenge
             .lock()
@@ -355,25 +603,36 @@ impl Client {
                 if let Some(t) = cached().filter(|t| Some(t) != known.as_ref() || !refresh) {
                     return Ok(Some(t));
                 }
-                if let Some(rest) = realm.strip_prefix("http://") {
-                    let host = rest.split(['/', '?']).next().unwrap_or(rest);
-                    if !(self.opts.insecure || is_loopback(host)) {
-                        return Err(Error::Credentials(format!(
-                            "registry {} sends credentials to the plain-HTTP token service {realm}; \
-                             refused (use --insecure to allow it)",
-                            self.registry
-                        )));
-                    }
+                let (token_host, token_path) = split_url(&realm);
+                if realm.starts_with("http://") && !(self.opts.insecure || is_loopback(token_host))
+                {
+                    return Err(Error::Credentials(format!(
+                        "registry {} sends credentials to the plain-HTTP token service {realm}; \
+                         refused (use --insecure to allow it)",
+                        self.registry
+                    )));
                 }
+                let waited = || Error::Deadline {
+                    service: "token service",
+                    host: token_host.to_string(),
+                    request: format!("GET {token_path}"),
+                    after: budget,
+                    detail: format!(" (a token for {})", self.registry),
+                };
                 let mut url = format!("{realm}?scope={}", percent_encode(scope));
                 if let Some(s) = service {
                     url.push_str(&format!("&service={}", percent_encode(&s)));
                 }
-                let mut req = self.agent.get(&url);
+                let left = deadline.saturating_duration_since(Instant::now());
+                let mut req = self.agent.get(&url).timeout(left);
                 if let Some(c) = self.credentials() {
                     req = req.set("Authorization", &c.basic_header());
                 }
-                let resp = match req.call() {
+                let result = {
+                    let _scope = DeadlineScope::enter(deadline);
+                    req.call()
+                };
+                let resp = match result {
                     Ok(r) => r,
                     Err(ureq::Error::Status(401 | 403, _)) => return Ok(None),
                     Err(ureq::Error::Status(code, _)) => {
@@ -385,6 +644,9 @@ impl Client {
                             message: "the token service refused".into(),
                         })
                     }
+                    Err(ureq::Error::Transport(t)) if timed_out(&t, deadline) => {
+                        return Err(waited())
+                    }
                     Err(ureq::Error::Transport(t)) => {
                         return Err(Error::Unreachable {
                             registry: realm,
@@ -393,7 +655,24 @@ impl Client {
                         })
                     }
                 };
-                let v: Value = serde_json::from_reader(resp.into_reader())
+                // A token answer is a few KiB; more is not a token service.
+                let mut body = Vec::new();
+                resp.into_reader()
+                    .take(1 << 20)
+                    .read_to_end(&mut body)
+                    .map_err(|e| {
+                        if is_timeout(&e) || Instant::now() >= deadline {
+                            waited()
+                        } else {
+                            Error::Transfer {
+                                service: "token service",
+                                host: token_host.to_string(),
+                                request: format!("GET {token_path}"),
+                                source: e,
+                            }
+                        }
+                    })?;
+                let v: Value = serde_json::from_slice(&body)
                     .map_err(|e| Error::json("registry token response", e))?;
                 let token = v
                     .get("token")
@@ -418,7 +697,8 @@ impl Client {
     }
 
     /// Sends one request to `path` (relative to the base URL, or absolute),
-    /// authenticating for `repo` as needed and retrying transient failures.
+    /// authenticating for `repo` as needed and retrying transient failures,
+    /// all within [`Client::budget`] of the body's size.
     /// Every status except 401 (an [`Error::Unauthorized`]) comes back as a [`Reply`].
     pub fn send(
         &self,
@@ -429,54 +709,106 @@ impl Client {
         headers: &[(&str, &str)],
         body: Body<'_>,
     ) -> Result<Reply> {
+        let bytes = match body {
+            Body::Empty => 0,
+            Body::Bytes(b) => b.len() as u64,
+            Body::File(_, len) => len,
+        };
+        self.send_within(method, path, repo, push, headers, body, self.budget(bytes))
+    }
+
+    /// `GET` of a blob of `size` bytes (the deadline allows for its size).
+    pub fn get_blob(&self, path: &str, repo: &str, size: u64) -> Result<Reply> {
+        self.send_within(
+            "GET",
+            path,
+            repo,
+            false,
+            &[],
+            Body::Empty,
+            self.budget(size),
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_within(
+        &self,
+        method: &str,
+        path: &str,
+        repo: &str,
+        push: bool,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+        budget: Duration,
+    ) -> Result<Reply> {
+        let deadline = Instant::now() + budget;
         let url = if path.starts_with("http://") || path.starts_with("https://") {
             path.to_string()
         } else {
             format!("{}{path}", self.base)
         };
+        let request = format!("{method} {}", shown_path(&url));
+        // Upload URLs may point at another host (a storage redirect).
+        let host = split_url(&url).0.to_string();
+        let waited = |detail: String| Error::Deadline {
+            service: "registry",
+            host: host.clone(),
+            request: request.clone(),
+            after: budget,
+            detail,
+        };
         let scope = Self::scope(repo, push);
         let mut attempt = 0u32;
         let mut backoff = self.opts.backoff;
         let mut auth_refreshed = false;
-        let mut authz = self.authorization(&scope, false)?;
+        let mut authz = self.authorization(&scope, false, deadline, budget)?;
+        let mut last_reason = String::new();
         loop {
             attempt += 1;
-            let mut req = self.agent.request(method, &url);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(waited(last_reason));
+            }
+            let agent = match body {
+                Body::Empty => &self.agent,
+                _ => &self.upload_agent,
+            };
+            let mut req = agent.request(method, &url).timeout(left);
             for (k, v) in headers {
                 req = req.set(k, v);
             }
             if let Some(a) = &authz {
                 req = req.set("Authorization", a);
             }
-            let result = match body {
-                Body::Empty => req.call(),
-                Body::Bytes(b) => req
-                    .set("Content-Length", &b.len().to_string())
-                    .send_bytes(b),
-                Body::File(p, len) => {
-                    let f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
-                    req.set("Content-Length", &len.to_string())
-                        .send(std::io::BufReader::with_capacity(1 << 20, f))
-                }
+            let file = match body {
+                Body::File(p, _) => Some(std::fs::File::open(p).map_err(|e| Error::io(p, e))?),
+                _ => None,
             };
+            let in_scope = DeadlineScope::enter(deadline);
+            let result = match (body, file) {
+                (Body::Bytes(b), _) => req
+                    .set("Content-Length", &b.len().to_string())
+                    .send(DeadlineBody { inner: b, deadline }),
+                (Body::File(_, len), Some(f)) => {
+                    req.set("Content-Length", &len.to_string())
+                        .send(DeadlineBody {
+                            inner: io::BufReader::with_capacity(1 << 20, f),
+                            deadline,
+                        })
+                }
+                _ => req.call(),
+            };
+            drop(in_scope);
             let (retry_reason, resp) = match result {
                 Ok(r) => (None, Some(r)),
                 Err(ureq::Error::Status(401, r)) => {
                     if !auth_refreshed {
                         auth_refreshed = true;
                         if let Some(h) = r.header("www-authenticate") {
-                            let (scheme, params) = parse_challenge(h);
-                            let ch = match scheme.as_str() {
-                                "bearer" => Challenge::Bearer {
-                                    realm: params.get("realm").cloned().unwrap_or_default(),
-                                    service: params.get("service").cloned(),
-                                },
-                                "basic" => Challenge::Basic,
-                                _ => Challenge::None,
-                            };
+                            let ch = challenge_of(Some(h));
                             *self.challenge.lock().unwrap_or_else(|p| p.into_inner()) = ch;
                         }
-                        let fresh = self.authorization(&scope, true)?;
+                        let fresh = self.authorization(&scope, true, deadline, budget)?;
                         if fresh.is_some() && fresh != authz {
                             authz = fresh;
                             attempt -= 1;
@@ -493,24 +825,41 @@ impl Client {
                     (Some(format!("HTTP {code}: {}", message_of(r))), None)
                 }
                 Err(ureq::Error::Status(_, r)) => (None, Some(r)),
+                Err(ureq::Error::Transport(t)) if timed_out(&t, deadline) => {
+                    let detail = if last_reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" (attempt {attempt}; before that: {last_reason})")
+                    };
+                    return Err(waited(detail));
+                }
                 Err(ureq::Error::Transport(t)) => (Some(t.to_string()), None),
             };
             if let Some(response) = resp {
                 return Ok(Reply {
                     status: response.status(),
                     response,
+                    deadline,
+                    budget,
+                    registry: host.clone(),
+                    request: request.clone(),
                 });
             }
             let reason = retry_reason.unwrap_or_default();
-            if attempt > self.opts.retries {
+            if attempt > self.opts.retries || !backoff_within(backoff, deadline) {
+                let why = if attempt > self.opts.retries {
+                    String::new()
+                } else {
+                    format!(" (no time left to retry within {})", seconds(budget))
+                };
                 return Err(Error::Unreachable {
-                    registry: self.registry.clone(),
+                    registry: host.clone(),
                     attempts: attempt,
-                    reason: format!("{method} {}: {reason}", strip_query(&url)),
+                    reason: format!("{request}: {reason}{why}"),
                 });
             }
-            tracing::debug!(registry = %self.registry, attempt, %reason, "retrying");
-            std::thread::sleep(backoff);
+            tracing::debug!(registry = %self.registry, attempt, %reason, "retried");
+            last_reason = reason;
             backoff *= 2;
         }
     }
@@ -530,6 +879,21 @@ impl Client {
 /// A URL without its query (upload URLs carry state tokens).
 fn strip_query(url: &str) -> &str {
     url.split('?').next().unwrap_or(url)
+}
+
+/// `host[:port]` and path (no query) of an absolute URL.
+fn split_url(url: &str) -> (&str, &str) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let rest = strip_query(rest);
+    match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    }
+}
+
+/// The path of a request URL as shown in messages (no host, no query).
+fn shown_path(url: &str) -> &str {
+    split_url(url).1
 }
 
 #[cfg(test)]

@@ -5,15 +5,12 @@
 use std::io::Read;
 
 use super::client::{Body, Client};
-use crate::digest::Digest;
+use crate::digest::{unwrap_io, Digest};
 use crate::error::{Error, Result};
-use crate::image::BaseImage;
+use crate::image::{parse_index, parse_manifest, BaseImage};
 use crate::layout::Layout;
 use crate::reference::Reference;
-use crate::spec::{media, Descriptor, Index, Manifest, Platform};
-
-/// Manifest documents larger than this are refused.
-const MAX_MANIFEST_BYTES: u64 = 4 << 20;
+use crate::spec::{media, Descriptor, Index, Manifest, Platform, MAX_DOCUMENT_BYTES};
 
 /// One image pulled into a layout.
 #[derive(Debug, Clone)]
@@ -56,9 +53,17 @@ pub fn fetch_manifest(
 ) -> Result<(Descriptor, Vec<u8>)> {
     if let Ok(d) = Digest::parse(reference) {
         if layout.has_blob(&d) {
-            let bytes = layout.read_blob(&d)?;
+            let size = std::fs::metadata(layout.blob_path(&d)).map_or(0, |m| m.len());
+            let sniffed = Descriptor::new(media::MANIFEST, d, size);
+            let bytes = layout.read_document(&sniffed)?;
             let media_type = sniff_media_type(&bytes)?;
-            return Ok((Descriptor::new(&media_type, d, bytes.len() as u64), bytes));
+            return Ok((
+                Descriptor {
+                    media_type,
+                    ..sniffed
+                },
+                bytes,
+            ));
         }
     }
     let path = format!("/v2/{repo}/manifests/{reference}");
@@ -88,15 +93,16 @@ pub fn fetch_manifest(
         .map(|c| c.split(';').next().unwrap_or(c).trim().to_string());
     let mut bytes = Vec::new();
     reply
-        .response
         .into_reader()
-        .take(MAX_MANIFEST_BYTES + 1)
+        .take(MAX_DOCUMENT_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(format!("{}{path}", client.base_url()), e))?;
-    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-        return Err(Error::Image(format!(
-            "{repo}:{reference}: manifest larger than {MAX_MANIFEST_BYTES} bytes"
-        )));
+        .map_err(|e| unwrap_io(std::path::Path::new(&path), e))?;
+    if bytes.len() as u64 > MAX_DOCUMENT_BYTES {
+        return Err(Error::DocumentTooLarge {
+            what: format!("manifest {}/{repo}:{reference}", client.registry()),
+            size: bytes.len() as u64,
+            limit: MAX_DOCUMENT_BYTES,
+        });
     }
     let actual = Digest::sha256(&bytes);
     let expected = match Digest::parse(reference) {
@@ -143,46 +149,66 @@ pub fn fetch_blob(client: &Client, layout: &Layout, repo: &str, desc: &Descripto
         return Ok(0);
     }
     let path = format!("/v2/{repo}/blobs/{}", desc.digest);
-    let reply = client.send("GET", &path, repo, false, &[], Body::Empty)?;
+    let reply = client.get_blob(&path, repo, desc.size)?;
     if reply.status != 200 {
         return Err(client.unexpected("GET", &path, reply));
     }
-    let (_, n) = layout.write_blob_from(
-        reply.response.into_reader(),
-        Some((&desc.digest, Some(desc.size))),
-    )?;
+    // Read failures come out of the reader as the registry's errors, naming
+    // the request (and so the digest), not the temporary file.
+    let (_, n) =
+        layout.write_blob_from(reply.into_reader(), Some((&desc.digest, Some(desc.size))))?;
     Ok(n)
 }
 
-/// The manifest of an index that matches `platform`.
+/// The manifest of an index that matches `platform`. An entry for the
+/// platform that is not an image manifest (a nested index, an unknown media
+/// type) is refused with what it is; entries for other platforms are not
+/// looked at.
 pub fn select_platform<'a>(
     index: &'a Index,
     platform: &Platform,
     reference: &str,
 ) -> Result<&'a Descriptor> {
-    index
+    let matching: Vec<&Descriptor> = index
         .manifests
         .iter()
-        .find(|d| {
-            media::is_manifest(&d.media_type)
-                && d.platform.as_ref().is_some_and(|p| platform.matches(p))
-        })
-        .ok_or_else(|| Error::PlatformNotFound {
-            reference: reference.to_string(),
-            wanted: platform.to_string(),
-            available: {
-                let list: Vec<String> = index
-                    .manifests
-                    .iter()
-                    .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
-                    .collect();
-                if list.is_empty() {
-                    "no platforms".to_string()
-                } else {
-                    list.join(", ")
-                }
-            },
-        })
+        .filter(|d| d.platform.as_ref().is_some_and(|p| platform.matches(p)))
+        .collect();
+    if let Some(d) = matching.iter().find(|d| media::is_manifest(&d.media_type)) {
+        return Ok(d);
+    }
+    if let Some(d) = matching.first() {
+        if media::is_index(&d.media_type) {
+            return Err(Error::Image(format!(
+                "{reference}: the entry for {platform} is itself an index ({}); \
+                 nested indexes are not followed: name that index's platform manifest instead",
+                d.digest
+            )));
+        }
+        return Err(Error::UnsupportedMediaType {
+            what: format!(
+                "the entry for {platform} ({}) in the index of {reference} (expected an image manifest)",
+                d.digest
+            ),
+            media_type: d.media_type.clone(),
+        });
+    }
+    Err(Error::PlatformNotFound {
+        reference: reference.to_string(),
+        wanted: platform.to_string(),
+        available: {
+            let list: Vec<String> = index
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref().map(Platform::to_string))
+                .collect();
+            if list.is_empty() {
+                "no platforms".to_string()
+            } else {
+                list.join(", ")
+            }
+        },
+    })
 }
 
 /// Pulls `reference` into `layout`: with `platform`, an index is resolved to
@@ -197,11 +223,13 @@ pub fn pull(
     let repo = &reference.repository;
     let (top, bytes) = fetch_manifest(client, layout, repo, &reference.reference())?;
     let (index, descriptor, manifest_bytes) = if media::is_index(&top.media_type) {
-        let idx: Index = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::json(format!("index of {reference}"), e))?;
+        let idx = parse_index(&bytes, &top, &format!("index of {reference}"))?;
         let wanted = platform.cloned().unwrap_or_else(host_platform);
         let child = select_platform(&idx, &wanted, &reference.to_string())?.clone();
         let (mut desc, mb) = fetch_manifest(client, layout, repo, child.digest.as_str())?;
+        // The index entry says what the child is; what the child says of
+        // itself must agree (parse_manifest checks it).
+        desc.media_type = child.media_type.clone();
         desc.platform = child.platform.clone();
         (Some(top), desc, mb)
     } else if media::is_manifest(&top.media_type) {
@@ -212,10 +240,20 @@ pub fn pull(
             media_type: top.media_type,
         });
     };
-    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
-        .map_err(|e| Error::json(format!("manifest of {reference}"), e))?;
+    let manifest: Manifest = parse_manifest(
+        &manifest_bytes,
+        &descriptor,
+        &format!("manifest of {reference}"),
+    )?;
+    if manifest.config.size > MAX_DOCUMENT_BYTES {
+        return Err(Error::DocumentTooLarge {
+            what: format!("config {} of {reference}", manifest.config.digest),
+            size: manifest.config.size,
+            limit: MAX_DOCUMENT_BYTES,
+        });
+    }
     let mut downloaded = fetch_blob(client, layout, repo, &manifest.config)?;
-    let config = layout.read_blob(&manifest.config.digest)?;
+    let config = layout.read_document(&manifest.config)?;
     if let Some(want) = platform {
         if manifest.config.media_type == media::CONFIG
             || manifest.config.media_type == media::DOCKER_CONFIG
@@ -259,6 +297,8 @@ pub fn pull(
 
 /// The platform of this machine, `linux/amd64` or `linux/arm64`.
 pub fn host_platform() -> Platform {
-    Platform::linux_for_arch(std::env::consts::ARCH)
-        .unwrap_or_else(|| Platform::new("linux", std::env::consts::ARCH))
+    lumos_model::Arch::host().map_or_else(
+        || Platform::new("linux", std::env::consts::ARCH),
+        Platform::linux,
+    )
 }

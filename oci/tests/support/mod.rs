@@ -4,6 +4,7 @@
 //! with mmdebstrap and cached.
 #![allow(dead_code)]
 
+pub mod faulty;
 pub mod token_service;
 
 use std::io::Read;
@@ -58,6 +59,16 @@ pub struct RegistryOpts {
     pub tls: bool,
     /// An `auth:` section of its own, e.g. `TokenService::registry_config`.
     pub auth_section: Option<String>,
+}
+
+impl RegistryOpts {
+    /// Basic auth (htpasswd) with one user.
+    pub fn basic_auth(user: &str, password: &str) -> Self {
+        RegistryOpts {
+            htpasswd: Some((user.into(), password.into())),
+            ..Default::default()
+        }
+    }
 }
 
 /// A running `docker-registry serve` on 127.0.0.1 and a free port.
@@ -200,6 +211,79 @@ pub fn packed_fibonacci(layout_dir: &Path) -> lumos_oci::Layout {
     layout
 }
 
+/// Asserts that `err` says, on one line, that the `service` (`registry`,
+/// `token service`) at `addr` did not answer `request` within `secs`
+/// seconds; returns the message.
+pub fn assert_no_answer(
+    err: &lumos_oci::Error,
+    service: &str,
+    addr: &str,
+    request: &str,
+    secs: u64,
+) -> String {
+    let msg = err.to_string();
+    let want = format!("{service} {addr}: no answer to {request} within {secs} s");
+    assert!(msg.starts_with(&want), "{msg}\ndoes not start with\n{want}");
+    assert!(!msg.contains('\n'), "{msg}");
+    msg
+}
+
+/// Pushes the image `name` of `layout` under namespace `lumos`.
+pub fn push_image(
+    client: &lumos_oci::registry::Client,
+    layout: &lumos_oci::Layout,
+    name: &str,
+) -> lumos_oci::Result<Vec<lumos_oci::registry::PushedImage>> {
+    lumos_oci::registry::push_layout(client, layout, "lumos", "", &[name.to_string()], |_| {})
+}
+
+/// umoci's unpack of the image `name` of `layout` into the bundle `bundle`;
+/// returns the bundle's root filesystem.
+pub fn umoci_unpack(layout: &lumos_oci::Layout, name: &str, bundle: &Path) -> PathBuf {
+    require("umoci");
+    run(Command::new("umoci")
+        .args(["unpack", "--image"])
+        .arg(format!("{}:{name}", layout.root().display()))
+        .arg(bundle));
+    bundle.join("rootfs")
+}
+
+/// Runs the umoci bundle `bundle` with runc in the foreground (no terminal,
+/// no network namespace) as `args`, with `stdin` as its input; the container
+/// is deleted afterwards.
+pub fn runc_run(bundle: &Path, args: &[&str], stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let runc = require("runc");
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["terminal"] = serde_json::Value::Bool(false);
+    cfg["process"]["args"] = serde_json::json!(args);
+    if let Some(ns) = cfg["linux"]["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != "network");
+    }
+    std::fs::write(&cfg_path, serde_json::to_vec_pretty(&cfg).unwrap()).unwrap();
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let id = format!(
+        "lumos-oci-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut child = Command::new(&runc)
+        .args(["run", "--bundle"])
+        .arg(bundle)
+        .arg(&id)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let _ = Command::new(&runc).args(["delete", "-f", &id]).output();
+    out
+}
+
 /// A self-signed certificate (`<name>.pem`) and its RSA key (`<name>.key`) in `dir`.
 pub fn self_signed(dir: &Path, name: &str, subject: &str) -> (PathBuf, PathBuf) {
     require("openssl");
@@ -329,32 +413,33 @@ pub fn wasm_module() -> PathBuf {
 
 /// The artifacts of one test function with every variant.
 pub fn artifacts() -> Vec<lumos_oci::pack::ArtifactInput> {
+    use lumos_model::{AotEngine, Arch, Variant};
     use lumos_oci::pack::ArtifactInput;
     let wasm = wasm_module();
     vec![
         ArtifactInput {
-            variant: "native-x86_64".into(),
+            variant: Variant::Native(Arch::X86_64),
             path: native_x86_64(),
             engine: None,
         },
         ArtifactInput {
-            variant: "native-aarch64".into(),
+            variant: Variant::Native(Arch::Aarch64),
             path: native_aarch64(),
             engine: None,
         },
         ArtifactInput {
-            variant: "wasm".into(),
+            variant: Variant::Wasm,
             path: wasm.clone(),
             engine: None,
         },
         // A stand-in for the precompiled module: packing does not look inside.
         ArtifactInput {
-            variant: "aot-wasmtime-x86_64".into(),
+            variant: Variant::Aot(AotEngine::Wasmtime, Arch::X86_64),
             path: wasm.clone(),
             engine: Some("wasmtime-48.0.8".into()),
         },
         ArtifactInput {
-            variant: "aot-wasmedge-aarch64".into(),
+            variant: Variant::Aot(AotEngine::Wasmedge, Arch::Aarch64),
             path: wasm,
             engine: Some("wasmedge-0.14.1".into()),
         },
@@ -368,6 +453,7 @@ pub fn pack_options() -> lumos_oci::pack::PackOptions {
         source: Some("https://example.invalid/lumos".into()),
         revision: Some("0123456789abcdef0123456789abcdef01234567".into()),
         wasm_format: lumos_oci::image::WasmFormat::Compat,
+        protocol: Some(lumos_model::Protocol::Lumos),
         client: fast_client(),
     }
 }

@@ -1,7 +1,10 @@
 //! An OCI runtime bundle (`config.json`, in the shape `runc spec` writes)
 //! for one instance: the shared unpacked rootfs read-only, no network
-//! namespace (the function shares the host's loopback), a memory limit.
+//! namespace (the function shares the host's loopback), a memory limit, and
+//! the confinement of [`super::seccomp`] (capabilities, seccomp profile,
+//! `noNewPrivileges`, masked and read-only /proc and /sys paths).
 
+use super::seccomp;
 use super::NativeLaunch;
 use serde_json::json;
 use std::path::Path;
@@ -10,7 +13,7 @@ pub fn config(l: &NativeLaunch<'_>) -> serde_json::Value {
     let mut env =
         vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()];
     env.extend(l.env.iter().cloned());
-    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    let caps = json!(seccomp::CAPABILITIES);
     let mut resources = json!({ "devices": [{ "allow": false, "access": "rwm" }] });
     if let Some(m) = l.memory_limit {
         resources["memory"] = json!({ "limit": m, "swap": m });
@@ -23,7 +26,10 @@ pub fn config(l: &NativeLaunch<'_>) -> serde_json::Value {
             "args": l.argv,
             "env": env,
             "cwd": l.cwd,
-            "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
+            "capabilities": {
+                "bounding": caps, "effective": caps, "permitted": caps,
+                "inheritable": [], "ambient": []
+            },
             "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024 }],
             "noNewPrivileges": true
         },
@@ -47,13 +53,9 @@ pub fn config(l: &NativeLaunch<'_>) -> serde_json::Value {
             "namespaces": [
                 { "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }
             ],
-            "maskedPaths": [
-                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
-            ],
-            "readonlyPaths": [
-                "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
-            ]
+            "maskedPaths": seccomp::MASKED_PATHS,
+            "readonlyPaths": seccomp::READONLY_PATHS,
+            "seccomp": seccomp::profile()
         }
     })
 }

@@ -3,6 +3,7 @@
 //! the one used is recorded in every result.
 
 pub mod bundle;
+pub mod seccomp;
 
 use crate::guard::Step;
 use crate::instance::{Spec, Workload};
@@ -11,73 +12,40 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Sandbox {
-    Runc,
-    Crun,
-    Chroot,
-    Process,
+pub use lumos_model::{Probe, Sandbox};
+
+/// Why the probe found a sandbox unusable (recorded as text in [`Probe`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("{program}: {source}")]
+    Spawn {
+        program: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{command}: {status}")]
+    Failed {
+        command: String,
+        status: std::process::ExitStatus,
+    },
+    #[error("needs root")]
+    NeedsRoot,
 }
 
-impl Sandbox {
-    pub fn name(self) -> &'static str {
-        match self {
-            Sandbox::Runc => "runc",
-            Sandbox::Crun => "crun",
-            Sandbox::Chroot => "chroot",
-            Sandbox::Process => "process",
-        }
-    }
-}
-
-impl std::str::FromStr for Sandbox {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "runc" => Ok(Sandbox::Runc),
-            "crun" => Ok(Sandbox::Crun),
-            "chroot" => Ok(Sandbox::Chroot),
-            "process" => Ok(Sandbox::Process),
-            _ => Err(crate::Error::Usage(format!(
-                "unknown sandbox {s:?}; expected runc, crun, chroot or process"
-            ))),
-        }
-    }
-}
-
-/// The result of probing, recorded per run.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct Probe {
-    /// The first that works, in the order runc, crun, chroot, process.
-    pub chosen: Sandbox,
-    pub runc: Result<String, String>,
-    pub crun: Result<String, String>,
-    pub chroot: Result<String, String>,
-    /// crun needs a private mount namespace without the cgroup2 `unified`
-    /// mount on hybrid hosts (FACTS.md).
-    pub crun_unmount_unified: bool,
-}
-
-impl Probe {
-    pub fn check(&self, s: Sandbox) -> Result<(), String> {
-        match s {
-            Sandbox::Runc => self.runc.as_ref().map(|_| ()).map_err(Clone::clone),
-            Sandbox::Crun => self.crun.as_ref().map(|_| ()).map_err(Clone::clone),
-            Sandbox::Chroot => self.chroot.as_ref().map(|_| ()).map_err(Clone::clone),
-            Sandbox::Process => Ok(()),
-        }
-    }
-}
-
-fn version_of(bin: &str) -> Result<String, String> {
+fn version_of(bin: &'static str) -> Result<String, ProbeError> {
     let out = Command::new(bin)
         .arg("--version")
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("{bin}: {e}"))?;
+        .map_err(|source| ProbeError::Spawn {
+            program: bin,
+            source,
+        })?;
     if !out.status.success() {
-        return Err(format!("{bin} --version: {}", out.status));
+        return Err(ProbeError::Failed {
+            command: format!("{bin} --version"),
+            status: out.status,
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -87,6 +55,26 @@ fn version_of(bin: &str) -> Result<String, String> {
         .to_string())
 }
 
+fn unshare_works() -> Result<String, ProbeError> {
+    let status = Command::new("unshare")
+        .args(["-fpmiu", "--kill-child", "true"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|source| ProbeError::Spawn {
+            program: "unshare",
+            source,
+        })?;
+    if status.success() {
+        Ok("unshare -fpmiu + chroot".to_string())
+    } else {
+        Err(ProbeError::Failed {
+            command: "unshare".into(),
+            status,
+        })
+    }
+}
+
 fn is_root() -> bool {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() == 0 }
@@ -94,27 +82,14 @@ fn is_root() -> bool {
 
 fn probe_now() -> Probe {
     let root = is_root();
-    let need_root = |r: Result<String, String>| match r {
-        Ok(_) if !root => Err("needs root".to_string()),
-        r => r,
+    // The probe is a record: each finding as text.
+    let need_root = |r: Result<String, ProbeError>| match r {
+        Ok(_) if !root => Err(ProbeError::NeedsRoot.to_string()),
+        r => r.map_err(|e| e.to_string()),
     };
     let runc = need_root(version_of("runc"));
     let crun = need_root(version_of("crun"));
-    let chroot = need_root(
-        Command::new("unshare")
-            .args(["-fpmiu", "--kill-child", "true"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| format!("unshare: {e}"))
-            .and_then(|s| {
-                if s.success() {
-                    Ok("unshare -fpmiu + chroot".to_string())
-                } else {
-                    Err(format!("unshare: {s}"))
-                }
-            }),
-    );
+    let chroot = need_root(unshare_works());
     let crun_unmount_unified = std::fs::read_to_string("/proc/self/mountinfo")
         .map(|m| {
             m.lines()
@@ -153,6 +128,8 @@ pub struct NativeLaunch<'a> {
     pub work: &'a Path,
     /// argv inside the rootfs; argv[0] is an absolute path in it.
     pub argv: &'a [String],
+    /// argv[0] as resolved inside the rootfs (crate::confine).
+    pub entry: &'a str,
     pub env: &'a [String],
     pub cwd: &'a str,
     pub memory_limit: Option<u64>,
@@ -237,6 +214,7 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
             stop.push(Step::Run(vec!["rm".into(), "-rf".into(), b]));
             Ok(Spec {
                 program: program.into(),
+                arg0: None,
                 args: args.into_iter().map(Into::into).collect(),
                 env: base_env,
                 cwd: None,
@@ -250,6 +228,9 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
             })
         }
         Sandbox::Chroot => {
+            // argv[0] as the image gives it: exec inside the chroot resolves it
+            // with the rootfs as `/` (links re-rooted, `..` stopping at the
+            // root), the same rule as crate::confine, which already checked it.
             let mut args: Vec<OsString> = ["-fpmiu", "--kill-child", "--root"]
                 .iter()
                 .map(Into::into)
@@ -262,6 +243,7 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
             env.extend(env_pairs(l.env));
             Ok(Spec {
                 program: "unshare".into(),
+                arg0: None,
                 args,
                 env,
                 cwd: None,
@@ -272,14 +254,19 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
             })
         }
         Sandbox::Process => {
-            let exe = l.rootfs.join(l.argv[0].trim_start_matches('/'));
+            // No root of its own: the runner executes the path the entry
+            // resolves to inside the rootfs, resolved again now (crate::confine),
+            // under the name the image gives it.
+            let exe = crate::confine::file(l.rootfs, "config Entrypoint[0]", l.entry)?.host;
+            let cwd = crate::confine::dir(l.rootfs, "config WorkingDir", l.cwd)?.host;
             let mut env = base_env;
             env.extend(env_pairs(l.env));
             Ok(Spec {
                 program: exe,
+                arg0: Some(l.argv[0].clone().into()),
                 args: l.argv[1..].iter().map(Into::into).collect(),
                 env,
-                cwd: Some(l.rootfs.join(l.cwd.trim_start_matches('/'))),
+                cwd: Some(cwd),
                 rlimit_as: l.memory_limit,
                 stop: vec![],
                 workload: Workload::Child,

@@ -1,5 +1,5 @@
-//! The wasi:http shim: `lumos-runner shim --engine wasmtime-{jit,aot}
-//! --http-port P component` hosts a component exporting
+//! The wasi:http shim: `lumos-runner shim --spec JSON` (engine wasmtime-jit or
+//! wasmtime-aot, `http_port: P` in the spec) hosts a component exporting
 //! `wasi:http/incoming-handler` with wasmtime-wasi-http, as `wasmtime serve`
 //! does: an HTTP/1.1 server on `127.0.0.1:P` (hyper, one task per
 //! connection, keep-alive), a fresh instance of the component for every
@@ -207,7 +207,7 @@ impl Server {
 pub fn run(opts: &ShimOpts, aot: bool, port: u16) -> Result<i32, ShimError> {
     let trace = Trace::new();
     let load = |msg: String| ShimError::Load {
-        module: opts.module.display().to_string(),
+        module: opts.module_shown(),
         msg,
     };
     let engine_name = if aot { "wasmtime-aot" } else { "wasmtime-jit" };
@@ -216,7 +216,7 @@ pub fn run(opts: &ShimOpts, aot: bool, port: u16) -> Result<i32, ShimError> {
     // when loading fails, so a good start pays nothing for it.
     let wrong = |binary: Binary| {
         load(format!(
-            "{engine_name} with --http-port serves a wasi:http component{}; this is {}",
+            "{engine_name} with http_port serves a wasi:http component{}; this is {}",
             if aot {
                 " precompiled to a .cwasm (lumos-runner precompile)"
             } else {
@@ -231,7 +231,8 @@ pub fn run(opts: &ShimOpts, aot: bool, port: u16) -> Result<i32, ShimError> {
             return Err(wrong(b));
         }
     }
-    let mut config = super::wasmtime::config(None).map_err(load)?;
+    let mut config = lumos_wasm::wasmtime::config(None, super::wasmtime::OPT_LEVEL)
+        .map_err(|e| load(lumos_model::error_chain(&e)))?;
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(opts.memory_limit)));
     let engine = Engine::new(&config).map_err(|e| load(format!("{e:#}")))?;
     trace.mark("engine ready");

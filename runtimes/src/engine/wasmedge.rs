@@ -5,8 +5,8 @@
 //! would quietly fall back to the interpreter): the section header is
 //! checked before loading, and WasmEdge's own log is read while loading.
 
-use super::wasmedge_aot::{aot_section_header, host_aot_arch};
 use super::{ShimError, ShimOpts};
+use lumos_wasm::wasmedge_section::{self, AotSection, OS_LINUX};
 use std::collections::HashMap;
 use wasmedge_sdk::config::{CommonConfigOptions, ConfigBuilder, RuntimeConfigOptions};
 use wasmedge_sdk::wasi::WasiModule;
@@ -40,7 +40,7 @@ fn capture_stdout<T>(f: impl FnOnce() -> T) -> (T, String) {
 
 pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     let load = |msg: String| ShimError::Load {
-        module: opts.module.display().to_string(),
+        module: opts.module_shown(),
         msg,
     };
     let bytes = std::fs::read(&opts.module).map_err(|e| load(e.to_string()))?;
@@ -48,7 +48,8 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         return Err(load("WasmEdge needs a wasm module; this is not one".into()));
     }
     if aot {
-        match aot_section_header(&bytes) {
+        let host = lumos_model::Arch::host().map_or(0, AotSection::arch_byte);
+        match wasmedge_section::read(&bytes).map_err(|e| load(lumos_model::error_chain(&e)))? {
             None => {
                 return Err(load(
                     "wasmedge-aot needs a universal wasm with a `wasmedge` AoT section (an aot-wasmedge image); \
@@ -56,11 +57,10 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
                         .into(),
                 ))
             }
-            Some((_, os, arch)) if os != 1 || arch != host_aot_arch() => {
+            Some(AotSection { os, arch, .. }) if os != OS_LINUX || arch != host => {
                 return Err(load(format!(
-                    "the module's AoT code is for os {os} arch {arch}, this host is os 1 arch {}: \
-                     WasmEdge would fall back to its interpreter",
-                    host_aot_arch()
+                    "the module's AoT code is for os {os} arch {arch}, this host is os {OS_LINUX} arch {host}: \
+                     WasmEdge would fall back to its interpreter"
                 )))
             }
             Some(_) => {}
@@ -86,8 +86,11 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         .iter()
         .map(|(h, g)| format!("{g}:{}", h.display()))
         .collect();
+    let argv: Vec<&str> = std::iter::once(opts.name.as_str())
+        .chain(opts.args.iter().map(String::as_str))
+        .collect();
     let mut wasi = WasiModule::create(
-        Some(vec![opts.name.as_str()]),
+        Some(argv),
         Some(envs.iter().map(String::as_str).collect()),
         Some(preopens.iter().map(String::as_str).collect()),
     )

@@ -12,7 +12,7 @@ pub const VERSION: &str = "2.0.0";
 
 pub fn run(opts: &ShimOpts) -> Result<i32, ShimError> {
     let load = |msg: String| ShimError::Load {
-        module: opts.module.display().to_string(),
+        module: opts.module_shown(),
         msg,
     };
     if opts.policy.network {
@@ -32,7 +32,9 @@ pub fn run(opts: &ShimOpts) -> Result<i32, ShimError> {
     wasmi_wasi::add_to_linker(&mut linker, |s| &mut s.wasi).map_err(|e| load(e.to_string()))?;
     let mut b = wasmi_wasi::WasiCtxBuilder::new();
     b.inherit_stdio();
-    b.arg(&opts.name).map_err(|e| load(e.to_string()))?;
+    for a in std::iter::once(&opts.name).chain(&opts.args) {
+        b.arg(a).map_err(|e| load(e.to_string()))?;
+    }
     for (k, v) in &opts.policy.env {
         b.env(k, v).map_err(|e| load(e.to_string()))?;
     }

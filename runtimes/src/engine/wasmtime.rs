@@ -2,7 +2,8 @@
 //! compilation); `wasmtime-jit` compiles the module with Cranelift at start.
 
 use super::{ShimError, ShimOpts};
-use wasmtime::{Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+use lumos_wasm::BinaryKind;
+use wasmtime::{Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -11,35 +12,25 @@ struct State {
     limits: StoreLimits,
 }
 
-/// The wasmtime version linked into the runner.
-pub const VERSION: &str = "48.0.8";
+/// The wasmtime version linked into the runner (lumos-wasm's: the `.cwasm`
+/// format is tied to it).
+pub use lumos_wasm::wasmtime::VERSION;
 
-/// The engine configuration shared by precompilation and loading; a `.cwasm`
-/// loads only into an engine with compatible settings.
-pub fn config(target: Option<&str>) -> Result<Config, String> {
-    let mut c = Config::new();
-    if let Some(t) = target {
-        c.target(t).map_err(|e| format!("target {t}: {e}"))?;
-    }
-    Ok(c)
-}
+/// The optimisation level of the runner's own compiles (`wasmtime-jit`,
+/// `lumos-runner precompile`): cranelift's default, what lumos-build's AoT
+/// level `3` gives.
+pub const OPT_LEVEL: lumos_wasm::wasmtime::OptLevel = lumos_wasm::wasmtime::OptLevel::Speed;
 
-/// Precompiles `wasm` (a core module or a component, told apart by its
-/// header) to a `.cwasm` for `target` (None: this CPU).
-pub fn precompile(wasm: &[u8], target: Option<&str>) -> Result<Vec<u8>, String> {
-    let engine = Engine::new(&config(target)?).map_err(|e| e.to_string())?;
-    if wasmparser::Parser::is_component(wasm) {
-        engine.precompile_component(wasm)
-    } else {
-        engine.precompile_module(wasm)
-    }
-    .map_err(|e| format!("{e:#}"))
+/// Precompiles `wasm` (a core module or a component) to a `.cwasm` for `target` (None: this CPU), with the
+/// same configuration the shim loads it with (lumos-wasm's one `config`).
+pub fn precompile(wasm: &[u8], target: Option<lumos_model::Arch>) -> lumos_wasm::Result<Vec<u8>> {
+    lumos_wasm::wasmtime::precompile(wasm, target, OPT_LEVEL)
 }
 
 pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     let trace = super::Trace::new();
     let load = |msg: String| ShimError::Load {
-        module: opts.module.display().to_string(),
+        module: opts.module_shown(),
         msg,
     };
     // A component is told by its header (wasm) or, only when loading fails,
@@ -47,21 +38,18 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     let component = || {
         load(
             "this is a component: the runner serves components over HTTP \
-             (protocol wasi-http, shim --http-port)"
+             (protocol wasi-http)"
                 .into(),
         )
     };
-    if !aot
-        && super::binary::read_header(&opts.module)
-            .map(|b| b.is_component())
-            .unwrap_or(false)
-    {
+    let kind = BinaryKind::of_file(&opts.module).map_err(|e| load(e.to_string()))?;
+    if !aot && kind == BinaryKind::Component {
         return Err(component());
     }
-    let engine = Engine::new(&config(None).map_err(load)?).map_err(|e| load(e.to_string()))?;
-    let head = read_head(&opts.module).map_err(load)?;
+    let engine = lumos_wasm::wasmtime::engine(None, OPT_LEVEL)
+        .map_err(|e| load(lumos_model::error_chain(&e)))?;
     let module = if aot {
-        if head != *b"\x7fELF" {
+        if kind != BinaryKind::Elf {
             return Err(load(
                 "wasmtime-aot needs a precompiled .cwasm (an ELF file); this is not one".into(),
             ));
@@ -76,7 +64,7 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
             }
         })?
     } else {
-        if head != *b"\0asm" {
+        if !kind.is_wasm() {
             return Err(load(
                 "wasmtime-jit needs a wasm module; this is not one".into(),
             ));
@@ -97,7 +85,8 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     )))
     .inherit_stdout()
     .inherit_stderr()
-    .arg(&opts.name);
+    .arg(&opts.name)
+    .args(&opts.args);
     for (k, v) in &opts.policy.env {
         b.env(k, v);
     }
@@ -134,13 +123,4 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
             None => Err(ShimError::Trap(format!("{e:#}"))),
         },
     }
-}
-
-pub(crate) fn read_head(p: &std::path::Path) -> Result<[u8; 4], String> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(p).map_err(|e| e.to_string())?;
-    let mut h = [0u8; 4];
-    f.read_exact(&mut h)
-        .map_err(|e| format!("too short: {e}"))?;
-    Ok(h)
 }

@@ -4,18 +4,7 @@
 use hdrhistogram::Histogram;
 use std::time::Duration;
 
-/// n, mean, stddev, min, p50, p90, p99, max, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LatencyStats {
-    pub n: u64,
-    pub mean: f64,
-    pub stddev: f64,
-    pub min: f64,
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub max: f64,
-}
+pub use lumos_model::LatencyStats;
 
 /// Collects latencies in nanoseconds.
 #[derive(Clone)]

@@ -11,52 +11,13 @@
 //! the level's deadline passes are counted as timeouts, never dropped.
 
 use crate::launch::{Launcher, Slot};
-use crate::measure::latency::{LatencyStats, Recorder};
+use crate::measure::latency::Recorder;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", tag = "kind")]
-pub enum Arrival {
-    Closed,
-    Constant,
-    Poisson,
-    /// `burst` requests at once, bursts spaced so the mean rate holds.
-    Bursty {
-        burst: u32,
-    },
-}
-
-impl Arrival {
-    pub fn mode_name(&self) -> &'static str {
-        match self {
-            Arrival::Closed => "closed",
-            Arrival::Constant => "open-constant",
-            Arrival::Poisson => "open-poisson",
-            Arrival::Bursty { .. } => "open-bursty",
-        }
-    }
-}
-
-impl std::str::FromStr for Arrival {
-    type Err = crate::Error;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "closed" => Ok(Arrival::Closed),
-            "constant" => Ok(Arrival::Constant),
-            "poisson" => Ok(Arrival::Poisson),
-            "bursty" => Ok(Arrival::Bursty { burst: 10 }),
-            _ => match s.strip_prefix("bursty:").and_then(|n| n.parse().ok()) {
-                Some(b) if b > 0 => Ok(Arrival::Bursty { burst: b }),
-                _ => Err(crate::Error::Usage(format!(
-                    "unknown arrival {s:?}: closed, constant, poisson, bursty or bursty:N"
-                ))),
-            },
-        }
-    }
-}
+pub use lumos_model::{Arrival, LoadLevel, LoadMode};
 
 /// What one load run does.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -85,30 +46,6 @@ impl Default for LoadSpec {
             seed: 0x10_05,
         }
     }
-}
-
-/// One concurrency level's result.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub struct LoadLevel {
-    pub concurrency: usize,
-    pub mode: String,
-    pub rate_rps: Option<f64>,
-    /// Requests scheduled (open loop) or sent (closed loop).
-    pub sent: u64,
-    pub ok: u64,
-    /// Every request that did not answer OK, timeouts included.
-    pub errors: u64,
-    pub timeouts: u64,
-    pub errors_by_kind: BTreeMap<String, u64>,
-    pub duration_s: f64,
-    /// OK answers per second of the level's wall time.
-    pub throughput_rps: f64,
-    /// Latency of OK answers (open loop: from the intended start).
-    pub latency_ms: LatencyStats,
-    /// Latency of every answered request, errors included.
-    pub latency_all_ms: LatencyStats,
-    pub instances_started: usize,
-    pub instances_replaced: u32,
 }
 
 /// A small seeded PRNG (splitmix64) for arrival processes.
@@ -173,16 +110,180 @@ impl Tally {
     }
 }
 
-/// Runs one level.
+/// The start line of a level's client threads. Hand-written rather than a
+/// `std::sync::Barrier`: a barrier for c + 1 parties never opens when one of
+/// the c threads fails to spawn, and the spawned ones would wait on it
+/// forever. Here the coordinator waits only for the threads that exist, then
+/// either starts the clock for all of them or calls the level off.
+struct Gate {
+    state: Mutex<GateState>,
+    cv: Condvar,
+}
+
+struct GateState {
+    /// Threads that reached the line (or left without reaching it).
+    arrived: usize,
+    /// `Some(Some(t0))`: go, the level's clock started at t0; `Some(None)`: called off.
+    decision: Option<Option<Instant>>,
+}
+
+impl Gate {
+    fn new() -> Gate {
+        Gate {
+            state: Mutex::new(GateState {
+                arrived: 0,
+                decision: None,
+            }),
+            cv: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Counts one thread in; a thread that unwinds before [`Ticket::arrive`]
+    /// is still counted, so the coordinator never waits for it.
+    fn ticket(&self) -> Ticket<'_> {
+        Ticket {
+            gate: self,
+            counted: false,
+        }
+    }
+
+    fn wait_for(&self, n: usize) {
+        let mut s = self.lock();
+        while s.arrived < n {
+            s = self.cv.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn decide(&self, start: Option<Instant>) {
+        self.lock().decision = Some(start);
+        self.cv.notify_all();
+    }
+}
+
+struct Ticket<'a> {
+    gate: &'a Gate,
+    counted: bool,
+}
+
+impl Ticket<'_> {
+    fn count(&mut self) {
+        if !self.counted {
+            self.counted = true;
+            self.gate.lock().arrived += 1;
+            self.gate.cv.notify_all();
+        }
+    }
+
+    /// Waits at the line: the level's start, or `None` when it was called off.
+    fn arrive(mut self) -> Option<Instant> {
+        self.count();
+        let mut s = self.gate.lock();
+        loop {
+            if let Some(d) = s.decision {
+                return d;
+            }
+            s = self.gate.cv.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        self.count();
+    }
+}
+
+/// What a thread that panicked said.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+impl LoadSpec {
+    /// Refuses a spec outside [`crate::bounds`]: no level, a level of 0 or
+    /// above the bound, a rate or duration that is not finite and positive,
+    /// or more requests per level (given, or rate x duration) than the bound.
+    pub fn check(&self) -> crate::Result<()> {
+        use crate::bounds;
+        let usage = |m: String| Err(crate::Error::Usage(m));
+        if self.concurrency.is_empty() {
+            return usage("no concurrency level".into());
+        }
+        for &c in &self.concurrency {
+            if !bounds::CONCURRENCY.contains(&(c as u64)) {
+                return usage(format!(
+                    "concurrency {c} is not in {:?} (one client thread and one instance each)",
+                    bounds::CONCURRENCY
+                ));
+            }
+        }
+        if let Some(r) = self.rate {
+            if !(r > 0.0 && r <= bounds::MAX_RATE) {
+                return usage(format!(
+                    "rate {r} is not in (0, {}] requests per second",
+                    bounds::MAX_RATE
+                ));
+            }
+        }
+        let secs = self.duration.as_secs_f64();
+        if !(secs > 0.0 && secs <= bounds::MAX_DURATION_S) {
+            return usage(format!(
+                "duration {secs} s is not in (0, {}] seconds",
+                bounds::MAX_DURATION_S
+            ));
+        }
+        match self.requests {
+            Some(n) if !bounds::LEVEL_REQUESTS.contains(&n) => {
+                return usage(format!(
+                    "{n} requests per level is not in {:?}",
+                    bounds::LEVEL_REQUESTS
+                ))
+            }
+            None if self.arrival != Arrival::Closed => {
+                let n = (self.rate_or_default() * secs).ceil();
+                if n > *bounds::LEVEL_REQUESTS.end() as f64 {
+                    return usage(format!(
+                        "{} requests per second for {secs} s schedules {n} requests per level, \
+                         more than {}: shorten the level, lower the rate or give a request count",
+                        self.rate_or_default(),
+                        bounds::LEVEL_REQUESTS.end()
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The open-loop rate: the one given, else 100 per second.
+    fn rate_or_default(&self) -> f64 {
+        self.rate.unwrap_or(100.0)
+    }
+}
+
+/// Runs one level: `c` client threads, each with its own instance. When a
+/// thread cannot be spawned (a process or thread limit), the level is called
+/// off: the threads already started close their instances and the error
+/// names how many had started and the OS error. Nothing waits forever.
 pub fn run_level(
     launcher: &Arc<Launcher>,
     body: &Arc<Vec<u8>>,
     spec: &LoadSpec,
     c: usize,
-) -> LoadLevel {
-    let c = c.max(1);
+) -> crate::Result<LoadLevel> {
+    LoadSpec {
+        concurrency: vec![c],
+        ..spec.clone()
+    }
+    .check()?;
     let open = spec.arrival != Arrival::Closed;
-    let rate = spec.rate.unwrap_or(100.0).max(1e-3);
+    let rate = spec.rate_or_default();
     let n = match (open, spec.requests) {
         (_, Some(n)) => n,
         (false, None) => (20 * c as u64).max(200),
@@ -195,26 +296,28 @@ pub fn run_level(
     };
     let next = AtomicU64::new(0);
     let tally = Mutex::new(Tally::new());
-    let barrier = Barrier::new(c + 1);
-    let go = Barrier::new(c + 1);
-    let t0 = Mutex::new(Instant::now());
+    let gate = Gate::new();
     // Past this, unsent requests are counted as timeouts.
     let horizon = spec.duration * 2 + launcher.limits.request_timeout;
     let mut started = 0usize;
     let mut replaced = 0u32;
+    let mut panicked: Option<String> = None;
+    let mut spawn_error: Option<(usize, std::io::Error)> = None;
     let elapsed = std::thread::scope(|s| {
-        let mut hs = vec![];
-        for _ in 0..c {
-            let (next, tally, barrier, go, t0, plan) = (&next, &tally, &barrier, &go, &t0, &plan);
+        let mut hs = Vec::with_capacity(c);
+        for i in 0..c {
+            let (next, tally, gate, plan) = (&next, &tally, &gate, &plan);
             let launcher = launcher.clone();
             let body = body.clone();
-            hs.push(s.spawn(move || {
+            let worker = move || {
+                let ticket = gate.ticket();
                 let mut slot = Slot::new(launcher);
                 // Instances are started before the clock starts; a failure here shows up per request.
                 let _ = slot.ensure();
-                barrier.wait();
-                go.wait();
-                let start = *t0.lock().unwrap();
+                let Some(start) = ticket.arrive() else {
+                    slot.close(Duration::from_millis(500));
+                    return (slot.instances.len(), slot.replaced);
+                };
                 let mut local = Tally::new();
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -255,7 +358,7 @@ pub fn run_level(
                     }
                 }
                 slot.close(Duration::from_millis(500));
-                let mut t = tally.lock().unwrap();
+                let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
                 t.ok.merge(&local.ok);
                 t.all.merge(&local.all);
                 t.ok_n += local.ok_n;
@@ -265,27 +368,55 @@ pub fn run_level(
                     *t.by_kind.entry(k).or_default() += v;
                 }
                 (slot.instances.len(), slot.replaced)
-            }));
+            };
+            match std::thread::Builder::new()
+                .name(format!("load-{c}-{i}"))
+                .spawn_scoped(s, worker)
+            {
+                Ok(h) => hs.push(h),
+                Err(e) => {
+                    spawn_error = Some((i, e));
+                    break;
+                }
+            }
         }
-        barrier.wait();
+        gate.wait_for(hs.len());
         let begin = Instant::now();
-        *t0.lock().unwrap() = begin;
-        go.wait();
+        gate.decide(spawn_error.is_none().then_some(begin));
         let mut last = begin;
         for h in hs {
-            let (st, rp) = h.join().expect("load worker");
-            started += st;
-            replaced += rp;
+            match h.join() {
+                Ok((st, rp)) => {
+                    started += st;
+                    replaced += rp;
+                }
+                Err(p) => {
+                    panicked.get_or_insert_with(|| panic_message(p.as_ref()));
+                }
+            }
             last = Instant::now();
         }
         last - begin
     });
-    let t = tally.into_inner().unwrap();
+    if let Some((spawned, source)) = spawn_error {
+        return Err(crate::Error::ThreadSpawn {
+            concurrency: c,
+            started: spawned,
+            source,
+        });
+    }
+    if let Some(message) = panicked {
+        return Err(crate::Error::WorkerPanic {
+            concurrency: c,
+            message,
+        });
+    }
+    let t = tally.into_inner().unwrap_or_else(|p| p.into_inner());
     let sent = next.load(Ordering::Relaxed).min(n);
     let secs = elapsed.as_secs_f64().max(1e-9);
-    LoadLevel {
+    Ok(LoadLevel {
         concurrency: c,
-        mode: spec.arrival.mode_name().into(),
+        mode: spec.arrival.mode(),
         rate_rps: open.then_some(rate),
         sent: if open { n } else { sent },
         ok: t.ok_n,
@@ -298,7 +429,7 @@ pub fn run_level(
         latency_all_ms: t.all.stats(),
         instances_started: started,
         instances_replaced: replaced,
-    }
+    })
 }
 
 #[cfg(test)]

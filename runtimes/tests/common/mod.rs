@@ -2,6 +2,8 @@
 //! packed with lumos-oci, a real registry on a free loopback port.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use lumos_runtimes::{Limits, RunOpts};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -9,8 +11,73 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The `lumos-runner` executable these tests start (it hosts the wasm shims
+/// and the guard, and some tests run its command line): `$LUMOS_TEST_RUNNER`,
+/// else the one of this build. It is another package's binary (cargo defines
+/// `CARGO_BIN_EXE_*` only for a package's own), so it is built here, once per
+/// test executable, with `cargo build -p lumos-runner` into this build's
+/// target directory and profile, with `--features wasmedge` when these tests
+/// have it: a no-op after `cargo test --workspace`, and never a stale runner
+/// after `cargo test -p lumos-runtimes`. A build that fails fails the test,
+/// saying which command.
 pub fn runner_exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_lumos-runner"))
+    static R: OnceLock<PathBuf> = OnceLock::new();
+    R.get_or_init(build_runner).clone()
+}
+
+fn build_runner() -> PathBuf {
+    if let Some(p) = std::env::var_os("LUMOS_TEST_RUNNER") {
+        return p.into();
+    }
+    let me = std::env::current_exe().expect("this test's executable");
+    // <target dir>/<profile dir>/deps/<test>-<hash>
+    let profile_dir = me
+        .parent()
+        .and_then(Path::parent)
+        .expect("a test executable in <target>/<profile>/deps");
+    let target_dir = profile_dir.parent().expect("a target directory");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(other) => other,
+        None => panic!("{}: no profile directory", profile_dir.display()),
+    };
+    let mut args = vec![
+        "build",
+        "-p",
+        "lumos-runner",
+        "--bin",
+        "lumos-runner",
+        "--profile",
+        profile,
+        "--message-format=json-render-diagnostics",
+    ];
+    if cfg!(feature = "wasmedge") {
+        args.extend(["--features", "wasmedge"]);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let shown = format!(
+        "cargo {} --target-dir {}",
+        args.join(" "),
+        target_dir.display()
+    );
+    let out = Command::new(cargo)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(&args)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("`{shown}`: {e}"));
+    assert!(
+        out.status.success(),
+        "building the runner failed: `{shown}`"
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "lumos-runner")
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("`{shown}` named no lumos-runner executable"))
 }
 
 /// Fails the test with a clear message when a tool is missing.
@@ -108,9 +175,10 @@ pub fn file_ref(p: &Path) -> String {
     format!("file:{}", p.display())
 }
 
-/// Packs the fixtures into an OCI layout with lumos-oci: `t/fixture:native`,
+/// Packs the fixtures into an OCI layout with lumos-oci: `t/fixture:native-x86_64`,
 /// `t/fixture:wasm`, `t/fixture:aot-wasmtime-x86_64`.
 pub fn layout(dir: &Path) -> PathBuf {
+    use lumos_model::{AotEngine, Arch};
     use lumos_oci::image::{pack_native, pack_wasm, AotInfo, ImageMeta, WasmFormat};
     let f = fixtures();
     let root = dir.join("oci");
@@ -118,34 +186,35 @@ pub fn layout(dir: &Path) -> PathBuf {
     let meta = ImageMeta {
         namespace: "t".into(),
         function: "fixture".into(),
-        variant: "native".into(),
         created: 0,
         source: None,
         revision: None,
+        protocol: None,
     };
     let n = pack_native(
         &layout,
         &meta,
         &std::fs::read(&f.native).unwrap(),
-        "x86_64",
+        Arch::X86_64,
         None,
     )
     .unwrap();
     let w = pack_wasm(
         &layout,
-        &meta.with_variant("wasm"),
+        &meta,
         &std::fs::read(&f.wasm).unwrap(),
         WasmFormat::Compat,
         None,
     )
     .unwrap();
     let aot = AotInfo {
-        engine: "wasmtime-48.0.8".into(),
-        arch: "x86_64".into(),
+        engine: AotEngine::Wasmtime,
+        arch: Arch::X86_64,
+        engine_id: Some("wasmtime-48.0.8".into()),
     };
     let a = pack_wasm(
         &layout,
-        &meta.with_variant("aot-wasmtime-x86_64"),
+        &meta,
         &std::fs::read(&f.cwasm).unwrap(),
         WasmFormat::Compat,
         Some(&aot),

@@ -1,0 +1,196 @@
+//! Running the cells: each one's refusal (runtime unavailable, family not
+//! supported, build failed, variant missing) or its runs, folded into a row.
+
+use std::collections::BTreeSet;
+
+use lumos_build::Workspace;
+use lumos_model::{BenchOutput, Mode, RunRow, Settings, Status};
+use lumos_runtimes::{Job, RunOpts, Runner};
+
+use crate::event::Event;
+use crate::plan::{Cell, Plan};
+use crate::prepare::Prepared;
+use crate::request::BenchRequest;
+
+/// Why a cell is not run, if it is not.
+fn refusal(cell: &Cell, ws: &Workspace, prepared: &Prepared) -> Option<(Status, String)> {
+    let function = ws.function(&cell.function)?;
+    // Said first: true whatever this build of the runner has.
+    if let Some(why) = function.config.protocol.refuses_runtime(cell.runtime) {
+        return Some((
+            Status::Unavailable,
+            format!("{} is skipped here: {why}", cell.function),
+        ));
+    }
+    if let Some(why) = prepared.unavailable.get(&cell.runtime) {
+        return Some((Status::Unavailable, why.clone()));
+    }
+    if !function.config.runtimes.contains(&cell.runtime.family()) {
+        return Some((
+            Status::Unavailable,
+            format!(
+                "{} does not support this runtime family (metadata `runtimes`)",
+                cell.function
+            ),
+        ));
+    }
+    if let Some(e) = prepared.build_failed.get(&function.package) {
+        return Some((Status::Failed, format!("build failed: {e}")));
+    }
+    let variant = cell.runtime.variant(prepared.host);
+    let built = prepared
+        .manifest
+        .function(&cell.function)
+        .and_then(|f| f.artifact(variant))
+        .is_some();
+    if !built {
+        return Some((
+            Status::Failed,
+            format!("no {variant} artifact in build.json (run `cargo lumos build`)"),
+        ));
+    }
+    None
+}
+
+/// Runs every cell of `plan`; returns the whole result.
+pub fn execute(
+    req: &BenchRequest,
+    ws: &Workspace,
+    plan: &Plan,
+    prepared: &Prepared,
+    on: &mut dyn FnMut(Event),
+) -> crate::Result<BenchOutput> {
+    let mut opts = RunOpts {
+        runner_exe: req.runner_exe.clone(),
+        baas: req.baas.clone(),
+        insecure: req.insecure,
+        warmup: plan.warmup,
+        requests: plan.requests,
+        ..Default::default()
+    };
+    opts.limits.memory_bytes = (req.memory_mib > 0).then_some(req.memory_mib << 20);
+    opts.limits.request_timeout = req.timeout;
+    let runner = Runner::new(opts)?;
+    let store = runner.store().describe();
+    // Warm and load runs share one image cache (their pulls are not measured).
+    let warm_cache = tempfile::Builder::new()
+        .prefix("lumos-bench-cache-")
+        .tempdir()
+        .map_err(crate::error::io("image cache"))?;
+
+    on(Event::Planned {
+        cells: plan.cells.len(),
+        steps: plan.total_steps(),
+    });
+    let mut rows = Vec::with_capacity(plan.cells.len());
+    for cell in &plan.cells {
+        on(Event::CellStarted { cell: cell.clone() });
+        let payload = prepared
+            .payloads
+            .get(&cell.function)
+            .map(|p| p.group(cell.group))
+            .unwrap_or_default();
+        let mut row = RunRow {
+            function: cell.function.clone(),
+            runtime: cell.runtime,
+            group: cell.group,
+            mode: cell.mode,
+            store: store.clone(),
+            payload_bytes: payload.bytes(),
+            ..Default::default()
+        };
+        let steps = plan.steps(cell);
+        if let Some((status, why)) = refusal(cell, ws, prepared) {
+            row.status = status;
+            row.error = Some(why);
+            if status == Status::Failed {
+                row.errors = plan.repeat as u64;
+            }
+            on(Event::Step { n: steps });
+            on(Event::CellFinished {
+                cell: cell.clone(),
+                row: Box::new(row.clone()),
+            });
+            rows.push(row);
+            continue;
+        }
+        for o in &payload.objects {
+            runner
+                .store()
+                .put(&o.key, &o.bytes)
+                .map_err(|source| crate::Error::Preload {
+                    key: o.key.clone(),
+                    store: store.clone(),
+                    source: Box::new(source),
+                })?;
+        }
+        let function = ws
+            .function(&cell.function)
+            .expect("cells come from the workspace");
+        let image = prepared.image(&cell.function, cell.runtime);
+        let group = cell.group.to_string();
+        let job = Job {
+            image: &image,
+            runtime: cell.runtime,
+            payload: &payload.request,
+            args: &payload.args,
+            // Images carry `dev.lumos.protocol`; the metadata is the source, said again.
+            protocol: Some(function.config.protocol),
+            cache: Some(warm_cache.path()),
+            group: Some(&group),
+        };
+        let mut tick = || on(Event::Step { n: 1 });
+        let row = match cell.mode {
+            Mode::Cold => crate::fold::cold(&runner, &job, plan.repeat, &mut tick, row),
+            Mode::Warm => crate::fold::warm(&runner, &job, plan.repeat, &mut tick, row),
+            Mode::Load => {
+                let row = crate::fold::load(&runner, &job, &plan.load, row);
+                on(Event::Step { n: steps });
+                row
+            }
+        };
+        on(Event::CellFinished {
+            cell: cell.clone(),
+            row: Box::new(row.clone()),
+        });
+        rows.push(row);
+    }
+    drop(runner);
+
+    let bases: BTreeSet<&str> = ws
+        .functions
+        .iter()
+        .map(|f| f.config.base.as_str())
+        .collect();
+    Ok(BenchOutput {
+        schema_version: lumos_model::SCHEMA_VERSION,
+        machine: lumos_runtimes::machine::machine(),
+        versions: lumos_runtimes::machine::versions(),
+        settings: Settings {
+            registry: if req.registry.is_some() {
+                prepared.registry.clone()
+            } else {
+                "throwaway local docker-registry".into()
+            },
+            store,
+            repeat: plan.repeat,
+            warmup: plan.warmup,
+            requests: plan.requests,
+            native_base: req
+                .base
+                .clone()
+                .unwrap_or_else(|| bases.into_iter().collect::<Vec<_>>().join(",")),
+            runtimes: plan
+                .runtimes
+                .iter()
+                .map(|r| (*r, prepared.unavailable.get(r).cloned()))
+                .collect(),
+        },
+        runs: rows,
+    })
+}
+
+/// Whether any row of `out` has a request that answered OK.
+pub fn measured_anything(out: &BenchOutput) -> bool {
+    out.runs.iter().any(|r| r.ok > 0)
+}

@@ -1,0 +1,44 @@
+//! The bench engine of `cargo lumos bench`, in three steps:
+//!
+//! 1. [`plan`]: the request's settings resolved (`--quick`, defaults) into the
+//!    cells of the matrix functions x runtimes x payload groups x modes;
+//! 2. [`prepare`]: what the cells need made ready: the functions built and
+//!    packed (lumos-build), a registry (the one given, or a throwaway
+//!    `docker-registry` from lumos-services), the images pushed, the
+//!    payloads loaded ([`payloads`]);
+//! 3. [`execute`]: every cell run with lumos-runtimes' runner, its repeats
+//!    folded into one row ([`fold`]).
+//!
+//! [`run`] does all three and returns a [`lumos_model::BenchOutput`]; what
+//! happens on the way is told as [`Event`]s, which a front end shows (the
+//! terminal table, the progress bar, JSON, CSV and HTML are its consumers).
+
+mod error;
+pub mod event;
+pub mod execute;
+pub mod fold;
+pub mod payloads;
+pub mod plan;
+pub mod prepare;
+pub mod request;
+
+pub use error::{Error, Result};
+pub use event::Event;
+pub use plan::{Cell, Plan};
+pub use request::{BenchRequest, LoadRequest};
+
+use lumos_model::BenchOutput;
+
+/// Plans, prepares and executes a bench; returns every row.
+pub fn run(req: &BenchRequest, on: &mut dyn FnMut(Event)) -> Result<BenchOutput> {
+    let started = std::time::Instant::now();
+    let ws = lumos_build::Workspace::load(&req.cargo)?;
+    let plan = plan::Plan::new(req, &ws)?;
+    let prepared = prepare::prepare(req, &ws, &plan, on)?;
+    let out = execute::execute(req, &ws, &plan, &prepared, on)?;
+    on(Event::Finished {
+        rows: out.runs.len(),
+        elapsed: started.elapsed(),
+    });
+    Ok(out)
+}

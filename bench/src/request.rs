@@ -1,0 +1,72 @@
+//! What a bench is asked to do: typed settings, no command line (the
+//! `cargo-lumos` binary turns its flags into a [`BenchRequest`]).
+
+use std::time::Duration;
+
+use lumos_build::CargoArgs;
+use lumos_model::{Arrival, Mode, Runtime};
+
+/// Everything a bench run takes. `None` and empty lists mean "the default"
+/// (which `--quick` makes smaller); see [`crate::Plan`].
+#[derive(Debug, Clone, Default)]
+pub struct BenchRequest {
+    /// Which workspace and functions (`-p`), and cargo's flags for building.
+    pub cargo: CargoArgs,
+    /// Runtimes; empty: all.
+    pub runtimes: Vec<Runtime>,
+    /// Payload groups (1, 2, 3); empty: group 1.
+    pub groups: Vec<u8>,
+    /// Modes; empty: cold and warm (and load when a load setting is given).
+    pub modes: Vec<Mode>,
+    /// Cold starts, and warm runs (each on a new instance), per cell.
+    pub repeat: Option<usize>,
+    /// Warm: measured requests per run.
+    pub requests: Option<usize>,
+    /// Warm: requests sent and discarded before measuring.
+    pub warmup: Option<usize>,
+    /// A small matrix that ends in a few minutes: group 1, fewer requests
+    /// and repeats, a short load section. Explicit settings win.
+    pub quick: bool,
+    /// `HOST[:PORT]/NAMESPACE` to push to and pull from; None: a throwaway
+    /// local registry.
+    pub registry: Option<String>,
+    /// Plain HTTP (and unverified TLS) to a non-loopback registry.
+    pub insecure: bool,
+    /// Storage for data-intensive functions (`redis://HOST:PORT`); None: the runner's memory.
+    pub baas: Option<String>,
+    /// Base of native images; None: each function's `base`.
+    pub base: Option<String>,
+    pub load: LoadRequest,
+    /// Memory limit per instance, MiB (0: none).
+    pub memory_mib: u64,
+    /// Per-request time limit.
+    pub timeout: Duration,
+    /// Use what build.json lists; do not build.
+    pub no_build: bool,
+    /// The executable that hosts the runner's wasm shims and guard (see
+    /// lumos-runtimes' `RunOpts::runner_exe`); None: found by lumos-runtimes.
+    pub runner_exe: Option<std::path::PathBuf>,
+}
+
+/// The load section's settings.
+#[derive(Debug, Clone, Default)]
+pub struct LoadRequest {
+    /// Concurrency levels; empty: the default.
+    pub concurrency: Vec<usize>,
+    pub arrival: Option<Arrival>,
+    /// Open loop: requests per second.
+    pub rate: Option<f64>,
+    /// Seconds per level.
+    pub duration: Option<Duration>,
+    /// Requests per level.
+    pub requests: Option<u64>,
+    /// Only these functions; empty: every selected function.
+    pub functions: Vec<String>,
+}
+
+impl LoadRequest {
+    /// Whether any load setting was given (then load runs by default).
+    pub fn asked(&self) -> bool {
+        !self.concurrency.is_empty() || self.arrival.is_some()
+    }
+}

@@ -1,0 +1,175 @@
+//! `cargo lumos bench`: the flags, turned into a `lumos_bench::BenchRequest`;
+//! the engine's events shown as progress; the result printed as a table and
+//! written as JSON, CSV and HTML (lumos-report).
+
+mod outputs;
+mod progress;
+
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use lumos_bench::{BenchRequest, Event, LoadRequest};
+use lumos_build::cargo_args::absolute_path;
+use lumos_build::CargoArgs;
+use lumos_model::{Arrival, Mode, Runtime};
+use lumos_runtimes::bounds;
+
+/// A clap parser for a `usize` flag in `range` (lumos_runtimes::bounds).
+fn usize_in(range: RangeInclusive<u64>) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::<usize>::new().range(range)
+}
+
+/// A clap parser for a `u64` flag in `range` (lumos_runtimes::bounds).
+fn u64_in(range: RangeInclusive<u64>) -> clap::builder::RangedU64ValueParser<u64> {
+    clap::builder::RangedU64ValueParser::<u64>::new().range(range)
+}
+
+/// Options of `cargo lumos bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub cargo: CargoArgs,
+    /// Runtimes (comma-separate or repeat). Default: all; one that is not
+    /// available here is reported as unavailable.
+    #[arg(long = "runtime", value_name = "NAME", value_delimiter = ',')]
+    pub runtimes: Vec<Runtime>,
+    /// Payload groups: 1, 2, 3 (default: 1).
+    #[arg(long = "group", value_name = "N", value_delimiter = ',',
+          value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub groups: Vec<u8>,
+    /// Modes (default: cold,warm; `load` also when --concurrency or --load is given).
+    #[arg(long = "mode", value_name = "MODE", value_delimiter = ',')]
+    pub modes: Vec<Mode>,
+    /// Cold starts, and warm runs (each on a new instance), per cell, 1..=10000 (default: 3).
+    #[arg(long, value_name = "N", value_parser = usize_in(bounds::REPEAT))]
+    pub repeat: Option<usize>,
+    /// Warm: measured requests per run, 1..=1000000 (default: 50).
+    #[arg(long, value_name = "N", value_parser = usize_in(bounds::REQUESTS))]
+    pub requests: Option<usize>,
+    /// Warm: requests sent and discarded before measuring, 0..=1000000 (default: 5).
+    #[arg(long, value_name = "N", value_parser = usize_in(bounds::WARMUP))]
+    pub warmup: Option<usize>,
+    /// A small matrix that ends in a few minutes: group 1, 20 requests, 3
+    /// warm-ups, and a short load section (levels 1,10,50 for 3 s). Explicit
+    /// flags win; functions are chosen with -p as always.
+    #[arg(long)]
+    pub quick: bool,
+    /// Push to and pull from this registry (`HOST[:PORT]/NAMESPACE`) instead
+    /// of a throwaway local one.
+    #[arg(long, value_name = "HOST[:PORT]/NAMESPACE", value_parser = crate::commands::push::registry_arg)]
+    pub registry: Option<String>,
+    /// Plain HTTP (and unverified TLS) to a non-loopback registry.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Storage for data-intensive functions: `redis://HOST:PORT` (default:
+    /// the runner's memory).
+    #[arg(long, value_name = "URL")]
+    pub baas: Option<String>,
+    /// Base of native images (`scratch`, `debian-slim`, an image reference);
+    /// default: each function's `base`.
+    #[arg(long, value_name = "IMAGE")]
+    pub base: Option<String>,
+    /// Load: concurrency levels, each 1..=4096 (one instance and one client
+    /// thread each; default: 1,10,50,100,200).
+    #[arg(long, value_name = "N,N,…", value_delimiter = ',',
+          value_parser = usize_in(bounds::CONCURRENCY))]
+    pub concurrency: Vec<usize>,
+    /// Load: arrivals: closed (default), constant, poisson, bursty or bursty:N.
+    #[arg(long = "load", value_name = "ARRIVAL", value_parser = clap::value_parser!(Arrival))]
+    pub load: Option<Arrival>,
+    /// Load, open loop: mean arrival rate, requests per second, above 0 and
+    /// at most 1000000 (default 100).
+    #[arg(long, value_name = "RPS", value_parser = bounds::rate)]
+    pub rate: Option<f64>,
+    /// Load: seconds per level, above 0 and at most 86400 (closed: at most;
+    /// open: the schedule's length; default 10).
+    #[arg(long, value_name = "SECS", value_parser = bounds::seconds)]
+    pub load_duration: Option<f64>,
+    /// Load: requests per level, 1..=10000000 (default: closed 20 x
+    /// concurrency, at least 200; open rate x duration).
+    #[arg(long, value_name = "N", value_parser = u64_in(bounds::LEVEL_REQUESTS))]
+    pub load_requests: Option<u64>,
+    /// Load: only these functions (default: every selected function).
+    #[arg(long = "load-function", value_name = "NAME", value_delimiter = ',')]
+    pub load_functions: Vec<String>,
+    /// Memory limit per instance, MiB, 0..=1048576 (0: none).
+    #[arg(long, value_name = "MIB", default_value_t = 512,
+          value_parser = u64_in(bounds::MEMORY_MIB))]
+    pub memory_mib: u64,
+    /// Per-request time limit, ms, 1..=3600000.
+    #[arg(long, value_name = "MS", default_value_t = 60_000,
+          value_parser = u64_in(bounds::TIMEOUT_MS))]
+    pub timeout_ms: u64,
+    /// Use what `<target-dir>/lumos/build.json` lists; do not build.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Write the results as JSON.
+    #[arg(long, value_name = "FILE", value_parser = absolute_path())]
+    pub json: Option<PathBuf>,
+    /// Write the results as CSV.
+    #[arg(long, value_name = "FILE", value_parser = absolute_path())]
+    pub csv: Option<PathBuf>,
+    /// Write a self-contained HTML page with the paper's figures.
+    #[arg(long, value_name = "FILE.html", value_parser = absolute_path())]
+    pub report: Option<PathBuf>,
+}
+
+impl BenchArgs {
+    /// The engine's request.
+    fn request(&self) -> anyhow::Result<BenchRequest> {
+        let mut req = BenchRequest {
+            cargo: self.cargo.clone(),
+            runtimes: self.runtimes.clone(),
+            groups: self.groups.clone(),
+            modes: self.modes.clone(),
+            repeat: self.repeat,
+            requests: self.requests,
+            warmup: self.warmup,
+            quick: self.quick,
+            registry: self.registry.clone(),
+            insecure: self.insecure,
+            baas: self.baas.clone(),
+            base: self.base.clone(),
+            load: LoadRequest {
+                concurrency: self.concurrency.clone(),
+                arrival: self.load,
+                rate: self.rate,
+                duration: self.load_duration.map(Duration::from_secs_f64),
+                requests: self.load_requests,
+                functions: self.load_functions.clone(),
+            },
+            memory_mib: self.memory_mib,
+            timeout: Duration::from_millis(self.timeout_ms),
+            no_build: self.no_build,
+            runner_exe: None,
+        };
+        // What the flags say is checked before the workspace is read.
+        lumos_bench::plan::check(&req)?;
+        req.runner_exe = crate::runner_host::runner_exe()?;
+        Ok(req)
+    }
+}
+
+/// Runs `cargo lumos bench`.
+pub fn run(args: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let req = args.request()?;
+    let mut progress = progress::Progress::default();
+    let out = lumos_bench::run(&req, &mut |e: Event| progress.show(&e))?;
+    progress.finish();
+    print!("{}", lumos_report::table::render(&out));
+    outputs::write(args, &out)?;
+    if !lumos_bench::execute::measured_anything(&out) {
+        anyhow::bail!(
+            "the bench measured nothing: no request of its {} row(s) answered OK (see the table{})",
+            out.runs.len(),
+            if args.json.is_some() {
+                " and `error_samples` in --json"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

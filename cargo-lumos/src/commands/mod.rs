@@ -1,0 +1,6 @@
+//! One module per verb: its flags, the library call, and how its report is shown.
+
+pub mod bench;
+pub mod build;
+pub mod image;
+pub mod push;

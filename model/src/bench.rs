@@ -1,0 +1,85 @@
+//! What `cargo lumos bench --json` writes: `{"schema_version":1,"machine":…,
+//! "versions":…,"settings":…,"runs":[…]}`, one row per (function, runtime,
+//! group, mode), aggregated over `--repeat`.
+
+use std::collections::BTreeMap;
+
+use crate::{
+    ColdStart, ImageInfo, LatencyStats, LoadLevel, Machine, Mode, Phases, Runtime, Sandbox, Status,
+    Versions,
+};
+
+pub(crate) fn schema_version() -> u32 {
+    crate::SCHEMA_VERSION
+}
+
+/// The whole `--json` document.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BenchOutput {
+    #[serde(default = "schema_version")]
+    pub schema_version: u32,
+    pub machine: Machine,
+    pub versions: Versions,
+    /// What was asked for, for the record.
+    pub settings: Settings,
+    pub runs: Vec<RunRow>,
+}
+
+/// The settings of a bench run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Settings {
+    pub registry: String,
+    /// `memory` or the `--baas` URL.
+    pub store: String,
+    pub repeat: usize,
+    pub warmup: usize,
+    pub requests: usize,
+    /// `scratch`, `debian-slim`, … (the base of native images as packed).
+    pub native_base: String,
+    /// Each runtime asked for: None when available, else why not.
+    pub runtimes: BTreeMap<Runtime, Option<String>>,
+}
+
+/// One row of a bench: a cell of the matrix, over its repeats.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunRow {
+    pub function: String,
+    pub runtime: Runtime,
+    pub group: u8,
+    pub mode: Mode,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The native sandbox used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<Sandbox>,
+    pub image: ImageInfo,
+    /// Cold: means over the repeats.
+    pub cold_start_ms: Option<ColdStart>,
+    /// Warm: every measured request of every repeat; cold: the first
+    /// response of each repeat.
+    pub latency_ms: Option<LatencyStats>,
+    pub phases_ms: Option<Phases>,
+    /// CPU time of the instance(s), mean per repeat.
+    pub cpu_ms: Option<f64>,
+    /// Largest peak RSS over the repeats.
+    pub peak_rss_bytes: Option<u64>,
+    pub repeats: usize,
+    pub requests: u64,
+    /// Requests that answered OK.
+    #[serde(default)]
+    pub ok: u64,
+    /// Requests that did not answer OK, plus runs that failed outright.
+    pub errors: u64,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    pub error_samples: Vec<String>,
+    pub warnings: Vec<String>,
+    pub payload_bytes: u64,
+    pub store: String,
+    /// Per-request phases of the warm requests (for the CDFs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phase_samples: Vec<Phases>,
+    /// Load: one entry per concurrency level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<Vec<LoadLevel>>,
+}

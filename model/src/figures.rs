@@ -1,0 +1,98 @@
+//! The figures results are made of, in milliseconds unless named otherwise.
+
+use std::collections::BTreeMap;
+
+use crate::LoadMode;
+
+/// Latency statistics: n, mean, stddev, min, p50, p90, p99, max (ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LatencyStats {
+    pub n: u64,
+    pub mean: f64,
+    pub stddev: f64,
+    pub min: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Cold start by phase, taken on one monotonic clock with the phases back
+/// to back: `pull` (registry or layout to the cache), `unpack` (to a rootfs),
+/// `start` (until the instance process had exec'd), `ready` (until `HELLO` or
+/// the open port), `first_response` (the first request's round trip).
+/// When the image came from the local cache, `unpack` is 0 and `pull` is only
+/// the check of the tag's current digest with the registry (one HEAD; 0 for a
+/// local layout).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ColdStart {
+    pub pull: f64,
+    pub unpack: f64,
+    pub start: f64,
+    pub ready: f64,
+    pub first_response: f64,
+    /// Measured end to end.
+    pub total: f64,
+}
+
+/// The SDK's split of a request, measured inside the instance (ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Phases {
+    /// Storage calls through the host.
+    pub io: f64,
+    pub deserialize: f64,
+    pub compute: f64,
+    pub serialize: f64,
+    /// The function's own time (the SDK's `total_ns`).
+    #[serde(default)]
+    pub total: f64,
+}
+
+impl Phases {
+    /// The mean of each phase over `samples` (None when there are none).
+    pub fn mean(samples: &[Phases]) -> Option<Phases> {
+        if samples.is_empty() {
+            return None;
+        }
+        let n = samples.len() as f64;
+        let m = |f: fn(&Phases) -> f64| samples.iter().map(f).sum::<f64>() / n;
+        Some(Phases {
+            io: m(|p| p.io),
+            deserialize: m(|p| p.deserialize),
+            compute: m(|p| p.compute),
+            serialize: m(|p| p.serialize),
+            total: m(|p| p.total),
+        })
+    }
+}
+
+/// Round trip minus the function's own time (ms).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Overhead {
+    pub p50: f64,
+    pub mean: f64,
+}
+
+/// One concurrency level of a load run.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LoadLevel {
+    pub concurrency: usize,
+    pub mode: LoadMode,
+    pub rate_rps: Option<f64>,
+    /// Requests scheduled (open loop) or sent (closed loop).
+    pub sent: u64,
+    pub ok: u64,
+    /// Every request that did not answer OK, timeouts included.
+    pub errors: u64,
+    pub timeouts: u64,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    pub duration_s: f64,
+    /// OK answers per second of the level's wall time.
+    pub throughput_rps: f64,
+    /// Latency of OK answers (open loop: from the intended start).
+    pub latency_ms: LatencyStats,
+    /// Latency of every answered request, errors included.
+    pub latency_all_ms: LatencyStats,
+    pub instances_started: usize,
+    pub instances_replaced: u32,
+}

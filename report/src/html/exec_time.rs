@@ -1,0 +1,54 @@
+//! Execution time per payload group: warm p50 and cold start, per function.
+
+use std::collections::BTreeSet;
+
+use lumos_model::{BenchOutput, Mode};
+use maud::{html, Markup};
+
+use super::{figure, find, functions, runtimes};
+use crate::chart::{BarSeries, Bars, Cell};
+use crate::series::Series;
+use crate::shown::Figures;
+
+fn warm_p50(f: Figures) -> Option<f64> {
+    f.latency().map(|l| l.p50)
+}
+fn cold_total(f: Figures) -> Option<f64> {
+    f.cold().map(|c| c.total)
+}
+
+pub(super) fn section(out: &BenchOutput) -> Markup {
+    let rts = runtimes(out);
+    html! {
+        h2 { "Execution time per payload group" }
+        p.note {
+            "Warm: median host round trip of the measured requests on a ready instance. Cold: \
+             pull into an empty cache, unpack, start, ready, first response (mean of the \
+             repeats). Log scale."
+        }
+        @for func in functions(out) {
+            @let groups: BTreeSet<u8> = out.runs.iter().filter(|r| r.function == func).map(|r| r.group).collect();
+            h3 { (func) }
+            @for (mode, label, f) in [
+                (Mode::Warm, "warm p50 (ms)", warm_p50 as fn(Figures) -> Option<f64>),
+                (Mode::Cold, "cold start total (ms)", cold_total),
+            ] {
+                @let chart = Bars {
+                    title: format!("{func}: {label}"),
+                    categories: groups.iter().map(|g| format!("group {g}")).collect(),
+                    series: rts
+                        .iter()
+                        .map(|&rt| BarSeries {
+                            series: Series::Runtime(rt),
+                            cells: groups.iter().map(|&g| Cell::of(find(out, func, rt, g, mode), f)).collect(),
+                        })
+                        .filter(|s| s.cells.iter().any(|c| *c != Cell::Empty))
+                        .collect(),
+                    y_label: "ms".to_string(),
+                    log: true,
+                };
+                @if !chart.is_empty() { (figure(chart.svg())) }
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The run's set-up: machine, versions, storage, registry, repeats, and the
+//! runtimes that could not run here.
+
+use std::collections::BTreeMap;
+
+use lumos_model::BenchOutput;
+use maud::{html, Markup};
+
+use crate::format::fmt_bytes;
+
+pub(super) fn section(out: &BenchOutput) -> Markup {
+    let m = &out.machine;
+    let v = &out.versions;
+    let s = &out.settings;
+    let kv: BTreeMap<&str, String> = BTreeMap::from([
+        (
+            "CPU",
+            format!("{} ({} cores, {})", m.cpu_model, m.cores, m.arch),
+        ),
+        ("memory", fmt_bytes(m.memory_bytes)),
+        ("kernel", m.kernel.clone()),
+        (
+            "engines",
+            format!(
+                "wasmtime {}, wasmi {}, WasmEdge {}",
+                v.wasmtime,
+                v.wasmi,
+                v.wasmedge.as_deref().unwrap_or("not built in")
+            ),
+        ),
+        (
+            "containers",
+            format!(
+                "runc {}, crun {}",
+                v.runc.as_deref().unwrap_or("–"),
+                v.crun.as_deref().unwrap_or("–")
+            ),
+        ),
+        ("storage", s.store.clone()),
+        ("registry", s.registry.clone()),
+        ("native base", s.native_base.clone()),
+        (
+            "repeats",
+            format!(
+                "{} (warm: {} warm-up + {} measured requests per repeat)",
+                s.repeat, s.warmup, s.requests
+            ),
+        ),
+    ]);
+    html! {
+        table.setup {
+            @for (k, v) in &kv {
+                tr { th { (k) } td.text { (v) } }
+            }
+            @for (rt, why) in &s.runtimes {
+                @if let Some(w) = why {
+                    tr { th { (rt.as_str()) } td.text.bad { "unavailable: " (w) } }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The summary table printed at the end of a bench run, then one note per
+//! distinct reason a row has no figures, then one line per load level.
+
+use comfy_table::{CellAlignment, Table};
+use lumos_model::{BenchOutput, RunRow};
+
+use crate::compare::x_native;
+use crate::format::{first_line, fmt_bytes, fmt_ms, fmt_ratio};
+use crate::shown::{reason, Figures, Shown};
+
+const HEADER: [&str; 19] = [
+    "function", "runtime", "g", "mode", "image", "unpacked", "cold ms", "p50 ms", "mean ms", "sd",
+    "x native", "io", "deser", "compute", "ser", "cpu ms", "rss", "err", "status",
+];
+/// Text columns, left-aligned; the others are numbers, right-aligned.
+const LEFT: [usize; 4] = [0, 1, 3, 18];
+
+/// Header and dashes only; columns two spaces apart (comfy-table preset).
+const PRESET: &str = "     --            ";
+
+/// The table as text.
+pub fn render(out: &BenchOutput) -> String {
+    let rows = &out.runs;
+    let mut t = Table::new();
+    t.load_preset(PRESET).set_header(HEADER);
+    for r in rows {
+        t.add_row(cells(rows, r));
+    }
+    for (i, c) in t.column_iter_mut().enumerate() {
+        c.set_padding((0, if i + 1 == HEADER.len() { 0 } else { 1 }));
+        if !LEFT.contains(&i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut text: String = t.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    for n in notes(rows) {
+        text.push_str(&n);
+        text.push('\n');
+    }
+    for (runtime, why) in out
+        .settings
+        .runtimes
+        .iter()
+        .filter_map(|(r, w)| Some((r, w.as_deref()?)))
+    {
+        let why = why
+            .strip_prefix(&format!("{runtime} is not available: "))
+            .unwrap_or(why);
+        text.push_str(&format!("note: {runtime} is unavailable: {why}\n"));
+    }
+    let errors: u64 = rows.iter().map(|r| r.errors).sum();
+    if errors > 0 {
+        text.push_str(&format!(
+            "note: {errors} error(s) in {} row(s); see `errors` and `error_samples` in --json\n",
+            rows.iter().filter(|r| r.errors > 0).count()
+        ));
+    }
+    text.push_str(&load_lines(rows));
+    text
+}
+
+fn cells(rows: &[RunRow], r: &RunRow) -> Vec<String> {
+    let dash = || "-".to_string();
+    let f = Figures::of(r);
+    let lat = f.and_then(Figures::latency);
+    let ph = f.and_then(Figures::phases);
+    vec![
+        r.function.clone(),
+        r.runtime.to_string(),
+        r.group.to_string(),
+        r.mode.to_string(),
+        f.and_then(Figures::compressed).map_or_else(dash, fmt_bytes),
+        f.and_then(Figures::unpacked).map_or_else(dash, fmt_bytes),
+        f.and_then(Figures::cold)
+            .map_or_else(dash, |c| fmt_ms(c.total)),
+        lat.map_or_else(dash, |l| fmt_ms(l.p50)),
+        lat.map_or_else(dash, |l| fmt_ms(l.mean)),
+        lat.map_or_else(dash, |l| fmt_ms(l.stddev)),
+        x_native(rows, r).map_or_else(dash, fmt_ratio),
+        ph.map_or_else(dash, |p| fmt_ms(p.io)),
+        ph.map_or_else(dash, |p| fmt_ms(p.deserialize)),
+        ph.map_or_else(dash, |p| fmt_ms(p.compute)),
+        ph.map_or_else(dash, |p| fmt_ms(p.serialize)),
+        f.and_then(Figures::cpu_ms).map_or_else(dash, fmt_ms),
+        f.and_then(Figures::peak_rss).map_or_else(dash, fmt_bytes),
+        r.errors.to_string(),
+        Shown::status_word(r).to_string(),
+    ]
+}
+
+/// Why rows failed or were not run, once per distinct reason.
+fn notes(rows: &[RunRow]) -> Vec<String> {
+    let mut notes: Vec<String> = vec![];
+    for r in rows.iter().filter(|r| Shown::of(r) != Shown::Figures) {
+        let why = match reason(r) {
+            Some(e) => first_line(e, 200),
+            None if r.requests > 0 => format!("all {} requests failed", r.requests),
+            None => continue,
+        };
+        let n = format!(
+            "note: {} {} {} g{}: {}: {why}",
+            r.function,
+            r.runtime,
+            r.mode,
+            r.group,
+            Shown::status_word(r)
+        );
+        if !notes.contains(&n) {
+            notes.push(n);
+        }
+    }
+    notes
+}
+
+/// Load levels, one line each (a level without OK answers says so).
+fn load_lines(rows: &[RunRow]) -> String {
+    let mut out = String::new();
+    for r in rows.iter().filter(|r| r.load.is_some()) {
+        let Some(f) = Figures::of(r) else {
+            continue;
+        };
+        for lv in f.row().load.iter().flatten() {
+            let figures = if lv.ok > 0 {
+                format!(
+                    "{:>9.1} req/s  p50 {} ms  p99 {} ms",
+                    lv.throughput_rps,
+                    fmt_ms(lv.latency_ms.p50),
+                    fmt_ms(lv.latency_ms.p99)
+                )
+            } else {
+                format!("{:>9}", "failed")
+            };
+            out.push_str(&format!(
+                "load {} {} g{} c={:<4} {:<14} {figures}  ok {} errors {}\n",
+                r.function,
+                r.runtime,
+                r.group,
+                lv.concurrency,
+                lv.mode.as_str(),
+                lv.ok,
+                lv.errors
+            ));
+        }
+    }
+    out
+}

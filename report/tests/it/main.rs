@@ -1,0 +1,8 @@
+//! lumos-report's integration tests: snapshots of the table, the CSV and the
+//! report rendered from a fixed result, and the rendering rules checked on
+//! the parsed output.
+
+mod csv;
+mod fixture;
+mod html;
+mod table;

@@ -1,0 +1,67 @@
+use lumos_report::table;
+
+use crate::fixture;
+
+#[test]
+fn snapshot() {
+    insta::assert_snapshot!(table::render(&fixture::bench()));
+}
+
+/// The line of the table for one row.
+/// The cells of the table's line for one row (columns are two or more
+/// spaces apart; a cell such as `420 KiB` has one).
+fn line<'a>(text: &'a str, function: &str, runtime: &str, mode: &str) -> Vec<&'a str> {
+    text.lines()
+        .map(|l| {
+            l.split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .find(|w| w.len() > 3 && w[0] == function && w[1] == runtime && w[3] == mode)
+        .unwrap_or_else(|| panic!("no line for {function} {runtime} {mode} in\n{text}"))
+}
+
+#[test]
+fn rows_without_figures_show_status_and_error_count_only() {
+    let text = table::render(&fixture::bench());
+    for (rt, mode, status, errors) in [
+        ("wasmedge-interp", "warm", "failed", "1"),
+        // Status `errors`, but every request failed.
+        ("wasmedge-interp", "cold", "failed", "2"),
+        ("wasmedge-aot", "warm", "unavailable", "0"),
+    ] {
+        let w = line(&text, "fibonacci", rt, mode);
+        assert_eq!(w.len(), 19, "{w:?}");
+        assert!(w[4..17].iter().all(|c| *c == "-"), "{rt} {mode}: {w:?}");
+        assert_eq!((w[17], w[18]), (errors, status), "{w:?}");
+    }
+    assert!(text.contains(
+        "note: fibonacci wasmedge-interp warm g1: failed: request 1: timed out after 60000 ms"
+    ));
+    assert!(
+        text.contains("note: fibonacci wasmedge-interp cold g1: failed: wasm trap: unreachable")
+    );
+    let table: Vec<&str> = text.lines().filter(|l| !l.starts_with("note:")).collect();
+    assert!(
+        !table.iter().any(|l| l.contains("60000")),
+        "a timeout shown as a latency:\n{text}"
+    );
+}
+
+#[test]
+fn x_native_compares_like_with_like() {
+    let text = table::render(&fixture::bench());
+    // Same function, group and mode: 0.055 / 0.050.
+    assert_eq!(line(&text, "fibonacci", "wasmtime-aot", "warm")[10], "1.10");
+    // The row with some errors still has figures: 2.0 / 0.050.
+    assert_eq!(
+        line(&text, "fibonacci", "wasmi-interp", "warm")[10],
+        "40.00"
+    );
+    // A load level without OK answers has no latency.
+    assert!(
+        text.contains("c=10   closed            failed  ok 0 errors 40"),
+        "{text}"
+    );
+}

@@ -1,0 +1,35 @@
+//! Finding outside programs.
+
+use std::path::PathBuf;
+
+/// The directories searched after `$PATH`: Debian puts some daemons in sbin,
+/// which a non-login root shell may not have on its PATH.
+const EXTRA_DIRS: [&str; 3] = ["/usr/sbin", "/sbin", "/usr/bin"];
+
+/// Finds `name` on `$PATH` or in the sbin directories.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(EXTRA_DIRS.iter().map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Finds `name`, or says which command installs it.
+pub fn require_program(name: &str) -> crate::Result<PathBuf> {
+    find_program(name).ok_or_else(|| crate::Error::Missing {
+        program: name.to_string(),
+        install: install_hint(name),
+    })
+}
+
+/// The one command that installs a program Lumos uses.
+pub fn install_hint(name: &str) -> &'static str {
+    match name {
+        "docker-registry" => "apt-get install docker-registry, or run scripts/setup",
+        "redis-server" => "apt-get install redis-server, or run scripts/setup",
+        "htpasswd" => "apt-get install apache2-utils, or run scripts/setup",
+        "openssl" => "apt-get install openssl, or run scripts/setup",
+        _ => "run scripts/setup",
+    }
+}

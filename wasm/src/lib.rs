@@ -1,0 +1,35 @@
+//! What Lumos knows about wasm binaries, in one place:
+//!
+//! - [`kind`]: what a file is from its first bytes (core module, component,
+//!   wasmtime's precompiled ELF, a native executable);
+//! - [`wasmedge_section`]: the `wasmedge` AoT section of a universal module
+//!   (format version, OS, CPU);
+//! - [`wasmtime`] (feature `wasmtime`): the one engine configuration used both
+//!   to precompile `.cwasm` files and to load them, and the precompiler.
+
+pub mod kind;
+pub mod wasmedge_section;
+#[cfg(feature = "wasmtime")]
+pub mod wasmtime;
+
+pub use kind::BinaryKind;
+pub use wasmedge_section::AotSection;
+
+/// What can go wrong reading a wasm binary or compiling it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not a valid wasm binary")]
+    Parse(#[from] wasmparser::BinaryReaderError),
+    #[error("wasmedge section: {0}")]
+    Section(String),
+    #[cfg(feature = "wasmtime")]
+    #[error("{what}")]
+    Wasmtime {
+        what: String,
+        #[source]
+        source: ::wasmtime::Error,
+    },
+}
+
+/// Result with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,105 @@
+//! wasmtime as Lumos uses it: one [`config`] for precompiling `.cwasm` files
+//! and for loading them (a `.cwasm` loads only into an engine whose settings
+//! match the ones it was compiled with), and the precompiler.
+
+use lumos_model::Arch;
+pub use wasmtime::{Config, Engine, OptLevel, Precompiled};
+
+use crate::BinaryKind;
+
+/// The wasmtime version linked in (the `.cwasm` format is tied to it).
+pub const VERSION: &str = "48.0.8";
+
+/// `wasmtime-<version>`, as recorded in build.json and image annotations.
+pub fn engine_id() -> String {
+    format!("wasmtime-{VERSION}")
+}
+
+/// The target triple wasmtime compiles for on `arch`.
+pub fn triple(arch: Arch) -> &'static str {
+    arch.wasmtime_triple()
+}
+
+/// Cranelift's optimisation level for an AoT level (`0`, `1`, `2`, `3`, `s`, `z`).
+pub fn opt_level(level: &str) -> OptLevel {
+    match level {
+        "0" => OptLevel::None,
+        "s" | "z" => OptLevel::SpeedAndSize,
+        _ => OptLevel::Speed,
+    }
+}
+
+/// The engine configuration: for `target` (None: this CPU) at `opt`.
+/// Loading uses the same function with `target: None`, so settings that
+/// must match between compile and load are set in one place.
+pub fn config(target: Option<Arch>, opt: OptLevel) -> crate::Result<Config> {
+    let mut c = Config::new();
+    if let Some(arch) = target {
+        c.target(triple(arch)).map_err(|e| crate::Error::Wasmtime {
+            what: format!("wasmtime cannot target {}", triple(arch)),
+            source: e,
+        })?;
+    }
+    c.cranelift_opt_level(opt);
+    Ok(c)
+}
+
+/// An engine with [`config`].
+pub fn engine(target: Option<Arch>, opt: OptLevel) -> crate::Result<Engine> {
+    Engine::new(&config(target, opt)?).map_err(|e| crate::Error::Wasmtime {
+        what: "wasmtime engine".into(),
+        source: e,
+    })
+}
+
+/// Precompiles a core module or a component (told apart by its header) to a
+/// `.cwasm` for `target` (None: this CPU).
+pub fn precompile(wasm: &[u8], target: Option<Arch>, opt: OptLevel) -> crate::Result<Vec<u8>> {
+    let e = engine(target, opt)?;
+    let component = BinaryKind::of_bytes(wasm) == BinaryKind::Component;
+    if component {
+        e.precompile_component(wasm)
+    } else {
+        e.precompile_module(wasm)
+    }
+    .map_err(|e| crate::Error::Wasmtime {
+        what: format!(
+            "wasmtime could not compile the {} for {}",
+            if component { "component" } else { "module" },
+            target.map_or("this CPU", |a| a.as_str())
+        ),
+        source: e,
+    })
+}
+
+/// What a wasmtime `.cwasm` was precompiled from (a module or a component),
+/// read from the ELF flags wasmtime writes; None: the file is no wasmtime
+/// artifact (another ELF file, wasm, anything else).
+pub fn precompiled_kind(path: &std::path::Path) -> crate::Result<Option<Precompiled>> {
+    Engine::detect_precompiled_file(path).map_err(|e| crate::Error::Wasmtime {
+        what: format!("{}: reading it as a wasmtime .cwasm", path.display()),
+        source: e,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precompiled_component_and_module_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("m.cwasm");
+        let c = dir.path().join("c.cwasm");
+        let w = dir.path().join("c.wasm");
+        // The smallest module and component.
+        let module = b"\0asm\x01\0\0\0";
+        let component = b"\0asm\x0d\0\x01\0";
+        std::fs::write(&m, precompile(module, None, OptLevel::Speed).unwrap()).unwrap();
+        std::fs::write(&c, precompile(component, None, OptLevel::Speed).unwrap()).unwrap();
+        std::fs::write(&w, component).unwrap();
+        assert_eq!(precompiled_kind(&m).unwrap(), Some(Precompiled::Module));
+        assert_eq!(precompiled_kind(&c).unwrap(), Some(Precompiled::Component));
+        assert_eq!(precompiled_kind(&w).unwrap(), None);
+    }
+}
