@@ -115,8 +115,8 @@ fn cold_and_warm_on_wasmtime_jit_and_aot() {
 fn body_status_and_known_delay_through_a_slot() {
     let runner = Runner::new(opts()).unwrap();
     for rt in WASMTIME {
-        let p = runner.prepare(&image_for(rt)).unwrap();
-        let mut slot = Slot::new(runner.launcher(&p, rt).unwrap());
+        let p = prepare(&runner, &image_for(rt), rt);
+        let mut slot = Slot::new(runner.launcher(&p, rt, &[]).unwrap());
         // Body in, the same body out; a large one crosses several reads and writes.
         let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
         assert_eq!(ok_body(&slot.call(&big).result), big, "{rt}");
@@ -306,13 +306,21 @@ fn from_an_oci_layout_in_both_image_forms() {
 #[test]
 fn wasmi_and_wasmedge_are_refused_in_one_line() {
     let runner = Runner::new(opts()).unwrap();
-    let p = runner.prepare(&image_for(Runtime::WasmtimeJit)).unwrap();
+    let p = prepare(
+        &runner,
+        &image_for(Runtime::WasmtimeJit),
+        Runtime::WasmtimeJit,
+    );
     for rt in [
         Runtime::WasmiInterp,
         Runtime::WasmedgeInterp,
         Runtime::WasmedgeAot,
     ] {
-        let e = runner.launcher(&p, rt).err().expect("refused").to_string();
+        let e = runner
+            .launcher(&p, rt, &[])
+            .err()
+            .expect("refused")
+            .to_string();
         assert!(e.contains("component model"), "{rt}: {e}");
         assert!(e.contains("wasmtime-jit or wasmtime-aot"), "{rt}: {e}");
         assert!(!e.contains('\n'), "{rt}: {e}");
@@ -454,9 +462,9 @@ fn the_sdk_builds_fibonacci_as_a_served_component() {
     let (wasm, cwasm) = fibonacci_component();
     let runner = Runner::new(opts()).unwrap();
     for (img, rt) in [(wasm, Runtime::WasmtimeJit), (cwasm, Runtime::WasmtimeAot)] {
-        let p = runner.prepare(&file_ref(img)).unwrap();
+        let p = prepare(&runner, &file_ref(img), rt);
         assert_eq!(p.artifact.protocol, Protocol::WasiHttp, "{rt}");
-        let mut slot = Slot::new(runner.launcher(&p, rt).unwrap());
+        let mut slot = Slot::new(runner.launcher(&p, rt, &[]).unwrap());
         let o = slot.call(br#"{"n": 100}"#);
         let v: serde_json::Value = serde_json::from_slice(&ok_body(&o.result)).unwrap();
         assert_eq!(v["digits"], 21, "{rt}: {v}");
@@ -669,4 +677,19 @@ fn figures() {
             m(3)
         );
     }
+}
+
+/// Pulls and unpacks `image` (runtime only recorded in the job).
+fn prepare(runner: &Runner, image: &str, runtime: Runtime) -> lumos_runtimes::run::Prepared {
+    runner
+        .prepare(&lumos_runtimes::Job {
+            image,
+            runtime,
+            payload: b"",
+            args: &[],
+            protocol: None,
+            cache: None,
+            group: None,
+        })
+        .unwrap()
 }
