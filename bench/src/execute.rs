@@ -72,7 +72,8 @@ pub fn execute(
     opts.limits.request_timeout = req.timeout;
     let runner = Runner::new(opts)?;
     let store = runner.store().describe();
-    // Warm and load runs share one image cache (their pulls are not measured).
+    // Warm, load and cold-cached runs share one image cache (their pulls are
+    // not measured).
     let warm_cache = tempfile::Builder::new()
         .prefix("lumos-bench-cache-")
         .tempdir()
@@ -141,7 +142,9 @@ pub fn execute(
         };
         let mut tick = || on(Event::Step { n: 1 });
         let row = match cell.mode {
-            Mode::Cold => crate::fold::cold(&runner, &job, plan.repeat, &mut tick, row),
+            m @ (Mode::ColdCached | Mode::Cold | Mode::ColdNode) => {
+                crate::fold::cold(&runner, &job, m, plan.repeat, &mut tick, row)
+            }
             Mode::Warm => crate::fold::warm(&runner, &job, plan.repeat, &mut tick, row),
             Mode::Load => {
                 let row = crate::fold::load(&runner, &job, &plan.load, row);

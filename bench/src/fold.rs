@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use lumos_model::{ColdStart, ImageInfo, Phases, RunResult, RunRow, Status};
+use lumos_model::{ColdStart, ImageInfo, Mode, Phases, RunResult, RunRow, Status};
 use lumos_runtimes::measure::latency::Recorder;
 use lumos_runtimes::{Job, LoadSpec, Runner};
 
@@ -76,26 +76,34 @@ fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
-/// `repeat` cold starts, each into a new empty image cache.
+/// `repeat` cold starts of the kind `mode`: `cold` and `cold-node` each into
+/// a new empty image cache, `cold-cached` from the job's cache (the image
+/// pulled there once, untimed).
 pub fn cold(
     runner: &Runner,
     job: &Job,
+    mode: Mode,
     repeat: usize,
     mut tick: impl FnMut(),
     mut r: RunRow,
 ) -> RunRow {
-    let job = Job {
-        cache: None,
-        ..*job
+    let job = if mode == Mode::ColdCached {
+        *job
+    } else {
+        Job {
+            cache: None,
+            ..*job
+        }
     };
     let mut first = Recorder::new(true);
     let mut cold: Vec<ColdStart> = vec![];
     let mut phases = vec![];
     let mut cpu = vec![];
     for _ in 0..repeat {
-        match runner.cold(&job) {
+        match runner.cold_as(&job, mode) {
             Ok(rr) => {
                 absorb(&mut r, &rr);
+                r.cold_evidence.extend(rr.cold_evidence.clone());
                 if let Some(c) = rr.cold_start_ms {
                     first.record(Duration::from_secs_f64(c.first_response / 1e3));
                     cold.push(c);
@@ -111,9 +119,14 @@ pub fn cold(
     if !cold.is_empty() {
         let n = cold.len() as f64;
         let m = |f: fn(&ColdStart) -> f64| cold.iter().map(f).sum::<f64>() / n;
+        // A phase some repeat had (a cold-cached row has none).
+        let some = |f: fn(&ColdStart) -> Option<f64>| {
+            let v: Vec<f64> = cold.iter().filter_map(f).collect();
+            mean(&v)
+        };
         r.cold_start_ms = Some(ColdStart {
-            pull: m(|c| c.pull),
-            unpack: m(|c| c.unpack),
+            pull: some(|c| c.pull),
+            unpack: some(|c| c.unpack),
             start: m(|c| c.start),
             ready: m(|c| c.ready),
             first_response: m(|c| c.first_response),

@@ -69,7 +69,9 @@ impl Settings {
         }
         groups.sort_unstable();
         let mut modes = if req.modes.is_empty() {
-            let mut m = vec![Mode::Cold, Mode::Warm];
+            // The node that holds the image (the paper's setting) and the
+            // first pull; `cold-node` (root only) only when asked for.
+            let mut m = vec![Mode::ColdCached, Mode::Cold, Mode::Warm];
             if req.load.asked() || quick {
                 m.push(Mode::Load);
             }
@@ -78,6 +80,11 @@ impl Settings {
             dedup(req.modes.clone())
         };
         modes.sort_unstable();
+        if modes.contains(&Mode::ColdNode) {
+            if let Some(why) = lumos_runtimes::node::cold_node_refusal() {
+                bail!("{why}");
+            }
+        }
         let arrival = req.load.arrival.unwrap_or(Arrival::Closed);
         let concurrency = if !req.load.concurrency.is_empty() {
             req.load.concurrency.clone()
@@ -203,4 +210,34 @@ fn dedup<T: PartialEq>(items: Vec<T>) -> Vec<T> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_and_the_default_run_cold_cached_and_cold() {
+        for quick in [false, true] {
+            let req = BenchRequest {
+                quick,
+                ..Default::default()
+            };
+            let s = Settings::resolve(&req).unwrap();
+            assert!(
+                s.modes
+                    .starts_with(&[Mode::ColdCached, Mode::Cold, Mode::Warm]),
+                "quick {quick}: {:?}",
+                s.modes
+            );
+            assert!(!s.modes.contains(&Mode::ColdNode));
+        }
+        // Any combination, in the order they run.
+        let req = BenchRequest {
+            modes: vec![Mode::Warm, Mode::Cold, Mode::ColdCached, Mode::Cold],
+            ..Default::default()
+        };
+        let s = Settings::resolve(&req).unwrap();
+        assert_eq!(s.modes, [Mode::ColdCached, Mode::Cold, Mode::Warm]);
+    }
 }

@@ -16,7 +16,8 @@ pub struct BenchRequest {
     pub runtimes: Vec<Runtime>,
     /// Payload groups (1, 2, 3); empty: group 1.
     pub groups: Vec<u8>,
-    /// Modes; empty: cold and warm (and load when a load setting is given).
+    /// Modes; empty: cold-cached, cold and warm (and load when a load
+    /// setting is given). `cold-node` needs root.
     pub modes: Vec<Mode>,
     /// Cold starts, and warm runs (each on a new instance), per cell.
     pub repeat: Option<usize>,

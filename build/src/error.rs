@@ -24,6 +24,14 @@ pub enum Error {
     Name(#[from] lumos_model::UnknownName),
     #[error(transparent)]
     Wasm(#[from] lumos_wasm::Error),
+    #[error(transparent)]
+    NotServable(#[from] crate::deploy::NotServable),
+    #[error(transparent)]
+    KubeName(#[from] crate::deploy::InvalidName),
+    #[error(transparent)]
+    Quantity(#[from] crate::deploy::InvalidQuantity),
+    #[error("invalid YAML")]
+    Yaml(#[from] serde_norway::Error),
     /// What was being done when `source` happened.
     #[error("{context}")]
     Context {

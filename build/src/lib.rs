@@ -6,7 +6,8 @@
 //! - [`compile`]: every selected function into every selected variant (cargo,
 //!   wasm-opt, AoT), content-addressed, described in `build.json` ([`manifest`]);
 //! - [`images`]: the built artifacts packed into an OCI image layout;
-//! - [`push`]: the layout's images pushed to a registry.
+//! - [`push`]: the layout's images pushed to a registry;
+//! - [`deploy`]: Knative Services for the pushed images.
 //!
 //! Each step returns a report (values, never printed); the `cargo-lumos`
 //! binary and the bench engine decide what to show.
@@ -14,6 +15,7 @@
 pub mod cargo_args;
 pub mod compile;
 pub mod config;
+pub mod deploy;
 mod error;
 pub mod images;
 pub mod manifest;

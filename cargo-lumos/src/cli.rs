@@ -31,6 +31,9 @@ pub enum Command {
     /// functions x runtimes x payload groups x modes; print a table and write
     /// --json, --csv and an HTML --report.
     Bench(Box<crate::commands::bench::BenchArgs>),
+    /// Write Knative Services (YAML) for the pushed images: one per
+    /// function and variant, by digest.
+    Deploy(Box<crate::commands::deploy::DeployCmd>),
 }
 
 /// How per-item lines are printed on stdout.

@@ -39,6 +39,7 @@ fn main() -> ExitCode {
         Command::Image(cmd) => commands::image::run(*cmd),
         Command::Push(cmd) => commands::push::run(*cmd),
         Command::Bench(args) => commands::bench::run(&args),
+        Command::Deploy(cmd) => commands::deploy::run(*cmd),
     };
     match result {
         Ok(code) => code,

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    ColdStart, ImageInfo, LatencyStats, LoadLevel, Machine, Mode, Phases, Runtime, Sandbox, Status,
-    Versions,
+    ColdEvidence, ColdStart, ImageInfo, LatencyStats, LoadLevel, Machine, Mode, Phases, Runtime,
+    Sandbox, Status, Versions,
 };
 
 pub(crate) fn schema_version() -> u32 {
@@ -56,6 +56,9 @@ pub struct RunRow {
     pub image: ImageInfo,
     /// Cold: means over the repeats.
     pub cold_start_ms: Option<ColdStart>,
+    /// Cold kinds: the evidence of each repeat, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cold_evidence: Vec<ColdEvidence>,
     /// Warm: every measured request of every repeat; cold: the first
     /// response of each repeat.
     pub latency_ms: Option<LatencyStats>,

@@ -21,18 +21,58 @@ pub struct LatencyStats {
 /// to back: `pull` (registry or layout to the cache), `unpack` (to a rootfs),
 /// `start` (until the instance process had exec'd), `ready` (until `HELLO` or
 /// the open port), `first_response` (the first request's round trip).
-/// When the image came from the local cache, `unpack` is 0 and `pull` is only
-/// the check of the tag's current digest with the registry (one HEAD; 0 for a
-/// local layout).
+/// `cold` from a kept cache that holds the image: `unpack` is 0 and `pull` is
+/// only the check of the tag's current digest with the registry (one HEAD; 0
+/// for a local layout). `cold-cached`: `pull` and `unpack` are absent (null):
+/// the image was pulled before, untimed, and the registry is not asked.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ColdStart {
-    pub pull: f64,
-    pub unpack: f64,
+    /// None: no pull phase (`cold-cached`).
+    #[serde(default)]
+    pub pull: Option<f64>,
+    /// None: no unpack phase (`cold-cached`).
+    #[serde(default)]
+    pub unpack: Option<f64>,
     pub start: f64,
     pub ready: f64,
     pub first_response: f64,
     /// Measured end to end.
     pub total: f64,
+}
+
+/// What a cold start found on the node before its instance started: the
+/// evidence that says which kind of cold it was.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ColdEvidence {
+    /// The instance started for this run (a new id each run).
+    pub instance: Option<String>,
+    /// The image was not in the local image cache when the timed run began.
+    pub image_cache_was_empty: bool,
+    /// Bytes pulled (or copied from a local layout) during the timed run;
+    /// 0 when the image came from the cache.
+    pub pulled_bytes: u64,
+    /// The page cache was dropped (`sync`, `echo 3 > /proc/sys/vm/drop_caches`)
+    /// before the timed run.
+    pub page_cache_dropped: bool,
+    /// Pages of the program the instance starts (the wasm shim, or runc/crun/
+    /// unshare for native) resident in memory just before it started; None
+    /// when the instance is the image's own executable (sandbox `process`).
+    pub runtime_binary: Option<Residency>,
+    /// Pages of the image's unpacked regular files resident just before the start.
+    pub image_files: Residency,
+}
+
+/// How much of some files is in the page cache (`mincore(2)`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Residency {
+    /// The file, when one file is meant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<std::path::PathBuf>,
+    pub files: u64,
+    /// Pages the files span.
+    pub pages: u64,
+    /// Of which resident in memory.
+    pub resident_pages: u64,
 }
 
 /// The SDK's split of a request, measured inside the instance (ms).

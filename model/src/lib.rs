@@ -32,7 +32,7 @@ pub use arch::Arch;
 pub use arrival::{Arrival, LoadMode};
 pub use bench::{BenchOutput, RunRow, Settings};
 pub use build_manifest::{BuildArtifact, BuildManifest, FunctionArtifacts};
-pub use figures::{ColdStart, LatencyStats, LoadLevel, Overhead, Phases};
+pub use figures::{ColdEvidence, ColdStart, LatencyStats, LoadLevel, Overhead, Phases, Residency};
 pub use limits::Limits;
 pub use machine::{Machine, Versions};
 pub use mode::Mode;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::{
-    ColdStart, LatencyStats, Limits, LoadLevel, Machine, Mode, Overhead, Phases, Protocol, Runtime,
-    Sandbox, Versions,
+    ColdEvidence, ColdStart, LatencyStats, Limits, LoadLevel, Machine, Mode, Overhead, Phases,
+    Protocol, Runtime, Sandbox, Versions,
 };
 
 /// The image as pulled, for the record.
@@ -80,6 +80,9 @@ pub struct RunResult {
     pub protocol: Protocol,
     pub image: ImageInfo,
     pub cold_start_ms: Option<ColdStart>,
+    /// Cold kinds: what the node held before the instance started.
+    #[serde(default)]
+    pub cold_evidence: Option<ColdEvidence>,
     /// Host round trip per request.
     pub latency_ms: Option<LatencyStats>,
     /// The SDK's own split of a request (means).

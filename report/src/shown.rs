@@ -114,10 +114,10 @@ impl<'a> Figures<'a> {
         self.0.load.iter().flatten().filter(|l| l.ok > 0)
     }
 
-    /// The headline number: cold start total for cold rows, p50 otherwise.
+    /// The headline number: cold start total for cold rows (every cold kind), p50 otherwise.
     pub fn headline_ms(self) -> Option<f64> {
         match self.0.mode {
-            lumos_model::Mode::Cold => self.cold().map(|c| c.total),
+            m if m.is_cold() => self.cold().map(|c| c.total),
             _ => self.latency().map(|l| l.p50),
         }
     }

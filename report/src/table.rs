@@ -33,6 +33,17 @@ pub fn render(out: &BenchOutput) -> String {
         }
     }
     let mut text: String = t.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    // Each cold kind is its own row; say once what each one shown means.
+    for m in lumos_model::Mode::COLD {
+        if rows.iter().any(|r| r.mode == *m) {
+            let paper = if *m == lumos_model::Mode::ColdCached {
+                " (the paper's setting)"
+            } else {
+                ""
+            };
+            text.push_str(&format!("{m}: {}{paper}\n", m.describe()));
+        }
+    }
     for n in notes(rows) {
         text.push_str(&n);
         text.push('\n');

@@ -169,6 +169,17 @@ fn from_stamp(
     ))
 }
 
+/// An image already unpacked in `cache` under its manifest digest, loaded
+/// with no registry or layout contact (what a node does for a tag it holds
+/// under `imagePullPolicy: IfNotPresent`); None when the cache lacks it.
+pub fn load_cached(
+    cache: &Path,
+    manifest_digest: &str,
+    protocol: Option<Protocol>,
+) -> Option<crate::Result<Artifact>> {
+    from_stamp(cache, manifest_digest, protocol)
+}
+
 pub fn fetch(
     r: &ImageRef,
     cache: &Path,

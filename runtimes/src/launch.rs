@@ -134,6 +134,20 @@ impl Launcher {
         }
     }
 
+    /// The program an instance start executes, whose pages a cold start
+    /// needs: the wasm shim (the runner executable) or the native sandbox's
+    /// runtime (runc, crun, unshare); None for sandbox `process`, whose
+    /// program is the image's own executable (counted with the image's files).
+    pub fn runtime_binary(&self) -> Option<PathBuf> {
+        match self.sandbox {
+            None => Some(self.runner_exe.clone()),
+            Some(Sandbox::Runc) => crate::node::which("runc"),
+            Some(Sandbox::Crun) => crate::node::which("crun"),
+            Some(Sandbox::Chroot) => crate::node::which("unshare"),
+            Some(Sandbox::Process) => None,
+        }
+    }
+
     fn spec(&self, id: &str, port: Option<u16>) -> crate::Result<Spec> {
         let a = &self.artifact;
         // The image's argv, then the job's arguments.

@@ -20,6 +20,7 @@
 //! - [`confine`]: the rule for paths from image metadata (resolved inside the rootfs).
 //! - [`launch`]: starting instances, a slot that replaces failed ones.
 //! - [`measure`]: latency statistics and load generation; [`machine`]: the record.
+//! - [`node`]: root, the page cache and page residency (`mincore`) around a cold start.
 //! - [`bounds`]: the range of every number a user gives the runner or bench.
 
 pub mod artifact;
@@ -37,6 +38,7 @@ pub mod instance;
 pub mod launch;
 pub mod machine;
 pub mod measure;
+pub mod node;
 pub mod run;
 pub mod runtime;
 pub mod store;

@@ -179,6 +179,10 @@ pub struct Prepared {
     pub pull: Option<Duration>,
     pub unpack: Option<Duration>,
     pub cache: CacheInfo,
+    /// Bytes pulled (or copied from a layout) into the cache by this prepare.
+    pub pulled_bytes: u64,
+    /// The image cache the image is in (kept or throwaway).
+    pub cache_root: PathBuf,
     // Keeps a throwaway cache alive while instances use its rootfs; the
     // guard removes it if the runner dies first.
     _tmp: Option<GuardedDir>,
@@ -222,7 +226,16 @@ impl Runner {
         };
         std::fs::create_dir_all(&dir).map_err(|e| crate::Error::io("create cache", &dir, e))?;
         let f = fetch::fetch(&r, &dir, &self.opts, job.protocol)?;
+        // A pull into a cache without the image transfers every blob; from the
+        // cache, or a bare file, nothing.
+        let pulled_bytes = if f.was_empty && f.pull.is_some() {
+            f.artifact.image.compressed_bytes
+        } else {
+            0
+        };
         Ok(Prepared {
+            pulled_bytes,
+            cache_root: dir.clone(),
             artifact: Arc::new(f.artifact),
             pull: f.pull,
             unpack: f.unpack,
@@ -297,44 +310,112 @@ impl Runner {
     }
 
     /// Cold: pull (into an empty cache unless the job keeps one), unpack,
-    /// start a new instance, wait until ready, send one request.
+    /// start a new instance, wait until ready, send one request
+    /// ([`Runner::cold_as`] with [`Mode::Cold`]).
     pub fn cold(&self, job: &Job) -> crate::Result<RunResult> {
+        self.cold_as(job, Mode::Cold)
+    }
+
+    /// One cold start of the kind `mode` (README "Cold starts"):
+    /// - `cold`: as [`Runner::cold`];
+    /// - `cold-cached`: the image is pulled and unpacked first, untimed (into
+    ///   the job's cache, or a new one), then a brand-new instance is started
+    ///   from the cache and timed, with no registry contact: no pull or unpack
+    ///   phase, nothing pulled;
+    /// - `cold-node`: `sync` and the page cache dropped, then as `cold` from a
+    ///   new empty cache (whatever the job's cache); root only.
+    ///
+    /// Each records [`lumos_model::ColdEvidence`]: the residency of the
+    /// runtime's program and of the image's files is probed after the image
+    /// is ready and before the instance starts, and the probe's own time is
+    /// left out of `start` and `total`.
+    pub fn cold_as(&self, job: &Job, mode: Mode) -> crate::Result<RunResult> {
         let (runtime, payload) = (job.runtime, job.payload);
+        if !mode.is_cold() {
+            return Err(crate::Error::Usage(format!(
+                "mode {mode} is not a cold start (cold-cached, cold, cold-node)"
+            )));
+        }
         crate::runtime::require(runtime)?;
+        let (job, before) = match mode {
+            Mode::ColdCached => {
+                // Untimed: the node already holds the image.
+                let before = self.prepare(job)?;
+                (*job, Some(before))
+            }
+            Mode::ColdNode => {
+                crate::node::drop_page_cache()?;
+                (
+                    Job {
+                        cache: None,
+                        ..*job
+                    },
+                    None,
+                )
+            }
+            _ => (*job, None),
+        };
+        let job = &job;
         // One clock, phase boundaries back to back: the phases partition the total.
         let t0 = Instant::now();
-        let p = self.prepare(job)?;
-        let prepared_at = Instant::now();
-        let (pull, unpack, boundary) = if p.cache.was_empty {
-            let pull = p.pull.unwrap_or_default();
-            (pull, (prepared_at - t0).saturating_sub(pull), prepared_at)
-        } else {
-            // From the local cache: nothing unpacked; `pull` is the registry's
-            // answer for the tag's current digest (0 for a layout or a digest
-            // reference); the local lookup counts as start.
-            let check = p.pull.unwrap_or_default();
-            (check, Duration::ZERO, t0 + check)
+        let (p, pull, unpack, boundary) = match before {
+            Some(before) => {
+                // The node's own lookup of the image it holds counts as start.
+                let p = self.reopen_cached(before, job.protocol)?;
+                (p, None, None, t0)
+            }
+            None => {
+                let p = self.prepare(job)?;
+                let prepared_at = Instant::now();
+                if p.cache.was_empty {
+                    let pull = p.pull.unwrap_or_default();
+                    let unpack = (prepared_at - t0).saturating_sub(pull);
+                    (p, Some(pull), Some(unpack), prepared_at)
+                } else {
+                    // From the local cache: nothing unpacked; `pull` is the registry's
+                    // answer for the tag's current digest (0 for a layout or a digest
+                    // reference); the local lookup counts as start.
+                    let check = p.pull.unwrap_or_default();
+                    (p, Some(check), Some(Duration::ZERO), t0 + check)
+                }
+            }
         };
         let l = self.launcher(&p, runtime, job.args)?;
-        let mut r = self.base(&p, &l, Mode::Cold, job);
+        let mut r = self.base(&p, &l, mode, job);
+        // Evidence, untimed: what of the runtime and the image is in memory now.
+        let probe_at = Instant::now();
+        let mut evidence = lumos_model::ColdEvidence {
+            instance: None,
+            image_cache_was_empty: p.cache.was_empty,
+            pulled_bytes: p.pulled_bytes,
+            page_cache_dropped: mode == Mode::ColdNode,
+            runtime_binary: l
+                .runtime_binary()
+                .and_then(|b| crate::node::file_residency(&b).ok()),
+            image_files: crate::node::tree_residency(&p.artifact.rootfs),
+        };
+        let probed = probe_at.elapsed();
         let mut slot = Slot::new(l.clone());
         let (spawned_at, ready_at) = if p.artifact.protocol == Protocol::Stdio {
             // One instance per request: start, ready and response are one step.
-            (boundary, boundary)
+            (Instant::now(), Instant::now())
         } else {
+            let now = Instant::now();
             slot.ensure()
                 .map_err(crate::Error::Start)?
-                .unwrap_or((boundary, boundary))
+                .unwrap_or((now, now))
         };
         let o = slot.call(payload);
         let done = Instant::now();
         r.cold_start_ms = Some(ColdStart {
-            pull: ms(pull),
-            unpack: ms(unpack),
-            start: ms(spawned_at.saturating_duration_since(boundary)),
+            pull: pull.map(ms),
+            unpack: unpack.map(ms),
+            start: ms(spawned_at
+                .saturating_duration_since(boundary)
+                .saturating_sub(probed)),
             ready: ms(ready_at.saturating_duration_since(spawned_at)),
             first_response: ms(done.saturating_duration_since(ready_at)),
-            total: ms(done - t0),
+            total: ms((done - t0).saturating_sub(probed)),
         });
         r.requests = 1;
         if let Some(w) = shim_start_warning(runtime) {
@@ -351,7 +432,37 @@ impl Runner {
         r.peak_rss_bytes = u.map(|u| u.peak_rss_bytes);
         r.instances = slot.instances.clone();
         r.instances_replaced = slot.replaced;
+        evidence.instance = r.instances.first().cloned();
+        r.cold_evidence = Some(evidence);
         Ok(r)
+    }
+
+    /// The image `before` prepared, looked up again in its cache with no
+    /// registry or layout contact (a bare file has nothing to look up).
+    fn reopen_cached(
+        &self,
+        before: Prepared,
+        protocol: Option<Protocol>,
+    ) -> crate::Result<Prepared> {
+        let artifact = match before.artifact.image.digest.as_deref() {
+            Some(digest) => match fetch::load_cached(&before.cache_root, digest, protocol) {
+                Some(a) => Arc::new(a?),
+                None => before.artifact.clone(),
+            },
+            _ => before.artifact.clone(),
+        };
+        Ok(Prepared {
+            artifact,
+            pull: None,
+            unpack: None,
+            cache: CacheInfo {
+                dir: before.cache.dir.clone(),
+                was_empty: false,
+            },
+            pulled_bytes: 0,
+            cache_root: before.cache_root,
+            _tmp: before._tmp,
+        })
     }
 
     /// Warm: one instance made ready, `warmup` requests discarded, then

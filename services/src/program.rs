@@ -30,6 +30,12 @@ pub fn install_hint(name: &str) -> &'static str {
         "redis-server" => "apt-get install redis-server, or run scripts/setup",
         "htpasswd" => "apt-get install apache2-utils, or run scripts/setup",
         "openssl" => "apt-get install openssl, or run scripts/setup",
+        "skopeo" => "apt-get install skopeo, or run scripts/setup",
+        "umoci" => "apt-get install umoci, or run scripts/setup",
+        "runc" => "apt-get install runc, or run scripts/setup",
+        "crun" => "apt-get install crun, or run scripts/setup",
+        "mmdebstrap" => "apt-get install mmdebstrap, or run scripts/setup",
+        "qemu-aarch64-static" => "apt-get install qemu-user-static, or run scripts/setup",
         _ => "run scripts/setup",
     }
 }

@@ -21,6 +21,32 @@ pub struct RegistryOptions {
     pub access_log: bool,
 }
 
+impl RegistryOptions {
+    /// Basic auth with one user.
+    pub fn basic_auth(user: &str, password: &str) -> RegistryOptions {
+        RegistryOptions {
+            htpasswd: Some((user.into(), password.into())),
+            ..Default::default()
+        }
+    }
+
+    /// TLS with a certificate for 127.0.0.1 from a CA made for it.
+    pub fn tls() -> RegistryOptions {
+        RegistryOptions {
+            tls: true,
+            ..Default::default()
+        }
+    }
+
+    /// An `auth:` section of its own (e.g. a token service's), verbatim YAML.
+    pub fn auth_section(section: impl Into<String>) -> RegistryOptions {
+        RegistryOptions {
+            auth_section: Some(section.into()),
+            ..Default::default()
+        }
+    }
+}
+
 /// A running registry, stopped by PID when dropped.
 pub struct Registry {
     service: Service,
@@ -76,9 +102,10 @@ impl Registry {
         cmd.arg("serve").arg(&cfg);
         let mut service = Service::spawn(cmd, &dir.path().join("registry.log"))?;
         let rest = service.wait_for_log(READY, Duration::from_secs(30))?;
+        // `listening on 127.0.0.1:PORT` (`, tls` follows with TLS on).
         let addr: String = rest
             .chars()
-            .take_while(|c| !c.is_whitespace() && *c != '"')
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']'))
             .collect::<String>()
             .replace("[::]", "127.0.0.1");
         let port = addr

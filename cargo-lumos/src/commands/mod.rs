@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod build;
+pub mod deploy;
 pub mod image;
 pub mod push;

@@ -76,7 +76,9 @@ pub fn lookup(registry: &str) -> Result<Found> {
     })
 }
 
-/// [`lookup`] with an explicit config path and environment, for tests.
+/// [`lookup`] with an explicit config path and environment, for tests
+/// (`PATH` from `env`, when it gives one, is where credential helpers are
+/// looked for).
 pub fn lookup_with(
     registry: &str,
     config_path: Option<&Path>,
@@ -119,7 +121,7 @@ pub fn lookup_with(
         for (k, helper) in helpers {
             if keys.iter().any(|c| normalise_key(k) == *c) {
                 if let Some(helper) = helper.as_str() {
-                    return from_helper(helper, registry, "credHelpers", path);
+                    return from_helper(helper, registry, "credHelpers", path, env("PATH"));
                 }
             }
         }
@@ -138,7 +140,7 @@ pub fn lookup_with(
         }
     }
     if let Some(store) = config.get("credsStore").and_then(Value::as_str) {
-        return from_helper(store, registry, "credsStore", path);
+        return from_helper(store, registry, "credsStore", path, env("PATH"));
     }
     Ok(Found::none(format!(
         "none (no LUMOS_REGISTRY_USER, nothing for {registry} in {})",
@@ -147,9 +149,16 @@ pub fn lookup_with(
 }
 
 /// What `docker-credential-<helper>` gives for `registry`, the helper being
-/// named by `key` (`credHelpers`, `credsStore`) of the Docker config `path`.
-fn from_helper(helper: &str, registry: &str, key: &str, path: &Path) -> Result<Found> {
-    let credentials = run_helper(helper, &server_url(registry))?;
+/// named by `key` (`credHelpers`, `credsStore`) of the Docker config `path`
+/// and looked for on `search_path` (else on our `PATH`).
+fn from_helper(
+    helper: &str,
+    registry: &str,
+    key: &str,
+    path: &Path,
+    search_path: Option<String>,
+) -> Result<Found> {
+    let credentials = run_helper(helper, &server_url(registry), search_path.as_deref())?;
     Ok(Found {
         source: format!(
             "{} from {key} in {} (docker-credential-{helper})",
@@ -251,16 +260,31 @@ fn candidate_keys(registry: &str) -> Vec<String> {
 pub const HELPER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs `docker-credential-<helper> get` with the server URL on stdin.
-fn run_helper(helper: &str, server: &str) -> Result<Option<Credentials>> {
+fn run_helper(
+    helper: &str,
+    server: &str,
+    search_path: Option<&str>,
+) -> Result<Option<Credentials>> {
     run_program(
         &format!("docker-credential-{helper}"),
         server,
         HELPER_TIMEOUT,
+        search_path,
     )
 }
 
-fn run_program(program: &str, server: &str, timeout: Duration) -> Result<Option<Credentials>> {
-    let mut child = Command::new(program)
+fn run_program(
+    program: &str,
+    server: &str,
+    timeout: Duration,
+    search_path: Option<&str>,
+) -> Result<Option<Credentials>> {
+    let mut cmd = Command::new(program);
+    // A PATH given to the child is also where std looks the program up.
+    if let Some(p) = search_path {
+        cmd.env("PATH", p);
+    }
+    let mut child = cmd
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -389,7 +413,7 @@ mod tests {
             .unwrap();
         let program = helper.display().to_string();
         let t = Instant::now();
-        let err = run_program(&program, "r:1", Duration::from_secs(1)).unwrap_err();
+        let err = run_program(&program, "r:1", Duration::from_secs(1), None).unwrap_err();
         // Before: waited as long as the helper did. 60 s is not a speed target.
         assert!(t.elapsed() < Duration::from_secs(60), "{:?}", t.elapsed());
         assert_eq!(

@@ -110,12 +110,29 @@ fn findings() -> Vec<Finding> {
             direction: Direction::Above(1.0),
             subjects: on(INTERP, Mode::Warm, warm_p50),
         },
+        // Like with like: the paper measured Knative scaling from zero with
+        // `imagePullPolicy: IfNotPresent` on a node that held the image, which
+        // is `cold-cached`. The other kinds are shown beside it, not as the test.
         Finding {
             claim: "AoT wasm cold start up to 16% below containers",
-            measure: "cold start total",
+            measure: "cold start total, cold-cached: the paper's setting (Knative, imagePullPolicy IfNotPresent, image on the node)",
+            paper: "down to 0.84x",
+            direction: Direction::Below(1.0),
+            subjects: on(AOT, Mode::ColdCached, cold_total),
+        },
+        Finding {
+            claim: "AoT wasm cold start up to 16% below containers",
+            measure: "cold start total, cold: pull + unpack included (not the paper's setting; image size weighs in)",
             paper: "down to 0.84x",
             direction: Direction::Below(1.0),
             subjects: on(AOT, Mode::Cold, cold_total),
+        },
+        Finding {
+            claim: "AoT wasm cold start up to 16% below containers",
+            measure: "cold start total, cold-node: as cold after dropping the page cache (not the paper's setting)",
+            paper: "down to 0.84x",
+            direction: Direction::Below(1.0),
+            subjects: on(AOT, Mode::ColdNode, cold_total),
         },
         Finding {
             claim: "interpreted wasm I/O up to 7x native",
@@ -178,7 +195,9 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
              (failed, unavailable) are left out. \"Reproduces\" says whether this run's median \
              goes the paper's way (the test column); the paper's figure stands beside ours. \
              The paper ran WasmEdge (interpreter and AoT); the other wasm runtimes are held \
-             to the same findings."
+             to the same findings. Cold starts are compared kind with kind: cold-cached (a new \
+             instance on a node that already holds the image) is the paper's setting; cold \
+             (with the pull) and cold-node (page cache dropped too) are shown beside it."
         }
         table.findings {
             thead {

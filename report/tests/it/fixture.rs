@@ -27,8 +27,8 @@ fn lat(n: u64, p50: f64) -> LatencyStats {
 
 fn cold(total: f64) -> ColdStart {
     ColdStart {
-        pull: total * 0.4,
-        unpack: total * 0.1,
+        pull: Some(total * 0.4),
+        unpack: Some(total * 0.1),
         start: total * 0.3,
         ready: total * 0.15,
         first_response: total * 0.05,

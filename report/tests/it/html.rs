@@ -145,7 +145,8 @@ fn findings_say_whether_this_run_reproduces_the_paper() {
         .select(&sel("table.findings tbody tr"))
         .map(|tr| tr.select(&sel("td")).map(text).collect())
         .collect();
-    assert_eq!(rows.len(), 3 + 2 * 5);
+    // Images, then two runtimes per finding; the cold start once per cold kind.
+    assert_eq!(rows.len(), 3 + 2 * 7);
     let verdict = |measure: &str, subject: &str| {
         rows.iter()
             .find(|r| r[1] == measure && r[2] == subject)
@@ -174,7 +175,24 @@ fn findings_say_whether_this_run_reproduces_the_paper() {
         verdict("warm latency p50", "wasmedge-interp").1,
         "n/a: not measured"
     );
-    assert_eq!(verdict("cold start total", "wasmtime-aot").1, "yes");
+    // The fixture's cold rows are `cold` (with the pull): tested as such, and
+    // the paper's own setting (cold-cached) is not measured in it.
+    assert_eq!(
+        verdict(
+            "cold start total, cold: pull + unpack included (not the paper's setting; image size weighs in)",
+            "wasmtime-aot"
+        )
+        .1,
+        "yes"
+    );
+    assert_eq!(
+        verdict(
+            "cold start total, cold-cached: the paper's setting (Knative, imagePullPolicy IfNotPresent, image on the node)",
+            "wasmtime-aot"
+        )
+        .1,
+        "n/a: not measured"
+    );
     assert_eq!(verdict("I/O phase, warm mean", "wasmi-interp").1, "yes");
     // The paper's figure stands beside ours.
     assert!(rows.iter().any(|r| r[3] == "30-55x"));

@@ -2,6 +2,7 @@
 //! report rendered from a fixed result, and the rendering rules checked on
 //! the parsed output.
 
+mod cold_kinds;
 mod csv;
 mod fixture;
 mod html;

@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
-use lumos_model::Arch;
+use lumos_model::{Arch, Mode};
 use lumos_runtimes::bounds;
 use lumos_runtimes::{Arrival, LoadSpec, Protocol, RunOpts, RunResult, Runner, Runtime, Sandbox};
 use std::ffi::OsString;
@@ -32,6 +32,19 @@ fn precompile_target(s: &str) -> Result<Arch, lumos_model::UnknownName> {
     }
 }
 
+/// `--mode` of `cold`: one of the cold kinds.
+fn cold_kind(s: &str) -> Result<Mode, String> {
+    let m: Mode = s
+        .parse()
+        .map_err(|e: lumos_model::UnknownName| e.to_string())?;
+    if !m.is_cold() {
+        return Err(format!(
+            "`{m}` is not a cold kind (cold-cached, cold, cold-node); use the `{m}` command"
+        ));
+    }
+    Ok(m)
+}
+
 #[derive(Parser)]
 #[command(
     name = "lumos-runner",
@@ -45,8 +58,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Cold start: pull into an empty cache, unpack, start, ready, first response.
-    Cold(RunArgs),
+    /// Cold start: a new instance, timed to its first response. `--mode`:
+    /// cold (empty image cache: pull, unpack, start, ready, first response),
+    /// cold-cached (image pulled first, untimed; no pull), cold-node (as cold
+    /// after dropping the page cache; root only).
+    Cold {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Cold kinds, comma-separated, run in this order: cold-cached, cold,
+        /// cold-node. Several print a JSON array, one result each.
+        #[arg(long = "mode", value_name = "MODE", value_delimiter = ',', default_value = "cold",
+              value_parser = cold_kind)]
+        modes: Vec<Mode>,
+    },
     /// Warm latency on one ready instance.
     Warm(RunArgs),
     /// Throughput and latency at concurrency levels.
@@ -197,14 +221,38 @@ fn emit(r: &RunResult, args: &RunArgs) -> Result<()> {
         Some(p) => std::fs::write(p, s).with_context(|| format!("write {}", p.display()))?,
         None => println!("{s}"),
     }
+    summary(r);
+    Ok(())
+}
+
+/// The one-line summary of a result (and its warnings and errors) on stderr.
+fn summary(r: &RunResult) {
     let mut line = format!("{} {} {}", r.function, r.runtime, r.mode);
     if let Some(sb) = &r.sandbox {
         line += &format!(" [{sb}]");
     }
     if let Some(c) = &r.cold_start_ms {
+        let opt = |v: Option<f64>| v.map_or_else(|| "none".into(), |v| format!("{v:.2}"));
         line += &format!(
-            ": cold {:.2} ms (pull {:.2}, unpack {:.2}, start {:.2}, ready {:.2}, first response {:.2})",
-            c.total, c.pull, c.unpack, c.start, c.ready, c.first_response
+            ": {} {:.2} ms (pull {}, unpack {}, start {:.2}, ready {:.2}, first response {:.2})",
+            r.mode,
+            c.total,
+            opt(c.pull),
+            opt(c.unpack),
+            c.start,
+            c.ready,
+            c.first_response
+        );
+    }
+    if let Some(e) = &r.cold_evidence {
+        let pages = |x: &lumos_model::Residency| format!("{}/{}", x.resident_pages, x.pages);
+        line += &format!(
+            "; before start: image cache {}, pulled {} B, page cache {}, resident pages runtime {} image {}",
+            if e.image_cache_was_empty { "empty" } else { "held the image" },
+            e.pulled_bytes,
+            if e.page_cache_dropped { "dropped" } else { "as found" },
+            e.runtime_binary.as_ref().map_or_else(|| "-".into(), pages),
+            pages(&e.image_files)
         );
     }
     if let Some(l) = &r.latency_ms {
@@ -229,7 +277,6 @@ fn emit(r: &RunResult, args: &RunArgs) -> Result<()> {
     for e in &r.error_samples {
         eprintln!("error: {e}");
     }
-    Ok(())
 }
 
 /// Why a run measured nothing (not one request answered OK), if so: such a
@@ -294,9 +341,39 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             println!("{}", serde_json::to_string_pretty(&v)?);
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Cmd::Cold(a) => {
-            let r = Runner::new(a.opts())?.run_cold(&a.image, a.runtime, &a.payload()?)?;
-            finish(&r, &a)
+        Cmd::Cold { run: a, mut modes } => {
+            modes.sort_unstable();
+            modes.dedup();
+            // Refused before anything runs (no guard, no pull).
+            if modes.contains(&Mode::ColdNode) {
+                if let Some(why) = lumos_runtimes::node::cold_node_refusal() {
+                    bail!(why);
+                }
+            }
+            let payload = a.payload()?;
+            let runner = Runner::new(a.opts())?;
+            let mut results = vec![];
+            for m in modes {
+                let job =
+                    lumos_runtimes::Job::from_opts(&runner.opts, &a.image, a.runtime, &payload);
+                results.push(runner.cold_as(&job, m)?);
+            }
+            match results.as_slice() {
+                [one] => finish(one, &a),
+                many => {
+                    let s = serde_json::to_string_pretty(many)?;
+                    match &a.json {
+                        Some(p) => std::fs::write(p, s)
+                            .with_context(|| format!("write {}", p.display()))?,
+                        None => println!("{s}"),
+                    }
+                    many.iter().for_each(summary);
+                    if let Some(why) = many.iter().find_map(measured_nothing) {
+                        bail!(why);
+                    }
+                    Ok(std::process::ExitCode::SUCCESS)
+                }
+            }
         }
         Cmd::Warm(a) => {
             let r = Runner::new(a.opts())?.run_warm(&a.image, a.runtime, &a.payload()?)?;

@@ -52,6 +52,21 @@ fn registry_with_basic_auth_refuses_anonymous() {
 }
 
 #[test]
+fn registry_with_tls_says_its_port_and_answers_https_only() {
+    let r = Registry::start(&RegistryOptions::tls()).unwrap();
+    assert!(r.port > 0, "{} (port {})", r.addr, r.port);
+    assert_eq!(r.addr, format!("127.0.0.1:{}", r.port));
+    let tls = r.tls.as_ref().expect("TLS files");
+    assert!(tls.ca.is_file(), "{}", tls.ca.display());
+    // Plain HTTP to the TLS port is refused by the registry.
+    let answer = ask(
+        r.port,
+        b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.0 400"), "{answer}");
+}
+
+#[test]
 fn redis_answers_ping() {
     let r = Redis::start().unwrap();
     assert!(ask(r.port, b"PING\r\n").starts_with("+PONG"));

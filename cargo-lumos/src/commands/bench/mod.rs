@@ -39,7 +39,8 @@ pub struct BenchArgs {
     #[arg(long = "group", value_name = "N", value_delimiter = ',',
           value_parser = clap::value_parser!(u8).range(1..=3))]
     pub groups: Vec<u8>,
-    /// Modes (default: cold,warm; `load` also when --concurrency or --load is given).
+    /// Modes: cold-cached, cold, cold-node (root only), warm, load (default:
+    /// cold-cached,cold,warm; `load` also when --concurrency or --load is given).
     #[arg(long = "mode", value_name = "MODE", value_delimiter = ',')]
     pub modes: Vec<Mode>,
     /// Cold starts, and warm runs (each on a new instance), per cell, 1..=10000 (default: 3).

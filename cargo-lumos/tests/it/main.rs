@@ -1,0 +1,18 @@
+//! The end-to-end tests of `cargo lumos`, one binary: a module per subject,
+//! the helpers in `common` (and lumos-test-support). `wasmedge` needs the
+//! `wasmedge` feature (scripts/test's wasmedge pass: `--test it -- wasmedge::`).
+
+mod common;
+
+mod bad_input;
+mod bench;
+mod builtin_functions;
+mod components;
+mod deploy;
+mod deploy_registry;
+mod knative;
+mod other_workspace;
+mod push_credentials;
+mod registry_input;
+#[cfg(feature = "wasmedge")]
+mod wasmedge;

@@ -1,0 +1,123 @@
+//! The benchmark figures of the runner itself (not assertions): run with
+//! `cargo test -p lumos-runtimes --release --test it -- figures:: --ignored --nocapture`.
+//! Prints runner overhead on a no-op function, cold start of wasmtime-aot
+//! from the local cache and from a loopback registry, and the memory of 100
+//! idle wasm instances.
+
+use crate::common::*;
+use lumos_runtimes::launch::Slot;
+use lumos_runtimes::{Job, Runner, Runtime, Sandbox};
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+#[test]
+#[ignore]
+fn figures() {
+    let f = fixtures();
+    let mut o = opts();
+    o.warmup = 100;
+    o.requests = 5000;
+    let runner = Runner::new(o.clone()).unwrap();
+    println!("runner overhead on a no-op (warm p50 round trip - the function's own p50):");
+    for (img, rt, sb) in [
+        (&f.cwasm, Runtime::WasmtimeAot, None),
+        (&f.wasm, Runtime::WasmtimeJit, None),
+        (&f.wasm, Runtime::WasmiInterp, None),
+        (&f.native, Runtime::Native, Some(Sandbox::Runc)),
+        (&f.native, Runtime::Native, Some(Sandbox::Process)),
+    ] {
+        let mut o2 = o.clone();
+        o2.sandbox = sb;
+        let r = Runner::new(o2)
+            .unwrap()
+            .run_warm(&file_ref(img), rt, br#"{"op":"noop"}"#)
+            .unwrap();
+        let l = r.latency_ms.unwrap();
+        println!(
+            "  {rt:<14} {:<8} p50 {:>7.1} us  mean {:>7.1} us  p99 {:>7.1} us  overhead p50 {:>6.1} us",
+            r.sandbox.map_or("-", |s| s.name()),
+            l.p50 * 1e3,
+            l.mean * 1e3,
+            l.p99 * 1e3,
+            r.overhead_ms.unwrap().p50 * 1e3
+        );
+    }
+
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = layout(tmp.path());
+    let reg = Registry::plain();
+    let image = reg.push(
+        &layout,
+        "t/fixture:aot-wasmtime-x86_64",
+        "lumos/fixture",
+        "aot-wasmtime-x86_64",
+    );
+    let mut cached = opts();
+    cached.cache_dir = Some(tmp.path().join("cache"));
+    let cached = Runner::new(cached).unwrap();
+    cached
+        .run_cold(&image, Runtime::WasmtimeAot, br#"{"op":"noop"}"#)
+        .unwrap();
+    let mut local = vec![];
+    let mut remote = vec![];
+    let mut last = None;
+    for _ in 0..20 {
+        let r = cached
+            .run_cold(&image, Runtime::WasmtimeAot, br#"{"op":"noop"}"#)
+            .unwrap();
+        local.push(r.cold_start_ms.unwrap().total);
+        let r = runner
+            .run_cold(&image, Runtime::WasmtimeAot, br#"{"op":"noop"}"#)
+            .unwrap();
+        remote.push(r.cold_start_ms.unwrap().total);
+        last = r.cold_start_ms;
+    }
+    println!("cold start wasmtime-aot to first response, median of 20:");
+    println!("  from the local cache:     {:.2} ms", median(local));
+    println!(
+        "  from a loopback registry: {:.2} ms (last: {:?})",
+        median(remote),
+        last.unwrap()
+    );
+
+    let p = runner
+        .prepare(&Job::from_opts(
+            &runner.opts,
+            &file_ref(&f.cwasm),
+            Runtime::WasmtimeAot,
+            b"",
+        ))
+        .unwrap();
+    let l = runner.launcher(&p, Runtime::WasmtimeAot, &[]).unwrap();
+    let mut slots: Vec<Slot> = (0..100).map(|_| Slot::new(l.clone())).collect();
+    for s in &mut slots {
+        s.ensure().unwrap();
+        assert!(s.call(br#"{"op":"noop"}"#).is_ok());
+    }
+    let rss: u64 = slots
+        .iter_mut()
+        .map(|s| s.usage().unwrap().peak_rss_bytes)
+        .sum();
+    let pss: u64 = slots
+        .iter_mut()
+        .map(|s| lumos_runtimes::instance::proc_pss_bytes(s.workload_pid().unwrap()).unwrap())
+        .sum();
+    let own = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().to_string()))
+        .unwrap();
+    println!(
+        "100 idle wasmtime-aot instances: {:.1} MiB peak RSS in all ({:.2} MiB each); the runner itself: {own}",
+        rss as f64 / 1048576.0,
+        rss as f64 / 1048576.0 / 100.0
+    );
+    println!(
+        "  proportional set size (shared pages divided among their users): {:.1} MiB in all ({:.2} MiB each)",
+        pss as f64 / 1048576.0,
+        pss as f64 / 1048576.0 / 100.0
+    );
+}
