@@ -168,12 +168,15 @@ fn exchange(
 #[test]
 fn the_shim_passes_request_headers_and_keeps_connections_alive() {
     let c = component();
-    for (engine, file) in [("wasmtime-jit", &c.wasm), ("wasmtime-aot", &c.cwasm)] {
+    for (engine, file) in [
+        (Runtime::WasmtimeJit, &c.wasm),
+        (Runtime::WasmtimeAot, &c.cwasm),
+    ] {
         let port = lumos_runtimes::http::free_port().unwrap();
         let mut child = Killed(
             Command::new(runner_exe())
-                .args(["shim", "--engine", engine, "--http-port", &port.to_string()])
-                .arg(file)
+                .arg("shim")
+                .args(shim_spec(engine, file, Some(port)))
                 .stdin(Stdio::null())
                 .spawn()
                 .unwrap(),
@@ -220,6 +223,23 @@ fn the_shim_passes_request_headers_and_keeps_connections_alive() {
         assert_eq!(status, 200, "{engine}");
         assert!(t0.elapsed() >= Duration::from_millis(100), "{engine}");
     }
+}
+
+/// `--spec JSON` of a shim hosting `file` on `engine`, serving HTTP on
+/// `http_port` when set (a wasi:http component).
+fn shim_spec(engine: Runtime, file: &Path, http_port: Option<u16>) -> [String; 2] {
+    lumos_runtimes::engine::shim_args(&lumos_runtimes::engine::ShimOpts {
+        engine,
+        root: None,
+        module: file.to_path_buf(),
+        shown: None,
+        name: "hello.wasm".into(),
+        args: vec![],
+        memory_limit: None,
+        policy: Default::default(),
+        http_port,
+    })
+    .unwrap()
 }
 
 /// A child process killed (by PID) and reaped when dropped, also on panic.
@@ -304,7 +324,7 @@ fn wasmi_and_wasmedge_are_refused_in_one_line() {
             .expect("refused")
             .to_string();
         assert!(e.contains("component model"), "{rt}: {e}");
-        assert!(e.contains("wasmtime-jit or wasmtime-aot"), "{rt}: {e}");
+        assert!(e.contains("wasmtime-jit and wasmtime-aot"), "{rt}: {e}");
         assert!(!e.contains('\n'), "{rt}: {e}");
     }
     // A component is not run as a frames module, nor a module as a component.
@@ -346,50 +366,36 @@ fn wasmi_and_wasmedge_are_refused_in_one_line() {
 fn the_shim_says_what_a_wrong_file_is() {
     let c = component();
     let f = fixtures();
-    let port = lumos_runtimes::http::free_port().unwrap().to_string();
-    for (args, file, says) in [
+    let port = Some(lumos_runtimes::http::free_port().unwrap());
+    for (engine, http, file, says) in [
         // A module's .cwasm handed to the component host, and the reverse.
         (
-            vec!["--engine", "wasmtime-aot", "--http-port", &port],
+            Runtime::WasmtimeAot,
+            port,
             &f.cwasm,
             "a .cwasm of a core module",
         ),
-        (
-            vec!["--engine", "wasmtime-jit", "--http-port", &port],
-            &f.wasm,
-            "a core wasm module",
-        ),
-        (
-            vec!["--engine", "wasmtime-jit", "--http-port", &port],
-            &c.cwasm,
-            "an ELF file",
-        ),
-        (
-            vec!["--engine", "wasmtime-aot"],
-            &c.cwasm,
-            "this is a component",
-        ),
-        (
-            vec!["--engine", "wasmtime-jit"],
-            &c.wasm,
-            "this is a component",
-        ),
-        (
-            vec!["--engine", "wasmi-interp", "--http-port", &port],
-            &c.wasm,
-            "no component model",
-        ),
+        (Runtime::WasmtimeJit, port, &f.wasm, "a core wasm module"),
+        (Runtime::WasmtimeJit, port, &c.cwasm, "an ELF file"),
+        (Runtime::WasmtimeAot, None, &c.cwasm, "this is a component"),
+        (Runtime::WasmtimeJit, None, &c.wasm, "this is a component"),
+        (Runtime::WasmiInterp, port, &c.wasm, "no component model"),
     ] {
+        let args = shim_spec(engine, file, http);
         let out = Command::new(runner_exe())
             .arg("shim")
             .args(&args)
-            .arg(file)
             .stdin(Stdio::null())
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(70), "{args:?}: {err}");
-        assert!(err.contains(says), "{args:?} {}: {err}", file.display());
+        assert_eq!(
+            out.status.code(),
+            Some(70),
+            "{engine} {}: {err}",
+            file.display()
+        );
+        assert!(err.contains(says), "{engine} {}: {err}", file.display());
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
