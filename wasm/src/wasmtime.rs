@@ -76,6 +76,20 @@ pub fn precompile(wasm: &[u8], target: Option<Arch>, opt: OptLevel) -> crate::Re
 /// read from the ELF flags wasmtime writes; None: the file is no wasmtime
 /// artifact (another ELF file, wasm, anything else).
 pub fn precompiled_kind(path: &std::path::Path) -> crate::Result<Option<Precompiled>> {
+    // wasmtime 48 reports a file shorter than an ELF header (a tiny
+    // component, say) as an error rather than "not precompiled": only an
+    // ELF file can be a .cwasm, so anything else is `None` here.
+    let mut magic = [0u8; 4];
+    // (A file that cannot be read is left to wasmtime, which names the error.)
+    let not_elf = match std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+    {
+        Ok(()) => &magic != b"\x7fELF",
+        Err(e) => e.kind() == std::io::ErrorKind::UnexpectedEof,
+    };
+    if not_elf {
+        return Ok(None);
+    }
     Engine::detect_precompiled_file(path).map_err(|e| crate::Error::Wasmtime {
         what: format!("{}: reading it as a wasmtime .cwasm", path.display()),
         source: e,
