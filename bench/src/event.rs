@@ -27,6 +27,13 @@ pub enum Event {
     },
     /// A runtime cannot run here (said once).
     Unavailable { runtime: Runtime, why: String },
+    /// A function cannot run on a runtime by its nature (a wasi:http
+    /// component off wasmtime): its cells are skipped (said once per pair).
+    Skipped {
+        function: String,
+        runtime: Runtime,
+        why: String,
+    },
     /// A function has no payloads: it gets an empty request.
     NoPayloads { function: String },
     /// The matrix is planned: `steps` units of work (a repeat, a load level).

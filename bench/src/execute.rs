@@ -15,6 +15,13 @@ use crate::request::BenchRequest;
 /// Why a cell is not run, if it is not.
 fn refusal(cell: &Cell, ws: &Workspace, prepared: &Prepared) -> Option<(Status, String)> {
     let function = ws.function_for(&cell.function, cell.runtime.family())?;
+    // Said first: true whatever this build of the runner has.
+    if let Some(why) = function.config.protocol.refuses_runtime(cell.runtime) {
+        return Some((
+            Status::Unavailable,
+            format!("{} is skipped here: {why}", cell.function),
+        ));
+    }
     if let Some(why) = prepared.unavailable.get(&cell.runtime) {
         return Some((Status::Unavailable, why.clone()));
     }

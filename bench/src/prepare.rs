@@ -95,6 +95,18 @@ pub fn prepare(
         payloads.insert(f.name.clone(), p);
     }
 
+    for f in &ws.functions {
+        for &r in &plan.runtimes {
+            if let Some(why) = f.config.protocol.refuses_runtime(r) {
+                on(Event::Skipped {
+                    function: f.name.clone(),
+                    runtime: r,
+                    why: why.to_string(),
+                });
+            }
+        }
+    }
+
     let mut unavailable = BTreeMap::new();
     for &r in &plan.runtimes {
         if let Err(why) = lumos_runtimes::runtime::availability(r) {

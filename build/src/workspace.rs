@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{bail, Result};
-use cargo_metadata::{Metadata, MetadataCommand, Package};
+use cargo_metadata::{CrateType, Metadata, MetadataCommand, Package};
+use lumos_model::Protocol;
 
 use crate::cargo_args::CargoArgs;
 use crate::config::{self, FunctionConfig};
@@ -14,10 +15,12 @@ use lumos_model::RuntimeFamily;
 /// runtime families.
 #[derive(Debug, Clone)]
 pub struct Function {
-    /// The function's name: metadata `name`, else the binary's.
+    /// The function's name: metadata `name`, else its binary's name, or for
+    /// a `wasi-http` component (a `cdylib`) its package's name.
     pub name: String,
-    /// The binary the package builds.
-    pub bin: String,
+    /// The cargo target that builds it: the binary, or the `cdylib` library
+    /// (cargo's name for it, `-` written `_`).
+    pub target: String,
     pub package: String,
     /// cargo's package id (`cargo metadata`'s `id`), what Lumos passes to
     /// `cargo build -p`: a package named like one of its dependencies is
@@ -85,10 +88,15 @@ impl Workspace {
             config::validate(table, &manifest, "package.metadata.lumos")?;
             let config = config::resolve(ws_table, table);
             config::check_resolved(&config, &manifest)?;
-            let bin = binary_name(package)?;
+            let (default_name, target) = if config.protocol == Protocol::WasiHttp {
+                (package.name.to_string(), cdylib_name(package)?)
+            } else {
+                let bin = binary_name(package)?;
+                (bin.clone(), bin)
+            };
             functions.push(Function {
-                name: config.name.clone().unwrap_or_else(|| bin.clone()),
-                bin,
+                name: config.name.clone().unwrap_or(default_name),
+                target,
                 package: package.name.to_string(),
                 id: package.id.repr.clone(),
                 dir: manifest
@@ -256,7 +264,7 @@ fn binary_name(package: &Package) -> Result<String> {
     match bins.as_slice() {
         [only] => Ok(only.to_string()),
         [] => bail!(
-            "{}: package `{}` has [package.metadata.lumos] but no binary target (a function is a bin crate)",
+            "{}: package `{}` has [package.metadata.lumos] but no binary target (a function is a bin crate, or a cdylib with protocol = \"wasi-http\")",
             package.manifest_path,
             package.name
         ),
@@ -265,6 +273,22 @@ fn binary_name(package: &Package) -> Result<String> {
             package.manifest_path,
             package.name,
             bins.join(", ")
+        ),
+    }
+}
+
+/// The `cdylib` library a `wasi-http` function package builds (the component).
+fn cdylib_name(package: &Package) -> Result<String> {
+    match package
+        .targets
+        .iter()
+        .find(|t| t.crate_types.contains(&CrateType::CDyLib))
+    {
+        Some(t) => Ok(t.name.to_string()),
+        None => bail!(
+            "{}: package `{}` has protocol = \"wasi-http\" but no cdylib library (add [lib] crate-type = [\"cdylib\"]: the component is built from it)",
+            package.manifest_path,
+            package.name
         ),
     }
 }

@@ -50,6 +50,12 @@ pub enum Error {
     Layout { path: PathBuf, reason: String },
     #[error("{0}")]
     Image(String),
+    #[error("{what}: not a readable wasm component: {source}")]
+    Component {
+        what: String,
+        #[source]
+        source: wasmparser::BinaryReaderError,
+    },
     #[error("unsupported media type `{media_type}` for {what}")]
     UnsupportedMediaType { what: String, media_type: String },
     #[error("{reference}: no image for platform {wanted} (the image has: {available})")]

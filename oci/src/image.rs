@@ -55,7 +55,7 @@ impl ImageMeta {
 
     /// The annotations every image carries; `variant` is the image's tag
     /// (`dev.lumos.variant`).
-    fn annotations(&self, variant: &str) -> BTreeMap<String, String> {
+    pub(crate) fn annotations(&self, variant: &str) -> BTreeMap<String, String> {
         let mut a = BTreeMap::new();
         a.insert(annotation::CREATED.to_string(), rfc3339(self.created));
         if let Some(s) = &self.source {
@@ -88,7 +88,7 @@ impl ImageMeta {
         }
     }
 
-    fn mtime(&self) -> u64 {
+    pub(crate) fn mtime(&self) -> u64 {
         self.created.max(0) as u64
     }
 }
@@ -157,7 +157,7 @@ pub struct Packed {
     pub descriptor: Descriptor,
 }
 
-fn history(meta: &ImageMeta, created_by: &str) -> Value {
+pub(crate) fn history(meta: &ImageMeta, created_by: &str) -> Value {
     json!({
         "created": rfc3339(meta.created),
         "created_by": created_by,
@@ -165,7 +165,7 @@ fn history(meta: &ImageMeta, created_by: &str) -> Value {
     })
 }
 
-fn write_manifest(
+pub(crate) fn write_manifest(
     layout: &Layout,
     config_media_type: &str,
     config: &[u8],

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use lumos_model::{Arch, BuildArtifact, Protocol, Variant};
 
+use crate::component::pack_component;
 use crate::error::{Error, Result};
 use crate::image::{
     pack_index, pack_native, pack_wasm, AotInfo, BaseImage, ImageMeta, Packed, WasmFormat,
@@ -135,8 +136,40 @@ pub fn pack_function(
     };
     let mut packed = Vec::new();
     let mut natives = Vec::new();
+    // A wasi:http function's images are component images: the `wasm`
+    // artifact is the component, whose imports and exports every image of
+    // it describes (its AoT images too).
+    let component = match opts.protocol {
+        Some(Protocol::WasiHttp) => match artifacts.iter().find(|a| a.variant == Variant::Wasm) {
+            Some(a) => Some(std::fs::read(&a.path).map_err(|e| Error::io(&a.path, e))?),
+            None => None,
+        },
+        _ => None,
+    };
     for a in artifacts {
         let bytes = std::fs::read(&a.path).map_err(|e| Error::io(&a.path, e))?;
+        if opts.protocol == Some(Protocol::WasiHttp) {
+            let aot = match a.variant {
+                Variant::Aot(engine, arch) => Some(AotInfo {
+                    engine,
+                    arch,
+                    engine_id: a.engine.clone(),
+                }),
+                _ => None,
+            };
+            let p = match &aot {
+                None => pack_component(layout, &meta, Some(&bytes), opts.wasm_format, None)?,
+                Some(info) => pack_component(
+                    layout,
+                    &meta,
+                    component.as_deref(),
+                    opts.wasm_format,
+                    Some((info, &bytes)),
+                )?,
+            };
+            packed.push(p);
+            continue;
+        }
         let p = match a.variant {
             Variant::Native(arch) => {
                 let base_image = match base {

@@ -56,6 +56,7 @@ pub mod media {
 /// Well-known annotation keys.
 pub mod annotation {
     pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+    pub const TITLE: &str = "org.opencontainers.image.title";
     pub const CREATED: &str = "org.opencontainers.image.created";
     pub const SOURCE: &str = "org.opencontainers.image.source";
     pub const REVISION: &str = "org.opencontainers.image.revision";
@@ -112,6 +113,11 @@ impl Platform {
     /// `wasi/wasm`, the platform of compat wasm images.
     pub fn wasi() -> Self {
         Platform::new("wasi", "wasm")
+    }
+
+    /// `wasip2/wasm`, the platform of component images (both forms).
+    pub fn wasip2() -> Self {
+        Platform::new("wasip2", "wasm")
     }
 
     /// Whether a platform found in an index satisfies this wanted one

@@ -42,7 +42,12 @@ impl Artifact {
 
     /// A bare executable or module as a one-file rootfs (no image): `file:PATH`.
     /// The file is hard-linked (or copied) into `dir/rootfs/<name>`.
-    pub fn from_file(path: &Path, dir: &Path, protocol: Protocol) -> crate::Result<Artifact> {
+    /// Without a `protocol`, a component is `wasi-http` and anything else `lumos`.
+    pub fn from_file(
+        path: &Path,
+        dir: &Path,
+        protocol: Option<Protocol>,
+    ) -> crate::Result<Artifact> {
         let name = path
             .file_name()
             .and_then(|n| n.to_str())
@@ -58,6 +63,12 @@ impl Artifact {
         }
         let bytes = std::fs::metadata(&dst).map(|m| m.len()).unwrap_or(0);
         let function = name.split('.').next().unwrap_or(&name).to_string();
+        // A component's protocol is a fact of the file, as good as declared.
+        let (protocol, protocol_declared) = match protocol {
+            Some(p) => (p, true),
+            None if entry_is_component(&dst, &name) => (Protocol::WasiHttp, true),
+            None => (Protocol::Lumos, false),
+        };
         Ok(Artifact {
             function,
             rootfs,
@@ -67,8 +78,7 @@ impl Artifact {
             cwd: "/".into(),
             labels: BTreeMap::new(),
             protocol,
-            // The caller says whether the protocol was given.
-            protocol_declared: true,
+            protocol_declared,
             port: None,
             wasi: WasiPolicy::default(),
             image: ImageInfo {
@@ -82,7 +92,8 @@ impl Artifact {
     /// From an OCI image config JSON and an unpacked rootfs.
     ///
     /// Labels (config `Labels` or manifest annotations) that the runner reads:
-    /// `dev.lumos.function`, `dev.lumos.protocol` (lumos|stdio|http), and the
+    /// `dev.lumos.function`, `dev.lumos.protocol` (lumos|stdio|http|wasi-http;
+    /// without it, a component entry means wasi-http), and the
     /// WASI grants a function may ask for: `dev.lumos.wasi.env` (JSON object),
     /// `dev.lumos.wasi.dirs` (JSON array of guest paths, preopened from
     /// directories of the same path in the rootfs), `dev.lumos.wasi.network` ("true").
@@ -118,7 +129,8 @@ impl Artifact {
         if argv.is_empty() {
             return Err(ImageError::NoEntrypoint.into());
         }
-        let entry = crate::confine::file(&rootfs, entry_field, &argv[0])?.guest;
+        let entry_in_root = crate::confine::file(&rootfs, entry_field, &argv[0])?;
+        let entry = entry_in_root.guest.clone();
         if !argv[0].starts_with('/') {
             argv[0] = format!("/{}", argv[0]);
         }
@@ -150,6 +162,9 @@ impl Artifact {
                     })?,
                     true,
                 ),
+                None if entry_is_component(&entry_in_root.fd_path(), &entry) => {
+                    (Protocol::WasiHttp, true)
+                }
                 None => (Protocol::Lumos, false),
             },
         };
@@ -223,6 +238,21 @@ impl Artifact {
             image,
         })
     }
+}
+
+/// Whether an entry is a component (then its protocol, unless the image says
+/// otherwise, is `wasi-http`), read at `path`. ELF files are examined only
+/// when `name` ends in `.wasm` / `.cwasm` (AoT images), so a native entry
+/// costs one 8-byte read.
+fn entry_is_component(path: &Path, name: &str) -> bool {
+    use crate::engine::binary::{detect_file, read_header};
+    let named_wasm = name.ends_with(".wasm") || name.ends_with(".cwasm");
+    let b = if named_wasm {
+        detect_file(path)
+    } else {
+        read_header(path)
+    };
+    b.map(|b| b.is_component()).unwrap_or(false)
 }
 
 /// Sum of the sizes of the regular files under `dir`.

@@ -190,8 +190,7 @@ pub fn fetch(
     match r {
         ImageRef::File(p) => {
             let dir = cache.join("files").join(crate::instance::new_instance_id());
-            let mut a = Artifact::from_file(p, &dir, protocol.unwrap_or_default())?;
-            a.protocol_declared = protocol.is_some();
+            let a = Artifact::from_file(p, &dir, protocol)?;
             Ok(Fetched {
                 artifact: a,
                 pull: None,

@@ -3,6 +3,7 @@
 
 use crate::artifact::Artifact;
 use crate::container::{self, NativeLaunch, Sandbox};
+use crate::engine::binary::Binary;
 use crate::guard::Guard;
 use crate::host::{Failure, FrameConn, Reply};
 use crate::http::HttpConn;
@@ -68,22 +69,36 @@ pub struct Started {
 impl Launcher {
     /// Checks the runtime fits the artifact before anything is started.
     pub fn validate(&self) -> crate::Result<()> {
-        crate::runtime::require(self.runtime, Some(&self.runner_exe))?;
         let entry = self.artifact.entry_path();
-        let kind = lumos_wasm::BinaryKind::of_file(&entry).map_err(|source| {
-            crate::error::ImageError::Entry {
-                path: entry.clone(),
-                source,
-            }
+        // Parsing an ELF file to tell a .cwasm is needed for wasmtime-aot only.
+        let binary = if self.runtime == Runtime::WasmtimeAot {
+            crate::engine::binary::detect_file(&entry)
+        } else {
+            crate::engine::binary::read_header(&entry)
+        }
+        .map_err(|source| crate::error::ImageError::Entry {
+            path: entry.clone(),
+            source,
         })?;
-        let is_wasm = kind.is_wasm();
-        let is_elf = kind == lumos_wasm::BinaryKind::Elf;
+        let is_wasm = matches!(binary, Binary::Wasm(_));
+        let is_elf = matches!(binary, Binary::Elf | Binary::Cwasm(_));
         let bad = |m: &str| {
             Err(crate::Error::Unavailable {
                 runtime: self.runtime,
                 reason: m.into(),
             })
         };
+        let wasi_http = self.artifact.protocol == Protocol::WasiHttp;
+        // Said first: true whether or not the WasmEdge shim is found.
+        if wasi_http || binary.is_component() {
+            if let Some(why) = Protocol::WasiHttp
+                .refuses_runtime(self.runtime)
+                .filter(|_| self.runtime.is_wasm())
+            {
+                return bad(why);
+            }
+        }
+        crate::runtime::require(self.runtime, Some(&self.runner_exe))?;
         match self.runtime {
             Runtime::Native if !is_elf => bad("the image's entry is not a native executable"),
             Runtime::WasmtimeAot if !is_elf => {
@@ -96,6 +111,19 @@ impl Launcher {
                 if !is_wasm =>
             {
                 bad("the image's entry is not a wasm module")
+            }
+            Runtime::WasmtimeJit | Runtime::WasmtimeAot if wasi_http && !binary.is_component() => {
+                bad(
+                    "protocol wasi-http needs a component (or a .cwasm precompiled from one); \
+                     the image's entry is a core module",
+                )
+            }
+            Runtime::WasmtimeJit | Runtime::WasmtimeAot if !wasi_http && binary.is_component() => {
+                bad(&format!(
+                    "the image's entry is a component: run it with protocol wasi-http \
+                     (the image says {})",
+                    self.artifact.protocol
+                ))
             }
             r if r.is_wasm()
                 && self.artifact.protocol == Protocol::Http
@@ -160,11 +188,17 @@ impl Launcher {
             );
         }
         let mut policy = a.wasi.clone();
-        if let Some(p) = port {
-            // An http server listens: it is given the network (WasmEdge's
-            // socket extension) along with the port to listen on.
-            policy.env.push(("PORT".into(), p.to_string()));
-            policy.network = true;
+        let mut http_port = None;
+        match (port, a.protocol) {
+            // A wasi:http component is served by the shim itself, on this port.
+            (Some(p), Protocol::WasiHttp) => http_port = Some(p),
+            (Some(p), _) => {
+                // An http server listens: it is given the network (WasmEdge's
+                // socket extension) along with the port to listen on.
+                policy.env.push(("PORT".into(), p.to_string()));
+                policy.network = true;
+            }
+            (None, _) => {}
         }
         // The shim resolves the module and the preopens inside the rootfs itself
         // when it opens them (crate::confine).
@@ -177,6 +211,7 @@ impl Launcher {
             args: argv[1..].to_vec(),
             memory_limit: self.limits.memory_bytes,
             policy,
+            http_port,
         };
         let (shim_exe, mut args) = self.shim_program();
         let spec = crate::engine::shim_args(&shim).map_err(|source| crate::Error::ShimSpec {
@@ -223,7 +258,9 @@ impl Launcher {
     fn not_ready(&self, port: Option<u16>, stderr: &str) -> String {
         let a = &self.artifact;
         let waited = match (a.protocol, port) {
-            (Protocol::Http, Some(p)) => format!("port {p} to open (protocol http)"),
+            (Protocol::Http | Protocol::WasiHttp, Some(p)) => {
+                format!("port {p} to open (protocol {})", a.protocol)
+            }
             (p, _) => format!("a HELLO frame on its stdout (protocol {p})"),
         };
         let assumed = if a.protocol_declared {
@@ -267,7 +304,8 @@ impl Launcher {
                 }
                 Some(p)
             }
-            (Protocol::Http, None) => {
+            // The shim serves a wasi:http component on the port it is given.
+            (Protocol::Http, None) | (Protocol::WasiHttp, _) => {
                 Some(crate::http::free_port().map_err(|e| Failure::Start(e.to_string()))?)
             }
             _ => None,
@@ -277,9 +315,10 @@ impl Launcher {
         let t1 = Instant::now();
         let deadline = t1 + self.limits.start_timeout;
         let conn = match (self.artifact.protocol, port) {
-            (Protocol::Http, Some(port)) => {
-                HttpConn::wait_ready(proc, port, self.artifact.port.is_some(), deadline)
-                    .map(Conn::Http)
+            (Protocol::Http | Protocol::WasiHttp, Some(port)) => {
+                let fixed =
+                    self.artifact.protocol == Protocol::Http && self.artifact.port.is_some();
+                HttpConn::wait_ready(proc, port, fixed, deadline).map(Conn::Http)
             }
             _ => FrameConn::handshake(proc, deadline).map(Conn::Frames),
         };

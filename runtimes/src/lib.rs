@@ -12,7 +12,8 @@
 //!   and the `stdio` protocol; [`http`]: the `http` protocol.
 //! - [`instance`]: an instance process (pipes, process group, /proc and wait4 usage).
 //! - [`guard`]: a process that cleans up if the runner dies.
-//! - [`engine`]: the engines this library links (wasmtime AoT/JIT, wasmi) and
+//! - [`engine`]: the engines this library links (wasmtime AoT/JIT, wasmi),
+//!   the wasi:http component host (wasmtime-wasi-http), and
 //!   [`engine::shim_entry`] for executables that host their shims; WasmEdge
 //!   runs in its own shim executable (lumos-shim-wasmedge), found by [`runtime`].
 //! - [`container`]: runc, crun, unshare+chroot, plain process for native.

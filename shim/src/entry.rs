@@ -19,6 +19,7 @@ pub enum ShimError {
 
 /// With `LUMOS_SHIM_TRACE` set, the shim prints to stderr the time since it
 /// entered `main` at each step of its start.
+#[derive(Debug, Clone, Copy)]
 pub struct Trace(Option<std::time::Instant>);
 
 impl Default for Trace {
@@ -30,6 +31,10 @@ impl Default for Trace {
 impl Trace {
     pub fn new() -> Trace {
         Trace(std::env::var_os("LUMOS_SHIM_TRACE").map(|_| std::time::Instant::now()))
+    }
+    /// Whether tracing is on (a shim may then trace more than its start).
+    pub fn on(&self) -> bool {
+        self.0.is_some()
     }
     pub fn mark(&self, what: &str) {
         if let Some(t) = self.0 {

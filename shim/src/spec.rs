@@ -43,6 +43,10 @@ pub struct ShimOpts {
     pub memory_limit: Option<u64>,
     #[serde(default)]
     pub policy: WasiPolicy,
+    /// Serve a wasi:http component on `127.0.0.1:PORT` (protocol
+    /// `wasi-http`; wasmtime only, hosted by the runner's executable).
+    #[serde(default)]
+    pub http_port: Option<u16>,
 }
 
 impl ShimOpts {
@@ -103,6 +107,7 @@ mod tests {
                 preopens: vec![("/data".into(), "/data".into())],
                 network: true,
             },
+            http_port: Some(8080),
         }
     }
 
@@ -118,8 +123,13 @@ mod tests {
         let minimal = r#"{"engine":"wasmtime-jit","root":null,"module":"m.wasm","name":"f"}"#;
         let m = parse_shim_args(&["--spec", minimal]).unwrap();
         assert_eq!(
-            (m.engine, m.policy, m.args.len()),
-            (lumos_model::Runtime::WasmtimeJit, WasiPolicy::default(), 0)
+            (m.engine, m.policy, m.args.len(), m.http_port),
+            (
+                lumos_model::Runtime::WasmtimeJit,
+                WasiPolicy::default(),
+                0,
+                None
+            )
         );
     }
 

@@ -172,3 +172,21 @@ pub fn styles_package(package: &str, triple: &str) -> PathBuf {
     };
     target.join(triple).join("release").join(file)
 }
+
+/// tests/fixtures/wasi-http-hello (a `cdylib` exporting
+/// `wasi:http/incoming-handler`) built for wasm32-wasip2 into
+/// `<target>/lumos-component-fixture` once per run (a no-op for cargo when
+/// nothing changed); returns the component.
+pub fn wasi_http_hello() -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wasi-http-hello");
+    let target = shared_dir("lumos-component-fixture");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo)
+        .current_dir(&dir)
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS"));
+    target.join("wasm32-wasip2/release/wasi_http_hello.wasm")
+}

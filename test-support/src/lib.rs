@@ -9,7 +9,7 @@
 //! - [`token_service`]: a Docker token service issuing RS256 JWTs;
 //! - [`hostile`]: OCI images written by hand with hostile content;
 //! - [`images`]: the `hello` programs packed as a function with every variant, and pushed;
-//! - [`fixtures`]: programs and fixture crates compiled once per run into a target dir
+//! - [`fixtures`]: programs and fixture crates (the wasi:http component among them) compiled once per run into a target dir
 //!   shared by every test binary;
 //! - [`frames`]: a frame-protocol client that drives a `lumos` instance over stdio;
 //! - [`workspace_bin`]: other packages' executables (lumos-runner, the WasmEdge shim), built.

@@ -3,7 +3,9 @@
 //! match the ones it was compiled with), and the precompiler.
 
 use lumos_model::Arch;
-pub use wasmtime::{Config, Engine, OptLevel};
+pub use wasmtime::{Config, Engine, OptLevel, Precompiled};
+
+use crate::BinaryKind;
 
 /// The wasmtime version linked in (the `.cwasm` format is tied to it).
 pub const VERSION: &str = "48.0.8";
@@ -50,15 +52,68 @@ pub fn engine(target: Option<Arch>, opt: OptLevel) -> crate::Result<Engine> {
     })
 }
 
-/// Precompiles a core module to a `.cwasm` for `target` (None: this CPU).
+/// Precompiles a core module or a component (told apart by its header) to a
+/// `.cwasm` for `target` (None: this CPU).
 pub fn precompile(wasm: &[u8], target: Option<Arch>, opt: OptLevel) -> crate::Result<Vec<u8>> {
     let e = engine(target, opt)?;
-    e.precompile_module(wasm)
-        .map_err(|e| crate::Error::Wasmtime {
-            what: format!(
-                "wasmtime could not compile the module for {}",
-                target.map_or("this CPU", |a| a.as_str())
-            ),
-            source: e,
-        })
+    let component = BinaryKind::of_bytes(wasm) == BinaryKind::Component;
+    if component {
+        e.precompile_component(wasm)
+    } else {
+        e.precompile_module(wasm)
+    }
+    .map_err(|e| crate::Error::Wasmtime {
+        what: format!(
+            "wasmtime could not compile the {} for {}",
+            if component { "component" } else { "module" },
+            target.map_or("this CPU", |a| a.as_str())
+        ),
+        source: e,
+    })
+}
+
+/// What a wasmtime `.cwasm` was precompiled from (a module or a component),
+/// read from the ELF flags wasmtime writes; None: the file is no wasmtime
+/// artifact (another ELF file, wasm, anything else).
+pub fn precompiled_kind(path: &std::path::Path) -> crate::Result<Option<Precompiled>> {
+    // wasmtime 48 reports a file shorter than an ELF header (a tiny
+    // component, say) as an error rather than "not precompiled": only an
+    // ELF file can be a .cwasm, so anything else is `None` here.
+    let mut magic = [0u8; 4];
+    // (A file that cannot be read is left to wasmtime, which names the error.)
+    let not_elf = match std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+    {
+        Ok(()) => &magic != b"\x7fELF",
+        Err(e) => e.kind() == std::io::ErrorKind::UnexpectedEof,
+    };
+    if not_elf {
+        return Ok(None);
+    }
+    Engine::detect_precompiled_file(path).map_err(|e| crate::Error::Wasmtime {
+        what: format!("{}: reading it as a wasmtime .cwasm", path.display()),
+        source: e,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precompiled_component_and_module_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = dir.path().join("m.cwasm");
+        let c = dir.path().join("c.cwasm");
+        let w = dir.path().join("c.wasm");
+        // The smallest module and component.
+        let module = b"\0asm\x01\0\0\0";
+        let component = b"\0asm\x0d\0\x01\0";
+        std::fs::write(&m, precompile(module, None, OptLevel::Speed).unwrap()).unwrap();
+        std::fs::write(&c, precompile(component, None, OptLevel::Speed).unwrap()).unwrap();
+        std::fs::write(&w, component).unwrap();
+        assert_eq!(precompiled_kind(&m).unwrap(), Some(Precompiled::Module));
+        assert_eq!(precompiled_kind(&c).unwrap(), Some(Precompiled::Component));
+        assert_eq!(precompiled_kind(&w).unwrap(), None);
+    }
 }

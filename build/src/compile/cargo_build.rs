@@ -21,7 +21,8 @@ pub struct CargoBuild<'a> {
     pub target_dir: &'a Path,
     pub triple: &'a str,
     pub profile: &'a str,
-    /// Package name -> binary name.
+    /// Package name -> the cargo target that builds its function (a binary,
+    /// or for a `wasi-http` function its `cdylib`).
     pub packages: BTreeMap<String, String>,
     /// Package name -> cargo package id, given to `-p`.
     pub ids: BTreeMap<String, String>,
@@ -65,14 +66,24 @@ impl CargoBuild<'_> {
         for message in Message::parse_stream(BufReader::new(stdout)) {
             let message = message.context("cannot read cargo's JSON messages")?;
             if let Message::CompilerArtifact(artifact) = message {
-                let Some(exe) = artifact.executable else {
+                // A binary's executable, or a cdylib's `.wasm` (for
+                // wasm32-wasip2, rustc links it into a component itself).
+                let file = if artifact.target.is_bin() {
+                    artifact.executable.map(PathBuf::from)
+                } else if artifact.target.is_cdylib() {
+                    artifact
+                        .filenames
+                        .iter()
+                        .find(|f| f.extension() == Some("wasm"))
+                        .map(PathBuf::from)
+                } else {
+                    None
+                };
+                let Some(file) = file else {
                     continue;
                 };
-                if !artifact.target.is_bin() {
-                    continue;
-                }
                 if let Some(package) = self.package_of_binary(artifact.target.name.as_str()) {
-                    out.executables.insert(package, exe.into());
+                    out.executables.insert(package, file);
                 }
             }
         }
@@ -86,7 +97,7 @@ impl CargoBuild<'_> {
         Ok(out)
     }
 
-    /// The package whose function binary is `bin`.
+    /// The package whose function target is `bin`.
     fn package_of_binary(&self, bin: &str) -> Option<String> {
         self.packages
             .iter()

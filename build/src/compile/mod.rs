@@ -51,6 +51,13 @@ pub enum BuildEvent {
     },
     /// Something worth knowing that does not stop the build.
     Warning(String),
+    /// Variants of a function that are not built, and why (e.g. a wasi:http
+    /// component has no native or WasmEdge build): said, never silent.
+    Skipped {
+        function: String,
+        variants: Vec<Variant>,
+        reason: String,
+    },
     /// An AoT compile starts (`emulated`: under qemu, slow).
     Compiling {
         function: String,
@@ -152,10 +159,21 @@ pub fn build(
     }
     let mut jobs = Vec::new();
     for (i, f) in ws.functions.iter().enumerate() {
+        let mut skipped: BTreeMap<&'static str, Vec<Variant>> = BTreeMap::new();
         for variant in opts.selection.variants(&f.config.runtimes) {
-            jobs.push(Job {
-                function: i,
-                variant,
+            match f.config.protocol.refuses_variant(variant) {
+                Some(why) => skipped.entry(why).or_default().push(variant),
+                None => jobs.push(Job {
+                    function: i,
+                    variant,
+                }),
+            }
+        }
+        for (reason, variants) in skipped {
+            on(BuildEvent::Skipped {
+                function: f.name.clone(),
+                variants,
+                reason: reason.to_string(),
             });
         }
     }
@@ -176,7 +194,7 @@ pub fn build(
     let mut triples: BTreeSet<&'static str> = BTreeSet::new();
     let mut wasmedge_arches: BTreeSet<Arch> = BTreeSet::new();
     for job in &jobs {
-        triples.insert(triple_of(job.variant));
+        triples.insert(triple_of(&ws.functions[job.function], job.variant));
         if let Variant::Aot(AotEngine::Wasmedge, arch) = job.variant {
             wasmedge_arches.insert(arch);
         }
@@ -203,12 +221,15 @@ pub fn build(
     for triple in &triples {
         let mut by_profile: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut ids: BTreeMap<String, String> = BTreeMap::new();
-        for job in jobs.iter().filter(|j| triple_of(j.variant) == *triple) {
+        for job in jobs
+            .iter()
+            .filter(|j| triple_of(&ws.functions[j.function], j.variant) == *triple)
+        {
             let f = &ws.functions[job.function];
             by_profile
                 .entry(profile_for(cargo, ws, f))
                 .or_default()
-                .insert(f.package.clone(), f.bin.clone());
+                .insert(f.package.clone(), f.target.clone());
             ids.insert(f.package.clone(), f.id.clone());
         }
         for (profile, packages) in by_profile {
@@ -229,7 +250,7 @@ pub fn build(
             }
             .run()?;
             for job in jobs.iter().filter(|j| {
-                triple_of(j.variant) == *triple
+                triple_of(&ws.functions[j.function], j.variant) == *triple
                     && out.failed.contains(&ws.functions[j.function].package)
             }) {
                 let f = &ws.functions[job.function];
@@ -254,16 +275,23 @@ pub fn build(
     let mut wasm_modules: BTreeMap<usize, PathBuf> = BTreeMap::new();
     let mut produced: Vec<(usize, Variant, PathBuf, Option<String>)> = Vec::new();
     for (i, f) in ws.functions.iter().enumerate() {
+        let wasm_triple = wasm_triple(f);
         let wants_wasm = jobs
             .iter()
-            .any(|j| j.function == i && triple_of(j.variant) == "wasm32-wasip1");
+            .any(|j| j.function == i && triple_of(f, j.variant) == wasm_triple);
         if !wants_wasm {
             continue;
         }
-        let Some(raw) = compiled.get(&("wasm32-wasip1", f.package.clone())) else {
+        let Some(raw) = compiled.get(&(wasm_triple, f.package.clone())) else {
             continue;
         };
-        let module = optimised_wasm(&cache, raw, &f.name, wasm_opt.as_deref())?;
+        // A component goes as rustc made it: wasm-opt (binaryen 108) reads
+        // core modules only.
+        let module = if wasm_triple == COMPONENT_TRIPLE {
+            raw.clone()
+        } else {
+            optimised_wasm(&cache, raw, &f.name, wasm_opt.as_deref())?
+        };
         wasm_modules.insert(i, module);
     }
 
@@ -423,10 +451,25 @@ fn cargo_failure(f: &Function, triple: &str) -> String {
     why
 }
 
-fn triple_of(variant: Variant) -> &'static str {
+/// The target wasi:http components are built for: rustc's `wasm32-wasip2`
+/// links a `cdylib` into a component itself (wasm-component-ld), so no
+/// adapter or wasm-tools step is needed.
+const COMPONENT_TRIPLE: &str = "wasm32-wasip2";
+
+/// The wasm target of a function: `wasm32-wasip2` for a wasi:http component,
+/// `wasm32-wasip1` otherwise.
+fn wasm_triple(f: &Function) -> &'static str {
+    if f.config.protocol == lumos_model::Protocol::WasiHttp {
+        COMPONENT_TRIPLE
+    } else {
+        "wasm32-wasip1"
+    }
+}
+
+fn triple_of(f: &Function, variant: Variant) -> &'static str {
     match variant {
         Variant::Native(arch) => arch.musl_triple(),
-        _ => "wasm32-wasip1",
+        _ => wasm_triple(f),
     }
 }
 

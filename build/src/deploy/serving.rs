@@ -50,6 +50,11 @@ pub fn serving(
         (Protocol::Stdio, _) => Err(refuse(
             "protocol `stdio` reads one request on stdin, which Knative cannot route requests to; it needs an HTTP adapter in the image (e.g. the OpenFaaS of-watchdog in front of a native binary), or make it an `http` function".into(),
         )),
+        // The node's wasm runtime is crun built with WasmEdge 0.14: no
+        // component model, so it cannot run a wasi:http component.
+        (Protocol::WasiHttp, _) => Err(refuse(
+            "protocol `wasi-http` is a component, which the node's crun with WasmEdge (no component model) cannot run; it needs a RuntimeClass for a component host such as runwasi's containerd-shim-wasmtime".into(),
+        )),
     }
 }
 
@@ -69,6 +74,12 @@ mod tests {
         let e = serving("f", Protocol::Lumos, Variant::Wasm).unwrap_err();
         assert!(e.to_string().starts_with("f wasm: protocol `lumos`"), "{e}");
         assert!(serving("f", Protocol::Stdio, Variant::Native(Arch::X86_64)).is_err());
+        let e = serving("f", Protocol::WasiHttp, Variant::Wasm).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("f wasm: protocol `wasi-http` is a component"),
+            "{e}"
+        );
         assert!(serving(
             "f",
             Protocol::Http,

@@ -54,6 +54,14 @@ pub fn show(e: &BuildEvent, format: MessageFormat) {
             count,
         } => eprintln!("    Building {count} function(s) for {triple} ({profile})"),
         BuildEvent::Warning(w) => eprintln!("warning: {w}"),
+        BuildEvent::Skipped {
+            function,
+            variants,
+            reason,
+        } => {
+            let names: Vec<String> = variants.iter().map(|v| v.to_string()).collect();
+            eprintln!("   Skipping {function} {}: {reason}", names.join(", "))
+        }
         BuildEvent::Compiling {
             function,
             variant,

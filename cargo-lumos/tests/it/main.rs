@@ -6,6 +6,7 @@ mod common;
 mod bad_input;
 mod bench;
 mod builtin_functions;
+mod components;
 mod deploy;
 mod deploy_registry;
 mod knative;

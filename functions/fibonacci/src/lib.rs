@@ -118,6 +118,10 @@ pub fn handler(req: &mut Request<'_>) -> Result<Response> {
     req.respond_json(&output)
 }
 
+// The same handler as a wasi:http component (wasm32-wasip2, feature `wasi-http`).
+#[cfg(feature = "wasi-http")]
+lumos_sdk::wasi_http!(handler);
+
 #[cfg(test)]
 mod tests {
     use super::*;

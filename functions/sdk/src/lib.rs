@@ -22,6 +22,9 @@
 //! frames on stdout, the same on native and `wasm32-wasip1`. On native, with
 //! `PORT` set, it serves `POST /` over HTTP instead, with storage in Redis at
 //! `LUMOS_REDIS_URL`.
+//!
+//! With the `wasi-http` feature, [`wasi_http!`] exports the same handler as a
+//! `wasi:http/incoming-handler` component for `wasm32-wasip2` (`wasi_http` module).
 
 mod error;
 pub mod frame;
@@ -29,6 +32,8 @@ pub mod frame;
 mod http;
 mod request;
 mod serve;
+#[cfg(all(target_os = "wasi", target_env = "p2", feature = "wasi-http"))]
+pub mod wasi_http;
 
 pub use error::{Error, ErrorKind, Result};
 #[cfg(all(not(target_family = "wasm"), feature = "http"))]
@@ -75,5 +80,33 @@ macro_rules! main {
         fn main() {
             $crate::serve(env!("CARGO_PKG_NAME"), $handler)
         }
+    };
+}
+
+/// Exports `handler` as this component's `wasi:http/incoming-handler`
+/// (under the crate's name for `GET /healthz`). Expands to nothing unless
+/// the target is `wasm32-wasip2`, so the line may sit in a crate built for
+/// every target; needs lumos-sdk's `wasi-http` feature.
+///
+/// ```ignore
+/// #[cfg(feature = "wasi-http")]
+/// lumos_sdk::wasi_http!(handler);
+/// ```
+#[macro_export]
+macro_rules! wasi_http {
+    ($handler:expr) => {
+        #[cfg(all(target_os = "wasi", target_env = "p2"))]
+        const _: () = {
+            struct LumosWasiHttp;
+            impl $crate::wasi_http::__wasi::exports::http::incoming_handler::Guest for LumosWasiHttp {
+                fn handle(
+                    request: $crate::wasi_http::__wasi::http::types::IncomingRequest,
+                    out: $crate::wasi_http::__wasi::http::types::ResponseOutparam,
+                ) {
+                    $crate::wasi_http::handle(env!("CARGO_PKG_NAME"), $handler, request, out)
+                }
+            }
+            $crate::wasi_http::__wasi::http::proxy::export!(LumosWasiHttp);
+        };
     };
 }

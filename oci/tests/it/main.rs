@@ -4,6 +4,7 @@
 mod support;
 
 mod base;
+mod components;
 mod credentials;
 mod deadlines;
 mod hostile_layouts;

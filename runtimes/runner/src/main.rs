@@ -98,7 +98,7 @@ enum Cmd {
     },
     /// Print the sandbox probe, the machine and the versions.
     Probe,
-    /// Precompile a wasm module to a wasmtime .cwasm.
+    /// Precompile a wasm module or component to a wasmtime .cwasm.
     Precompile {
         module: PathBuf,
         #[arg(short, long)]
@@ -161,7 +161,7 @@ struct RunArgs {
     #[arg(long = "unpack-max-entries", value_name = "N", default_value_t = lumos_oci::unpack::DEFAULT_MAX_ENTRIES,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     unpack_max_entries: u64,
-    /// Override the image's protocol: lumos | stdio | http.
+    /// Override the image's protocol: lumos | stdio | http | wasi-http.
     #[arg(long, value_enum)]
     protocol: Option<Protocol>,
     /// http: the fixed port the function listens on (default: the image's

@@ -3,10 +3,14 @@
 //! `cargo-lumos shim …`): one module in one engine, WASI stdio inherited
 //! (the frame pipes), no preopened directories, no environment and no
 //! network unless asked, and a memory limit that turns growth past it into a
-//! trap. The spec, its confinement to the rootfs and the exit codes are
-//! lumos-shim's, shared with the WasmEdge shim (`lumos-shim-wasmedge`, its
-//! own executable: only it maps libwasmedge and libLLVM).
+//! trap. With `http_port` set (wasmtime only) the shim serves a wasi:http
+//! component over HTTP instead ([`wasi_http`]). The spec, its confinement to
+//! the rootfs and the exit codes are lumos-shim's, shared with the WasmEdge
+//! shim (`lumos-shim-wasmedge`, its own executable: only it maps libwasmedge
+//! and libLLVM).
 
+pub mod binary;
+pub mod wasi_http;
 pub mod wasmi;
 pub mod wasmtime;
 
@@ -24,11 +28,19 @@ pub fn shim_entry<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> i32 {
 /// Runs a confined spec in the engine it names.
 fn run(opts: &ShimOpts) -> Result<i32, ShimError> {
     use crate::Runtime as R;
-    match opts.engine {
-        R::WasmtimeAot => wasmtime::run(opts, true),
-        R::WasmtimeJit => wasmtime::run(opts, false),
-        R::WasmiInterp => wasmi::run(opts),
-        other => Err(ShimError::Unsupported(format!(
+    match (opts.engine, opts.http_port) {
+        (R::WasmtimeAot | R::WasmtimeJit, Some(port)) => {
+            wasi_http::run(opts, opts.engine == R::WasmtimeAot, port)
+        }
+        (other, Some(_)) => Err(ShimError::Unsupported(format!(
+            "http_port: {} cannot host a wasi:http component (no component model); \
+             use wasmtime-jit or wasmtime-aot",
+            other.name()
+        ))),
+        (R::WasmtimeAot, None) => wasmtime::run(opts, true),
+        (R::WasmtimeJit, None) => wasmtime::run(opts, false),
+        (R::WasmiInterp, None) => wasmi::run(opts),
+        (other, None) => Err(ShimError::Unsupported(format!(
             "engine {} does not run in this executable (its shim: {})",
             other.name(),
             crate::runtime::shim_program_name(other).unwrap_or("none")

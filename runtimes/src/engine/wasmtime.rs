@@ -21,7 +21,7 @@ pub use lumos_wasm::wasmtime::VERSION;
 /// level `3` gives.
 pub const OPT_LEVEL: lumos_wasm::wasmtime::OptLevel = lumos_wasm::wasmtime::OptLevel::Speed;
 
-/// Precompiles `wasm` to a `.cwasm` for `target` (None: this CPU), with the
+/// Precompiles `wasm` (a core module or a component) to a `.cwasm` for `target` (None: this CPU), with the
 /// same configuration the shim loads it with (lumos-wasm's one `config`).
 pub fn precompile(wasm: &[u8], target: Option<lumos_model::Arch>) -> lumos_wasm::Result<Vec<u8>> {
     lumos_wasm::wasmtime::precompile(wasm, target, OPT_LEVEL)
@@ -33,9 +33,21 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         module: opts.module_shown(),
         msg,
     };
+    // A component is told by its header (wasm) or, only when loading fails,
+    // by its ELF flags (.cwasm): nothing is added to a module's start.
+    let component = || {
+        load(
+            "this is a component: the runner serves components over HTTP \
+             (protocol wasi-http)"
+                .into(),
+        )
+    };
+    let kind = BinaryKind::of_file(&opts.module).map_err(|e| load(e.to_string()))?;
+    if !aot && kind == BinaryKind::Component {
+        return Err(component());
+    }
     let engine = lumos_wasm::wasmtime::engine(None, OPT_LEVEL)
         .map_err(|e| load(lumos_model::error_chain(&e)))?;
-    let kind = BinaryKind::of_file(&opts.module).map_err(|e| load(e.to_string()))?;
     let module = if aot {
         if kind != BinaryKind::Elf {
             return Err(load(
@@ -44,8 +56,13 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         }
         // SAFETY: the file is a wasmtime artifact from the image we verified by digest;
         // wasmtime checks its header and engine compatibility before use.
-        unsafe { Module::deserialize_file(&engine, &opts.module) }
-            .map_err(|e| load(format!("{e:#}")))?
+        unsafe { Module::deserialize_file(&engine, &opts.module) }.map_err(|e| {
+            if super::binary::detect_file(&opts.module).is_ok_and(|b| b.is_component()) {
+                component()
+            } else {
+                load(format!("{e:#}"))
+            }
+        })?
     } else {
         if !kind.is_wasm() {
             return Err(load(

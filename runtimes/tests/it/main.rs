@@ -14,4 +14,5 @@ mod load;
 mod registry;
 mod shims;
 mod warm;
+mod wasi_http;
 mod wasmedge;

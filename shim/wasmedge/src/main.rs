@@ -19,14 +19,21 @@ fn main() -> std::process::ExitCode {
         );
         return std::process::ExitCode::SUCCESS;
     }
-    let code = lumos_shim::run_shim(lumos_shim::WASMEDGE_SHIM, &args, |opts| match opts.engine {
-        Runtime::WasmedgeInterp => engine::run(opts, false),
-        Runtime::WasmedgeAot => engine::run(opts, true),
-        other => Err(ShimError::Unsupported(format!(
-            "{} runs WasmEdge only, not {}",
-            lumos_shim::WASMEDGE_SHIM,
-            other.name()
-        ))),
+    let code = lumos_shim::run_shim(lumos_shim::WASMEDGE_SHIM, &args, |opts| {
+        match (opts.engine, opts.http_port) {
+            (other, Some(_)) => Err(ShimError::Unsupported(format!(
+                "http_port: {} cannot host a wasi:http component (no component model); \
+                 use wasmtime-jit or wasmtime-aot",
+                other.name()
+            ))),
+            (Runtime::WasmedgeInterp, None) => engine::run(opts, false),
+            (Runtime::WasmedgeAot, None) => engine::run(opts, true),
+            (other, None) => Err(ShimError::Unsupported(format!(
+                "{} runs WasmEdge only, not {}",
+                lumos_shim::WASMEDGE_SHIM,
+                other.name()
+            ))),
+        }
     });
     std::process::ExitCode::from(code.clamp(0, 255) as u8)
 }

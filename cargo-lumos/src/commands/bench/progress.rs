@@ -53,6 +53,11 @@ impl Progress {
             Event::Unavailable { runtime, why } => {
                 eprintln!("bench: {runtime} is unavailable: {why}")
             }
+            Event::Skipped {
+                function,
+                runtime,
+                why,
+            } => eprintln!("bench: skipping {function} on {runtime}: {why}"),
             Event::NoPayloads { function } => eprintln!(
                 "warning: {function} has no payloads (metadata `payloads`): it gets an empty request"
             ),
