@@ -121,3 +121,110 @@ fn figures() {
         pss as f64 / 1048576.0 / 100.0
     );
 }
+
+/// Issue 11's figures, every runtime side by side in one run: cold start
+/// from the local cache (`cold-cached`: image pulled and unpacked before,
+/// a new instance each time) to the first response, median of 20, rounds
+/// interleaved across runtimes, beside a bare `fork+exec` of `/bin/true`;
+/// then RSS and PSS of 100 idle instances of each wasm engine family.
+/// `cargo test -p lumos-runtimes --release --test it -- figures:: --ignored --nocapture`
+#[test]
+#[ignore]
+fn figures_per_runtime() {
+    use lumos_model::Mode;
+    let f = fixtures();
+    let we_aot = crate::wasmedge::aot_fixture();
+    let cases: Vec<(&std::path::Path, Runtime, Option<Sandbox>)> = vec![
+        (&f.native, Runtime::Native, Some(Sandbox::Process)),
+        (&f.native, Runtime::Native, Some(Sandbox::Runc)),
+        (&f.cwasm, Runtime::WasmtimeAot, None),
+        (&f.wasm, Runtime::WasmtimeJit, None),
+        (&f.wasm, Runtime::WasmiInterp, None),
+        (&f.wasm, Runtime::WasmedgeInterp, None),
+        (&we_aot, Runtime::WasmedgeAot, None),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    let runners: Vec<Runner> = cases
+        .iter()
+        .map(|(_, _, sb)| {
+            let mut o = opts();
+            o.sandbox = *sb;
+            o.cache_dir = Some(tmp.path().join("cache"));
+            Runner::new(o).unwrap()
+        })
+        .collect();
+    let body = br#"{"op":"noop"}"#;
+    let mut cold: Vec<Vec<f64>> = vec![vec![]; cases.len()];
+    let mut spawn = vec![];
+    for round in 0..21 {
+        let t = std::time::Instant::now();
+        let st = std::process::Command::new("/bin/true").status().unwrap();
+        assert!(st.success());
+        if round > 0 {
+            spawn.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        for (i, ((img, rt, _), runner)) in cases.iter().zip(&runners).enumerate() {
+            let image = file_ref(img);
+            let job = Job::from_opts(&runner.opts, &image, *rt, body);
+            let r = runner.cold_as(&job, Mode::ColdCached).unwrap();
+            assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
+            // Round 0 fills the cache and the page cache: not counted.
+            if round > 0 {
+                cold[i].push(r.cold_start_ms.unwrap().total);
+            }
+        }
+    }
+    let bare = median(spawn);
+    println!(
+        "cold start from the local cache to the first response, median of 20 (rounds interleaved):"
+    );
+    println!("  bare fork+exec of /bin/true      {bare:>8.2} ms");
+    for ((_, rt, sb), v) in cases.iter().zip(cold) {
+        let m = median(v);
+        println!(
+            "  {:<14} {:<8} {m:>8.2} ms  ({:.1}x the bare spawn)",
+            rt.name(),
+            sb.map_or("-", |s| s.name()),
+            m / bare
+        );
+    }
+
+    println!("100 idle instances each (after one answered request), per instance:");
+    for (i, (img, rt, _)) in cases.iter().enumerate() {
+        if !rt.is_wasm() && i > 0 {
+            continue;
+        }
+        let runner = &runners[i];
+        let image = file_ref(img);
+        let p = runner
+            .prepare(&Job::from_opts(&runner.opts, &image, *rt, b""))
+            .unwrap();
+        let l = runner.launcher(&p, *rt, &[]).unwrap();
+        let mut slots: Vec<Slot> = (0..100).map(|_| Slot::new(l.clone())).collect();
+        for s in &mut slots {
+            s.ensure().unwrap();
+            assert!(s.call(body).is_ok(), "{rt}");
+        }
+        let (mut rss, mut pss) = (0u64, 0u64);
+        for s in &mut slots {
+            let pid = s.workload_pid().unwrap();
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            rss += status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap()
+                * 1024;
+            pss += lumos_runtimes::instance::proc_pss_bytes(pid).unwrap();
+        }
+        println!(
+            "  {:<14} RSS {:>6.2} MiB  PSS {:>6.2} MiB",
+            rt.name(),
+            rss as f64 / 1048576.0 / 100.0,
+            pss as f64 / 1048576.0 / 100.0
+        );
+        for s in &mut slots {
+            s.close(std::time::Duration::from_secs(2));
+        }
+    }
+}
