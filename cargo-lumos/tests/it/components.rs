@@ -82,6 +82,11 @@ fn a_wasi_http_cdylib_is_built_as_a_component_and_benched_on_wasmtime() {
             "1",
             "--requests",
             "5",
+            // Exactly the requests asked for (no filling of --min-time).
+            "--min-requests",
+            "5",
+            "--min-time",
+            "0.001",
             "--concurrency",
             "1,2",
             "--load-requests",
