@@ -322,7 +322,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "image: config label dev.lumos.protocol \"grpc\": unknown protocol `grpc` \
-             (expected one of: lumos, stdio, http)"
+             (expected one of: lumos, stdio, http, wasi-http)"
         );
         let crate::Error::Image(ImageError::Name {
             field,
