@@ -139,12 +139,7 @@ fn pull(reference: &str, runs: Option<&String>) -> Result<()> {
 }
 
 fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
+    lumos_stats::median(&lumos_stats::sorted(v)).unwrap_or(f64::NAN)
 }
 
 fn sizes(layout: &str) -> Result<()> {

@@ -17,17 +17,13 @@
 
 use std::collections::BTreeMap;
 
-use lumos_model::{Protocol, Variant};
+use lumos_model::Variant;
 use serde::Serialize;
-use serde_json::json;
 use wasmparser::{Parser, Payload};
 
 use crate::error::{Error, Result};
-use crate::image::{history, write_manifest, AotInfo, ImageMeta, Packed, WasmFormat};
-use crate::layer::LayerBuilder;
+use crate::image::{pack_wasm_file, AotInfo, ImageMeta, Packed, WasmFormat, WasmKind};
 use crate::layout::Layout;
-use crate::spec::{annotation, media, to_bytes, Descriptor, Platform};
-use crate::timestamp::rfc3339;
 
 /// The `os` of component images.
 pub const COMPONENT_OS: &str = "wasip2";
@@ -130,79 +126,14 @@ pub fn pack_component(
     let Some(payload) = aot.map(|(_, cwasm)| cwasm).or(component) else {
         return Err(Error::Image(format!("{what}: nothing to pack")));
     };
-    let mut annotations: BTreeMap<String, String> = meta.annotations(&variant);
-    annotations.insert(
-        annotation::LUMOS_PROTOCOL.to_string(),
-        Protocol::WasiHttp.to_string(),
-    );
-    if let Some((aot, _)) = aot {
-        let engine = aot
-            .engine_id
-            .clone()
-            .unwrap_or_else(|| aot.engine.to_string());
-        annotations.insert(annotation::LUMOS_AOT_ENGINE.to_string(), engine);
-        annotations.insert(annotation::LUMOS_AOT_ARCH.to_string(), aot.arch.to_string());
-    }
-    let file = format!("/{}.wasm", meta.function);
-    let descriptor = match format {
-        WasmFormat::Compat => {
-            annotations.insert(
-                annotation::WASM_VARIANT.to_string(),
-                "compat-smart".to_string(),
-            );
-            let mut builder = LayerBuilder::new(meta.mtime());
-            builder.add_file(&file, payload.to_vec(), 0o755)?;
-            let layer = builder.build()?;
-            layout.write_blob(&layer.blob)?;
-            let config = json!({
-                "architecture": "wasm",
-                "os": COMPONENT_OS,
-                "created": rfc3339(meta.created),
-                "config": {
-                    "Entrypoint": [file],
-                    "Labels": annotations,
-                },
-                "rootfs": { "type": "layers", "diff_ids": [layer.diff_id] },
-                "history": [history(meta, &format!("lumos: COPY {variant} {file}"))],
-            });
-            write_manifest(
-                layout,
-                media::CONFIG,
-                &to_bytes(&config),
-                vec![layer.descriptor],
-                annotations,
-                Some(Platform::wasip2()),
-            )?
-        }
-        WasmFormat::Artifact => {
-            let digest = layout.write_blob(payload)?;
-            let mut layer =
-                Descriptor::new(media::WASM_LAYER, digest.clone(), payload.len() as u64);
-            layer.annotations = Some(BTreeMap::from([(
-                annotation::TITLE.to_string(),
-                file.trim_start_matches('/').to_string(),
-            )]));
-            let config = json!({
-                "created": rfc3339(meta.created),
-                "architecture": "wasm",
-                "os": COMPONENT_OS,
-                "layerDigests": [digest],
-                "component": info,
-            });
-            write_manifest(
-                layout,
-                media::WASM_CONFIG,
-                &to_bytes(&config),
-                vec![layer],
-                annotations,
-                Some(Platform::wasip2()),
-            )?
-        }
-    };
-    Ok(Packed {
-        name: meta.ref_name(&variant),
-        descriptor,
-    })
+    pack_wasm_file(
+        layout,
+        meta,
+        payload,
+        format,
+        aot.map(|(a, _)| a),
+        &WasmKind::Component(info),
+    )
 }
 
 #[cfg(test)]

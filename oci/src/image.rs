@@ -200,8 +200,37 @@ pub fn pack_wasm(
     format: WasmFormat,
     aot: Option<&AotInfo>,
 ) -> Result<Packed> {
+    pack_wasm_file(layout, meta, module, format, aot, &WasmKind::Module)
+}
+
+/// What a wasm image holds, for the few fields the two kinds differ in.
+pub(crate) enum WasmKind {
+    /// A wasm32-wasip1 core module: `os` `wasi` (compat) / `wasip1` (artifact).
+    Module,
+    /// A wasm32-wasip2 component: `os` `wasip2` in both forms,
+    /// `dev.lumos.protocol: wasi-http`, and in the artifact config the
+    /// `component` field (its imports and exports) when known.
+    Component(Option<crate::component::ComponentInfo>),
+}
+
+/// The one packing of a wasm image (module or component, plain or AoT) in
+/// either [`WasmFormat`]: `payload` becomes `/<function>.wasm`.
+pub(crate) fn pack_wasm_file(
+    layout: &Layout,
+    meta: &ImageMeta,
+    payload: &[u8],
+    format: WasmFormat,
+    aot: Option<&AotInfo>,
+    kind: &WasmKind,
+) -> Result<Packed> {
     let variant = aot.map_or(Variant::Wasm, AotInfo::variant).image_tag();
     let mut annotations = meta.annotations(&variant);
+    if let WasmKind::Component(_) = kind {
+        annotations.insert(
+            annotation::LUMOS_PROTOCOL.to_string(),
+            Protocol::WasiHttp.to_string(),
+        );
+    }
     if let Some(aot) = aot {
         let engine = aot
             .engine_id
@@ -218,16 +247,20 @@ pub fn pack_wasm(
                 "compat-smart".to_string(),
             );
             let mut builder = LayerBuilder::new(meta.mtime());
-            builder.add_file(&file, module.to_vec(), 0o755)?;
+            builder.add_file(&file, payload.to_vec(), 0o755)?;
             let layer = builder.build()?;
             layout.write_blob(&layer.blob)?;
             let mut cfg = serde_json::Map::new();
             cfg.insert("Entrypoint".into(), json!([file]));
             cfg.insert("Labels".into(), json!(annotations));
             meta.invocation(&mut cfg);
+            let platform = match kind {
+                WasmKind::Module => Platform::wasi(),
+                WasmKind::Component(_) => Platform::wasip2(),
+            };
             let config = json!({
                 "architecture": "wasm",
-                "os": "wasi",
+                "os": platform.os,
                 "created": rfc3339(meta.created),
                 "config": cfg,
                 "rootfs": { "type": "layers", "diff_ids": [layer.diff_id] },
@@ -239,23 +272,30 @@ pub fn pack_wasm(
                 &to_bytes(&config),
                 vec![layer.descriptor],
                 annotations,
-                Some(Platform::wasi()),
+                Some(platform),
             )?
         }
         WasmFormat::Artifact => {
-            let digest = layout.write_blob(module)?;
-            let mut layer = Descriptor::new(media::WASM_LAYER, digest.clone(), module.len() as u64);
+            let digest = layout.write_blob(payload)?;
+            let mut layer =
+                Descriptor::new(media::WASM_LAYER, digest.clone(), payload.len() as u64);
             layer.annotations = Some(BTreeMap::from([(
-                "org.opencontainers.image.title".to_string(),
+                annotation::TITLE.to_string(),
                 file.trim_start_matches('/').to_string(),
             )]));
-            let config = json!({
+            let platform = match kind {
+                WasmKind::Module => Platform::new("wasip1", "wasm"),
+                WasmKind::Component(_) => Platform::wasip2(),
+            };
+            let mut config = json!({
                 "created": rfc3339(meta.created),
                 "architecture": "wasm",
-                "os": "wasip1",
+                "os": platform.os,
                 "layerDigests": [digest],
             });
-            let platform = Platform::new("wasip1", "wasm");
+            if let WasmKind::Component(Some(info)) = kind {
+                config["component"] = json!(info);
+            }
             write_manifest(
                 layout,
                 media::WASM_CONFIG,

@@ -25,9 +25,12 @@ pub struct Launcher {
     /// The sandbox for native (None for wasm).
     pub sandbox: Option<Sandbox>,
     pub limits: Limits,
-    /// The `lumos-runner` executable (the wasmtime and wasmi shims; WasmEdge's
-    /// shim is found beside it, see [`crate::runtime::find_shim`]).
+    /// The `lumos-runner` executable (the wasmtime and wasmi shims).
     pub runner_exe: PathBuf,
+    /// The runtime's own shim executable, looked up once when the launcher
+    /// is made ([`crate::runtime::find_shim`]): `Ok(None)` when the runner
+    /// hosts the runtime itself (`<runner> shim`), `Err` when it is missing.
+    pub shim: Result<Option<PathBuf>, crate::runtime::NotAvailable>,
     /// Put before `runner_exe` (an emulator for a foreign-arch runner).
     pub runner_prefix: Vec<String>,
     pub guard: Option<Arc<Guard>>,
@@ -98,7 +101,12 @@ impl Launcher {
                 return bad(why);
             }
         }
-        crate::runtime::require(self.runtime, Some(&self.runner_exe))?;
+        if let Err(e) = &self.shim {
+            return Err(crate::Error::Unavailable {
+                runtime: self.runtime,
+                reason: e.to_string(),
+            });
+        }
         match self.runtime {
             Runtime::Native if !is_elf => bad("the image's entry is not a native executable"),
             Runtime::WasmtimeAot if !is_elf => {
@@ -157,8 +165,8 @@ impl Launcher {
     /// shim (`lumos-shim-wasmedge`), else the runner (`<runner> shim`).
     /// [`Launcher::validate`] has checked the shim is there.
     fn shim_program(&self) -> (PathBuf, Vec<std::ffi::OsString>) {
-        match crate::runtime::find_shim(self.runtime, Some(&self.runner_exe)) {
-            Ok(Some(exe)) => (exe, vec![]),
+        match &self.shim {
+            Ok(Some(exe)) => (exe.clone(), vec![]),
             _ => (self.runner_exe.clone(), vec!["shim".into()]),
         }
     }

@@ -34,10 +34,7 @@ pub fn drop_page_cache() -> crate::Result<()> {
 
 /// `name` on `$PATH`, as the instance's `Command` would find it.
 pub fn which(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    lumos_services::on_path(name)
 }
 
 /// Resident pages of one file. Hand-written over `libc` (no crate offers

@@ -69,11 +69,7 @@ fn search(
         };
     }
     let in_dir = |exe: &Path| exe.parent().map(|d| d.join(name)).filter(|p| p.is_file());
-    let on_path = || {
-        std::env::split_paths(path.as_deref()?)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    };
+    let on_path = || lumos_services::on_path_in(name, path.as_deref());
     beside
         .iter()
         .flatten()

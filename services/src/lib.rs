@@ -19,7 +19,7 @@ pub mod service;
 pub mod tls;
 
 pub use error::Error;
-pub use program::{find_program, require_program};
+pub use program::{find_program, on_path, on_path_in, require_program};
 pub use redis::Redis;
 pub use registry::{Registry, RegistryOptions};
 pub use service::Service;

@@ -1,18 +1,40 @@
 //! Finding outside programs.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 
 /// The directories searched after `$PATH`: Debian puts some daemons in sbin,
 /// which a non-login root shell may not have on its PATH.
 const EXTRA_DIRS: [&str; 3] = ["/usr/sbin", "/sbin", "/usr/bin"];
 
+/// The one search for a program: `name` in the first of `dirs` that holds
+/// a file by that name. A `name` with a `/` is a path, checked as it is.
+pub fn find_in(name: &str, dirs: impl IntoIterator<Item = PathBuf>) -> Option<PathBuf> {
+    if name.contains('/') {
+        let p = PathBuf::from(name);
+        return p.is_file().then_some(p);
+    }
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// `name` on the search path `path` (a `$PATH` value), as
+/// `std::process::Command` finds it.
+pub fn on_path_in(name: &str, path: Option<&OsStr>) -> Option<PathBuf> {
+    find_in(name, path.map(std::env::split_paths).into_iter().flatten())
+}
+
+/// `name` on `$PATH`, as `std::process::Command` finds it.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    on_path_in(name, std::env::var_os("PATH").as_deref())
+}
+
 /// Finds `name` on `$PATH` or in the sbin directories.
 pub fn find_program(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(EXTRA_DIRS.iter().map(PathBuf::from))
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
+    find_in(
+        name,
+        std::env::split_paths(&path).chain(EXTRA_DIRS.iter().map(PathBuf::from)),
+    )
 }
 
 /// Finds `name`, or says which command installs it.

@@ -126,14 +126,7 @@ fn cargo_home() -> Option<PathBuf> {
 
 /// Finds a program on PATH (or checks a path that names one).
 pub fn find_program(name: &str) -> Option<PathBuf> {
-    if name.contains('/') {
-        let p = PathBuf::from(name);
-        return p.is_file().then_some(p);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| candidate.is_file())
+    lumos_services::on_path(name)
 }
 
 /// What a cargo build for a native musl target needs in its environment, and

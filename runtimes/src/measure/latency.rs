@@ -103,12 +103,10 @@ impl Recorder {
         if self.samples.len() < 3 {
             return w;
         }
-        let mut s = self.samples.clone();
-        s.sort_unstable();
-        let median = s[s.len() / 2] as f64;
-        let mut dev: Vec<f64> = s.iter().map(|&x| (x as f64 - median).abs()).collect();
-        dev.sort_by(|a, b| a.total_cmp(b));
-        let mad = dev[dev.len() / 2];
+        let s: Vec<f64> = self.samples.iter().map(|&x| x as f64).collect();
+        let median = lumos_stats::median(&lumos_stats::sorted(&s)).unwrap_or(0.0);
+        let dev: Vec<f64> = s.iter().map(|x| (x - median).abs()).collect();
+        let mad = lumos_stats::median(&lumos_stats::sorted(&dev)).unwrap_or(0.0);
         if mad > 0.0 {
             let outliers = self
                 .samples

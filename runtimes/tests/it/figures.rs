@@ -8,9 +8,8 @@ use crate::common::*;
 use lumos_runtimes::launch::Slot;
 use lumos_runtimes::{Job, Runner, Runtime, Sandbox};
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+fn median(v: Vec<f64>) -> f64 {
+    lumos_stats::median(&lumos_stats::sorted(&v)).unwrap_or(f64::NAN)
 }
 
 #[test]

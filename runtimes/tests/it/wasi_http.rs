@@ -477,9 +477,8 @@ fn the_sdk_builds_fibonacci_as_a_served_component() {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+fn median(v: Vec<f64>) -> f64 {
+    lumos_stats::median(&lumos_stats::sorted(&v)).unwrap_or(f64::NAN)
 }
 
 /// Figures, not assertions (issue 10's benchmark): warm p50 of the 0-work
