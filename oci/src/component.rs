@@ -15,8 +15,6 @@
 //! wasmtime `.cwasm` precompiled from the component instead of the component;
 //! its `component` field still describes the component it was made from.
 
-use std::collections::BTreeMap;
-
 use lumos_model::Variant;
 use serde::Serialize;
 use wasmparser::{Parser, Payload};

@@ -1,7 +1,7 @@
 //! A function ready to start: an unpacked root filesystem and what to run in
 //! it, read from the image config (entrypoint, cmd, env, working dir, labels).
 
-use crate::engine::WasiPolicy;
+use lumos_shim::WasiPolicy;
 use crate::error::ImageError;
 use crate::runtime::Protocol;
 use std::collections::BTreeMap;
@@ -245,7 +245,7 @@ impl Artifact {
 /// when `name` ends in `.wasm` / `.cwasm` (AoT images), so a native entry
 /// costs one 8-byte read.
 fn entry_is_component(path: &Path, name: &str) -> bool {
-    use crate::engine::binary::{detect_file, read_header};
+    use lumos_wasm::binary::{detect_file, read_header};
     let named_wasm = name.ends_with(".wasm") || name.ends_with(".cwasm");
     let b = if named_wasm {
         detect_file(path)

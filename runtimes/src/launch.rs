@@ -3,7 +3,7 @@
 
 use crate::artifact::Artifact;
 use crate::container::{self, NativeLaunch, Sandbox};
-use crate::engine::binary::Binary;
+use lumos_wasm::binary::Binary;
 use crate::guard::Guard;
 use crate::host::{Failure, FrameConn, Reply};
 use crate::http::HttpConn;
@@ -25,13 +25,11 @@ pub struct Launcher {
     /// The sandbox for native (None for wasm).
     pub sandbox: Option<Sandbox>,
     pub limits: Limits,
-    /// The `lumos-runner` executable (the wasmtime and wasmi shims).
-    pub runner_exe: PathBuf,
-    /// The runtime's own shim executable, looked up once when the launcher
-    /// is made ([`crate::runtime::find_shim`]): `Ok(None)` when the runner
-    /// hosts the runtime itself (`<runner> shim`), `Err` when it is missing.
+    /// The runtime's shim executable, looked up once when the launcher is
+    /// made ([`crate::runtime::find_shim`], beside the runner first):
+    /// `Ok(None)` for native, `Err` when it is missing.
     pub shim: Result<Option<PathBuf>, crate::runtime::NotAvailable>,
-    /// Put before `runner_exe` (an emulator for a foreign-arch runner).
+    /// Put before the shim (an emulator for a foreign-arch runner and its shims).
     pub runner_prefix: Vec<String>,
     pub guard: Option<Arc<Guard>>,
     pub store: Arc<dyn Store>,
@@ -75,9 +73,9 @@ impl Launcher {
         let entry = self.artifact.entry_path();
         // Parsing an ELF file to tell a .cwasm is needed for wasmtime-aot only.
         let binary = if self.runtime == Runtime::WasmtimeAot {
-            crate::engine::binary::detect_file(&entry)
+            lumos_wasm::binary::detect_file(&entry)
         } else {
-            crate::engine::binary::read_header(&entry)
+            lumos_wasm::binary::read_header(&entry)
         }
         .map_err(|source| crate::error::ImageError::Entry {
             path: entry.clone(),
@@ -148,12 +146,12 @@ impl Launcher {
     }
 
     /// The program an instance start executes, whose pages a cold start
-    /// needs: the wasm shim (the runner executable, or WasmEdge's) or the native sandbox's
+    /// needs: the wasm runtime's shim or the native sandbox's
     /// runtime (runc, crun, unshare); None for sandbox `process`, whose
     /// program is the image's own executable (counted with the image's files).
     pub fn runtime_binary(&self) -> Option<PathBuf> {
         match self.sandbox {
-            None => Some(self.shim_program().0),
+            None => self.shim_program().ok(),
             Some(Sandbox::Runc) => crate::node::which("runc"),
             Some(Sandbox::Crun) => crate::node::which("crun"),
             Some(Sandbox::Chroot) => crate::node::which("unshare"),
@@ -161,13 +159,19 @@ impl Launcher {
         }
     }
 
-    /// The wasm shim's executable and its first arguments: WasmEdge's own
-    /// shim (`lumos-shim-wasmedge`), else the runner (`<runner> shim`).
-    /// [`Launcher::validate`] has checked the shim is there.
-    fn shim_program(&self) -> (PathBuf, Vec<std::ffi::OsString>) {
+    /// The wasm runtime's shim executable ([`Launcher::validate`] has
+    /// checked it was found).
+    fn shim_program(&self) -> crate::Result<PathBuf> {
         match &self.shim {
-            Ok(Some(exe)) => (exe.clone(), vec![]),
-            _ => (self.runner_exe.clone(), vec!["shim".into()]),
+            Ok(Some(exe)) => Ok(exe.clone()),
+            Ok(None) => Err(crate::Error::Unavailable {
+                runtime: self.runtime,
+                reason: "native runs no shim".into(),
+            }),
+            Err(e) => Err(crate::Error::Unavailable {
+                runtime: self.runtime,
+                reason: e.to_string(),
+            }),
         }
     }
 
@@ -210,7 +214,7 @@ impl Launcher {
         }
         // The shim resolves the module and the preopens inside the rootfs itself
         // when it opens them (crate::confine).
-        let shim = crate::engine::ShimOpts {
+        let shim = lumos_shim::ShimOpts {
             engine: self.runtime,
             root: Some(a.rootfs.clone()),
             module: a.entry.clone().into(),
@@ -221,12 +225,15 @@ impl Launcher {
             policy,
             http_port,
         };
-        let (shim_exe, mut args) = self.shim_program();
-        let spec = crate::engine::shim_args(&shim).map_err(|source| crate::Error::ShimSpec {
-            rootfs: a.rootfs.clone(),
-            source,
-        })?;
-        args.extend(spec.map(Into::into));
+        let shim_exe = self.shim_program()?;
+        let args: Vec<std::ffi::OsString> = lumos_shim::shim_args(&shim)
+            .map_err(|source| crate::Error::ShimSpec {
+                rootfs: a.rootfs.clone(),
+                source,
+            })?
+            .into_iter()
+            .map(Into::into)
+            .collect();
         let (program, args) = match self.runner_prefix.split_first() {
             None => (shim_exe, args),
             Some((first, rest)) => {

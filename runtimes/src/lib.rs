@@ -1,4 +1,4 @@
-//! Engines, instances, measurement and load generation for lumos-runner.
+//! Instances, measurement and load generation for lumos-runner.
 //!
 //! A bench orchestrator calls [`run::Runner`] (or the free functions
 //! [`run_cold`], [`run_warm`], [`run_load`]): each takes an image reference
@@ -12,10 +12,9 @@
 //!   and the `stdio` protocol; [`http`]: the `http` protocol.
 //! - [`instance`]: an instance process (pipes, process group, /proc and wait4 usage).
 //! - [`guard`]: a process that cleans up if the runner dies.
-//! - [`engine`]: the engines this library links (wasmtime AoT/JIT, wasmi),
-//!   the wasi:http component host (wasmtime-wasi-http), and
-//!   [`engine::shim_entry`] for executables that host their shims; WasmEdge
-//!   runs in its own shim executable (lumos-shim-wasmedge), found by [`runtime`].
+//! - no engine: each wasm runtime runs in its engine family's shim executable
+//!   (lumos-shim-wasmtime, lumos-shim-wasmi, lumos-shim-wasmedge; their
+//!   contract is lumos-shim's), found by [`runtime`].
 //! - [`container`]: runc, crun, unshare+chroot, plain process for native.
 //! - [`fetch`]: pull and unpack into the cache (lumos-oci); [`artifact`]: what to run.
 //! - [`confine`]: the rule for paths from image metadata (resolved inside the rootfs).
@@ -28,7 +27,6 @@ pub mod artifact;
 pub mod bounds;
 pub use lumos_shim::confine;
 pub mod container;
-pub mod engine;
 pub mod error;
 pub mod fetch;
 pub mod frame;

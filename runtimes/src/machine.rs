@@ -77,8 +77,8 @@ pub fn versions(runner_exe: Option<&std::path::Path>) -> Versions {
     let probe = crate::container::probe();
     Versions {
         lumos_runner: env!("CARGO_PKG_VERSION").into(),
-        wasmtime: crate::engine::wasmtime::VERSION.into(),
-        wasmi: crate::engine::wasmi::VERSION.into(),
+        wasmtime: lumos_wasm::wasmtime::VERSION.into(),
+        wasmi: lumos_shim::WASMI_VERSION.into(),
         wasmedge: crate::runtime::find_shim(lumos_model::Runtime::WasmedgeAot, runner_exe)
             .is_ok()
             .then(|| "0.14.1".to_string()),

@@ -282,7 +282,6 @@ impl Runner {
             runtime,
             sandbox,
             limits: self.opts.limits,
-            runner_exe: self.runner_exe.clone(),
             shim: crate::runtime::find_shim(runtime, Some(&self.runner_exe)),
             runner_prefix: self.opts.runner_prefix.clone(),
             guard: Some(self.guard.clone()),

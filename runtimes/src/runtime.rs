@@ -14,20 +14,29 @@ pub struct NotAvailable {
     pub reason: String,
 }
 
-/// The environment variable that names a shim executable explicitly.
-pub const WASMEDGE_SHIM_ENV: &str = "LUMOS_SHIM_WASMEDGE";
-
-/// The executable a runtime's instances run in when it is not the runner's
-/// own (`<runner> shim`, which hosts wasmtime and wasmi): WasmEdge's shim,
-/// the only one that links libwasmedge and libLLVM.
+/// The executable a wasm runtime's instances run in (None for native):
+/// each engine family has its own shim, linking only its engine.
 pub fn shim_program_name(runtime: Runtime) -> Option<&'static str> {
-    matches!(runtime, Runtime::WasmedgeInterp | Runtime::WasmedgeAot)
-        .then_some(lumos_shim::WASMEDGE_SHIM)
+    match runtime {
+        Runtime::Native => None,
+        Runtime::WasmtimeAot | Runtime::WasmtimeJit => Some(lumos_shim::WASMTIME_SHIM),
+        Runtime::WasmiInterp => Some(lumos_shim::WASMI_SHIM),
+        Runtime::WasmedgeInterp | Runtime::WasmedgeAot => Some(lumos_shim::WASMEDGE_SHIM),
+    }
 }
 
-/// Where the shim executable of `runtime` is (None: the runner hosts it):
-/// `$LUMOS_SHIM_WASMEDGE`, else beside `runner_exe`, beside this executable,
-/// or on `PATH`, in that order.
+/// The environment variable that names a shim executable explicitly:
+/// `LUMOS_SHIM_WASMTIME`, `LUMOS_SHIM_WASMI`, `LUMOS_SHIM_WASMEDGE`.
+pub fn shim_env(shim: &str) -> String {
+    shim.trim_start_matches("lumos-")
+        .replace('-', "_")
+        .to_ascii_uppercase()
+        .replace("SHIM_", "LUMOS_SHIM_")
+}
+
+/// Where the shim executable of `runtime` is (None: native, no shim):
+/// `$LUMOS_SHIM_<ENGINE>`, else beside `runner_exe`, beside this
+/// executable, or on `PATH`, in that order.
 pub fn find_shim(
     runtime: Runtime,
     runner_exe: Option<&Path>,
@@ -39,7 +48,7 @@ pub fn find_shim(
     search(
         runtime,
         name,
-        std::env::var_os(WASMEDGE_SHIM_ENV).map(PathBuf::from),
+        std::env::var_os(shim_env(name)).map(PathBuf::from),
         &[runner_exe, me.as_deref()],
         std::env::var_os("PATH"),
     )
@@ -61,10 +70,7 @@ fn search(
         } else {
             Err(NotAvailable {
                 runtime,
-                reason: format!(
-                    "${WASMEDGE_SHIM_ENV} is {}, which is not a file",
-                    p.display()
-                ),
+                reason: format!("${} is {}, which is not a file", shim_env(name), p.display()),
             })
         };
     }
@@ -78,16 +84,29 @@ fn search(
         .ok_or_else(|| NotAvailable {
             runtime,
             reason: format!(
-                "its shim {name} is neither beside {} nor on PATH: run scripts/setup \
-                 (it installs WasmEdge and the shim), or after scripts/install-wasmedge \
-                 `cargo install --locked --path shim/wasmedge`",
+                "its shim {name} is neither beside {} nor on PATH: {}",
                 beside
                     .iter()
                     .flatten()
                     .next()
-                    .map_or_else(|| "the runner".to_string(), |p| p.display().to_string())
+                    .map_or_else(|| "the runner".to_string(), |p| p.display().to_string()),
+                install_hint(name)
             ),
         })
+}
+
+/// The command that installs shim `name` (from a checkout of Lumos).
+pub fn install_hint(name: &str) -> String {
+    let dir = name.trim_start_matches("lumos-shim-");
+    let wasmedge = if name == lumos_shim::WASMEDGE_SHIM {
+        " after scripts/install-wasmedge"
+    } else {
+        ""
+    };
+    format!(
+        "run scripts/setup (it installs every shim), or{wasmedge} \
+         `cargo install --locked --path shim/{dir}`"
+    )
 }
 
 /// Whether this runner can run `runtime`; if not, why and what to do.
@@ -109,8 +128,8 @@ pub fn require(runtime: Runtime, runner_exe: Option<&Path>) -> crate::Result<()>
 pub fn engine_version(runtime: Runtime) -> Option<&'static str> {
     match runtime {
         Runtime::Native => None,
-        Runtime::WasmtimeAot | Runtime::WasmtimeJit => Some(crate::engine::wasmtime::VERSION),
-        Runtime::WasmiInterp => Some(crate::engine::wasmi::VERSION),
+        Runtime::WasmtimeAot | Runtime::WasmtimeJit => Some(lumos_wasm::wasmtime::VERSION),
+        Runtime::WasmiInterp => Some(lumos_shim::WASMI_VERSION),
         Runtime::WasmedgeInterp | Runtime::WasmedgeAot => Some("0.14.1 (wasmedge-sdk 0.14.0)"),
     }
 }
@@ -150,9 +169,15 @@ mod tests {
         );
         // An explicit path must be a file.
         let e = search(r, name, Some(runner_dir.path().join("nope")), &[], None).unwrap_err();
-        assert!(e.reason.contains(WASMEDGE_SHIM_ENV), "{e}");
-        // wasmtime and wasmi run in the runner itself.
-        assert_eq!(find_shim(Runtime::WasmtimeAot, None).unwrap(), None);
-        assert_eq!(find_shim(Runtime::WasmiInterp, None).unwrap(), None);
+        assert!(e.reason.contains("LUMOS_SHIM_WASMEDGE"), "{e}");
+        // Native runs no shim; each engine family has its own.
+        assert_eq!(find_shim(Runtime::Native, None).unwrap(), None);
+        assert_eq!(shim_env(lumos_shim::WASMTIME_SHIM), "LUMOS_SHIM_WASMTIME");
+        assert_eq!(shim_env(lumos_shim::WASMI_SHIM), "LUMOS_SHIM_WASMI");
+        assert_eq!(
+            shim_program_name(Runtime::WasmtimeJit),
+            Some("lumos-shim-wasmtime")
+        );
+        assert!(install_hint(lumos_shim::WASMI_SHIM).contains("--path shim/wasmi"));
     }
 }

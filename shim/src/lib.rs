@@ -5,11 +5,11 @@
 //! errors on stderr, [`TRAP_EXIT`]) and the names of the shim executables.
 //!
 //! Each engine family has its own shim executable linking only that engine,
-//! so an instance maps the engine it runs and nothing else: wasmtime and
-//! wasmi run in the runner's own executable (`lumos-runner shim`,
-//! `cargo-lumos shim`; both engines are static Rust code), WasmEdge in
-//! `lumos-shim-wasmedge` (shim/wasmedge), the one that maps libwasmedge and
-//! libLLVM.
+//! so an instance maps the engine it runs and nothing else:
+//! `lumos-shim-wasmtime` (shim/wasmtime: wasmtime-aot, wasmtime-jit and
+//! wasi:http components), `lumos-shim-wasmi` (shim/wasmi) and
+//! `lumos-shim-wasmedge` (shim/wasmedge, the one that maps libwasmedge and
+//! libLLVM). A runner finds them beside itself or on `PATH`.
 
 pub mod confine;
 mod entry;
@@ -18,6 +18,15 @@ mod spec;
 pub use entry::{run_shim, ShimError, Trace, TRAP_EXIT};
 pub use spec::{parse_shim_args, shim_args, ShimArgsError, ShimOpts, WasiPolicy};
 
-/// The executable of the WasmEdge shim (shim/wasmedge), found beside the
-/// runner, on `$LUMOS_SHIM_WASMEDGE` or on `PATH`.
+/// The executable of the wasmtime shim (shim/wasmtime).
+pub const WASMTIME_SHIM: &str = "lumos-shim-wasmtime";
+
+/// The executable of the wasmi shim (shim/wasmi).
+pub const WASMI_SHIM: &str = "lumos-shim-wasmi";
+
+/// The executable of the WasmEdge shim (shim/wasmedge).
 pub const WASMEDGE_SHIM: &str = "lumos-shim-wasmedge";
+
+/// The wasmi version the wasmi shim links (pinned `=2.0.0` in the
+/// workspace's Cargo.toml), for the record of a run.
+pub const WASMI_VERSION: &str = "2.0.0";

@@ -12,7 +12,7 @@
 //! - [`fixtures`]: programs and fixture crates (the wasi:http component among them) compiled once per run into a target dir
 //!   shared by every test binary;
 //! - [`frames`]: a frame-protocol client that drives a `lumos` instance over stdio;
-//! - [`workspace_bin`]: other packages' executables (lumos-runner, the WasmEdge shim), built.
+//! - [`workspace_bin`]: other packages' executables (lumos-runner, the wasm shims), built.
 //!
 //! A dev-dependency only: nothing here is part of Lumos itself.
 
@@ -29,4 +29,4 @@ pub mod workspace_bin;
 
 pub use registry::{Registry, RegistryOptions};
 pub use tools::{require, run};
-pub use workspace_bin::{wasmedge_shim, workspace_bin};
+pub use workspace_bin::{node_bins, wasmedge_shim, workspace_bin};

@@ -1,35 +1,50 @@
-//! Executables of other packages of this workspace (lumos-runner, the
-//! WasmEdge shim), built for the running test: cargo defines
-//! `CARGO_BIN_EXE_*` only for a package's own binaries, so they are built
-//! here, once per test executable, with `cargo build -p PACKAGE --bin BIN`
-//! into this build's target directory and profile: a no-op after
-//! `cargo test --workspace`, and never a stale binary after
-//! `cargo test -p X`. A build that fails fails the test, naming the command.
+//! Executables of other packages of this workspace (lumos-runner and the
+//! wasm shims), built for the running test: cargo defines `CARGO_BIN_EXE_*`
+//! only for a package's own binaries, so they are built here, once per test
+//! executable, into this build's target directory and profile: a no-op after
+//! `cargo test --workspace`, and never a stale binary after `cargo test -p X`.
+//! A build that fails fails the test, naming the command.
+//!
+//! The runner and the three shims are built by one cargo invocation
+//! ([`node_bins`]): built one by one, each would resolve its dependencies'
+//! features alone (the wasmtime shim without the runner's cross-compiling
+//! cranelift, say) and recompile them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-/// The executable `bin` of workspace package `package`, freshly built.
-pub fn workspace_bin(package: &str, bin: &str) -> PathBuf {
-    static BUILT: Mutex<BTreeMap<String, PathBuf>> = Mutex::new(BTreeMap::new());
+/// The executables a runner starts, with their packages: itself and each
+/// engine family's shim.
+pub const NODE_BINS: [(&str, &str); 4] = [
+    ("lumos-runner", "lumos-runner"),
+    ("lumos-shim-wasmtime", "lumos-shim-wasmtime"),
+    ("lumos-shim-wasmi", "lumos-shim-wasmi"),
+    ("lumos-shim-wasmedge", "lumos-shim-wasmedge"),
+];
+
+/// Every executable of [`NODE_BINS`], freshly built side by side (where
+/// lumos-runner and cargo-lumos of this build find the shims), by name.
+pub fn node_bins() -> BTreeMap<String, PathBuf> {
+    static BUILT: Mutex<Option<BTreeMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(p) = built.get(bin) {
-        return p.clone();
-    }
-    let p = build(package, bin);
-    built.insert(bin.to_string(), p.clone());
-    p
+    built.get_or_insert_with(|| build(&NODE_BINS)).clone()
 }
 
-/// The WasmEdge shim, built beside this build's other executables (where a
-/// runner and cargo-lumos of this build find it).
+/// The executable `bin` of [`NODE_BINS`].
+pub fn workspace_bin(bin: &str) -> PathBuf {
+    node_bins()
+        .remove(bin)
+        .unwrap_or_else(|| panic!("{bin} is not one of the node's executables"))
+}
+
+/// The WasmEdge shim of this build.
 pub fn wasmedge_shim() -> PathBuf {
-    workspace_bin("lumos-shim-wasmedge", "lumos-shim-wasmedge")
+    workspace_bin("lumos-shim-wasmedge")
 }
 
-fn build(package: &str, bin: &str) -> PathBuf {
+fn build(bins: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
     let me = std::env::current_exe().expect("this test's executable");
     // <target dir>/<profile dir>/deps/<test>-<hash>
     let profile_dir = me
@@ -42,16 +57,15 @@ fn build(package: &str, bin: &str) -> PathBuf {
         Some(other) => other,
         None => panic!("{}: no profile directory", profile_dir.display()),
     };
-    let args = [
-        "build",
-        "-p",
-        package,
-        "--bin",
-        bin,
-        "--profile",
-        profile,
-        "--message-format=json-render-diagnostics",
-    ];
+    let mut args = vec!["build".to_string()];
+    for (package, bin) in bins {
+        args.extend(["-p".into(), package.to_string(), "--bin".into(), bin.to_string()]);
+    }
+    args.extend([
+        "--profile".into(),
+        profile.into(),
+        "--message-format=json-render-diagnostics".into(),
+    ]);
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let shown = format!(
         "cargo {} --target-dir {}",
@@ -60,17 +74,27 @@ fn build(package: &str, bin: &str) -> PathBuf {
     );
     let out = Command::new(cargo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
+        .args(&args)
         .arg("--target-dir")
         .arg(target_dir)
         .stderr(Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("`{shown}`: {e}"));
-    assert!(out.status.success(), "building {bin} failed: `{shown}`");
-    String::from_utf8_lossy(&out.stdout)
+    assert!(out.status.success(), "building failed: `{shown}`");
+    let found: BTreeMap<String, PathBuf> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("`{shown}` named no {bin} executable"))
+        .filter(|m| m["reason"] == "compiler-artifact")
+        .filter_map(|m| {
+            let name = m["target"]["name"].as_str()?.to_string();
+            let exe = m["executable"].as_str()?;
+            bins.iter()
+                .any(|(_, b)| *b == name)
+                .then(|| (name, PathBuf::from(exe)))
+        })
+        .collect();
+    for (_, bin) in bins {
+        assert!(found.contains_key(*bin), "`{shown}` named no {bin} executable");
+    }
+    found
 }

@@ -1,12 +1,16 @@
 //! What Lumos knows about wasm binaries, in one place:
 //!
+//! - [`binary`]: what an image's entry is for a runner (module or component,
+//!   as wasm or as a wasmtime `.cwasm`);
 //! - [`kind`]: what a file is from its first bytes (core module, component,
 //!   wasmtime's precompiled ELF, a native executable);
 //! - [`wasmedge_section`]: the `wasmedge` AoT section of a universal module
 //!   (format version, OS, CPU);
 //! - [`wasmtime`] (feature `wasmtime`): the one engine configuration used both
-//!   to precompile `.cwasm` files and to load them, and the precompiler.
+//!   to precompile `.cwasm` files and to load them, and (feature `compile`,
+//!   cranelift) the precompiler.
 
+pub mod binary;
 pub mod kind;
 pub mod wasmedge_section;
 #[cfg(feature = "wasmtime")]

@@ -5,7 +5,6 @@
 use lumos_model::Arch;
 pub use wasmtime::{Config, Engine, OptLevel, Precompiled};
 
-use crate::BinaryKind;
 
 /// The wasmtime version linked in (the `.cwasm` format is tied to it).
 pub const VERSION: &str = "48.0.8";
@@ -40,7 +39,12 @@ pub fn config(target: Option<Arch>, opt: OptLevel) -> crate::Result<Config> {
             source: e,
         })?;
     }
+    // Without a compiler there is nothing to set: the opt level is not
+    // checked when a .cwasm loads (it does not change semantics).
+    #[cfg(feature = "compile")]
     c.cranelift_opt_level(opt);
+    #[cfg(not(feature = "compile"))]
+    let _ = opt;
     Ok(c)
 }
 
@@ -52,11 +56,17 @@ pub fn engine(target: Option<Arch>, opt: OptLevel) -> crate::Result<Engine> {
     })
 }
 
+/// The optimisation level of Lumos's own compiles (`wasmtime-jit`,
+/// `lumos-runner precompile`): cranelift's default, what lumos-build's AoT
+/// level `3` gives.
+pub const OPT_LEVEL: OptLevel = OptLevel::Speed;
+
 /// Precompiles a core module or a component (told apart by its header) to a
 /// `.cwasm` for `target` (None: this CPU).
+#[cfg(feature = "compile")]
 pub fn precompile(wasm: &[u8], target: Option<Arch>, opt: OptLevel) -> crate::Result<Vec<u8>> {
     let e = engine(target, opt)?;
-    let component = BinaryKind::of_bytes(wasm) == BinaryKind::Component;
+    let component = crate::BinaryKind::of_bytes(wasm) == crate::BinaryKind::Component;
     if component {
         e.precompile_component(wasm)
     } else {
@@ -96,7 +106,7 @@ pub fn precompiled_kind(path: &std::path::Path) -> crate::Result<Option<Precompi
     })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "compile"))]
 mod tests {
     use super::*;
 

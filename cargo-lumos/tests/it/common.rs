@@ -17,8 +17,11 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `cargo-lumos lumos …`, as cargo runs it for `cargo lumos …`.
+/// `cargo-lumos lumos …`, as cargo runs it for `cargo lumos …`, with this
+/// build's wasm shims beside it (where an installed cargo-lumos finds them
+/// on PATH).
 pub fn cargo_lumos() -> Command {
+    lumos_test_support::node_bins();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-lumos"));
     cmd.arg("lumos");
     cmd

@@ -47,12 +47,14 @@ fn bench_runs_fibonacci_on_wasmedge_aot_and_interpreter() {
     }
 }
 
-/// `--list-runtimes` says where each runtime runs; without the WasmEdge shim
-/// beside the tool or on PATH, both WasmEdge runtimes are unavailable with
-/// the command that makes them available, and the others still are.
+/// `--list-runtimes` says where each runtime runs (each engine family's own
+/// shim); without the shims beside the tool or on PATH, every wasm runtime
+/// is unavailable with the command that makes it available, and native
+/// still is.
 #[test]
 fn list_runtimes_names_each_runtimes_executable_or_its_fix() {
-    let shim = lumos_test_support::wasmedge_shim();
+    let bins = lumos_test_support::node_bins();
+    let shim = &bins["lumos-shim-wasmedge"];
     let out = run(cargo_lumos().args(["bench", "--list-runtimes"]));
     assert!(out.status.success(), "{}", stderr(&out));
     let out = stdout(&out);
@@ -70,6 +72,19 @@ fn list_runtimes_names_each_runtimes_executable_or_its_fix() {
         we.iter().all(|l| l.ends_with(&shim.display().to_string())),
         "{out}"
     );
+    for (prefix, bin) in [
+        ("wasmtime-", "lumos-shim-wasmtime"),
+        ("wasmi-", "lumos-shim-wasmi"),
+    ] {
+        let exe = bins[bin].display().to_string();
+        assert!(
+            lines
+                .iter()
+                .filter(|l| l.starts_with(prefix))
+                .all(|l| l.ends_with(&exe)),
+            "{prefix}: {out}"
+        );
+    }
 
     // The same tool alone in a directory, with a PATH that has no shim.
     let alone = tempfile::tempdir().unwrap();
@@ -82,18 +97,24 @@ fn list_runtimes_names_each_runtimes_executable_or_its_fix() {
         .args(["lumos", "bench", "--list-runtimes"])
         .env("PATH", "/usr/bin:/bin")
         .env_remove("LUMOS_SHIM_WASMEDGE")
+        .env_remove("LUMOS_SHIM_WASMTIME")
+        .env_remove("LUMOS_SHIM_WASMI")
         .env_remove("LUMOS_RUNNER")
         .output()
         .unwrap();
     assert!(out.status.success());
     let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.lines().count(), 6, "{out}");
     for l in out.lines() {
-        let wasmedge = l.starts_with("wasmedge-");
+        let wasm = !l.starts_with("native");
         let state = l.split_whitespace().nth(1).unwrap_or("");
-        assert_eq!(state == "unavailable", wasmedge, "{out}");
-        if wasmedge {
+        assert_eq!(state == "unavailable", wasm, "{out}");
+        if wasm {
+            let family = l.split('-').next().unwrap_or("");
             assert!(
-                l.contains("lumos-shim-wasmedge") && l.contains("scripts/setup"),
+                l.contains(&format!("lumos-shim-{family}"))
+                    && l.contains("scripts/setup")
+                    && l.contains(&format!("--path shim/{family}")),
                 "{l}"
             );
         }

@@ -4,20 +4,24 @@
 //! takes tens of milliseconds; a plain-HTTP loopback registry never needs it,
 //! and it dominated the cold start of an image pulled from one. The CA files
 //! are still read and parsed up front, so a bad `--ca-cert` fails at once.
+//!
+//! Without the `tls` feature the connector refuses every TLS connection with
+//! one line saying so (plain-HTTP registries still work).
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 
 /// A `ureq` TLS connector that builds its `native_tls` connector the first
 /// time a TLS connection is made.
+#[cfg(feature = "tls")]
 pub struct LazyTls {
     roots: Vec<native_tls::Certificate>,
     accept_invalid: bool,
-    built: OnceLock<std::result::Result<native_tls::TlsConnector, String>>,
+    built: std::sync::OnceLock<std::result::Result<native_tls::TlsConnector, String>>,
 }
 
+#[cfg(feature = "tls")]
 impl LazyTls {
     /// Trusts the system roots plus `ca_files` (PEM); `accept_invalid` skips
     /// certificate checks (`--insecure`).
@@ -33,7 +37,7 @@ impl LazyTls {
         Ok(LazyTls {
             roots,
             accept_invalid,
-            built: OnceLock::new(),
+            built: std::sync::OnceLock::new(),
         })
     }
 
@@ -57,6 +61,7 @@ impl LazyTls {
     }
 }
 
+#[cfg(feature = "tls")]
 impl ureq::TlsConnector for LazyTls {
     fn connect(
         &self,
@@ -67,6 +72,43 @@ impl ureq::TlsConnector for LazyTls {
             ureq::Error::from(std::io::Error::other(format!("TLS setup failed: {e}")))
         })?;
         ureq::TlsConnector::connect(connector, dns_name, io)
+    }
+}
+
+/// A build without TLS: every TLS connection is refused, saying why.
+#[cfg(not(feature = "tls"))]
+pub struct LazyTls {
+    custom_roots: bool,
+}
+
+#[cfg(not(feature = "tls"))]
+impl LazyTls {
+    /// Checks the CA files can be read (a bad `--ca-cert` still fails at once).
+    pub fn new(ca_files: &[PathBuf], _accept_invalid: bool) -> Result<LazyTls> {
+        for ca in ca_files {
+            std::fs::read(ca).map_err(|e| Error::io(ca, e))?;
+        }
+        Ok(LazyTls {
+            custom_roots: !ca_files.is_empty(),
+        })
+    }
+
+    /// Whether extra roots were configured for this registry.
+    pub fn has_custom_roots(&self) -> bool {
+        self.custom_roots
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+impl ureq::TlsConnector for LazyTls {
+    fn connect(
+        &self,
+        dns_name: &str,
+        _io: Box<dyn ureq::ReadWrite>,
+    ) -> std::result::Result<Box<dyn ureq::ReadWrite>, ureq::Error> {
+        Err(ureq::Error::from(std::io::Error::other(format!(
+            "{dns_name}: this build has no TLS (lumos-oci feature `tls`); use a plain-HTTP registry"
+        ))))
     }
 }
 

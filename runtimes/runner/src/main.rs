@@ -8,7 +8,6 @@ use clap::{Args, Parser, Subcommand};
 use lumos_model::{Arch, Mode};
 use lumos_runtimes::bounds;
 use lumos_runtimes::{Arrival, LoadSpec, Protocol, RunOpts, RunResult, Runner, Runtime, Sandbox};
-use std::ffi::OsString;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,6 +29,22 @@ fn precompile_target(s: &str) -> Result<Arch, lumos_model::UnknownName> {
         Some(a) => Ok(*a),
         None => s.parse(),
     }
+}
+
+/// Precompiles with the one wasmtime configuration the shim loads with.
+#[cfg(feature = "precompile")]
+fn precompile(wasm: &[u8], target: Option<Arch>) -> Result<Vec<u8>> {
+    Ok(lumos_wasm::wasmtime::precompile(
+        wasm,
+        target,
+        lumos_wasm::wasmtime::OPT_LEVEL,
+    )?)
+}
+
+/// This runner was built without a compiler (an AoT-only edge runner).
+#[cfg(not(feature = "precompile"))]
+fn precompile(_: &[u8], _: Option<Arch>) -> Result<Vec<u8>> {
+    bail!("precompile: this lumos-runner was built without its `precompile` feature (no cranelift)")
 }
 
 /// `--mode` of `cold`: one of the cold kinds.
@@ -107,12 +122,6 @@ enum Cmd {
         /// e.g. aarch64-unknown-linux-gnu.
         #[arg(long, value_parser = precompile_target)]
         target: Option<Arch>,
-    },
-    /// (internal) Host one wasm module in one engine on this process's stdio
-    /// (`shim --spec JSON`, written by the runner itself).
-    Shim {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-        args: Vec<OsString>,
     },
     /// (internal) Clean up after the runner when it exits.
     Guard,
@@ -322,7 +331,6 @@ fn finish(r: &RunResult, args: &RunArgs) -> Result<std::process::ExitCode> {
 
 fn run(cli: Cli) -> Result<std::process::ExitCode> {
     match cli.cmd {
-        Cmd::Shim { args } => std::process::exit(lumos_runtimes::engine::shim_entry(&args)),
         Cmd::Guard => std::process::exit(lumos_runtimes::guard::guard_main()),
         Cmd::Precompile {
             module,
@@ -331,7 +339,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         } => {
             let wasm =
                 std::fs::read(&module).with_context(|| format!("read {}", module.display()))?;
-            let cwasm = lumos_runtimes::engine::wasmtime::precompile(&wasm, target)?;
+            let cwasm = precompile(&wasm, target)?;
             // Temp file + rename: an interrupted precompile leaves no half .cwasm.
             lumos_oci::layout::write_atomic(&output, &cwasm)?;
             Ok(std::process::ExitCode::SUCCESS)

@@ -4,9 +4,10 @@
 //!
 //! The aarch64 runner is cross-built (cargo makes it a no-op when nothing
 //! changed) into the same target dir under `aarch64-unknown-linux-gnu/`, or
-//! taken from `$LUMOS_AARCH64_RUNNER`, with the WasmEdge shim beside it
-//! linked against the arm64 WasmEdge sysroot of scripts/install-wasmedge; qemu
-//! runs both with that sysroot as its `-L` prefix (trixie's glibc, libLLVM, libffi…).
+//! taken from `$LUMOS_AARCH64_RUNNER`, with the wasmtime shim (AoT only) and
+//! the WasmEdge shim beside it, the latter linked against the arm64 WasmEdge
+//! sysroot of scripts/install-wasmedge; qemu runs them with that sysroot as
+//! its `-L` prefix (trixie's glibc, libLLVM, libffi…).
 
 use crate::common::*;
 use std::path::{Path, PathBuf};
@@ -71,11 +72,17 @@ fn aarch64_runner() -> PathBuf {
             "-p",
             "lumos-runner",
             "-p",
+            "lumos-shim-wasmtime",
+            "-p",
             "lumos-shim-wasmedge",
-            // AoT only, as on an edge node: no cross-compiling cranelift ISAs.
+            // AoT only, as on an edge node pulling from a plain-HTTP
+            // registry: no cranelift, no wasi:http, no TLS (no OpenSSL to
+            // build for aarch64).
             "--no-default-features",
             "--bin",
             "lumos-runner",
+            "--bin",
+            "lumos-shim-wasmtime",
             "--bin",
             "lumos-shim-wasmedge",
             "--target",

@@ -11,18 +11,17 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// The `lumos-runner` executable these tests start (it hosts the wasmtime
-/// and wasmi shims and the guard, and some tests run its command line):
-/// `$LUMOS_TEST_RUNNER`, else the one of this build, with the WasmEdge shim
-/// of this build beside it (lumos-test-support's `workspace_bin`).
+/// The `lumos-runner` executable these tests start (it hosts the guard, and
+/// some tests run its command line): `$LUMOS_TEST_RUNNER`, else the one of
+/// this build, with the wasm shims of this build beside it
+/// (lumos-test-support's `node_bins`).
 pub fn runner_exe() -> PathBuf {
     static R: OnceLock<PathBuf> = OnceLock::new();
     R.get_or_init(|| {
         if let Some(p) = std::env::var_os("LUMOS_TEST_RUNNER") {
             return p.into();
         }
-        lumos_test_support::wasmedge_shim();
-        lumos_test_support::workspace_bin("lumos-runner", "lumos-runner")
+        lumos_test_support::workspace_bin("lumos-runner")
     })
     .clone()
 }

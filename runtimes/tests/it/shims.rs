@@ -1,9 +1,12 @@
-//! Each engine family runs in its own executable, which maps its engine and
-//! no other: a live instance of every wasm runtime is started by the runner,
-//! answers a request, and its `/proc/PID/maps` is read. wasmtime and wasmi
-//! instances (the runner's own `shim`) must not map libwasmedge or libLLVM;
-//! WasmEdge instances (`lumos-shim-wasmedge`) must, which shows the test
-//! sees a library when it is there.
+//! Each engine family runs in its own executable, which carries its engine
+//! and no other: a live instance of every wasm runtime is started by the
+//! runner, answers a request, and its executable and `/proc/PID/maps` are
+//! read. The executable must be the family's shim (lumos-shim-wasmtime,
+//! lumos-shim-wasmi, lumos-shim-wasmedge); only WasmEdge instances may map
+//! libwasmedge or libLLVM (and must: the test sees a library when it is
+//! there); the statically linked engines are told by their crates' source
+//! paths, which every build keeps in its panic locations: the wasmi shim
+//! holds no wasmtime, the wasmtime shim no wasmi, neither links WasmEdge.
 
 use crate::common::*;
 use lumos_runtimes::launch::Slot;
@@ -59,21 +62,26 @@ fn each_wasm_instance_maps_only_the_engine_it_runs() {
             "{rt}: {exe}, VmRSS {rss} KiB, {} engine library mappings",
             engine_libs.len()
         );
-        match rt {
-            Runtime::WasmedgeInterp | Runtime::WasmedgeAot => {
-                assert_eq!(exe, "lumos-shim-wasmedge", "{rt}");
-                assert!(
-                    engine_libs.iter().any(|p| p.contains("libwasmedge")),
-                    "{rt} maps no libwasmedge:\n{maps}"
-                );
-            }
-            _ => {
-                assert_eq!(exe, "lumos-runner", "{rt}");
-                assert!(
-                    engine_libs.is_empty(),
-                    "{rt} maps another engine's libraries: {engine_libs:?}"
-                );
-            }
+        let family = lumos_runtimes::runtime::shim_program_name(rt).unwrap();
+        assert_eq!(exe, family, "{rt}");
+        let wasmedge = matches!(rt, Runtime::WasmedgeInterp | Runtime::WasmedgeAot);
+        if wasmedge {
+            assert!(
+                engine_libs.iter().any(|p| p.contains("libwasmedge")),
+                "{rt} maps no libwasmedge:\n{maps}"
+            );
+        } else {
+            assert!(
+                engine_libs.is_empty(),
+                "{rt} maps another engine's libraries: {engine_libs:?}"
+            );
         }
+        let bytes = std::fs::read(lumos_test_support::workspace_bin(family)).unwrap();
+        let has = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        let wasmtime = has("/wasmtime-48.");
+        let wasmi = has("/wasmi-2.");
+        eprintln!("{rt}: {family} carries wasmtime: {wasmtime}, wasmi: {wasmi}");
+        assert_eq!(wasmtime, family == "lumos-shim-wasmtime", "{rt}: {family}");
+        assert_eq!(wasmi, family == "lumos-shim-wasmi", "{rt}: {family}");
     }
 }

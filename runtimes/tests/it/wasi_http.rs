@@ -174,8 +174,7 @@ fn the_shim_passes_request_headers_and_keeps_connections_alive() {
     ] {
         let port = lumos_runtimes::http::free_port().unwrap();
         let mut child = Killed(
-            Command::new(runner_exe())
-                .arg("shim")
+            Command::new(shim_exe(engine))
                 .args(shim_spec(engine, file, Some(port)))
                 .stdin(Stdio::null())
                 .spawn()
@@ -228,7 +227,7 @@ fn the_shim_passes_request_headers_and_keeps_connections_alive() {
 /// `--spec JSON` of a shim hosting `file` on `engine`, serving HTTP on
 /// `http_port` when set (a wasi:http component).
 fn shim_spec(engine: Runtime, file: &Path, http_port: Option<u16>) -> [String; 2] {
-    lumos_runtimes::engine::shim_args(&lumos_runtimes::engine::ShimOpts {
+    lumos_shim::shim_args(&lumos_shim::ShimOpts {
         engine,
         root: None,
         module: file.to_path_buf(),
@@ -384,8 +383,7 @@ fn the_shim_says_what_a_wrong_file_is() {
         (Runtime::WasmiInterp, port, &c.wasm, "no component model"),
     ] {
         let args = shim_spec(engine, file, http);
-        let out = Command::new(runner_exe())
-            .arg("shim")
+        let out = Command::new(shim_exe(engine))
             .args(&args)
             .stdin(Stdio::null())
             .output()
@@ -475,6 +473,13 @@ fn the_sdk_builds_fibonacci_as_a_served_component() {
         assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
         assert!(r.phases_ms.is_some(), "{rt}");
     }
+}
+
+/// The shim executable of `engine`'s family, of this build.
+fn shim_exe(engine: Runtime) -> std::path::PathBuf {
+    runner_exe();
+    let name = lumos_runtimes::runtime::shim_program_name(engine).unwrap();
+    lumos_test_support::workspace_bin(name)
 }
 
 fn median(v: Vec<f64>) -> f64 {

@@ -207,16 +207,11 @@ fn list_runtimes() -> anyhow::Result<String> {
     for &r in Runtime::ALL {
         let line = match lumos_runtimes::runtime::find_shim(r, runner.as_deref()) {
             Ok(Some(shim)) => format!("available    {}", shim.display()),
-            Ok(None) if r == Runtime::Native => {
+            // Native: no shim.
+            Ok(None) => {
                 "available    the image's own executable (runc, crun, chroot or process)"
                     .to_string()
             }
-            Ok(None) => format!(
-                "available    {} shim",
-                runner
-                    .as_deref()
-                    .map_or_else(|| "lumos-runner".into(), |p| p.display().to_string())
-            ),
             Err(e) => format!("unavailable  {}", e.reason),
         };
         out.push_str(&format!("{:<16} {line}\n", r.name()));

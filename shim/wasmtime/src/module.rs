@@ -1,7 +1,8 @@
-//! wasmtime 48: `wasmtime-aot` loads a precompiled `.cwasm` (mmap, no
-//! compilation); `wasmtime-jit` compiles the module with Cranelift at start.
+//! A core module (wasm32-wasip1, WASI preview 1) in wasmtime 48:
+//! `wasmtime-aot` loads a precompiled `.cwasm` (mmap, no compilation);
+//! `wasmtime-jit` compiles the module with Cranelift at start.
 
-use super::{ShimError, ShimOpts};
+use lumos_shim::{ShimError, ShimOpts};
 use lumos_wasm::BinaryKind;
 use wasmtime::{Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
@@ -12,21 +13,7 @@ struct State {
     limits: StoreLimits,
 }
 
-/// The wasmtime version linked into the runner (lumos-wasm's: the `.cwasm`
-/// format is tied to it).
-pub use lumos_wasm::wasmtime::VERSION;
-
-/// The optimisation level of the runner's own compiles (`wasmtime-jit`,
-/// `lumos-runner precompile`): cranelift's default, what lumos-build's AoT
-/// level `3` gives.
-pub const OPT_LEVEL: lumos_wasm::wasmtime::OptLevel = lumos_wasm::wasmtime::OptLevel::Speed;
-
-/// Precompiles `wasm` (a core module or a component) to a `.cwasm` for `target` (None: this CPU), with the
-/// same configuration the shim loads it with (lumos-wasm's one `config`).
-pub fn precompile(wasm: &[u8], target: Option<lumos_model::Arch>) -> lumos_wasm::Result<Vec<u8>> {
-    lumos_wasm::wasmtime::precompile(wasm, target, OPT_LEVEL)
-}
-
+/// Runs the module's `_start` with WASI p1 under the spec's policy.
 pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     let trace = lumos_shim::Trace::new();
     let load = |msg: String| ShimError::Load {
@@ -46,7 +33,7 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     if !aot && kind == BinaryKind::Component {
         return Err(component());
     }
-    let engine = lumos_wasm::wasmtime::engine(None, OPT_LEVEL)
+    let engine = lumos_wasm::wasmtime::engine(None, lumos_wasm::wasmtime::OPT_LEVEL)
         .map_err(|e| load(lumos_model::error_chain(&e)))?;
     let module = if aot {
         if kind != BinaryKind::Elf {
@@ -57,7 +44,7 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         // SAFETY: the file is a wasmtime artifact from the image we verified by digest;
         // wasmtime checks its header and engine compatibility before use.
         unsafe { Module::deserialize_file(&engine, &opts.module) }.map_err(|e| {
-            if super::binary::detect_file(&opts.module).is_ok_and(|b| b.is_component()) {
+            if lumos_wasm::binary::detect_file(&opts.module).is_ok_and(|b| b.is_component()) {
                 component()
             } else {
                 load(format!("{e:#}"))
@@ -69,7 +56,7 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
                 "wasmtime-jit needs a wasm module; this is not one".into(),
             ));
         }
-        Module::from_file(&engine, &opts.module).map_err(|e| load(format!("{e:#}")))?
+        jit(&engine, opts).map_err(load)?
     };
     trace.mark("module loaded");
     let mut linker: Linker<State> = Linker::new(&engine);
@@ -123,4 +110,16 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
             None => Err(ShimError::Trap(format!("{e:#}"))),
         },
     }
+}
+
+/// Compiles the module with cranelift (`wasmtime-jit`).
+#[cfg(feature = "jit")]
+fn jit(engine: &wasmtime::Engine, opts: &ShimOpts) -> Result<Module, String> {
+    Module::from_file(engine, &opts.module).map_err(|e| format!("{e:#}"))
+}
+
+/// Never called: main refuses `wasmtime-jit` without the `jit` feature.
+#[cfg(not(feature = "jit"))]
+fn jit(_: &wasmtime::Engine, _: &ShimOpts) -> Result<Module, String> {
+    Err("built without the `jit` feature".into())
 }

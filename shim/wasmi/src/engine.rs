@@ -1,6 +1,6 @@
 //! wasmi 2.0: a real interpreter (`wasmi-interp`).
 
-use super::{ShimError, ShimOpts};
+use lumos_shim::{ShimError, ShimOpts};
 use wasmi::{Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
 
 struct State {
@@ -8,8 +8,7 @@ struct State {
     limits: StoreLimits,
 }
 
-pub const VERSION: &str = "2.0.0";
-
+/// Runs the module's `_start` with WASI p1 under the spec's policy.
 pub fn run(opts: &ShimOpts) -> Result<i32, ShimError> {
     let load = |msg: String| ShimError::Load {
         module: opts.module_shown(),

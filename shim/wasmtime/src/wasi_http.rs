@@ -1,4 +1,4 @@
-//! The wasi:http shim: `lumos-runner shim --spec JSON` (engine wasmtime-jit or
+//! The wasi:http shim: `lumos-shim-wasmtime --spec JSON` (engine wasmtime-jit or
 //! wasmtime-aot, `http_port: P` in the spec) hosts a component exporting
 //! `wasi:http/incoming-handler` with wasmtime-wasi-http, as `wasmtime serve`
 //! does: an HTTP/1.1 server on `127.0.0.1:P` (hyper, one task per
@@ -43,9 +43,8 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use super::binary::{detect_file, read_header, Binary, WasmKind};
-use super::{ShimError, ShimOpts};
-use lumos_shim::Trace;
+use lumos_shim::{ShimError, ShimOpts, Trace};
+use lumos_wasm::binary::{detect_file, read_header, Binary, WasmKind};
 
 /// The store of one request.
 struct State {
@@ -232,7 +231,7 @@ pub fn run(opts: &ShimOpts, aot: bool, port: u16) -> Result<i32, ShimError> {
             return Err(wrong(b));
         }
     }
-    let mut config = lumos_wasm::wasmtime::config(None, super::wasmtime::OPT_LEVEL)
+    let mut config = lumos_wasm::wasmtime::config(None, lumos_wasm::wasmtime::OPT_LEVEL)
         .map_err(|e| load(lumos_model::error_chain(&e)))?;
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(opts.memory_limit)));
     let engine = Engine::new(&config).map_err(|e| load(format!("{e:#}")))?;
@@ -247,7 +246,7 @@ pub fn run(opts: &ShimOpts, aot: bool, port: u16) -> Result<i32, ShimError> {
             },
         )?
     } else {
-        Component::from_file(&engine, &opts.module).map_err(|e| load(format!("{e:#}")))?
+        jit(&engine, opts).map_err(load)?
     };
     trace.mark("component loaded");
     let mut linker: Linker<State> = Linker::new(&engine);
@@ -334,4 +333,16 @@ fn describe(b: Binary) -> &'static str {
         Binary::Elf => "an ELF file that is no wasmtime .cwasm",
         Binary::Other => "neither wasm nor a .cwasm",
     }
+}
+
+/// Compiles the component with cranelift (`wasmtime-jit`).
+#[cfg(feature = "jit")]
+fn jit(engine: &Engine, opts: &ShimOpts) -> Result<Component, String> {
+    Component::from_file(engine, &opts.module).map_err(|e| format!("{e:#}"))
+}
+
+/// Never called: main refuses `wasmtime-jit` without the `jit` feature.
+#[cfg(not(feature = "jit"))]
+fn jit(_: &Engine, _: &ShimOpts) -> Result<Component, String> {
+    Err("built without the `jit` feature".into())
 }

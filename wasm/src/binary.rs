@@ -1,13 +1,12 @@
-//! What an image's entry is, for the runner: a core module or a component,
+//! What an image's entry is, for the runner and the shims: a core module or a component,
 //! as wasm or as a wasmtime `.cwasm` precompiled from one. Read from the
-//! first bytes (lumos-wasm's [`BinaryKind`]) and, for an ELF file, from the
-//! flags wasmtime writes ([`lumos_wasm::wasmtime::precompiled_kind`]), never
+//! first bytes ([`BinaryKind`]) and, for an ELF file, from the
+//! flags wasmtime writes (`wasmtime::precompiled_kind`, feature `wasmtime`), never
 //! by file name.
 
 use std::path::Path;
 
-use lumos_wasm::wasmtime::Precompiled;
-use lumos_wasm::BinaryKind;
+use crate::BinaryKind;
 
 /// Module or component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,12 +56,14 @@ pub fn read_header(path: &Path) -> std::io::Result<Binary> {
 }
 
 /// What `path` holds; an ELF file is parsed to tell a wasmtime `.cwasm`.
+#[cfg(feature = "wasmtime")]
 pub fn detect_file(path: &Path) -> std::io::Result<Binary> {
     let b = read_header(path)?;
     if b != Binary::Elf {
         return Ok(b);
     }
-    match lumos_wasm::wasmtime::precompiled_kind(path) {
+    use crate::wasmtime::Precompiled;
+    match crate::wasmtime::precompiled_kind(path) {
         Ok(Some(Precompiled::Module)) => Ok(Binary::Cwasm(WasmKind::Module)),
         Ok(Some(Precompiled::Component)) => Ok(Binary::Cwasm(WasmKind::Component)),
         Ok(None) => Ok(Binary::Elf),

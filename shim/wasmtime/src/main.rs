@@ -1,0 +1,63 @@
+//! `lumos-shim-wasmtime --spec JSON`: one wasm module in wasmtime
+//! (`wasmtime-aot` loads a `.cwasm`, `wasmtime-jit` compiles with cranelift)
+//! or, with `http_port` in the spec, one wasi:http component served over
+//! HTTP (lumos-shim's contract). It links wasmtime and nothing of the other
+//! engines, so an instance maps only what it runs.
+
+mod module;
+#[cfg(feature = "wasi-http")]
+mod wasi_http;
+
+use lumos_model::Runtime;
+use lumos_shim::ShimError;
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if matches!(
+        args.first().and_then(|a| a.to_str()),
+        Some("--version" | "-V")
+    ) {
+        println!(
+            "{} {} (wasmtime {}; jit: {}, wasi-http: {})",
+            lumos_shim::WASMTIME_SHIM,
+            env!("CARGO_PKG_VERSION"),
+            lumos_wasm::wasmtime::VERSION,
+            cfg!(feature = "jit"),
+            cfg!(feature = "wasi-http"),
+        );
+        return std::process::ExitCode::SUCCESS;
+    }
+    let code = lumos_shim::run_shim(lumos_shim::WASMTIME_SHIM, &args, run);
+    std::process::ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+/// Runs a confined spec in the engine it names.
+fn run(opts: &lumos_shim::ShimOpts) -> Result<i32, ShimError> {
+    let aot = match opts.engine {
+        Runtime::WasmtimeAot => true,
+        Runtime::WasmtimeJit if cfg!(feature = "jit") => false,
+        Runtime::WasmtimeJit => {
+            return Err(ShimError::Unsupported(format!(
+                "{} was built without its `jit` feature (no cranelift): it runs wasmtime-aot only",
+                lumos_shim::WASMTIME_SHIM
+            )))
+        }
+        other => {
+            return Err(ShimError::Unsupported(format!(
+                "{} runs wasmtime only, not {}",
+                lumos_shim::WASMTIME_SHIM,
+                other.name()
+            )))
+        }
+    };
+    match opts.http_port {
+        None => module::run(opts, aot),
+        #[cfg(feature = "wasi-http")]
+        Some(port) => wasi_http::run(opts, aot, port),
+        #[cfg(not(feature = "wasi-http"))]
+        Some(_) => Err(ShimError::Unsupported(format!(
+            "{} was built without its `wasi-http` feature: it serves no components",
+            lumos_shim::WASMTIME_SHIM
+        ))),
+    }
+}
