@@ -1,9 +1,9 @@
 //! A function ready to start: an unpacked root filesystem and what to run in
 //! it, read from the image config (entrypoint, cmd, env, working dir, labels).
 
-use lumos_shim::WasiPolicy;
 use crate::error::ImageError;
 use crate::runtime::Protocol;
+use lumos_shim::WasiPolicy;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -3,13 +3,13 @@
 
 use crate::artifact::Artifact;
 use crate::container::{self, NativeLaunch, Sandbox};
-use lumos_wasm::binary::Binary;
 use crate::guard::Guard;
 use crate::host::{Failure, FrameConn, Reply};
 use crate::http::HttpConn;
 use crate::instance::{new_instance_id, Process, Spec, Usage, Workload};
 use crate::runtime::{Protocol, Runtime};
 use crate::store::Store;
+use lumos_wasm::binary::Binary;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

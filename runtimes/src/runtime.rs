@@ -70,7 +70,11 @@ fn search(
         } else {
             Err(NotAvailable {
                 runtime,
-                reason: format!("${} is {}, which is not a file", shim_env(name), p.display()),
+                reason: format!(
+                    "${} is {}, which is not a file",
+                    shim_env(name),
+                    p.display()
+                ),
             })
         };
     }

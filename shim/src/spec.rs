@@ -18,7 +18,7 @@ pub struct WasiPolicy {
     pub network: bool,
 }
 
-/// Everything a shim needs: what `lumos-runner shim --spec JSON` carries.
+/// Everything a shim needs: what `lumos-shim-<engine> --spec JSON` carries.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShimOpts {

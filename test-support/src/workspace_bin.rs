@@ -59,7 +59,12 @@ fn build(bins: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
     };
     let mut args = vec!["build".to_string()];
     for (package, bin) in bins {
-        args.extend(["-p".into(), package.to_string(), "--bin".into(), bin.to_string()]);
+        args.extend([
+            "-p".into(),
+            package.to_string(),
+            "--bin".into(),
+            bin.to_string(),
+        ]);
     }
     args.extend([
         "--profile".into(),
@@ -94,7 +99,10 @@ fn build(bins: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
         })
         .collect();
     for (_, bin) in bins {
-        assert!(found.contains_key(*bin), "`{shown}` named no {bin} executable");
+        assert!(
+            found.contains_key(*bin),
+            "`{shown}` named no {bin} executable"
+        );
     }
     found
 }

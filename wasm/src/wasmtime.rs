@@ -5,7 +5,6 @@
 use lumos_model::Arch;
 pub use wasmtime::{Config, Engine, OptLevel, Precompiled};
 
-
 /// The wasmtime version linked in (the `.cwasm` format is tied to it).
 pub const VERSION: &str = "48.0.8";
 

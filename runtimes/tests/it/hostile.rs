@@ -26,7 +26,7 @@ fn call(runner: &Runner, image: &str, rt: Runtime, body: &str) -> Result<String,
     }
 }
 
-/// One wasm runtime of each shim (WasmEdge's runs in lumos-shim-wasmedge).
+/// One wasm runtime of each shim (lumos-shim-wasmtime, -wasmi, -wasmedge).
 fn wasm_runtimes() -> Vec<Runtime> {
     vec![
         Runtime::WasmtimeJit,

@@ -208,10 +208,8 @@ fn list_runtimes() -> anyhow::Result<String> {
         let line = match lumos_runtimes::runtime::find_shim(r, runner.as_deref()) {
             Ok(Some(shim)) => format!("available    {}", shim.display()),
             // Native: no shim.
-            Ok(None) => {
-                "available    the image's own executable (runc, crun, chroot or process)"
-                    .to_string()
-            }
+            Ok(None) => "available    the image's own executable (runc, crun, chroot or process)"
+                .to_string(),
             Err(e) => format!("unavailable  {}", e.reason),
         };
         out.push_str(&format!("{:<16} {line}\n", r.name()));
