@@ -5,23 +5,28 @@
 //! `cargo test --workspace`, and never a stale binary after `cargo test -p X`.
 //! A build that fails fails the test, naming the command.
 //!
-//! The runner and the three shims are built by one cargo invocation
-//! ([`node_bins`]): built one by one, each would resolve its dependencies'
-//! features alone (the wasmtime shim without the runner's cross-compiling
-//! cranelift, say) and recompile them.
+//! The runner and the wasmtime and wasmi shims are built by one cargo
+//! invocation ([`node_bins`]): built one by one, each would resolve its
+//! dependencies' features alone (the wasmtime shim without the runner's
+//! cross-compiling cranelift, say) and recompile them. The WasmEdge shim is
+//! built by a second one, as `cargo install --path shim/wasmedge` builds it:
+//! in the first, feature unification would give its lumos-wasm the runner's
+//! `wasmtime` feature and link wasmtime's runtime into it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-/// The executables a runner starts, with their packages: itself and each
-/// engine family's shim.
-pub const NODE_BINS: [(&str, &str); 4] = [
-    ("lumos-runner", "lumos-runner"),
-    ("lumos-shim-wasmtime", "lumos-shim-wasmtime"),
-    ("lumos-shim-wasmi", "lumos-shim-wasmi"),
-    ("lumos-shim-wasmedge", "lumos-shim-wasmedge"),
+/// The executables a runner starts, with their packages, in the groups
+/// built together: itself and each engine family's shim.
+pub const NODE_BINS: [&[(&str, &str)]; 2] = [
+    &[
+        ("lumos-runner", "lumos-runner"),
+        ("lumos-shim-wasmtime", "lumos-shim-wasmtime"),
+        ("lumos-shim-wasmi", "lumos-shim-wasmi"),
+    ],
+    &[("lumos-shim-wasmedge", "lumos-shim-wasmedge")],
 ];
 
 /// Every executable of [`NODE_BINS`], freshly built side by side (where
@@ -29,7 +34,9 @@ pub const NODE_BINS: [(&str, &str); 4] = [
 pub fn node_bins() -> BTreeMap<String, PathBuf> {
     static BUILT: Mutex<Option<BTreeMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    built.get_or_insert_with(|| build(&NODE_BINS)).clone()
+    built
+        .get_or_insert_with(|| NODE_BINS.iter().flat_map(|group| build(group)).collect())
+        .clone()
 }
 
 /// The executable `bin` of [`NODE_BINS`].
