@@ -72,6 +72,22 @@ pub struct Line<'a> {
     pub throughput_rps: Option<f64>,
     pub store: &'a str,
     pub error: Option<&'a str>,
+    // Added after the columns above (which keep their places): intervals and
+    // the ratio to native.
+    #[serde(serialize_with = "ms")]
+    pub latency_p50_ci95_lo_ms: Option<f64>,
+    #[serde(serialize_with = "ms")]
+    pub latency_p50_ci95_hi_ms: Option<f64>,
+    #[serde(serialize_with = "ms")]
+    pub latency_mean_ci95_lo_ms: Option<f64>,
+    #[serde(serialize_with = "ms")]
+    pub latency_mean_ci95_hi_ms: Option<f64>,
+    #[serde(serialize_with = "ms")]
+    pub x_native: Option<f64>,
+    #[serde(serialize_with = "ms")]
+    pub x_native_ci95_lo: Option<f64>,
+    #[serde(serialize_with = "ms")]
+    pub x_native_ci95_hi: Option<f64>,
 }
 
 /// Writes a number with 6 decimals (as the CSV always had), nothing for None.
@@ -82,8 +98,8 @@ fn ms<S: serde::Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-/// The lines of one row: one per load level, else one.
-pub fn lines(r: &RunRow) -> Vec<Line<'_>> {
+/// The lines of row `r` of `rows`: one per load level, else one.
+pub fn lines<'a>(rows: &'a [RunRow], r: &'a RunRow) -> Vec<Line<'a>> {
     let f = Figures::of(r);
     let levels: Vec<Option<&LoadLevel>> = match f.and_then(|f| f.row().load.as_deref()) {
         Some(l) if !l.is_empty() => l.iter().map(Some).collect(),
@@ -96,9 +112,17 @@ pub fn lines(r: &RunRow) -> Vec<Line<'_>> {
         Some(_) => r.error.as_deref(),
         None => reason(r),
     };
+    // The row's ratio to native (its headline), not one per load level.
+    let x = crate::compare::x_native(rows, r);
+    let x_ci = crate::compare::x_native_ci95(rows, r);
     levels
         .into_iter()
         .map(|lv| {
+            let (x, x_ci) = if lv.is_some() {
+                (None, None)
+            } else {
+                (x, x_ci)
+            };
             // A level without OK answers has no latency or throughput.
             let lat = match lv {
                 Some(l) => (l.ok > 0).then_some(l.latency_ms),
@@ -142,6 +166,13 @@ pub fn lines(r: &RunRow) -> Vec<Line<'_>> {
                 throughput_rps: lv.filter(|l| l.ok > 0).map(|l| l.throughput_rps),
                 store: &r.store,
                 error,
+                latency_p50_ci95_lo_ms: lat.and_then(|l| l.p50_ci95).map(|c| c[0]),
+                latency_p50_ci95_hi_ms: lat.and_then(|l| l.p50_ci95).map(|c| c[1]),
+                latency_mean_ci95_lo_ms: lat.and_then(|l| l.mean_ci95).map(|c| c[0]),
+                latency_mean_ci95_hi_ms: lat.and_then(|l| l.mean_ci95).map(|c| c[1]),
+                x_native: x,
+                x_native_ci95_lo: x_ci.map(|c| c[0]),
+                x_native_ci95_hi: x_ci.map(|c| c[1]),
             }
         })
         .collect()
@@ -151,7 +182,7 @@ pub fn lines(r: &RunRow) -> Vec<Line<'_>> {
 pub fn write<W: std::io::Write>(out: &BenchOutput, w: W) -> Result<(), csv::Error> {
     let mut wr = csv::Writer::from_writer(w);
     for r in &out.runs {
-        for l in lines(r) {
+        for l in lines(&out.runs, r) {
             wr.serialize(l)?;
         }
     }

@@ -4,8 +4,8 @@
 use comfy_table::{CellAlignment, Table};
 use lumos_model::{BenchOutput, RunRow};
 
-use crate::compare::x_native;
-use crate::format::{first_line, fmt_bytes, fmt_ms, fmt_ms_ci, fmt_ratio};
+use crate::compare::{x_native, x_native_ci95};
+use crate::format::{first_line, fmt_bytes, fmt_ms, fmt_ms_ci, fmt_ratio_ci};
 use crate::shown::{reason, Figures, Shown};
 
 const HEADER: [&str; 20] = [
@@ -106,7 +106,7 @@ fn cells(rows: &[RunRow], r: &RunRow) -> Vec<String> {
         lat.and_then(|l| l.p50_ci95).map_or_else(dash, fmt_ms_ci),
         lat.map_or_else(dash, |l| fmt_ms(l.mean)),
         lat.map_or_else(dash, |l| fmt_ms(l.stddev)),
-        x_native(rows, r).map_or_else(dash, fmt_ratio),
+        x_native(rows, r).map_or_else(dash, |x| fmt_ratio_ci(x, x_native_ci95(rows, r))),
         ph.map_or_else(dash, |p| fmt_ms(p.io)),
         ph.map_or_else(dash, |p| fmt_ms(p.deserialize)),
         ph.map_or_else(dash, |p| fmt_ms(p.compute)),

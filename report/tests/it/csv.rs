@@ -2,8 +2,9 @@ use lumos_report::csv;
 
 use crate::fixture;
 
-/// The columns the CSV has always had, in order (files stay comparable).
-const COLUMNS: [&str; 37] = [
+/// The columns the CSV has always had, in order (files stay comparable),
+/// then those added since at the end.
+const COLUMNS: [&str; 44] = [
     "function",
     "runtime",
     "group",
@@ -41,6 +42,13 @@ const COLUMNS: [&str; 37] = [
     "throughput_rps",
     "store",
     "error",
+    "latency_p50_ci95_lo_ms",
+    "latency_p50_ci95_hi_ms",
+    "latency_mean_ci95_lo_ms",
+    "latency_mean_ci95_hi_ms",
+    "x_native",
+    "x_native_ci95_lo",
+    "x_native_ci95_hi",
 ];
 
 #[test]
@@ -104,6 +112,24 @@ fn columns_stay_and_failed_rows_carry_no_figures() {
     assert_eq!(failed_level["latency_p50_ms"], "");
     assert_eq!(failed_level["throughput_rps"], "");
     assert_eq!(failed_level["load_mode"], "closed");
+    // Intervals and the ratio to native, where the row has them.
+    let w = find("wasmtime-aot", "warm");
+    assert_eq!(w["latency_p50_ci95_lo_ms"], "0.050600");
+    assert_eq!(w["latency_p50_ci95_hi_ms"], "0.060500");
+    assert_eq!(w["x_native"], "1.100000");
+    let (lo, hi): (f64, f64) = (
+        w["x_native_ci95_lo"].parse().unwrap(),
+        w["x_native_ci95_hi"].parse().unwrap(),
+    );
+    assert!(lo < 1.1 && 1.1 < hi, "{lo} {hi}");
+    let c = find("native", "cold");
+    assert_eq!(
+        (c["x_native"].as_str(), c["x_native_ci95_lo"].as_str()),
+        ("1.000000", "")
+    );
+    for col in &COLUMNS[37..] {
+        assert_eq!(find("wasmedge-interp", "warm")[*col], "", "{col}");
+    }
 }
 
 #[test]

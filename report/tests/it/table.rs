@@ -52,13 +52,21 @@ fn rows_without_figures_show_status_and_error_count_only() {
 #[test]
 fn x_native_compares_like_with_like() {
     let text = table::render(&fixture::bench());
-    // Same function, group and mode: 0.055 / 0.050.
-    assert_eq!(line(&text, "fibonacci", "wasmtime-aot", "warm")[11], "1.10");
+    // Same function, group and mode: 0.055 / 0.050, with its 95% interval
+    // (both warm rows carry their median's).
+    let x = line(&text, "fibonacci", "wasmtime-aot", "warm")[11];
+    assert!(x.starts_with("1.10 ["), "{x}");
+    let (lo, hi) = x[6..x.len() - 1].split_once(", ").unwrap();
+    let (lo, hi): (f64, f64) = (lo.parse().unwrap(), hi.parse().unwrap());
+    assert!(lo < 1.10 && 1.10 < hi, "{x}");
     // The row with some errors still has figures: 2.0 / 0.050.
-    assert_eq!(
-        line(&text, "fibonacci", "wasmi-interp", "warm")[11],
-        "40.00"
+    assert!(
+        line(&text, "fibonacci", "wasmi-interp", "warm")[11].starts_with("40.00"),
+        "{text}"
     );
+    // A cold row has no interval for its ratio (a mean of a few repeats).
+    let x = line(&text, "fibonacci", "wasmtime-aot", "cold")[11];
+    assert!(!x.contains('['), "{x}");
     // A load level without OK answers has no latency.
     assert!(
         text.contains("c=10   closed            failed  ok 0 errors 40"),

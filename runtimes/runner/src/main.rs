@@ -146,7 +146,7 @@ struct RunArgs {
     #[arg(long = "memory-mib", default_value_t = 512, value_parser = u64_in(bounds::MEMORY_MIB))]
     memory_mib: u64,
     /// Per-request time limit, ms, 1..=3600000.
-    #[arg(long = "timeout-ms", default_value_t = 30_000, value_parser = u64_in(bounds::TIMEOUT_MS))]
+    #[arg(long = "timeout-ms", default_value_t = 300_000, value_parser = u64_in(bounds::TIMEOUT_MS))]
     timeout_ms: u64,
     /// Keep the image cache here (default: a new empty one per run).
     #[arg(long)]
