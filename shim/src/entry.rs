@@ -73,9 +73,28 @@ fn confined(opts: &ShimOpts) -> Result<(ShimOpts, Vec<crate::confine::InRoot>), 
     Ok((out, held))
 }
 
-/// The whole life of a shim process: `args` are its arguments (after the
-/// word `shim` for an executable that hosts shims among other things);
-/// `engine` runs the confined spec. `name` names the shim in its messages.
+/// The `main` of a shim executable: `--version` (or `-V`) prints `name`,
+/// this version and `engine_version` (what the shim links); anything else
+/// is [`run_shim`] on the process's arguments, whose status it exits with.
+pub fn shim_main(
+    name: &str,
+    engine_version: &str,
+    engine: impl FnOnce(&ShimOpts) -> Result<i32, ShimError>,
+) -> std::process::ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    if matches!(
+        args.first().and_then(|a| a.to_str()),
+        Some("--version" | "-V")
+    ) {
+        println!("{name} {} ({engine_version})", env!("CARGO_PKG_VERSION"));
+        return std::process::ExitCode::SUCCESS;
+    }
+    let code = run_shim(name, &args, engine);
+    std::process::ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+/// The whole life of a shim process: `args` are its arguments; `engine`
+/// runs the confined spec. `name` names the shim in its messages.
 /// Returns the process exit status: 2 for arguments that are not a spec,
 /// [`TRAP_EXIT`] for a module that fails to load or traps, else the guest's.
 pub fn run_shim<S: AsRef<std::ffi::OsStr>>(

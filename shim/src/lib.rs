@@ -15,7 +15,7 @@ pub mod confine;
 mod entry;
 mod spec;
 
-pub use entry::{run_shim, ShimError, Trace, TRAP_EXIT};
+pub use entry::{run_shim, shim_main, ShimError, Trace, TRAP_EXIT};
 pub use spec::{parse_shim_args, shim_args, ShimArgsError, ShimOpts, WasiPolicy};
 
 /// The executable of the wasmtime shim (shim/wasmtime).

@@ -7,19 +7,8 @@ use lumos_model::Runtime;
 use lumos_shim::ShimError;
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if matches!(
-        args.first().and_then(|a| a.to_str()),
-        Some("--version" | "-V")
-    ) {
-        println!(
-            "lumos-shim-wasmedge {} (WasmEdge {})",
-            env!("CARGO_PKG_VERSION"),
-            engine::VERSION
-        );
-        return std::process::ExitCode::SUCCESS;
-    }
-    let code = lumos_shim::run_shim(lumos_shim::WASMEDGE_SHIM, &args, |opts| {
+    let version = format!("WasmEdge {}", engine::VERSION);
+    lumos_shim::shim_main(lumos_shim::WASMEDGE_SHIM, &version, |opts| {
         match (opts.engine, opts.http_port) {
             (other, Some(_)) => Err(ShimError::Unsupported(format!(
                 "http_port: {} cannot host a wasi:http component (no component model); \
@@ -34,6 +23,5 @@ fn main() -> std::process::ExitCode {
                 other.name()
             ))),
         }
-    });
-    std::process::ExitCode::from(code.clamp(0, 255) as u8)
+    })
 }

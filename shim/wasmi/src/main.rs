@@ -8,20 +8,8 @@ use lumos_model::Runtime;
 use lumos_shim::ShimError;
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if matches!(
-        args.first().and_then(|a| a.to_str()),
-        Some("--version" | "-V")
-    ) {
-        println!(
-            "{} {} (wasmi {})",
-            lumos_shim::WASMI_SHIM,
-            env!("CARGO_PKG_VERSION"),
-            lumos_shim::WASMI_VERSION
-        );
-        return std::process::ExitCode::SUCCESS;
-    }
-    let code = lumos_shim::run_shim(lumos_shim::WASMI_SHIM, &args, |opts| {
+    let version = format!("wasmi {}", lumos_shim::WASMI_VERSION);
+    lumos_shim::shim_main(lumos_shim::WASMI_SHIM, &version, |opts| {
         match (opts.engine, opts.http_port) {
             (_, Some(_)) => Err(ShimError::Unsupported(
                 "http_port: wasmi-interp cannot host a wasi:http component (no component \
@@ -35,6 +23,5 @@ fn main() -> std::process::ExitCode {
                 other.name()
             ))),
         }
-    });
-    std::process::ExitCode::from(code.clamp(0, 255) as u8)
+    })
 }

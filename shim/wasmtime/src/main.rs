@@ -12,23 +12,13 @@ use lumos_model::Runtime;
 use lumos_shim::ShimError;
 
 fn main() -> std::process::ExitCode {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
-    if matches!(
-        args.first().and_then(|a| a.to_str()),
-        Some("--version" | "-V")
-    ) {
-        println!(
-            "{} {} (wasmtime {}; jit: {}, wasi-http: {})",
-            lumos_shim::WASMTIME_SHIM,
-            env!("CARGO_PKG_VERSION"),
-            lumos_wasm::wasmtime::VERSION,
-            cfg!(feature = "jit"),
-            cfg!(feature = "wasi-http"),
-        );
-        return std::process::ExitCode::SUCCESS;
-    }
-    let code = lumos_shim::run_shim(lumos_shim::WASMTIME_SHIM, &args, run);
-    std::process::ExitCode::from(code.clamp(0, 255) as u8)
+    let version = format!(
+        "wasmtime {}; jit: {}, wasi-http: {}",
+        lumos_wasm::wasmtime::VERSION,
+        cfg!(feature = "jit"),
+        cfg!(feature = "wasi-http"),
+    );
+    lumos_shim::shim_main(lumos_shim::WASMTIME_SHIM, &version, run)
 }
 
 /// Runs a confined spec in the engine it names.
