@@ -56,6 +56,7 @@ fn absorb(r: &mut RunRow, rr: &RunResult) {
     if r.sandbox.is_none() {
         r.sandbox = rr.sandbox;
     }
+    r.protocol = rr.protocol;
     if r.image == ImageInfo::default() {
         r.image = rr.image.clone();
     }

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    ColdEvidence, ColdStart, ImageInfo, LatencyStats, LoadLevel, Machine, Mode, Phases, Runtime,
-    Sandbox, Status, Versions,
+    ColdEvidence, ColdStart, ImageInfo, LatencyStats, LoadLevel, Machine, Mode, Phases, Protocol,
+    Runtime, Sandbox, Status, Versions,
 };
 
 pub(crate) fn schema_version() -> u32 {
@@ -53,6 +53,10 @@ pub struct RunRow {
     /// The native sandbox used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<Sandbox>,
+    /// How the runner talked to the function (`stdio`: a new process per
+    /// request, so warm rows are process-per-request).
+    #[serde(default)]
+    pub protocol: Protocol,
     pub image: ImageInfo,
     /// Cold: means over the repeats.
     pub cold_start_ms: Option<ColdStart>,

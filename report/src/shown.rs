@@ -46,6 +46,13 @@ impl Shown {
             .then(|| r.latency_ms.map_or(r.ok, |l| l.n))
     }
 
+    /// Whether `r`'s latencies are of a new process per request rather than
+    /// of a warm instance: a `stdio` function (one request per process) in
+    /// a warm or load row. The table notes it; the HTML says it in the mode cell.
+    pub fn process_per_request(r: &RunRow) -> bool {
+        r.protocol == lumos_model::Protocol::Stdio && !r.mode.is_cold()
+    }
+
     /// The short marker a chart draws in place of a value.
     pub fn marker(self) -> Option<&'static str> {
         match self {

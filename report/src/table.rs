@@ -142,6 +142,17 @@ fn notes(rows: &[RunRow]) -> Vec<String> {
             notes.push(n);
         }
     }
+    let mut ppr: Vec<&str> = vec![];
+    for r in rows.iter().filter(|r| Shown::process_per_request(r)) {
+        if !ppr.contains(&r.function.as_str()) {
+            ppr.push(&r.function);
+            notes.push(format!(
+                "note: {}: protocol stdio starts a new process for every request: its warm \
+                 and load rows measure process per request, not a warm instance",
+                r.function
+            ));
+        }
+    }
     for r in rows {
         if let Some(n) = Shown::partial_n(r) {
             notes.push(format!(

@@ -92,7 +92,12 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
                             td.text { (r.function) }
                             td.text { (r.runtime.as_str()) }
                             td { (r.group) }
-                            td.text { (r.mode.as_str()) }
+                            td.text {
+                                (r.mode.as_str())
+                                @if Shown::process_per_request(r) {
+                                    " (process per request)"
+                                }
+                            }
                             @if let Some(n) = Shown::partial_n(r) {
                                 td.text.partial title="cut short by the time cap (--max-time)" { "partial n=" (n) }
                             } @else if shown == Shown::Figures && r.errors == 0 {

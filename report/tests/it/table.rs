@@ -92,3 +92,53 @@ fn the_medians_interval_stands_beside_it_and_partial_cells_say_so() {
         "{text}"
     );
 }
+
+/// A stdio function's warm rows are a new process per request: said once
+/// per function in the table's notes and in the report's mode cell, never
+/// for a function with a long-lived instance or for a cold row.
+#[test]
+fn stdio_warm_rows_are_labelled_process_per_request() {
+    let mut b = fixture::bench();
+    for r in b
+        .runs
+        .iter_mut()
+        .filter(|r| r.function == "encrypt-message")
+    {
+        r.protocol = lumos_model::Protocol::Stdio;
+    }
+    let text = table::render(&b);
+    let notes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("process per request"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{text}");
+    assert!(
+        notes[0].starts_with("note: encrypt-message: protocol stdio"),
+        "{text}"
+    );
+    assert!(!table::render(&fixture::bench()).contains("process per request"));
+
+    let doc = scraper::Html::parse_document(&lumos_report::html::render(&b));
+    let sel = scraper::Selector::parse("table.rows tbody tr").unwrap();
+    let td = scraper::Selector::parse("td").unwrap();
+    let rows: Vec<Vec<String>> = doc
+        .select(&sel)
+        .map(|tr| {
+            tr.select(&td)
+                .map(|c| c.text().collect::<String>().trim().to_string())
+                .collect()
+        })
+        .collect();
+    let mode = |f: &str, rt: &str, m: &str| {
+        rows.iter()
+            .find(|r| r[0] == f && r[1] == rt && r[3].starts_with(m))
+            .map(|r| r[3].clone())
+            .unwrap_or_else(|| panic!("no {f} {rt} {m} row"))
+    };
+    assert_eq!(
+        mode("encrypt-message", "native", "warm"),
+        "warm (process per request)"
+    );
+    assert_eq!(mode("encrypt-message", "native", "cold"), "cold");
+    assert_eq!(mode("fibonacci", "native", "warm"), "warm");
+}
