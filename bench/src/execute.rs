@@ -67,6 +67,7 @@ pub fn execute(
         runner_exe: req.runner_exe.clone(),
         baas: req.baas.clone(),
         insecure: req.insecure,
+        sandbox: req.sandbox,
         warmup: plan.warmup,
         requests: plan.requests,
         ..Default::default()

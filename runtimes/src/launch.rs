@@ -98,7 +98,11 @@ impl Launcher {
                 return bad(why);
             }
         }
-        crate::runtime::require(self.runtime, Some(&self.runner_exe))?;
+        match self.sandbox.filter(|s| s.is_containerd()) {
+            // containerd runs it with runc or crun+WasmEdge, not a Lumos shim.
+            Some(sb) => container::containerd::validate(&self.artifact, sb, self.runtime)?,
+            None => crate::runtime::require(self.runtime, Some(&self.runner_exe))?,
+        }
         match self.runtime {
             Runtime::Native if !is_elf => bad("the image's entry is not a native executable"),
             Runtime::WasmtimeAot if !is_elf => {
@@ -150,6 +154,7 @@ impl Launcher {
             Some(Sandbox::Crun) => crate::node::which("crun"),
             Some(Sandbox::Chroot) => crate::node::which("unshare"),
             Some(Sandbox::Process) => None,
+            Some(s) => container::containerd::runtime_binary(s),
         }
     }
 
@@ -184,6 +189,7 @@ impl Launcher {
                     cwd: &a.cwd,
                     memory_limit: self.limits.memory_bytes,
                     stderr_passthrough: self.stderr_passthrough,
+                    node: a.node.as_deref(),
                 },
             );
         }
