@@ -248,10 +248,12 @@ impl Runner {
     fn prepare_containerd(&self, job: &Job) -> crate::Result<Prepared> {
         let reference = match ImageRef::parse(job.image)? {
             ImageRef::Registry(s) => s,
-            _ => return Err(crate::Error::Usage(format!(
+            _ => {
+                return Err(crate::Error::Usage(format!(
                 "image {}: the containerd sandbox pulls from a registry: give HOST[:PORT]/REPO:TAG",
                 job.image
-            ))),
+            )))
+            }
         };
         let ctrd = match job.cache {
             None => container::containerd::start(None)?,

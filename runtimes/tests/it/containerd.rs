@@ -47,6 +47,36 @@ fn pushed(reg: &Registry, dir: &std::path::Path) -> (String, String) {
     )
 }
 
+/// The fixture AoT-compiled by WasmEdge (a universal module), packed as a
+/// compat-smart `aot-wasmedge-x86_64` image and pushed to `reg`.
+fn pushed_aot(reg: &Registry, dir: &std::path::Path) -> String {
+    use lumos_model::{AotEngine, Arch};
+    use lumos_oci::image::{pack_wasm, AotInfo, ImageMeta, WasmFormat};
+    let root = dir.join("aot");
+    let layout = lumos_oci::Layout::create(&root).unwrap();
+    let meta = ImageMeta {
+        namespace: "t".into(),
+        function: "fixture".into(),
+        created: 0,
+        source: None,
+        revision: None,
+        protocol: None,
+        port: None,
+        args: vec![],
+    };
+    let aot = AotInfo {
+        engine: AotEngine::Wasmedge,
+        arch: Arch::X86_64,
+        engine_id: Some("wasmedge-0.14.1".into()),
+    };
+    let module = std::fs::read(crate::wasmedge::aot_fixture()).unwrap();
+    let p = pack_wasm(&layout, &meta, &module, WasmFormat::Compat, Some(&aot)).unwrap();
+    layout
+        .set_refs(&[(p.name.clone(), p.descriptor.clone())])
+        .unwrap();
+    reg.push(&root, &p.name, "lumos/fixture", "aot-wasmedge-x86_64")
+}
+
 #[test]
 fn native_with_runc_and_wasm_with_crun_wasmedge_cold_and_warm() {
     require_root!();
@@ -117,6 +147,18 @@ fn native_with_runc_and_wasm_with_crun_wasmedge_cold_and_warm() {
             "{rt}: usage of the task read by its pid"
         );
     }
+    // A WasmEdge AoT universal module: crun's WasmEdge runs its native code.
+    let aot = pushed_aot(&reg, tmp.path());
+    let c = runner.run_cold(&aot, Runtime::WasmedgeAot, BODY).unwrap();
+    assert_eq!(c.errors, 0, "wasmedge-aot: {:?}", c.error_samples);
+    assert_eq!(c.sandbox, Some(Sandbox::ContainerdCrunWasmedge));
+    assert_eq!(c.response_sha256, want_wasm.response_sha256);
+    // The interpreter label on an AoT module would be a lie: refused.
+    let e = runner
+        .run_cold(&aot, Runtime::WasmedgeInterp, BODY)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("wasmedge-aot"), "{e}");
 }
 
 #[test]
@@ -281,6 +323,86 @@ fn missing_containerd_or_crun_wasmedge_is_one_line_naming_setup() {
         assert!(
             err.contains("has no WasmEdge handler") && err.contains("scripts/setup"),
             "{err}"
+        );
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Figures, not assertions: cold start (empty cache, from a loopback
+/// registry) through containerd beside Lumos's own runner, 10 interleaved
+/// rounds, medians. Run with
+/// `cargo test -p lumos-runtimes --release --test it -- containerd::figures --ignored --nocapture`.
+#[test]
+#[ignore]
+fn figures() {
+    require_root!();
+    let reg = Registry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    let (native, wasm) = pushed(&reg, tmp.path());
+    let aot = pushed_aot(&reg, tmp.path());
+    let with = |sb: Option<Sandbox>| {
+        Runner::new(RunOpts {
+            sandbox: sb,
+            ..opts()
+        })
+        .unwrap()
+    };
+    let (own_runc, own_wasm, ctrd) = (
+        with(Some(Sandbox::Runc)),
+        with(None),
+        with(Some(Sandbox::Containerd)),
+    );
+    let cells: [(&str, &Runner, &String, Runtime); 6] = [
+        ("runc (Lumos)", &own_runc, &native, Runtime::Native),
+        ("containerd-runc", &ctrd, &native, Runtime::Native),
+        (
+            "wasmedge-aot (Lumos)",
+            &own_wasm,
+            &aot,
+            Runtime::WasmedgeAot,
+        ),
+        (
+            "containerd-crun-wasmedge aot",
+            &ctrd,
+            &aot,
+            Runtime::WasmedgeAot,
+        ),
+        (
+            "wasmedge-interp (Lumos)",
+            &own_wasm,
+            &wasm,
+            Runtime::WasmedgeInterp,
+        ),
+        (
+            "containerd-crun-wasmedge interp",
+            &ctrd,
+            &wasm,
+            Runtime::WasmedgeInterp,
+        ),
+    ];
+    let mut samples: Vec<Vec<lumos_model::ColdStart>> = vec![vec![]; cells.len()];
+    for _ in 0..10 {
+        for (i, (_, runner, image, rt)) in cells.iter().enumerate() {
+            let r = runner.run_cold(image, *rt, BODY).unwrap();
+            assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+            samples[i].push(r.cold_start_ms.unwrap());
+        }
+    }
+    println!("cold start from a loopback registry, empty cache, median of 10 interleaved (ms):");
+    for ((name, ..), s) in cells.iter().zip(samples) {
+        let m = |f: fn(&lumos_model::ColdStart) -> f64| median(s.iter().map(f).collect());
+        println!(
+            "  {name:<32} total {:>7.1}  pull {:>6.1}  unpack {:>5.1}  start {:>6.1}  ready {:>6.1}  first response {:>6.1}",
+            m(|c| c.total),
+            m(|c| c.pull.unwrap_or(0.0)),
+            m(|c| c.unpack.unwrap_or(0.0)),
+            m(|c| c.start),
+            m(|c| c.ready),
+            m(|c| c.first_response),
         );
     }
 }
