@@ -220,15 +220,22 @@ fn descriptor(media_type: &str, digest: &str, size: u64) -> crate::Result<lumos_
 /// Makes `reference` ready in containerd: pulled by containerd itself unless
 /// it holds it already (a node's `imagePullPolicy: IfNotPresent`), then
 /// read (config, annotations) and mounted read-only in `mounts` for the runner.
+/// `fresh`: containerd was just started on an empty root, so it is not asked
+/// whether it holds the image (a `ctr` start that would only time ctr itself).
 pub fn pull(
     ctrd: &Arc<Containerd>,
+    fresh: bool,
     reference: &str,
     insecure: bool,
     mounts: &Path,
     protocol: Option<Protocol>,
 ) -> crate::Result<Pulled> {
     let t0 = Instant::now();
-    let held = listed(ctrd, reference)?;
+    let held = if fresh {
+        None
+    } else {
+        listed(ctrd, reference)?
+    };
     let was_empty = held.is_none();
     if was_empty {
         let host = reference.split('/').next().unwrap_or("");
