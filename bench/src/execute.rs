@@ -67,6 +67,7 @@ pub fn execute(
         runner_exe: req.runner_exe.clone(),
         baas: req.baas.clone(),
         insecure: req.insecure,
+        sandbox: req.sandbox,
         warmup: plan.warmup,
         requests: plan.requests,
         ..Default::default()
@@ -104,7 +105,13 @@ pub fn execute(
             ..Default::default()
         };
         let steps = plan.steps(cell);
-        if let Some((status, why)) = refusal(cell, ws, prepared) {
+        // Under containerd a runtime crun+WasmEdge or runc cannot run is unavailable.
+        let sandboxed = req
+            .sandbox
+            .and_then(|s| s.under_containerd(cell.runtime))
+            .and_then(Result::err)
+            .map(|why| (Status::Unavailable, format!("sandbox containerd: {why}")));
+        if let Some((status, why)) = sandboxed.or_else(|| refusal(cell, ws, prepared)) {
             row.status = status;
             row.error = Some(why);
             if status == Status::Failed {

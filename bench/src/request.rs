@@ -41,6 +41,11 @@ pub struct BenchRequest {
     pub registry: Option<String>,
     /// Plain HTTP (and unverified TLS) to a non-loopback registry.
     pub insecure: bool,
+    /// The sandbox (lumos-runtimes' `RunOpts::sandbox`): None, native runs
+    /// in the probed one; `containerd`, every cell under a private containerd
+    /// that pulls the images itself (native with runc, wasmedge-interp and
+    /// wasmedge-aot with crun+WasmEdge; other runtimes' cells fail).
+    pub sandbox: Option<lumos_model::Sandbox>,
     /// Storage for data-intensive functions (`redis://HOST:PORT`); None: the runner's memory.
     pub baas: Option<String>,
     /// Base of native images; None: each function's `base`.

@@ -50,7 +50,7 @@ pub struct RunRow {
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The native sandbox used.
+    /// The sandbox used (native runs, and every run under containerd).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sandbox: Option<Sandbox>,
     /// How the runner talked to the function (`stdio`: a new process per

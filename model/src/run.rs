@@ -61,6 +61,10 @@ impl Probe {
             Sandbox::Crun => &self.crun,
             Sandbox::Chroot => &self.chroot,
             Sandbox::Process => return Ok(()),
+            // Checked when the private containerd starts (its programs, crun's WasmEdge).
+            Sandbox::Containerd | Sandbox::ContainerdRunc | Sandbox::ContainerdCrunWasmedge => {
+                return Ok(())
+            }
         };
         r.as_ref().map(|_| ()).map_err(Clone::clone)
     }
@@ -73,7 +77,10 @@ pub struct RunResult {
     pub schema_version: u32,
     pub function: String,
     pub runtime: Runtime,
-    /// Native only: the sandbox used.
+    /// The sandbox used: native runs under Lumos's runner, and every run
+    /// under containerd (`containerd-runc`, `containerd-crun-wasmedge`, the
+    /// wasm runtime then saying how WasmEdge ran the module); None for wasm
+    /// run by Lumos's own shims.
     pub sandbox: Option<Sandbox>,
     pub group: Option<String>,
     pub mode: Mode,

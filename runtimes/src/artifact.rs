@@ -32,6 +32,9 @@ pub struct Artifact {
     pub port: Option<u16>,
     pub wasi: WasiPolicy,
     pub image: ImageInfo,
+    /// Under the containerd sandbox: the image as containerd holds it (the
+    /// rootfs above is its read-only mount, for reading only).
+    pub node: Option<std::sync::Arc<crate::container::containerd::NodeImage>>,
 }
 
 impl Artifact {
@@ -86,6 +89,7 @@ impl Artifact {
                 unpacked_bytes: bytes,
                 ..Default::default()
             },
+            node: None,
         })
     }
 
@@ -236,6 +240,7 @@ impl Artifact {
             port,
             wasi,
             image,
+            node: None,
         })
     }
 }

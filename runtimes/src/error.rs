@@ -36,6 +36,10 @@ pub enum Error {
         /// What the sandbox probe found (recorded as text in `sandbox_probe`).
         reason: String,
     },
+    /// The containerd sandbox: containerd or crun with WasmEdge missing, a
+    /// pull containerd could not do, an image crun cannot run with WasmEdge.
+    #[error("{0}")]
+    Containerd(#[from] crate::container::containerd::ContainerdError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("the instance never became ready: {0}")]

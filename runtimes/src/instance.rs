@@ -23,6 +23,8 @@ pub enum Workload {
     Descendant,
     /// Ask the container runtime: `argv... state ID` prints `{"pid":N}`.
     ContainerState { argv: Vec<String>, id: String },
+    /// The pid a container manager wrote to this file (`ctr run --pid-file`).
+    PidFile(PathBuf),
 }
 
 /// What to spawn.
@@ -216,6 +218,10 @@ impl Process {
                 Workload::Child => Some(self.child.id()),
                 Workload::Descendant => deepest_descendant(self.child.id()),
                 Workload::ContainerState { argv, id } => container_pid(argv, id),
+                Workload::PidFile(p) => std::fs::read_to_string(p)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .filter(|p: &u32| *p > 0),
             };
         }
         self.workload_pid

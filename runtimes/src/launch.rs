@@ -99,11 +99,17 @@ impl Launcher {
                 return bad(why);
             }
         }
-        if let Err(e) = &self.shim {
-            return Err(crate::Error::Unavailable {
-                runtime: self.runtime,
-                reason: e.to_string(),
-            });
+        match self.sandbox.filter(|s| s.is_containerd()) {
+            // containerd runs it with runc or crun+WasmEdge, not a Lumos shim.
+            Some(sb) => container::containerd::validate(&self.artifact, sb, self.runtime)?,
+            None => {
+                if let Err(e) = &self.shim {
+                    return Err(crate::Error::Unavailable {
+                        runtime: self.runtime,
+                        reason: e.to_string(),
+                    });
+                }
+            }
         }
         match self.runtime {
             Runtime::Native if !is_elf => bad("the image's entry is not a native executable"),
@@ -156,6 +162,7 @@ impl Launcher {
             Some(Sandbox::Crun) => crate::node::which("crun"),
             Some(Sandbox::Chroot) => crate::node::which("unshare"),
             Some(Sandbox::Process) => None,
+            Some(s) => container::containerd::runtime_binary(s),
         }
     }
 
@@ -196,6 +203,7 @@ impl Launcher {
                     cwd: &a.cwd,
                     memory_limit: self.limits.memory_bytes,
                     stderr_passthrough: self.stderr_passthrough,
+                    node: a.node.as_deref(),
                 },
             );
         }

@@ -34,6 +34,10 @@ pub struct RunOpts {
     /// second run starts from the local cache.
     pub cache_dir: Option<PathBuf>,
     /// Native sandbox; None: probe (runc, crun, chroot, process).
+    /// `containerd` (or `containerd-runc` / `containerd-crun-wasmedge`):
+    /// every runtime under a private containerd that pulls the image itself
+    /// (native with runc, wasmedge-interp and wasmedge-aot with crun built
+    /// with WasmEdge; see [`crate::container::containerd`]).
     pub sandbox: Option<Sandbox>,
     pub limits: Limits,
     /// Warm: requests sent and discarded before measuring.
@@ -175,6 +179,10 @@ pub struct Runner {
     store: Arc<dyn Store>,
     machine: Machine,
     versions: Versions,
+    /// The containerd sandbox: one private containerd per kept image cache
+    /// (its root in `<cache>/containerd`), started on first use; stopped
+    /// before `work` is removed.
+    nodes: std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<lumos_services::Containerd>>>,
     work: GuardedDir,
 }
 
@@ -188,6 +196,10 @@ pub struct Prepared {
     pub pulled_bytes: u64,
     /// The image cache the image is in (kept or throwaway).
     pub cache_root: PathBuf,
+    /// Time prepare spent on bookkeeping that is no phase of a cold start
+    /// (containerd: reading the image it pulled and mounting it for the
+    /// runner), left out of the timings.
+    pub untimed: Duration,
     // Keeps a throwaway cache alive while instances use its rootfs; the
     // guard removes it if the runner dies first.
     _tmp: Option<GuardedDir>,
@@ -212,6 +224,82 @@ impl Runner {
             machine: crate::machine::machine(),
             versions,
             work,
+            nodes: Default::default(),
+        })
+    }
+
+    /// Whether runs go through a private containerd (`--sandbox containerd`).
+    fn under_containerd(&self) -> bool {
+        self.opts.sandbox.is_some_and(Sandbox::is_containerd)
+    }
+
+    /// The runtime's own program is needed unless containerd runs the image
+    /// (then runc or crun+WasmEdge, checked by [`Launcher::validate`]).
+    fn require(&self, runtime: Runtime) -> crate::Result<()> {
+        if self.under_containerd() {
+            return Ok(());
+        }
+        crate::runtime::require(runtime, Some(&self.runner_exe))
+    }
+
+    /// Sandbox containerd: the image pulled by containerd itself into a new
+    /// private containerd (a throwaway cache: a node that never held it) or
+    /// the one of the job's kept cache (`<cache>/containerd`).
+    fn prepare_containerd(&self, job: &Job) -> crate::Result<Prepared> {
+        let reference = match ImageRef::parse(job.image)? {
+            ImageRef::Registry(s) => s,
+            _ => {
+                return Err(crate::Error::Usage(format!(
+                "image {}: the containerd sandbox pulls from a registry: give HOST[:PORT]/REPO:TAG",
+                job.image
+            )))
+            }
+        };
+        // A node's containerd runs before any pull: starting one is no phase.
+        let started = Instant::now();
+        let ctrd = match job.cache {
+            None => container::containerd::start(None)?,
+            Some(dir) => {
+                let root = dir.join("containerd");
+                let mut nodes = self.nodes.lock().unwrap_or_else(|e| e.into_inner());
+                match nodes.get(&root) {
+                    Some(c) => c.clone(),
+                    None => {
+                        let c = container::containerd::start(Some(&root))?;
+                        nodes.insert(root, c.clone());
+                        c
+                    }
+                }
+            }
+        };
+        let start_time = started.elapsed();
+        let mut p = container::containerd::pull(
+            &ctrd,
+            job.cache.is_none(),
+            &reference,
+            self.opts.insecure,
+            self.work.path(),
+            job.protocol,
+        )?;
+        if self.opts.port.is_some() {
+            p.artifact.port = self.opts.port;
+        }
+        Ok(Prepared {
+            pulled_bytes: if p.was_empty {
+                p.artifact.image.compressed_bytes
+            } else {
+                0
+            },
+            cache_root: ctrd.root.clone(),
+            artifact: Arc::new(p.artifact),
+            pull: Some(p.pull),
+            unpack: None,
+            cache: CacheInfo {
+                dir: job.cache.map(Path::to_path_buf),
+                was_empty: p.was_empty,
+            },
+            untimed: p.untimed + start_time,
+            _tmp: None,
         })
     }
 
@@ -221,6 +309,9 @@ impl Runner {
 
     /// Pulls and unpacks (timed), into the job's cache or a new empty one.
     pub fn prepare(&self, job: &Job) -> crate::Result<Prepared> {
+        if self.under_containerd() {
+            return self.prepare_containerd(job);
+        }
         let r = ImageRef::parse(job.image)?;
         let (dir, tmp) = match job.cache {
             Some(d) => (d.to_path_buf(), None),
@@ -244,6 +335,7 @@ impl Runner {
         };
         Ok(Prepared {
             pulled_bytes,
+            untimed: Duration::ZERO,
             cache_root: dir.clone(),
             artifact: Arc::new(f.artifact),
             pull: f.pull,
@@ -263,7 +355,16 @@ impl Runner {
         runtime: Runtime,
         args: &[String],
     ) -> crate::Result<Arc<Launcher>> {
-        let sandbox = if runtime == Runtime::Native {
+        let containerd = self
+            .opts
+            .sandbox
+            .and_then(|s| Some((s, s.under_containerd(runtime)?)));
+        let sandbox = if let Some((asked, fits)) = containerd {
+            Some(fits.map_err(|reason| crate::Error::SandboxUnusable {
+                sandbox: asked,
+                reason,
+            })?)
+        } else if runtime == Runtime::Native {
             let probe = container::probe();
             let sb = self.opts.sandbox.unwrap_or(probe.chosen);
             probe
@@ -345,7 +446,7 @@ impl Runner {
                 "mode {mode} is not a cold start (cold-cached, cold, cold-node)"
             )));
         }
-        crate::runtime::require(runtime, Some(&self.runner_exe))?;
+        self.require(runtime)?;
         let (job, before) = match mode {
             Mode::ColdCached => {
                 // Untimed: the node already holds the image.
@@ -376,7 +477,14 @@ impl Runner {
             None => {
                 let p = self.prepare(job)?;
                 let prepared_at = Instant::now();
-                if p.cache.was_empty {
+                if p.artifact.node.is_some() {
+                    // containerd: its pull (fetch and unpack are one step
+                    // there) until the image is ready, or its lookup of an
+                    // image it holds; reading and mounting it for the runner
+                    // are left out.
+                    let pull = (prepared_at - t0).saturating_sub(p.untimed);
+                    (p, Some(pull), None, prepared_at)
+                } else if p.cache.was_empty {
                     let pull = p.pull.unwrap_or_default();
                     let unpack = (prepared_at - t0).saturating_sub(pull);
                     (p, Some(pull), Some(unpack), prepared_at)
@@ -389,6 +497,7 @@ impl Runner {
                 }
             }
         };
+        let untimed = p.untimed;
         let l = self.launcher(&p, runtime, job.args)?;
         let mut r = self.base(&p, &l, mode, job);
         // Evidence, untimed: what of the runtime and the image is in memory now.
@@ -424,7 +533,7 @@ impl Runner {
                 .saturating_sub(probed)),
             ready: ms(ready_at.saturating_duration_since(spawned_at)),
             first_response: ms(done.saturating_duration_since(ready_at)),
-            total: ms((done - t0).saturating_sub(probed)),
+            total: ms((done - t0).saturating_sub(probed + untimed)),
         });
         r.requests = 1;
         self.tally(&mut r, std::slice::from_ref(&o));
@@ -450,6 +559,20 @@ impl Runner {
         before: Prepared,
         protocol: Option<Protocol>,
     ) -> crate::Result<Prepared> {
+        if before.artifact.node.is_some() {
+            // containerd holds it: nothing to look up but its name.
+            return Ok(Prepared {
+                pull: None,
+                unpack: None,
+                cache: CacheInfo {
+                    was_empty: false,
+                    ..before.cache.clone()
+                },
+                pulled_bytes: 0,
+                untimed: Duration::ZERO,
+                ..before
+            });
+        }
         let artifact = match before.artifact.image.digest.as_deref() {
             Some(digest) => match fetch::load_cached(&before.cache_root, digest, protocol) {
                 Some(a) => Arc::new(a?),
@@ -466,6 +589,7 @@ impl Runner {
                 was_empty: false,
             },
             pulled_bytes: 0,
+            untimed: Duration::ZERO,
             cache_root: before.cache_root,
             _tmp: before._tmp,
         })
@@ -475,7 +599,7 @@ impl Runner {
     /// `requests` measured (an instance that fails is replaced; its errors count).
     pub fn warm(&self, job: &Job) -> crate::Result<WarmRun> {
         let (runtime, payload) = (job.runtime, job.payload);
-        crate::runtime::require(runtime, Some(&self.runner_exe))?;
+        self.require(runtime)?;
         let p = self.prepare(job)?;
         let l = self.launcher(&p, runtime, job.args)?;
         let mut r = self.base(&p, &l, Mode::Warm, job);
@@ -541,7 +665,7 @@ impl Runner {
     /// threads cannot all be spawned ends the run with [`crate::Error::ThreadSpawn`].
     pub fn load(&self, job: &Job, spec: &LoadSpec) -> crate::Result<RunResult> {
         spec.check()?;
-        crate::runtime::require(job.runtime, Some(&self.runner_exe))?;
+        self.require(job.runtime)?;
         let p = self.prepare(job)?;
         if let (Protocol::Http, Some(port)) = (p.artifact.protocol, p.artifact.port) {
             if let Some(c) = spec.concurrency.iter().find(|c| **c > 1) {

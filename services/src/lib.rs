@@ -9,8 +9,11 @@
 //!   stopped by PID (SIGTERM, then SIGKILL);
 //! - [`registry`]: Debian's `docker-registry` on a free loopback port
 //!   (plain, htpasswd, TLS from a CA made here, or any `auth:` section);
-//! - [`redis`]: `redis-server` on a free loopback port.
+//! - [`redis`]: `redis-server` on a free loopback port;
+//! - [`containerd`]: a private containerd (own root, state and socket), as
+//!   the `containerd` sandbox of lumos-runtimes runs images.
 
+pub mod containerd;
 mod error;
 pub mod program;
 pub mod redis;
@@ -18,6 +21,7 @@ pub mod registry;
 pub mod service;
 pub mod tls;
 
+pub use containerd::Containerd;
 pub use error::Error;
 pub use program::{find_program, on_path, on_path_in, require_program};
 pub use redis::Redis;

@@ -56,6 +56,9 @@ pub fn install_hint(name: &str) -> &'static str {
         "umoci" => "apt-get install umoci, or run scripts/setup",
         "runc" => "apt-get install runc, or run scripts/setup",
         "crun" => "apt-get install crun, or run scripts/setup",
+        "containerd" | "ctr" | "containerd-shim-runc-v2" => {
+            "apt-get install containerd, or run scripts/setup"
+        }
         "mmdebstrap" => "apt-get install mmdebstrap, or run scripts/setup",
         "qemu-aarch64-static" => "apt-get install qemu-user-static, or run scripts/setup",
         _ => "run scripts/setup",

@@ -139,7 +139,9 @@ struct RunArgs {
     /// Request body inline.
     #[arg(long)]
     body: Option<String>,
-    /// Native: runc | crun | chroot | process (default: probe).
+    /// Native: runc | crun | chroot | process (default: probe); containerd:
+    /// every runtime under a private containerd that pulls the image itself
+    /// (native with runc, wasmedge-interp/-aot with crun+WasmEdge).
     #[arg(long, value_enum)]
     sandbox: Option<Sandbox>,
     /// Memory limit per instance, MiB, 0..=1048576 (0: none).

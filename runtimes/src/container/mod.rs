@@ -3,6 +3,7 @@
 //! the one used is recorded in every result.
 
 pub mod bundle;
+pub mod containerd;
 pub mod seccomp;
 
 use crate::guard::Step;
@@ -134,6 +135,8 @@ pub struct NativeLaunch<'a> {
     pub cwd: &'a str,
     pub memory_limit: Option<u64>,
     pub stderr_passthrough: bool,
+    /// Sandboxes `containerd-*`: the image as containerd holds it.
+    pub node: Option<&'a containerd::NodeImage>,
 }
 
 fn crun_wrapped(args: &str, unified: bool) -> Vec<String> {
@@ -167,6 +170,11 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
         "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
     )];
     match sandbox {
+        Sandbox::ContainerdRunc | Sandbox::ContainerdCrunWasmedge => containerd::spec(sandbox, l),
+        Sandbox::Containerd => Err(crate::Error::Usage(
+            "sandbox containerd: resolve it to containerd-runc or containerd-crun-wasmedge first"
+                .into(),
+        )),
         Sandbox::Runc | Sandbox::Crun => {
             let bundle = l.work.join(l.id);
             bundle::write(&bundle, l)?;

@@ -61,6 +61,7 @@ fn the_bundle_asks_for_the_confinement() {
         cwd: "/",
         memory_limit: None,
         stderr_passthrough: false,
+        node: None,
     };
     let c = lumos_runtimes::container::bundle::config(&l);
     assert_eq!(c["process"]["noNewPrivileges"], true);

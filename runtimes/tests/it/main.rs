@@ -7,6 +7,7 @@ mod aarch64;
 mod cleanup;
 mod cold_kinds;
 mod confinement;
+mod containerd;
 mod figures;
 mod hostile;
 mod limits;

@@ -64,6 +64,12 @@ pub struct BenchArgs {
     /// Plain HTTP (and unverified TLS) to a non-loopback registry.
     #[arg(long)]
     pub insecure: bool,
+    /// Where instances run: runc | crun | chroot | process for native
+    /// (default: probe), or containerd: every cell under a private
+    /// containerd that pulls the image itself, native with runc and
+    /// wasmedge-interp/-aot with crun built with WasmEdge (root; scripts/setup).
+    #[arg(long, value_enum)]
+    pub sandbox: Option<lumos_model::Sandbox>,
     /// Storage for data-intensive functions: `redis://HOST:PORT` (default:
     /// the runner's memory).
     #[arg(long, value_name = "URL")]
@@ -150,6 +156,7 @@ impl BenchArgs {
             quick: self.quick,
             registry: self.registry.clone(),
             insecure: self.insecure,
+            sandbox: self.sandbox,
             baas: self.baas.clone(),
             base: self.base.clone(),
             load: LoadRequest {

@@ -1,0 +1,408 @@
+//! The containerd sandbox: a private containerd (lumos-services) pulls the
+//! fixture images from a real registry and runs them with runc (native) and
+//! crun built with WasmEdge (wasm, compat-smart), as a Kwasm node does.
+//! Needs root; then containerd and crun+WasmEdge must be there (scripts/setup).
+
+use crate::common::*;
+use lumos_runtimes::container::containerd::{crun_wasmedge, ContainerdError};
+use lumos_runtimes::{Job, RunOpts, Runner, Runtime, Sandbox};
+use lumos_test_support::hostile::{Entry, Image};
+use std::process::Command;
+
+fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Skips (with a message) when not root; as root the tools must be there.
+macro_rules! require_root {
+    () => {
+        if !is_root() {
+            eprintln!("SKIPPED: the containerd sandbox needs root (containerd, runc, crun)");
+            return;
+        }
+    };
+}
+
+fn containerd_opts() -> RunOpts {
+    RunOpts {
+        sandbox: Some(Sandbox::Containerd),
+        ..opts()
+    }
+}
+
+const BODY: &[u8] = br#"{"op":"noop"}"#;
+
+/// The fixture images (native, wasm compat-smart) pushed to `reg`.
+fn pushed(reg: &Registry, dir: &std::path::Path) -> (String, String) {
+    let layout = layout(dir);
+    (
+        reg.push(
+            &layout,
+            "t/fixture:native-x86_64",
+            "lumos/fixture",
+            "native-x86_64",
+        ),
+        reg.push(&layout, "t/fixture:wasm", "lumos/fixture", "wasm"),
+    )
+}
+
+/// The fixture AoT-compiled by WasmEdge (a universal module), packed as a
+/// compat-smart `aot-wasmedge-x86_64` image and pushed to `reg`.
+fn pushed_aot(reg: &Registry, dir: &std::path::Path) -> String {
+    use lumos_model::{AotEngine, Arch};
+    use lumos_oci::image::{pack_wasm, AotInfo, ImageMeta, WasmFormat};
+    let root = dir.join("aot");
+    let layout = lumos_oci::Layout::create(&root).unwrap();
+    let meta = ImageMeta {
+        namespace: "t".into(),
+        function: "fixture".into(),
+        created: 0,
+        source: None,
+        revision: None,
+        protocol: None,
+        port: None,
+        args: vec![],
+    };
+    let aot = AotInfo {
+        engine: AotEngine::Wasmedge,
+        arch: Arch::X86_64,
+        engine_id: Some("wasmedge-0.14.1".into()),
+    };
+    let module = std::fs::read(crate::wasmedge::aot_fixture()).unwrap();
+    let p = pack_wasm(&layout, &meta, &module, WasmFormat::Compat, Some(&aot)).unwrap();
+    layout
+        .set_refs(&[(p.name.clone(), p.descriptor.clone())])
+        .unwrap();
+    reg.push(&root, &p.name, "lumos/fixture", "aot-wasmedge-x86_64")
+}
+
+#[test]
+fn native_with_runc_and_wasm_with_crun_wasmedge_cold_and_warm() {
+    require_root!();
+    crun_wasmedge().unwrap_or_else(|e| panic!("{e}"));
+    let reg = Registry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    let (native, wasm) = pushed(&reg, tmp.path());
+    // The answers Lumos's own runner gets from the same images.
+    let own = Runner::new(opts()).unwrap();
+    let want_native = own.run_cold(&native, Runtime::Native, BODY).unwrap();
+    let want_wasm = own.run_cold(&wasm, Runtime::WasmtimeJit, BODY).unwrap();
+    assert!(want_native.response_sha256.is_some() && want_wasm.response_sha256.is_some());
+
+    let runner = Runner::new(containerd_opts()).unwrap();
+    let cases = [
+        (
+            &native,
+            Runtime::Native,
+            Sandbox::ContainerdRunc,
+            &want_native,
+        ),
+        (
+            &wasm,
+            Runtime::WasmedgeInterp,
+            Sandbox::ContainerdCrunWasmedge,
+            &want_wasm,
+        ),
+    ];
+    for (image, rt, sandbox, want) in cases {
+        let c = runner.run_cold(image, rt, BODY).unwrap();
+        assert_eq!(c.errors, 0, "{rt} cold: {:?}", c.error_samples);
+        assert_eq!(c.sandbox, Some(sandbox), "{rt}");
+        assert_eq!(c.response_sha256, want.response_sha256, "{rt}: cold answer");
+        assert_eq!(c.image.digest, want.image.digest, "{rt}: the digest pulled");
+        assert!(
+            c.cache.was_empty,
+            "{rt}: a cold run starts from a node without the image"
+        );
+        let cs = c.cold_start_ms.unwrap();
+        // containerd's pull (fetch and unpack in one) is the pull phase.
+        assert!(
+            cs.pull.unwrap() > 0.0 && cs.unpack.is_none(),
+            "{rt}: {cs:?}"
+        );
+        assert!(c.cold_evidence.as_ref().unwrap().pulled_bytes > 0, "{rt}");
+        let sum = cs.pull.unwrap() + cs.start + cs.ready + cs.first_response;
+        assert!(
+            sum <= cs.total + 0.01,
+            "{rt}: phases {sum} > total {}",
+            cs.total
+        );
+
+        let w = runner
+            .warm(&Job::from_opts(&runner.opts, image, rt, BODY))
+            .unwrap()
+            .result;
+        assert_eq!(w.errors, 0, "{rt} warm: {:?}", w.error_samples);
+        assert_eq!(w.requests, runner.opts.requests as u64);
+        assert_eq!(w.sandbox, Some(sandbox), "{rt}");
+        assert_eq!(w.response_sha256, want.response_sha256, "{rt}: warm answer");
+        assert_eq!(
+            w.instances.len(),
+            1,
+            "{rt}: one instance served the warm run"
+        );
+        assert!(
+            w.peak_rss_bytes.unwrap_or(0) > 0,
+            "{rt}: usage of the task read by its pid"
+        );
+    }
+    // A WasmEdge AoT universal module: crun's WasmEdge runs its native code.
+    let aot = pushed_aot(&reg, tmp.path());
+    let c = runner.run_cold(&aot, Runtime::WasmedgeAot, BODY).unwrap();
+    assert_eq!(c.errors, 0, "wasmedge-aot: {:?}", c.error_samples);
+    assert_eq!(c.sandbox, Some(Sandbox::ContainerdCrunWasmedge));
+    assert_eq!(c.response_sha256, want_wasm.response_sha256);
+    // The interpreter label on an AoT module would be a lie: refused.
+    let e = runner
+        .run_cold(&aot, Runtime::WasmedgeInterp, BODY)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("wasmedge-aot"), "{e}");
+}
+
+#[test]
+fn a_kept_cache_keeps_the_image_in_containerd() {
+    require_root!();
+    let reg = Registry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    let (native, _) = pushed(&reg, tmp.path());
+    let cache = tmp.path().join("cache");
+    let o = containerd_opts();
+    let runner = Runner::new(o.clone()).unwrap();
+    let job = Job {
+        cache: Some(&cache),
+        ..Job::from_opts(&o, &native, Runtime::Native, BODY)
+    };
+    let first = runner.cold(&job).unwrap();
+    let second = runner.cold(&job).unwrap();
+    assert!(first.cache.was_empty && !second.cache.was_empty);
+    assert_eq!(second.cold_evidence.unwrap().pulled_bytes, 0);
+    assert_eq!(second.errors, 0, "{:?}", second.error_samples);
+    // containerd's own root holds the image's content.
+    assert!(cache
+        .join("containerd/io.containerd.content.v1.content/blobs/sha256")
+        .read_dir()
+        .unwrap()
+        .next()
+        .is_some());
+}
+
+#[test]
+fn a_wasm_image_without_compat_smart_is_refused_naming_the_annotation() {
+    require_root!();
+    let reg = Registry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = Image::new(
+        serde_json::json!({
+            "Entrypoint": ["/fixture.wasm"],
+            "Labels": { "dev.lumos.protocol": "lumos" }
+        }),
+        vec![vec![Entry::File(
+            "fixture.wasm".into(),
+            wasm_fixture(),
+            0o755,
+        )]],
+    )
+    .write(&tmp.path().join("plain"), "t/plain:wasm");
+    let image = reg.push(&dir, "t/plain:wasm", "lumos/plain", "wasm");
+    let runner = Runner::new(containerd_opts()).unwrap();
+    let e = runner
+        .run_cold(&image, Runtime::WasmedgeInterp, BODY)
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            lumos_runtimes::Error::Containerd(ContainerdError::NoCompatSmart { .. })
+        ),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("module.wasm.image/variant=compat-smart") && !msg.contains('\n'),
+        "{msg}"
+    );
+}
+
+#[test]
+fn pulls_containerd_cannot_do_say_why() {
+    require_root!();
+    let runner = Runner::new(containerd_opts()).unwrap();
+    // Registry down: a port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let e = runner
+        .run_cold(
+            &format!("127.0.0.1:{port}/lumos/fixture:native-x86_64"),
+            Runtime::Native,
+            BODY,
+        )
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("containerd could not pull 127.0.0.1:")
+            && msg.contains("connection refused")
+            && !msg.contains('\n'),
+        "{msg}"
+    );
+    // A registry that wants credentials: 401.
+    let reg = Registry::start(lumos_test_support::registry::RegistryOptions::basic_auth(
+        "u", "p",
+    ));
+    let e = runner
+        .run_cold(
+            &format!("{}/lumos/fixture:native-x86_64", reg.host()),
+            Runtime::Native,
+            BODY,
+        )
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("containerd could not pull")
+            && (msg.contains("401") || msg.to_lowercase().contains("unauthorized"))
+            && msg.contains("without credentials")
+            && !msg.contains('\n'),
+        "{msg}"
+    );
+}
+
+#[test]
+fn missing_containerd_or_crun_wasmedge_is_one_line_naming_setup() {
+    require_root!();
+    let reg = Registry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    let (native, wasm) = pushed(&reg, tmp.path());
+    let runner = |env: (&str, &str), image: &str, runtime: &str| {
+        let out = Command::new(runner_exe())
+            .args([
+                "cold",
+                image,
+                "--runtime",
+                runtime,
+                "--sandbox",
+                "containerd",
+                "--body",
+            ])
+            .arg(std::str::from_utf8(BODY).unwrap())
+            .env(env.0, env.1)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        assert_eq!(err.lines().count(), 1, "{err}");
+        err
+    };
+    let err = runner(
+        ("LUMOS_CONTAINERD", "/nonexistent/containerd"),
+        &native,
+        "native",
+    );
+    assert!(
+        err.contains("containerd") && err.contains("scripts/setup"),
+        "{err}"
+    );
+    let err = runner(
+        ("LUMOS_CRUN_WASMEDGE", "/nonexistent/crun"),
+        &wasm,
+        "wasmedge-interp",
+    );
+    assert!(
+        err.contains("/nonexistent/crun") && err.contains("scripts/setup"),
+        "{err}"
+    );
+    // Debian's crun has no wasm handler: said so, with the same fix.
+    if let Some(crun) = lumos_services::find_program("crun") {
+        let err = runner(
+            ("LUMOS_CRUN_WASMEDGE", crun.to_str().unwrap()),
+            &wasm,
+            "wasmedge-interp",
+        );
+        assert!(
+            err.contains("has no WasmEdge handler") && err.contains("scripts/setup"),
+            "{err}"
+        );
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Figures, not assertions: cold start (empty cache, from a loopback
+/// registry) through containerd beside Lumos's own runner, 10 interleaved
+/// rounds, medians. Run with
+/// `cargo test -p lumos-runtimes --release --test it -- containerd::figures --ignored --nocapture`.
+#[test]
+#[ignore]
+fn figures() {
+    require_root!();
+    let reg = Registry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    let (native, wasm) = pushed(&reg, tmp.path());
+    let aot = pushed_aot(&reg, tmp.path());
+    let with = |sb: Option<Sandbox>| {
+        Runner::new(RunOpts {
+            sandbox: sb,
+            ..opts()
+        })
+        .unwrap()
+    };
+    let (own_runc, own_wasm, ctrd) = (
+        with(Some(Sandbox::Runc)),
+        with(None),
+        with(Some(Sandbox::Containerd)),
+    );
+    let cells: [(&str, &Runner, &String, Runtime); 6] = [
+        ("runc (Lumos)", &own_runc, &native, Runtime::Native),
+        ("containerd-runc", &ctrd, &native, Runtime::Native),
+        (
+            "wasmedge-aot (Lumos)",
+            &own_wasm,
+            &aot,
+            Runtime::WasmedgeAot,
+        ),
+        (
+            "containerd-crun-wasmedge aot",
+            &ctrd,
+            &aot,
+            Runtime::WasmedgeAot,
+        ),
+        (
+            "wasmedge-interp (Lumos)",
+            &own_wasm,
+            &wasm,
+            Runtime::WasmedgeInterp,
+        ),
+        (
+            "containerd-crun-wasmedge interp",
+            &ctrd,
+            &wasm,
+            Runtime::WasmedgeInterp,
+        ),
+    ];
+    let mut samples: Vec<Vec<lumos_model::ColdStart>> = vec![vec![]; cells.len()];
+    for _ in 0..10 {
+        for (i, (_, runner, image, rt)) in cells.iter().enumerate() {
+            let r = runner.run_cold(image, *rt, BODY).unwrap();
+            assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+            samples[i].push(r.cold_start_ms.unwrap());
+        }
+    }
+    println!("cold start from a loopback registry, empty cache, median of 10 interleaved (ms):");
+    for ((name, ..), s) in cells.iter().zip(samples) {
+        let m = |f: fn(&lumos_model::ColdStart) -> f64| median(s.iter().map(f).collect());
+        println!(
+            "  {name:<32} total {:>7.1}  pull {:>6.1}  unpack {:>5.1}  start {:>6.1}  ready {:>6.1}  first response {:>6.1}",
+            m(|c| c.total),
+            m(|c| c.pull.unwrap_or(0.0)),
+            m(|c| c.unpack.unwrap_or(0.0)),
+            m(|c| c.start),
+            m(|c| c.ready),
+            m(|c| c.first_response),
+        );
+    }
+}
