@@ -47,6 +47,10 @@ impl Protocol {
                  (it runs on wasmtime-jit and wasmtime-aot)",
             ),
             Runtime::WasmedgeInterp | Runtime::WasmedgeAot => Some(WASMEDGE_COMPONENT),
+            Runtime::WasmtimePooled => Some(
+                "wasmtime-pooled hosts core modules speaking frames; a wasi:http component \
+                 runs on wasmtime-jit and wasmtime-aot",
+            ),
         }
     }
 

@@ -11,6 +11,7 @@ mod figures;
 mod hostile;
 mod limits;
 mod load;
+mod pooled;
 mod registry;
 mod shims;
 mod warm;
