@@ -122,25 +122,49 @@ pub fn run(opts: &ShimOpts, socket: &std::path::Path) -> Result<i32, ShimError> 
             std::process::exit(0);
         })
         .map_err(|e| load(format!("thread: {e}")))?;
+    let listener = Arc::new(listener);
+    for _ in 0..SPARE_THREADS {
+        spawn_acceptor(&host, &listener).map_err(|e| load(format!("thread: {e}")))?;
+    }
     announce(opts).map_err(|e| load(format!("stdout: {e}")))?;
     trace.mark("listening");
-    for conn in listener.incoming() {
-        let conn = match conn {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("lumos-pool: accept: {e}");
-                continue;
-            }
-        };
-        let host = host.clone();
-        if let Err(e) = std::thread::Builder::new()
-            .name("instance".into())
-            .spawn(move || host.serve(conn))
-        {
-            eprintln!("lumos-pool: no thread for an instance: {e}");
-        }
+    // The acceptors serve; this thread only waits (stdin's end exits).
+    loop {
+        std::thread::park();
     }
-    Ok(0)
+}
+
+/// Threads kept waiting in `accept`, so an instance never waits for a
+/// thread to be made: an acceptor that takes a connection makes a new one
+/// only when it was the last waiting, and goes back to waiting when its
+/// instance ends.
+const SPARE_THREADS: usize = 2;
+
+static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn spawn_acceptor(host: &Arc<Host>, listener: &Arc<UnixListener>) -> std::io::Result<()> {
+    use std::sync::atomic::Ordering;
+    let (host, listener) = (host.clone(), listener.clone());
+    WAITING.fetch_add(1, Ordering::SeqCst);
+    let spawned = std::thread::Builder::new()
+        .name("instance".into())
+        .spawn(move || loop {
+            let conn = listener.accept();
+            if WAITING.fetch_sub(1, Ordering::SeqCst) == 1 {
+                if let Err(e) = spawn_acceptor(&host, &listener) {
+                    eprintln!("lumos-pool: no spare thread for the next instance: {e}");
+                }
+            }
+            match conn {
+                Ok((c, _)) => host.serve(c),
+                Err(e) => eprintln!("lumos-pool: accept: {e}"),
+            }
+            WAITING.fetch_add(1, Ordering::SeqCst);
+        });
+    if spawned.is_err() {
+        WAITING.fetch_sub(1, Ordering::SeqCst);
+    }
+    spawned.map(drop)
 }
 
 /// Ready: a `HELLO` frame on stdout (the runner reads it with its frame
