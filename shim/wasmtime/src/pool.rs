@@ -35,7 +35,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// Instances one host can hold at once (each reserves about 4 GiB of
 /// address space for its linear memory; nothing is committed until used).
-pub const POOL_INSTANCES: u32 = 256;
+pub const POOL_INSTANCES: u32 = 1000;
 
 struct State {
     wasi: WasiP1Ctx,
