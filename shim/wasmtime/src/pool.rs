@@ -123,9 +123,21 @@ pub fn run(opts: &ShimOpts, socket: &std::path::Path) -> Result<i32, ShimError> 
         })
         .map_err(|e| load(format!("thread: {e}")))?;
     let listener = Arc::new(listener);
+    let (warmed, warm) = std::sync::mpsc::channel();
     for _ in 0..SPARE_THREADS {
-        spawn_acceptor(&host, &listener).map_err(|e| load(format!("thread: {e}")))?;
+        spawn_acceptor(&host, &listener, Some(warmed.clone()))
+            .map_err(|e| load(format!("thread: {e}")))?;
     }
+    // Listening once the waiting threads are warm (a guest that does not end
+    // at EOF is not waited for past the deadline: the host listens anyway).
+    let deadline = std::time::Instant::now() + WARM_UP_WAIT;
+    for _ in 0..SPARE_THREADS {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if warm.recv_timeout(left).is_err() {
+            break;
+        }
+    }
+    trace.mark("threads warm");
     announce(opts).map_err(|e| load(format!("stdout: {e}")))?;
     trace.mark("listening");
     // The acceptors serve; this thread only waits (stdin's end exits).
@@ -140,26 +152,41 @@ pub fn run(opts: &ShimOpts, socket: &std::path::Path) -> Result<i32, ShimError> 
 /// instance ends.
 const SPARE_THREADS: usize = 2;
 
+/// How long the host waits for its threads' warm-up instances.
+const WARM_UP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-fn spawn_acceptor(host: &Arc<Host>, listener: &Arc<UnixListener>) -> std::io::Result<()> {
+/// A thread that warms up (see [`Host::warm_up`]), says so on `warmed`,
+/// then takes connections one after another.
+fn spawn_acceptor(
+    host: &Arc<Host>,
+    listener: &Arc<UnixListener>,
+    warmed: Option<std::sync::mpsc::Sender<()>>,
+) -> std::io::Result<()> {
     use std::sync::atomic::Ordering;
     let (host, listener) = (host.clone(), listener.clone());
     WAITING.fetch_add(1, Ordering::SeqCst);
     let spawned = std::thread::Builder::new()
         .name("instance".into())
-        .spawn(move || loop {
-            let conn = listener.accept();
-            if WAITING.fetch_sub(1, Ordering::SeqCst) == 1 {
-                if let Err(e) = spawn_acceptor(&host, &listener) {
-                    eprintln!("lumos-pool: no spare thread for the next instance: {e}");
+        .spawn(move || {
+            host.warm_up();
+            if let Some(w) = warmed {
+                let _ = w.send(());
+            }
+            loop {
+                let conn = listener.accept();
+                if WAITING.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    if let Err(e) = spawn_acceptor(&host, &listener, None) {
+                        eprintln!("lumos-pool: no spare thread for the next instance: {e}");
+                    }
                 }
+                match conn {
+                    Ok((c, _)) => host.serve(c),
+                    Err(e) => eprintln!("lumos-pool: accept: {e}"),
+                }
+                WAITING.fetch_add(1, Ordering::SeqCst);
             }
-            match conn {
-                Ok((c, _)) => host.serve(c),
-                Err(e) => eprintln!("lumos-pool: accept: {e}"),
-            }
-            WAITING.fetch_add(1, Ordering::SeqCst);
         });
     if spawned.is_err() {
         WAITING.fetch_sub(1, Ordering::SeqCst);
@@ -184,6 +211,28 @@ fn announce(opts: &ShimOpts) -> std::io::Result<()> {
 }
 
 impl Host {
+    /// One throwaway instance on this thread before it takes connections:
+    /// stdin empty (the frames guest says `HELLO`, reads EOF and returns),
+    /// stdout discarded. What a first call pays once per process and per
+    /// thread (wasmtime's per-thread signal stack and trap state, WASI's
+    /// runtime, the first pool slot's mappings) is then paid here, as a
+    /// node's long-running host has paid it before a request arrives,
+    /// and not by the first timed instance.
+    fn warm_up(&self) {
+        let null = |write: bool| {
+            std::fs::OpenOptions::new()
+                .read(!write)
+                .write(write)
+                .open("/dev/null")
+        };
+        let (Ok(i), Ok(o)) = (null(false), null(true)) else {
+            return;
+        };
+        if let Err(e) = self.instance(i, o) {
+            eprintln!("lumos-pool: warm-up instance: {e}");
+        }
+    }
+
     /// One instance: its id, then `_start` over the connection until EOF or a trap.
     fn serve(&self, mut conn: UnixStream) {
         let mut len = [0u8; 1];
@@ -197,8 +246,21 @@ impl Host {
             return;
         }
         let id = String::from_utf8_lossy(&id).into_owned();
-        match self.instance(&conn) {
-            Ok(0) => eprintln!("lumos-pool[{id}]: ended"),
+        let dup = || {
+            conn.try_clone()
+                .map(|s| std::fs::File::from(std::os::fd::OwnedFd::from(s)))
+        };
+        let (stdin, stdout) = match (dup(), dup()) {
+            (Ok(i), Ok(o)) => (i, o),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("lumos-pool[{id}]: the connection: {e}");
+                return;
+            }
+        };
+        // Only an end the runner did not cause is said (the runner reads it
+        // when the connection ends under a request).
+        match self.instance(stdin, stdout) {
+            Ok(0) => {}
             Ok(code) => eprintln!("lumos-pool[{id}]: exited with status {code}"),
             Err(e) => eprintln!("lumos-pool[{id}]: {e}"),
         }
@@ -206,23 +268,20 @@ impl Host {
         let _ = conn.shutdown(std::net::Shutdown::Both);
     }
 
-    fn instance(&self, conn: &UnixStream) -> Result<i32, ShimError> {
+    /// A fresh store whose guest reads `stdin` and writes `stdout`, its
+    /// `_start` run to its end.
+    fn instance(&self, stdin: std::fs::File, stdout: std::fs::File) -> Result<i32, ShimError> {
         let t = std::time::Instant::now();
         let opts = &self.opts;
         let load = |msg: String| ShimError::Load {
             module: opts.module_shown(),
             msg,
         };
-        let dup = |what: &str| {
-            conn.try_clone()
-                .map(|s| std::fs::File::from(std::os::fd::OwnedFd::from(s)))
-                .map_err(|e| load(format!("{what}: {e}")))
-        };
         let mut b = WasiCtxBuilder::new();
         // The connection read and written directly, blocking (as module.rs
         // reads its stdin): no worker-thread hand-off per frame.
-        b.stdin(wasmtime_wasi::cli::InputFile::new(dup("stdin")?))
-            .stdout(wasmtime_wasi::cli::OutputFile::new(dup("stdout")?))
+        b.stdin(wasmtime_wasi::cli::InputFile::new(stdin))
+            .stdout(wasmtime_wasi::cli::OutputFile::new(stdout))
             .inherit_stderr()
             .arg(&opts.name)
             .args(&opts.args);
