@@ -302,7 +302,12 @@ impl FrameConn {
     ) -> Result<Reply, Failure> {
         let deadline = Instant::now() + timeout;
         let fail = |s: &mut Self, e: FrameError| match e {
-            FrameError::Timeout => Failure::Timeout(timeout),
+            FrameError::Timeout => {
+                if let Instance::Pooled(i) = &s.inst {
+                    i.timed_out();
+                }
+                Failure::Timeout(timeout)
+            }
             e => s.failure(e, deadline),
         };
         if let Err(e) = self.writer.write_frame(Kind::Request, body, Some(deadline)) {

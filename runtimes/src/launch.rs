@@ -12,7 +12,7 @@ use crate::runtime::{Protocol, Runtime};
 use crate::store::Store;
 use lumos_wasm::binary::Binary;
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use lumos_model::Limits;
@@ -38,9 +38,9 @@ pub struct Launcher {
     pub work: PathBuf,
     pub stderr_passthrough: bool,
     /// `wasmtime-pooled`: the host process whose stores are the instances,
-    /// started once ([`Launcher::pool_host`]) and stopped when the
-    /// launcher goes.
-    pub pool: OnceLock<Result<Arc<PoolHost>, Failure>>,
+    /// started once ([`Launcher::pool_host`]; again only after it ended)
+    /// and stopped when the launcher goes.
+    pub pool: Mutex<Option<Result<Arc<PoolHost>, Failure>>>,
 }
 
 /// A ready instance.
@@ -315,25 +315,32 @@ impl Launcher {
 
     /// The `wasmtime-pooled` host of this launcher, started on first use
     /// (module loaded, pool reserved, listening) and kept until the launcher
-    /// goes; a host that failed to start fails every instance the same way.
+    /// goes; a host that failed to start fails every instance the same way;
+    /// a host that ended (stopped after a request timed out, or crashed) is
+    /// replaced by a new one.
     pub fn pool_host(&self) -> Result<Arc<PoolHost>, Failure> {
-        self.pool
-            .get_or_init(|| {
-                let id = new_instance_id();
-                let socket = self.work.join(format!("{id}.sock"));
-                let spec = self
-                    .spec_with(&id, None, Some(socket.clone()))
-                    .map_err(|e| Failure::Start(e.to_string()))?;
-                PoolHost::start(
-                    id,
-                    &spec,
-                    socket,
-                    self.guard.as_ref(),
-                    self.limits.start_timeout,
-                )
-                .map(Arc::new)
-            })
-            .clone()
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Ok(h)) = pool.as_ref() {
+            if h.has_ended() {
+                *pool = None;
+            }
+        }
+        pool.get_or_insert_with(|| {
+            let id = new_instance_id();
+            let socket = self.work.join(format!("{id}.sock"));
+            let spec = self
+                .spec_with(&id, None, Some(socket.clone()))
+                .map_err(|e| Failure::Start(e.to_string()))?;
+            PoolHost::start(
+                id,
+                &spec,
+                socket,
+                self.guard.as_ref(),
+                self.limits.start_timeout,
+            )
+            .map(Arc::new)
+        })
+        .clone()
     }
 
     /// A pooled instance: a connection to the host, ready at its `HELLO`.

@@ -109,6 +109,20 @@ impl PoolHost {
         ))
     }
 
+    /// Whether the host process has ended.
+    pub fn has_ended(&self) -> bool {
+        self.host_ended().is_some()
+    }
+
+    /// Stops the host now (its instances end with it): after a request
+    /// timed out, the only way to stop a guest that never yields, since
+    /// the modules are not compiled with epoch interruption.
+    pub fn kill(&self) {
+        if let Ok(mut p) = self.proc.lock() {
+            p.stop(Duration::ZERO);
+        }
+    }
+
     /// How the host process ended, if it has.
     fn host_ended(&self) -> Option<String> {
         let mut p = self.proc.lock().unwrap();
@@ -184,6 +198,12 @@ impl PooledInstance {
             cpu_ms: (u.cpu_ms - self.base.0).max(0.0),
             peak_rss_bytes: self.peak_rss,
         })
+    }
+
+    /// A request to this instance timed out: its guest may spin forever in
+    /// the host, which is stopped (the launcher starts a new one).
+    pub fn timed_out(&self) {
+        self.host.kill();
     }
 
     /// How the instance ended, once the host said so (or itself ended).

@@ -262,7 +262,13 @@ impl Host {
         match self.instance(stdin, stdout) {
             Ok(0) => {}
             Ok(code) => eprintln!("lumos-pool[{id}]: exited with status {code}"),
-            Err(e) => eprintln!("lumos-pool[{id}]: {e}"),
+            // One line (a trap's wasm backtrace spans several), which the
+            // runner quotes in the request's error.
+            Err(e) => {
+                let e = e.to_string();
+                let lines: Vec<&str> = e.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+                eprintln!("lumos-pool[{id}]: {}", lines.join(" | "));
+            }
         }
         // The store is gone (its slots back in the pool): close the connection.
         let _ = conn.shutdown(std::net::Shutdown::Both);
