@@ -123,11 +123,12 @@ pub fn prepare(
     let mut build_failed = BTreeMap::new();
     if !req.no_build {
         let wants = |r: Runtime| plan.runtimes.contains(&r) && !unavailable.contains_key(&r);
-        let engines: Vec<AotEngine> = if wants(Runtime::WasmtimeAot) {
-            vec![AotEngine::Wasmtime]
-        } else {
-            vec![]
-        };
+        let engines: Vec<AotEngine> =
+            if wants(Runtime::WasmtimeAot) || wants(Runtime::WasmtimePooled) {
+                vec![AotEngine::Wasmtime]
+            } else {
+                vec![]
+            };
         let runtimes: Vec<Runtime> = plan
             .runtimes
             .iter()

@@ -71,6 +71,12 @@ pub struct ColdEvidence {
     pub runtime_binary: Option<Residency>,
     /// Pages of the image's unpacked regular files resident just before the start.
     pub image_files: Residency,
+    /// `wasmtime-pooled` only: how long the long-lived host process took to
+    /// start (module loaded, pool reserved, socket listening). It is started
+    /// once per launcher before the timed run and left out of it, as a
+    /// node's runtime daemon is already running when a request arrives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_host_start_ms: Option<f64>,
 }
 
 /// How much of some files is in the page cache (`mincore(2)`).

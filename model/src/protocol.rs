@@ -34,8 +34,16 @@ impl Protocol {
 
     /// Why a function of this protocol cannot run on `runtime`, if it cannot:
     /// a wasi:http component runs only where the component model is
-    /// (wasmtime); the other protocols run everywhere their builds exist.
+    /// (wasmtime); `wasmtime-pooled` hosts `lumos` (frames) functions only;
+    /// the other protocols run everywhere their builds exist.
     pub fn refuses_runtime(self, runtime: Runtime) -> Option<&'static str> {
+        if runtime == Runtime::WasmtimePooled && matches!(self, Protocol::Stdio | Protocol::Http) {
+            return Some(
+                "wasmtime-pooled hosts functions speaking frames (protocol lumos): its \
+                 instances are stores reached over a connection, with no process to exit \
+                 (stdio) and no sockets for the guest (http)",
+            );
+        }
         if self != Protocol::WasiHttp {
             return None;
         }
@@ -47,6 +55,10 @@ impl Protocol {
                  (it runs on wasmtime-jit and wasmtime-aot)",
             ),
             Runtime::WasmedgeInterp | Runtime::WasmedgeAot => Some(WASMEDGE_COMPONENT),
+            Runtime::WasmtimePooled => Some(
+                "wasmtime-pooled hosts core modules speaking frames; a wasi:http component \
+                 runs on wasmtime-jit and wasmtime-aot",
+            ),
         }
     }
 
@@ -96,10 +108,20 @@ mod tests {
         assert!(p
             .refuses_variant(Variant::Aot(AotEngine::Wasmtime, Arch::Aarch64))
             .is_none());
-        for other in [Protocol::Lumos, Protocol::Stdio, Protocol::Http] {
-            assert!(Runtime::ALL
+        assert!(Runtime::ALL
+            .iter()
+            .all(|r| Protocol::Lumos.refuses_runtime(*r).is_none()));
+        for other in [Protocol::Stdio, Protocol::Http] {
+            let runs: Vec<Runtime> = Runtime::ALL
                 .iter()
-                .all(|r| other.refuses_runtime(*r).is_none()));
+                .copied()
+                .filter(|r| other.refuses_runtime(*r).is_none())
+                .collect();
+            assert_eq!(runs.len(), Runtime::ALL.len() - 1, "{other}");
+            assert!(other
+                .refuses_runtime(Runtime::WasmtimePooled)
+                .unwrap()
+                .contains("protocol lumos"));
         }
     }
 }

@@ -19,6 +19,13 @@ pub enum Runtime {
     WasmedgeInterp,
     /// WasmEdge running the AoT code of a universal wasm module.
     WasmedgeAot,
+    /// wasmtime with instances as stores in one long-lived host process
+    /// (pooling allocator, copy-on-write memory images, `InstancePre`), as
+    /// Spin and wasmCloud run functions: an instance start is an
+    /// instantiation, not a process start. Runs the `.cwasm` of an
+    /// `aot-wasmtime-<arch>` image (or a wasm module, compiled once when the
+    /// host starts).
+    WasmtimePooled,
 }
 
 named_enum!(Runtime, "runtime", {
@@ -28,6 +35,7 @@ named_enum!(Runtime, "runtime", {
     WasmiInterp => "wasmi-interp",
     WasmedgeInterp => "wasmedge-interp",
     WasmedgeAot => "wasmedge-aot",
+    WasmtimePooled => "wasmtime-pooled",
 });
 
 impl Runtime {
@@ -46,11 +54,27 @@ impl Runtime {
         matches!(self, Runtime::WasmedgeInterp | Runtime::WasmedgeAot)
     }
 
+    /// Whether instances are stores in one shared host process rather than
+    /// processes of their own (`wasmtime-pooled`).
+    pub fn is_pooled(self) -> bool {
+        self == Runtime::WasmtimePooled
+    }
+
+    /// Whether the runtime is one of wasmtime's.
+    pub fn is_wasmtime(self) -> bool {
+        matches!(
+            self,
+            Runtime::WasmtimeAot | Runtime::WasmtimeJit | Runtime::WasmtimePooled
+        )
+    }
+
     /// The family of variants the runtime runs.
     pub fn family(self) -> RuntimeFamily {
         match self {
             Runtime::Native => RuntimeFamily::Native,
-            Runtime::WasmtimeAot | Runtime::WasmedgeAot => RuntimeFamily::Aot,
+            Runtime::WasmtimeAot | Runtime::WasmtimePooled | Runtime::WasmedgeAot => {
+                RuntimeFamily::Aot
+            }
             Runtime::WasmtimeJit | Runtime::WasmiInterp | Runtime::WasmedgeInterp => {
                 RuntimeFamily::Wasm
             }
@@ -61,7 +85,9 @@ impl Runtime {
     pub fn variant(self, host: Arch) -> Variant {
         match self {
             Runtime::Native => Variant::Native(host),
-            Runtime::WasmtimeAot => Variant::Aot(AotEngine::Wasmtime, host),
+            Runtime::WasmtimeAot | Runtime::WasmtimePooled => {
+                Variant::Aot(AotEngine::Wasmtime, host)
+            }
             Runtime::WasmedgeAot => Variant::Aot(AotEngine::Wasmedge, host),
             Runtime::WasmtimeJit | Runtime::WasmiInterp | Runtime::WasmedgeInterp => Variant::Wasm,
         }
@@ -83,7 +109,7 @@ mod tests {
 
     #[test]
     fn names_and_variants() {
-        assert_eq!(Runtime::ALL.len(), 6);
+        assert_eq!(Runtime::ALL.len(), 7);
         for r in Runtime::ALL {
             assert_eq!(r.as_str().parse::<Runtime>().unwrap(), *r);
         }
@@ -92,6 +118,11 @@ mod tests {
             "aot-wasmtime-x86_64"
         );
         assert_eq!(Runtime::WasmiInterp.image_tag(Arch::X86_64), "wasm");
+        assert_eq!(
+            Runtime::WasmtimePooled.image_tag(Arch::X86_64),
+            "aot-wasmtime-x86_64"
+        );
+        assert!(Runtime::WasmtimePooled.is_pooled() && Runtime::WasmtimePooled.is_wasm());
         assert_eq!(Runtime::Native.image_tag(Arch::Aarch64), "native");
         assert_eq!(
             Runtime::Native.variant(Arch::Aarch64).to_string(),

@@ -30,7 +30,7 @@ impl ImageKind {
     pub fn of(runtime: Runtime) -> ImageKind {
         match runtime {
             Runtime::Native => ImageKind::Native,
-            Runtime::WasmtimeAot => ImageKind::AotWasmtime,
+            Runtime::WasmtimeAot | Runtime::WasmtimePooled => ImageKind::AotWasmtime,
             Runtime::WasmedgeAot => ImageKind::AotWasmedge,
             Runtime::WasmtimeJit | Runtime::WasmiInterp | Runtime::WasmedgeInterp => {
                 ImageKind::Wasm
@@ -89,6 +89,7 @@ fn runtime_colour(r: Runtime) -> RGBColor {
         Runtime::WasmiInterp => RGBColor(0xd6, 0x27, 0x28),
         Runtime::WasmedgeInterp => RGBColor(0xff, 0x7f, 0x0e),
         Runtime::WasmedgeAot => RGBColor(0x2c, 0xa0, 0x2c),
+        Runtime::WasmtimePooled => RGBColor(0x8c, 0x56, 0x4b),
     }
 }
 

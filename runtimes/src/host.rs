@@ -2,9 +2,11 @@
 //! calls answered from a `Store`; and the `stdio` and `http` protocols.
 
 use crate::frame::{split_meta, FrameError, FrameReader, FrameWriter, Kind};
-use crate::instance::{Exit, Process};
+use crate::instance::{Exit, Process, Usage};
+use crate::pool::PooledInstance;
 use crate::store::Store;
-use std::process::{ChildStdin, ChildStdout};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 /// The SDK's per-request measurement (docs/frame-protocol.md, "Meta").
@@ -130,11 +132,90 @@ fn panic_message(stderr: &str) -> Option<String> {
     })
 }
 
+/// Where a frames instance runs: a process of its own (its stdin and
+/// stdout carry the frames), or a store in a `wasmtime-pooled` host (a
+/// connection carries them).
+pub enum Instance {
+    Process(Process),
+    Pooled(PooledInstance),
+}
+
+impl Instance {
+    /// The pid of the process that runs it (the pool host's for a pooled one).
+    pub fn pid(&self) -> u32 {
+        match self {
+            Instance::Process(p) => p.pid(),
+            Instance::Pooled(i) => i.pid(),
+        }
+    }
+
+    /// The pid of the function's own process, once it exists.
+    pub fn workload_pid(&mut self) -> Option<u32> {
+        match self {
+            Instance::Process(p) => p.workload_pid(),
+            Instance::Pooled(i) => Some(i.pid()),
+        }
+    }
+
+    /// CPU time and peak RSS so far ([`PooledInstance::usage`] for a pooled one).
+    pub fn usage(&mut self) -> Option<Usage> {
+        match self {
+            Instance::Process(p) => p.usage(),
+            Instance::Pooled(i) => i.usage(),
+        }
+    }
+
+    /// Whether it has ended (its process exited, or the host ended its store).
+    pub fn has_ended(&mut self) -> bool {
+        match self {
+            Instance::Process(p) => p.exited().is_some(),
+            Instance::Pooled(i) => i.ended().is_some(),
+        }
+    }
+
+    /// Its last words (stderr; for a pooled one, what the host said about it).
+    pub fn stderr_tail(&self) -> String {
+        match self {
+            Instance::Process(p) => p.stderr_tail(),
+            Instance::Pooled(i) => i.stderr_tail(),
+        }
+    }
+
+    /// Stops it: the process after `grace`; a pooled one's connection is
+    /// already closed by then (its host lives on).
+    pub fn stop(&mut self, grace: Duration) -> Exit {
+        match self {
+            Instance::Process(p) => p.stop(grace),
+            Instance::Pooled(_) => Exit::default(),
+        }
+    }
+
+    /// Why it stopped answering (its stdout or connection at EOF).
+    fn ended_failure(&mut self) -> Failure {
+        // Give it a moment to finish dying so its status and stderr are known.
+        let until = Instant::now() + Duration::from_millis(500);
+        while !self.has_ended() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        match self {
+            Instance::Process(p) => {
+                let exit = p.exited().cloned().unwrap_or_default();
+                Failure::Exited(describe_exit(&exit, &p.stderr_tail()))
+            }
+            Instance::Pooled(i) => Failure::Exited(format!(
+                "its store in the pool host ended: {}",
+                i.ended()
+                    .unwrap_or_else(|| "the host closed the connection".into())
+            )),
+        }
+    }
+}
+
 /// A long-lived instance speaking frames.
 pub struct FrameConn {
-    pub proc: Process,
-    reader: FrameReader<ChildStdout>,
-    writer: FrameWriter<ChildStdin>,
+    pub inst: Instance,
+    reader: FrameReader<OwnedFd>,
+    writer: FrameWriter<OwnedFd>,
     pub hello: Hello,
 }
 
@@ -143,15 +224,38 @@ impl FrameConn {
     pub fn handshake(
         mut proc: Process,
         deadline: Instant,
-    ) -> Result<FrameConn, Box<(Process, Failure)>> {
-        let out = proc.stdout.take().expect("stdout piped");
-        let inp = proc.stdin.take().expect("stdin piped");
+    ) -> Result<FrameConn, Box<(Instance, Failure)>> {
+        let out = OwnedFd::from(proc.stdout.take().expect("stdout piped"));
+        let inp = OwnedFd::from(proc.stdin.take().expect("stdin piped"));
+        Self::handshake_over(Instance::Process(proc), out, inp, deadline)
+    }
+
+    /// Waits for `HELLO` of a pooled instance on its connection.
+    pub fn handshake_pooled(
+        stream: UnixStream,
+        inst: PooledInstance,
+        deadline: Instant,
+    ) -> Result<FrameConn, Box<(Instance, Failure)>> {
+        let inst = Instance::Pooled(inst);
+        let out = match stream.try_clone() {
+            Ok(s) => OwnedFd::from(s),
+            Err(e) => return Err(Box::new((inst, Failure::Io(e.to_string())))),
+        };
+        Self::handshake_over(inst, out, OwnedFd::from(stream), deadline)
+    }
+
+    fn handshake_over(
+        inst: Instance,
+        out: OwnedFd,
+        inp: OwnedFd,
+        deadline: Instant,
+    ) -> Result<FrameConn, Box<(Instance, Failure)>> {
         let (reader, writer) = match (FrameReader::new(out), FrameWriter::new(inp)) {
             (Ok(r), Ok(w)) => (r, w),
-            (Err(e), _) | (_, Err(e)) => return Err(Box::new((proc, Failure::Io(e.to_string())))),
+            (Err(e), _) | (_, Err(e)) => return Err(Box::new((inst, Failure::Io(e.to_string())))),
         };
         let mut c = FrameConn {
-            proc,
+            inst,
             reader,
             writer,
             hello: Hello::default(),
@@ -163,19 +267,19 @@ impl FrameConn {
             }
             Ok(f) => {
                 let e = Failure::Protocol(format!("expected HELLO first, got {:?}", f.kind));
-                Err(Box::new((c.into_process(), e)))
+                Err(Box::new((c.into_instance(), e)))
             }
             Err(e) => {
                 let f = c.failure(e, deadline);
-                Err(Box::new((c.into_process(), f)))
+                Err(Box::new((c.into_instance(), f)))
             }
         }
     }
 
-    fn into_process(self) -> Process {
-        let mut p = self.proc;
-        p.stdin = Some(self.writer.into_inner());
-        p
+    /// The instance, its input and output closed (a pooled instance's
+    /// connection with them: its store then ends).
+    fn into_instance(self) -> Instance {
+        self.inst
     }
 
     fn failure(&mut self, e: FrameError, deadline: Instant) -> Failure {
@@ -184,15 +288,7 @@ impl FrameConn {
                 Failure::Timeout(deadline.saturating_duration_since(Instant::now()))
             }
             FrameError::Corrupt(m) => Failure::Protocol(m),
-            FrameError::Eof => {
-                // Give the process a moment to finish dying so its status and stderr are known.
-                let until = Instant::now() + Duration::from_millis(500);
-                while self.proc.exited().is_none() && Instant::now() < until {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                let exit = self.proc.exited().cloned().unwrap_or_default();
-                Failure::Exited(describe_exit(&exit, &self.proc.stderr_tail()))
-            }
+            FrameError::Eof => self.inst.ended_failure(),
             FrameError::Io(e) => Failure::Io(e.to_string()),
         }
     }
@@ -206,7 +302,12 @@ impl FrameConn {
     ) -> Result<Reply, Failure> {
         let deadline = Instant::now() + timeout;
         let fail = |s: &mut Self, e: FrameError| match e {
-            FrameError::Timeout => Failure::Timeout(timeout),
+            FrameError::Timeout => {
+                if let Instance::Pooled(i) = &s.inst {
+                    i.timed_out();
+                }
+                Failure::Timeout(timeout)
+            }
             e => s.failure(e, deadline),
         };
         if let Err(e) = self.writer.write_frame(Kind::Request, body, Some(deadline)) {
@@ -292,14 +393,12 @@ impl FrameConn {
             &[],
             Some(Instant::now() + Duration::from_millis(100)),
         );
-        let mut p = self.into_process();
-        p.stop(grace)
+        self.into_instance().stop(grace)
     }
 
     /// Stops it now (after a failure).
     pub fn kill(self) -> Exit {
-        let mut p = self.into_process();
-        p.stop(Duration::ZERO)
+        self.into_instance().stop(Duration::ZERO)
     }
 }
 

@@ -4,14 +4,15 @@
 use crate::artifact::Artifact;
 use crate::container::{self, NativeLaunch, Sandbox};
 use crate::guard::Guard;
-use crate::host::{Failure, FrameConn, Reply};
+use crate::host::{Failure, FrameConn, Instance, Reply};
 use crate::http::HttpConn;
 use crate::instance::{new_instance_id, Process, Spec, Usage, Workload};
+use crate::pool::PoolHost;
 use crate::runtime::{Protocol, Runtime};
 use crate::store::Store;
 use lumos_wasm::binary::Binary;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub use lumos_model::Limits;
@@ -36,6 +37,10 @@ pub struct Launcher {
     /// Per-instance scratch (bundles).
     pub work: PathBuf,
     pub stderr_passthrough: bool,
+    /// `wasmtime-pooled`: the host process whose stores are the instances,
+    /// started once ([`Launcher::pool_host`]; again only after it ended)
+    /// and stopped when the launcher goes.
+    pub pool: Mutex<Option<Result<Arc<PoolHost>, Failure>>>,
 }
 
 /// A ready instance.
@@ -45,10 +50,28 @@ pub enum Conn {
 }
 
 impl Conn {
-    fn proc(&mut self) -> &mut Process {
+    fn usage(&mut self) -> Option<Usage> {
         match self {
-            Conn::Frames(c) => &mut c.proc,
-            Conn::Http(c) => &mut c.proc,
+            Conn::Frames(c) => c.inst.usage(),
+            Conn::Http(c) => c.proc.usage(),
+        }
+    }
+    fn workload_pid(&mut self) -> Option<u32> {
+        match self {
+            Conn::Frames(c) => c.inst.workload_pid(),
+            Conn::Http(c) => c.proc.workload_pid(),
+        }
+    }
+    fn pid(&self) -> u32 {
+        match self {
+            Conn::Frames(c) => c.inst.pid(),
+            Conn::Http(c) => c.proc.pid(),
+        }
+    }
+    fn has_ended(&mut self) -> bool {
+        match self {
+            Conn::Frames(c) => c.inst.has_ended(),
+            Conn::Http(c) => c.proc.exited().is_some(),
         }
     }
 }
@@ -72,7 +95,7 @@ impl Launcher {
     pub fn validate(&self) -> crate::Result<()> {
         let entry = self.artifact.entry_path();
         // Parsing an ELF file to tell a .cwasm is needed for wasmtime-aot only.
-        let binary = if self.runtime == Runtime::WasmtimeAot {
+        let binary = if matches!(self.runtime, Runtime::WasmtimeAot | Runtime::WasmtimePooled) {
             lumos_wasm::binary::detect_file(&entry)
         } else {
             lumos_wasm::binary::read_header(&entry)
@@ -83,6 +106,7 @@ impl Launcher {
         })?;
         let is_wasm = matches!(binary, Binary::Wasm(_));
         let is_elf = matches!(binary, Binary::Elf | Binary::Cwasm(_));
+        let is_cwasm = matches!(binary, Binary::Cwasm(_));
         let bad = |m: &str| {
             Err(crate::Error::Unavailable {
                 runtime: self.runtime,
@@ -116,6 +140,15 @@ impl Launcher {
             Runtime::WasmtimeAot if !is_elf => {
                 bad("the image's entry is not a wasmtime .cwasm (use an aot-wasmtime-<arch> image)")
             }
+            Runtime::WasmtimePooled if !is_wasm && !is_cwasm => bad(
+                "the image's entry is neither a wasmtime .cwasm nor a wasm module \
+                 (use an aot-wasmtime-<arch> or a wasm image)",
+            ),
+            Runtime::WasmtimePooled if self.artifact.protocol != Protocol::Lumos => bad(&format!(
+                "wasmtime-pooled serves functions speaking frames (protocol lumos); \
+                 the image says {}",
+                self.artifact.protocol
+            )),
             Runtime::WasmtimeJit
             | Runtime::WasmiInterp
             | Runtime::WasmedgeInterp
@@ -183,6 +216,17 @@ impl Launcher {
     }
 
     fn spec(&self, id: &str, port: Option<u16>) -> crate::Result<Spec> {
+        self.spec_with(id, port, None)
+    }
+
+    /// The spec of an instance process, or (`pool_socket`) of the
+    /// `wasmtime-pooled` host listening there.
+    fn spec_with(
+        &self,
+        id: &str,
+        port: Option<u16>,
+        pool_socket: Option<PathBuf>,
+    ) -> crate::Result<Spec> {
         let a = &self.artifact;
         // The image's argv, then the job's arguments.
         let argv: Vec<String> = a.argv.iter().chain(&self.args).cloned().collect();
@@ -232,6 +276,7 @@ impl Launcher {
             memory_limit: self.limits.memory_bytes,
             policy,
             http_port,
+            pool_socket,
         };
         let shim_exe = self.shim_program()?;
         let args: Vec<std::ffi::OsString> = lumos_shim::shim_args(&shim)
@@ -276,6 +321,67 @@ impl Launcher {
         Ok((p, t0.elapsed()))
     }
 
+    /// The `wasmtime-pooled` host of this launcher, started on first use
+    /// (module loaded, pool reserved, listening) and kept until the launcher
+    /// goes; a host that failed to start fails every instance the same way;
+    /// a host that ended (stopped after a request timed out, or crashed) is
+    /// replaced by a new one.
+    pub fn pool_host(&self) -> Result<Arc<PoolHost>, Failure> {
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Ok(h)) = pool.as_ref() {
+            if h.has_ended() {
+                *pool = None;
+            }
+        }
+        pool.get_or_insert_with(|| {
+            let id = new_instance_id();
+            let socket = self.work.join(format!("{id}.sock"));
+            let spec = self
+                .spec_with(&id, None, Some(socket.clone()))
+                .map_err(|e| Failure::Start(e.to_string()))?;
+            PoolHost::start(
+                id,
+                &spec,
+                socket,
+                self.guard.as_ref(),
+                self.limits.start_timeout,
+            )
+            .map(Arc::new)
+        })
+        .clone()
+    }
+
+    /// A pooled instance: a connection to the host, ready at its `HELLO`.
+    fn start_pooled(&self) -> Result<Started, Failure> {
+        let host = self.pool_host()?;
+        let id = new_instance_id();
+        let t0 = Instant::now();
+        let (stream, inst) = host.connect(&id)?;
+        let t1 = Instant::now();
+        let conn = FrameConn::handshake_pooled(stream, inst, t1 + self.limits.start_timeout);
+        let ready_at = Instant::now();
+        match conn {
+            Ok(c) => Ok(Started {
+                conn: Conn::Frames(c),
+                id,
+                start: t1 - t0,
+                spawned_at: t1,
+                ready_at,
+                ready: ready_at - t1,
+            }),
+            Err(b) => {
+                let (inst, f) = *b;
+                Err(match f {
+                    Failure::Timeout(_) => {
+                        Failure::Start(self.not_ready(None, &inst.stderr_tail()))
+                    }
+                    Failure::Exited(m) | Failure::Start(m) => Failure::Start(m),
+                    other => Failure::Start(other.to_string()),
+                })
+            }
+        }
+    }
+
     /// Why an instance that did not become ready in time is refused, in one
     /// line: what was awaited, for how long, and its last lines of output.
     fn not_ready(&self, port: Option<u16>, stderr: &str) -> String {
@@ -313,6 +419,9 @@ impl Launcher {
 
     /// Starts a long-lived instance and waits until it is ready.
     pub fn start(&self) -> Result<Started, Failure> {
+        if self.runtime.is_pooled() {
+            return self.start_pooled();
+        }
         let port = match (self.artifact.protocol, self.artifact.port) {
             // A fixed port: native sandboxes and WasmEdge share the host's
             // network, so it must be free (one instance at a time), or the
@@ -341,7 +450,9 @@ impl Launcher {
             (Protocol::Http | Protocol::WasiHttp, Some(port)) => {
                 let fixed =
                     self.artifact.protocol == Protocol::Http && self.artifact.port.is_some();
-                HttpConn::wait_ready(proc, port, fixed, deadline).map(Conn::Http)
+                HttpConn::wait_ready(proc, port, fixed, deadline)
+                    .map(Conn::Http)
+                    .map_err(|b| Box::new((Instance::Process(b.0), b.1)))
             }
             _ => FrameConn::handshake(proc, deadline).map(Conn::Frames),
         };
@@ -486,7 +597,7 @@ impl Slot {
             // On wasm a panic aborts: the SDK writes the ERROR frame, then the instance traps.
             Ok(Reply::FunctionError { kind, .. }) if kind == "panic" && l.runtime.is_wasm() => true,
             Ok(Reply::FunctionError { kind, .. }) if kind == "protocol" => true,
-            Ok(Reply::FunctionError { .. }) => s.conn.proc().exited().is_some(),
+            Ok(Reply::FunctionError { .. }) => s.conn.has_ended(),
             Ok(Reply::Ok { .. }) => false,
         };
         if replace {
@@ -502,20 +613,19 @@ impl Slot {
 
     /// CPU time and peak RSS of the instance now serving, so far.
     pub fn usage(&mut self) -> Option<Usage> {
-        self.current.as_mut().and_then(|s| s.conn.proc().usage())
+        self.current.as_mut().and_then(|s| s.conn.usage())
     }
 
     /// The pid of the function's process now serving, if any.
     pub fn workload_pid(&mut self) -> Option<u32> {
-        self.current
-            .as_mut()
-            .and_then(|s| s.conn.proc().workload_pid())
+        self.current.as_mut().and_then(|s| s.conn.workload_pid())
     }
 
     fn end(&mut self, grace: Duration) -> Option<Usage> {
         let mut s = self.current.take()?;
-        let live = s.conn.proc().usage();
-        let own = matches!(s.conn.proc().workload_pid(), Some(p) if p == s.conn.proc().pid());
+        let live = s.conn.usage();
+        let pid = s.conn.pid();
+        let own = matches!(s.conn.workload_pid(), Some(p) if p == pid);
         let exit = match s.conn {
             Conn::Frames(c) => {
                 if grace.is_zero() {

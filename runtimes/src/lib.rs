@@ -19,6 +19,7 @@
 //! - [`fetch`]: pull and unpack into the cache (lumos-oci); [`artifact`]: what to run.
 //! - [`confine`]: the rule for paths from image metadata (resolved inside the rootfs).
 //! - [`launch`]: starting instances, a slot that replaces failed ones.
+//! - [`pool`]: `wasmtime-pooled`, instances as stores in one host process.
 //! - [`measure`]: latency statistics and load generation; [`machine`]: the record.
 //! - [`node`]: root, the page cache and page residency (`mincore`) around a cold start.
 //! - [`bounds`]: the range of every number a user gives the runner or bench.
@@ -38,6 +39,7 @@ pub mod launch;
 pub mod machine;
 pub mod measure;
 pub mod node;
+pub mod pool;
 pub mod run;
 pub mod runtime;
 pub mod store;

@@ -389,6 +389,7 @@ impl Runner {
             store: self.store.clone(),
             work: self.work.path().to_path_buf(),
             stderr_passthrough: self.opts.stderr_passthrough,
+            pool: Default::default(),
         };
         l.validate()?;
         Ok(Arc::new(l))
@@ -502,7 +503,15 @@ impl Runner {
         let mut r = self.base(&p, &l, mode, job);
         // Evidence, untimed: what of the runtime and the image is in memory now.
         let probe_at = Instant::now();
+        // wasmtime-pooled: the host is a node's running daemon, started
+        // before the timed instance start (its own start is recorded).
+        let pool_host_start_ms = if runtime.is_pooled() {
+            Some(ms(l.pool_host().map_err(crate::Error::Start)?.start))
+        } else {
+            None
+        };
         let mut evidence = lumos_model::ColdEvidence {
+            pool_host_start_ms,
             instance: None,
             image_cache_was_empty: p.cache.was_empty,
             pulled_bytes: p.pulled_bytes,

@@ -19,7 +19,9 @@ pub struct NotAvailable {
 pub fn shim_program_name(runtime: Runtime) -> Option<&'static str> {
     match runtime {
         Runtime::Native => None,
-        Runtime::WasmtimeAot | Runtime::WasmtimeJit => Some(lumos_shim::WASMTIME_SHIM),
+        Runtime::WasmtimeAot | Runtime::WasmtimeJit | Runtime::WasmtimePooled => {
+            Some(lumos_shim::WASMTIME_SHIM)
+        }
         Runtime::WasmiInterp => Some(lumos_shim::WASMI_SHIM),
         Runtime::WasmedgeInterp | Runtime::WasmedgeAot => Some(lumos_shim::WASMEDGE_SHIM),
     }
@@ -132,7 +134,9 @@ pub fn require(runtime: Runtime, runner_exe: Option<&Path>) -> crate::Result<()>
 pub fn engine_version(runtime: Runtime) -> Option<&'static str> {
     match runtime {
         Runtime::Native => None,
-        Runtime::WasmtimeAot | Runtime::WasmtimeJit => Some(lumos_wasm::wasmtime::VERSION),
+        Runtime::WasmtimeAot | Runtime::WasmtimeJit | Runtime::WasmtimePooled => {
+            Some(lumos_wasm::wasmtime::VERSION)
+        }
         Runtime::WasmiInterp => Some(lumos_shim::WASMI_VERSION),
         Runtime::WasmedgeInterp | Runtime::WasmedgeAot => Some("0.14.1 (wasmedge-sdk 0.14.0)"),
     }

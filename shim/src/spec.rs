@@ -47,6 +47,10 @@ pub struct ShimOpts {
     /// `wasi-http`; wasmtime only, hosted by the runner's executable).
     #[serde(default)]
     pub http_port: Option<u16>,
+    /// Host instances of the module on this Unix socket, one store per
+    /// connection, in this one process (engine `wasmtime-pooled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_socket: Option<PathBuf>,
 }
 
 impl ShimOpts {
@@ -108,6 +112,7 @@ mod tests {
                 network: true,
             },
             http_port: Some(8080),
+            pool_socket: None,
         }
     }
 

@@ -321,6 +321,74 @@ fn a_cell_the_time_cap_stops_early_is_partial_with_its_n() {
     assert!(stdout(&out).contains("partial n=2"), "{}", stdout(&out));
 }
 
+/// `wasmtime-pooled` beside `wasmtime-aot` on the same `aot-wasmtime` image:
+/// both answer, the pooled rows record their host's untimed start, and the
+/// table shows both.
+#[test]
+fn bench_runs_wasmtime_pooled_beside_wasmtime_aot() {
+    require("docker-registry");
+    let _turn = SHARED_TARGET.lock().unwrap_or_else(|p| p.into_inner());
+    let out_dir = tempfile::tempdir().unwrap();
+    let json = out_dir.path().join("b.json");
+    let out = bench(
+        &repo_root().join("Cargo.toml"),
+        &shared_target(),
+        &[
+            "-p",
+            "fibonacci",
+            "--runtime",
+            "wasmtime-aot,wasmtime-pooled",
+            "--group",
+            "1",
+            "--mode",
+            "cold-cached,warm",
+            "--repeat",
+            "2",
+            "--warmup",
+            "1",
+            "--requests",
+            "5",
+            "--min-requests",
+            "5",
+            "--min-time",
+            "0.001",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(table.contains("wasmtime-pooled"), "{table}");
+    let j = read_json(&json);
+    let runs = rows(&j);
+    assert_eq!(runs.len(), 4, "2 runtimes x 2 modes: {runs:#?}");
+    for r in runs {
+        let what = format!("{} {}", r["runtime"], r["mode"]);
+        assert_eq!(r["status"], "ok", "{what}: {r}");
+        assert_eq!(r["errors"], 0, "{what}: {r}");
+        if r["mode"] == "cold-cached" {
+            positive(&r["cold_start_ms"]["total"], &format!("{what} total"));
+            for e in r["cold_evidence"].as_array().unwrap() {
+                let host = &e["pool_host_start_ms"];
+                if r["runtime"] == "wasmtime-pooled" {
+                    positive(host, &format!("{what} pool_host_start_ms"));
+                } else {
+                    assert!(host.is_null(), "{what}: {e}");
+                }
+            }
+        }
+    }
+    // The same image on both: the pooled host ran the aot-wasmtime image.
+    let digest = |rt: &str| {
+        runs.iter()
+            .find(|r| r["runtime"] == rt)
+            .map(|r| r["image"]["digest"].clone())
+            .unwrap()
+    };
+    assert!(digest("wasmtime-pooled").is_string());
+    assert_eq!(digest("wasmtime-pooled"), digest("wasmtime-aot"));
+}
+
 #[test]
 fn unknown_runtime_function_or_group_is_a_one_line_error() {
     let manifest = repo_root().join("Cargo.toml");

@@ -59,7 +59,7 @@ fn list_runtimes_names_each_runtimes_executable_or_its_fix() {
     assert!(out.status.success(), "{}", stderr(&out));
     let out = stdout(&out);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(lines.len(), 7, "{out}");
     for l in &lines {
         assert!(l.split_whitespace().nth(1) == Some("available"), "{out}");
     }
@@ -104,7 +104,7 @@ fn list_runtimes_names_each_runtimes_executable_or_its_fix() {
         .unwrap();
     assert!(out.status.success());
     let out = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.lines().count(), 6, "{out}");
+    assert_eq!(out.lines().count(), 7, "{out}");
     for l in out.lines() {
         let wasm = !l.starts_with("native");
         let state = l.split_whitespace().nth(1).unwrap_or("");

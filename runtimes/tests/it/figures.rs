@@ -137,6 +137,7 @@ fn figures_per_runtime() {
         (&f.native, Runtime::Native, Some(Sandbox::Process)),
         (&f.native, Runtime::Native, Some(Sandbox::Runc)),
         (&f.cwasm, Runtime::WasmtimeAot, None),
+        (&f.cwasm, Runtime::WasmtimePooled, None),
         (&f.wasm, Runtime::WasmtimeJit, None),
         (&f.wasm, Runtime::WasmiInterp, None),
         (&f.wasm, Runtime::WasmedgeInterp, None),
@@ -199,6 +200,10 @@ fn figures_per_runtime() {
             .prepare(&Job::from_opts(&runner.opts, &image, *rt, b""))
             .unwrap();
         let l = runner.launcher(&p, *rt, &[]).unwrap();
+        if rt.is_pooled() {
+            pooled_memory(&l, body);
+            continue;
+        }
         let mut slots: Vec<Slot> = (0..100).map(|_| Slot::new(l.clone())).collect();
         for s in &mut slots {
             s.ensure().unwrap();
@@ -226,4 +231,121 @@ fn figures_per_runtime() {
             s.close(std::time::Duration::from_secs(2));
         }
     }
+}
+
+/// RSS of a live process (`VmRSS`), bytes.
+fn rss_bytes(pid: u32) -> u64 {
+    lumos_runtimes::instance::proc_rss_bytes(pid).unwrap()
+}
+
+/// `wasmtime-pooled`: 100 idle instances are 100 stores in one host
+/// process, so their memory is the host's: its RSS and PSS with them, over
+/// 100, and its growth from the idle host (module loaded, no instance).
+fn pooled_memory(l: &std::sync::Arc<lumos_runtimes::launch::Launcher>, body: &[u8]) {
+    let host = l.pool_host().unwrap().pid;
+    let (rss0, pss0) = (
+        rss_bytes(host),
+        lumos_runtimes::instance::proc_pss_bytes(host).unwrap(),
+    );
+    let mut slots: Vec<Slot> = (0..100).map(|_| Slot::new(l.clone())).collect();
+    for s in &mut slots {
+        s.ensure().unwrap();
+        assert!(s.call(body).is_ok(), "wasmtime-pooled");
+    }
+    let (rss, pss) = (
+        rss_bytes(host),
+        lumos_runtimes::instance::proc_pss_bytes(host).unwrap(),
+    );
+    let mib = |b: u64| b as f64 / 1048576.0;
+    println!(
+        "  {:<14} RSS {:>6.2} MiB  PSS {:>6.2} MiB  (the host's over 100; growth per instance \
+         from the idle host: RSS {:.3} MiB, PSS {:.3} MiB; idle host RSS {:.1} MiB)",
+        Runtime::WasmtimePooled.name(),
+        mib(rss) / 100.0,
+        mib(pss) / 100.0,
+        mib(rss.saturating_sub(rss0)) / 100.0,
+        mib(pss.saturating_sub(pss0)) / 100.0,
+        mib(rss0),
+    );
+    for s in &mut slots {
+        s.close(std::time::Duration::from_secs(2));
+    }
+}
+
+/// Issue 11's pooled target beside wasmtime-aot: cold start from the local
+/// cache to the first response, median of 20, rounds interleaved. For
+/// wasmtime-pooled each cold start is a new launcher whose host is started
+/// untimed first (the first instance of a fresh host); "next instance" is a
+/// new instance on a host that has served before (a node's warm daemon).
+/// `cargo test -p lumos-runtimes --test it -- figures::figures_pooled --ignored --nocapture`
+#[test]
+#[ignore]
+fn figures_pooled() {
+    use lumos_model::Mode;
+    let f = fixtures();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut o = opts();
+    o.cache_dir = Some(tmp.path().join("cache"));
+    // With LUMOS_SHIM_TRACE set, the shims' own split is shown.
+    o.stderr_passthrough = std::env::var_os("LUMOS_SHIM_TRACE").is_some();
+    let runner = Runner::new(o).unwrap();
+    let body = br#"{"op":"noop"}"#;
+    let image = file_ref(&f.cwasm);
+    let rts = [Runtime::WasmtimeAot, Runtime::WasmtimePooled];
+    let mut cold: Vec<Vec<lumos_model::ColdStart>> = vec![vec![]; rts.len()];
+    let mut host_start = vec![];
+    for round in 0..21 {
+        for (i, rt) in rts.iter().enumerate() {
+            let job = Job::from_opts(&runner.opts, &image, *rt, body);
+            let r = runner.cold_as(&job, Mode::ColdCached).unwrap();
+            assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
+            if round > 0 {
+                cold[i].push(r.cold_start_ms.unwrap());
+                if let Some(h) = r.cold_evidence.unwrap().pool_host_start_ms {
+                    host_start.push(h);
+                }
+            }
+        }
+    }
+    // New instances on one running host, each to its first response.
+    let p = runner
+        .prepare(&Job::from_opts(
+            &runner.opts,
+            &image,
+            Runtime::WasmtimePooled,
+            b"",
+        ))
+        .unwrap();
+    let l = runner.launcher(&p, Runtime::WasmtimePooled, &[]).unwrap();
+    let mut next = vec![];
+    for round in 0..21 {
+        let mut s = Slot::new(l.clone());
+        let t = std::time::Instant::now();
+        s.ensure().unwrap();
+        assert!(s.call(body).is_ok());
+        if round > 0 {
+            next.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        s.close(std::time::Duration::from_secs(1));
+    }
+    println!("cold start from the local cache to the first response, median of 20 (start | ready | first response):");
+    for (rt, v) in rts.iter().zip(cold) {
+        let m = |f: fn(&lumos_model::ColdStart) -> f64| median(v.iter().map(f).collect());
+        println!(
+            "  {:<16} {:>7.3} ms  ({:.3} | {:.3} | {:.3})",
+            rt.name(),
+            m(|c| c.total),
+            m(|c| c.start),
+            m(|c| c.ready),
+            m(|c| c.first_response)
+        );
+    }
+    println!(
+        "  wasmtime-pooled, the next instance on a running host: {:.3} ms",
+        median(next)
+    );
+    println!(
+        "  (the pooled host's own start, untimed above: {:.2} ms)",
+        median(host_start)
+    );
 }

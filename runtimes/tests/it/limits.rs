@@ -12,7 +12,7 @@ fn check_runtime(rt: Runtime, sandbox: Option<Sandbox>) {
     let f = fixtures();
     let img = match rt {
         Runtime::Native => file_ref(&f.native),
-        Runtime::WasmtimeAot => file_ref(&f.cwasm),
+        Runtime::WasmtimeAot | Runtime::WasmtimePooled => file_ref(&f.cwasm),
         _ => file_ref(&f.wasm),
     };
     let mut o = opts();
@@ -124,6 +124,14 @@ fn check_runtime(rt: Runtime, sandbox: Option<Sandbox>) {
 #[test]
 fn wasmtime_aot_limits() {
     check_runtime(Runtime::WasmtimeAot, None);
+}
+
+/// A pooled instance that hangs is stopped with its host (a guest that
+/// never yields cannot be interrupted otherwise); the next instance comes
+/// from a new host.
+#[test]
+fn wasmtime_pooled_limits() {
+    check_runtime(Runtime::WasmtimePooled, None);
 }
 
 #[test]

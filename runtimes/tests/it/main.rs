@@ -12,6 +12,7 @@ mod figures;
 mod hostile;
 mod limits;
 mod load;
+mod pooled;
 mod registry;
 mod shims;
 mod warm;

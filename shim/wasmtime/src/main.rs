@@ -1,10 +1,13 @@
 //! `lumos-shim-wasmtime --spec JSON`: one wasm module in wasmtime
 //! (`wasmtime-aot` loads a `.cwasm`, `wasmtime-jit` compiles with cranelift)
 //! or, with `http_port` in the spec, one wasi:http component served over
-//! HTTP (lumos-shim's contract). It links wasmtime and nothing of the other
+//! HTTP (lumos-shim's contract), or, with engine `wasmtime-pooled` and
+//! `pool_socket`, the long-lived host of many instances of one module
+//! ([`pool`]). It links wasmtime and nothing of the other
 //! engines, so an instance maps only what it runs.
 
 mod module;
+mod pool;
 #[cfg(feature = "wasi-http")]
 mod wasi_http;
 
@@ -23,6 +26,17 @@ fn main() -> std::process::ExitCode {
 
 /// Runs a confined spec in the engine it names.
 fn run(opts: &lumos_shim::ShimOpts) -> Result<i32, ShimError> {
+    match (opts.engine, &opts.pool_socket, opts.http_port) {
+        (Runtime::WasmtimePooled, Some(socket), None) => return pool::run(opts, socket),
+        (Runtime::WasmtimePooled, _, _) | (_, Some(_), _) => {
+            return Err(ShimError::Unsupported(
+                "engine wasmtime-pooled goes with pool_socket (and no http_port): \
+                 the pool host serves instances on a Unix socket"
+                    .into(),
+            ))
+        }
+        _ => {}
+    }
     let aot = match opts.engine {
         Runtime::WasmtimeAot => true,
         Runtime::WasmtimeJit if cfg!(feature = "jit") => false,
