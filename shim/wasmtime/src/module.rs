@@ -4,13 +4,84 @@
 
 use lumos_shim::{ShimError, ShimOpts};
 use lumos_wasm::BinaryKind;
-use wasmtime::{Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{Engine, Instance, Linker, Module, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-struct State {
-    wasi: WasiP1Ctx,
+/// The store data of one instance of a core module.
+pub(crate) struct State {
+    pub(crate) wasi: WasiP1Ctx,
     limits: StoreLimits,
+}
+
+/// The store of one instance: WASI p1 under the spec's policy (argv, env,
+/// preopened directories, network) and its memory limit, the guest reading
+/// `stdin` directly and blocking (wasmtime-wasi's inherited stdin goes
+/// through a worker thread: a thread hand-off on every frame) and writing
+/// `stdout` (None: this process's stdout).
+pub(crate) fn store(
+    engine: &Engine,
+    opts: &ShimOpts,
+    stdin: std::fs::File,
+    stdout: Option<std::fs::File>,
+) -> Result<Store<State>, ShimError> {
+    let load = |msg: String| ShimError::Load {
+        module: opts.module_shown(),
+        msg,
+    };
+    let mut b = WasiCtxBuilder::new();
+    b.stdin(wasmtime_wasi::cli::InputFile::new(stdin))
+        .inherit_stderr()
+        .arg(&opts.name)
+        .args(&opts.args);
+    match stdout {
+        Some(f) => b.stdout(wasmtime_wasi::cli::OutputFile::new(f)),
+        None => b.inherit_stdout(),
+    };
+    for (k, v) in &opts.policy.env {
+        b.env(k, v);
+    }
+    for (host, guest) in &opts.policy.preopens {
+        b.preopened_dir(host, guest, FsPerms::ReadWrite)
+            .map_err(|e| load(format!("preopen {}: {e}", host.display())))?;
+    }
+    if opts.policy.network {
+        b.inherit_network();
+    }
+    let mut lb = StoreLimitsBuilder::new().trap_on_grow_failure(true);
+    if let Some(m) = opts.memory_limit {
+        lb = lb.memory_size(m as usize);
+    }
+    let mut store = Store::new(
+        engine,
+        State {
+            wasi: b.build_p1(),
+            limits: lb.build(),
+        },
+    );
+    store.limiter(|s| &mut s.limits);
+    Ok(store)
+}
+
+/// Runs the instance's `_start` to its end: the guest's exit status, or the trap.
+pub(crate) fn run_start(
+    instance: &Instance,
+    store: &mut Store<State>,
+    opts: &ShimOpts,
+) -> Result<i32, ShimError> {
+    let start = instance
+        .get_typed_func::<(), ()>(&mut *store, "_start")
+        .map_err(|e| ShimError::Load {
+            module: opts.module_shown(),
+            msg: format!("no _start: {e}"),
+        })?;
+    match start.call(&mut *store, ()) {
+        Ok(()) => Ok(0),
+        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+            Some(x) => Ok(x.0),
+            None => Err(ShimError::Trap(format!("{e:#}"))),
+        },
+    }
 }
 
 /// Runs the module's `_start` with WASI p1 under the spec's policy.
@@ -61,55 +132,15 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     trace.mark("module loaded");
     let mut linker: Linker<State> = Linker::new(&engine);
     p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| load(e.to_string()))?;
-    let mut b = WasiCtxBuilder::new();
-    // stdin read directly and blocking (wasmtime-wasi's inherited stdin goes
-    // through a worker thread: a thread hand-off on every frame).
     let stdin = std::os::fd::AsFd::as_fd(&std::io::stdin())
         .try_clone_to_owned()
         .map_err(|e| load(format!("stdin: {e}")))?;
-    b.stdin(wasmtime_wasi::cli::InputFile::new(std::fs::File::from(
-        stdin,
-    )))
-    .inherit_stdout()
-    .inherit_stderr()
-    .arg(&opts.name)
-    .args(&opts.args);
-    for (k, v) in &opts.policy.env {
-        b.env(k, v);
-    }
-    for (host, guest) in &opts.policy.preopens {
-        b.preopened_dir(host, guest, FsPerms::ReadWrite)
-            .map_err(|e| load(format!("preopen {}: {e}", host.display())))?;
-    }
-    if opts.policy.network {
-        b.inherit_network();
-    }
-    let mut lb = StoreLimitsBuilder::new().trap_on_grow_failure(true);
-    if let Some(m) = opts.memory_limit {
-        lb = lb.memory_size(m as usize);
-    }
-    let mut store = Store::new(
-        &engine,
-        State {
-            wasi: b.build_p1(),
-            limits: lb.build(),
-        },
-    );
-    store.limiter(|s| &mut s.limits);
+    let mut store = store(&engine, opts, std::fs::File::from(stdin), None)?;
     let instance = linker
         .instantiate(&mut store, &module)
         .map_err(|e| ShimError::Trap(format!("{e:#}")))?;
     trace.mark("instantiated");
-    let start = instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
-        .map_err(|e| load(format!("no _start: {e}")))?;
-    match start.call(&mut store, ()) {
-        Ok(()) => Ok(0),
-        Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            Some(x) => Ok(x.0),
-            None => Err(ShimError::Trap(format!("{e:#}"))),
-        },
-    }
+    run_start(&instance, &mut store, opts)
 }
 
 /// Compiles the module with cranelift (`wasmtime-jit`).

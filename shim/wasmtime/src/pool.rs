@@ -28,19 +28,14 @@ use lumos_shim::{ShimError, ShimOpts, Trace};
 use lumos_wasm::BinaryKind;
 use wasmtime::{
     Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
-    Store, StoreLimits, StoreLimitsBuilder,
 };
-use wasmtime_wasi::p1::{self, WasiP1Ctx};
-use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+use wasmtime_wasi::p1;
 
 /// Instances one host can hold at once (each reserves about 4 GiB of
 /// address space for its linear memory; nothing is committed until used).
 pub const POOL_INSTANCES: u32 = 1000;
 
-struct State {
-    wasi: WasiP1Ctx,
-    limits: StoreLimits,
-}
+use crate::module::State;
 
 /// What every instance shares.
 struct Host {
@@ -279,40 +274,10 @@ impl Host {
     fn instance(&self, stdin: std::fs::File, stdout: std::fs::File) -> Result<i32, ShimError> {
         let t = std::time::Instant::now();
         let opts = &self.opts;
-        let load = |msg: String| ShimError::Load {
-            module: opts.module_shown(),
-            msg,
-        };
-        let mut b = WasiCtxBuilder::new();
         // The connection read and written directly, blocking (as module.rs
         // reads its stdin): no worker-thread hand-off per frame.
-        b.stdin(wasmtime_wasi::cli::InputFile::new(stdin))
-            .stdout(wasmtime_wasi::cli::OutputFile::new(stdout))
-            .inherit_stderr()
-            .arg(&opts.name)
-            .args(&opts.args);
-        for (k, v) in &opts.policy.env {
-            b.env(k, v);
-        }
-        for (host, guest) in &opts.policy.preopens {
-            b.preopened_dir(host, guest, FsPerms::ReadWrite)
-                .map_err(|e| load(format!("preopen {}: {e}", host.display())))?;
-        }
-        if opts.policy.network {
-            b.inherit_network();
-        }
-        let mut lb = StoreLimitsBuilder::new().trap_on_grow_failure(true);
-        if let Some(m) = opts.memory_limit {
-            lb = lb.memory_size(m as usize);
-        }
-        let mut store = Store::new(
-            self.pre.module().engine(),
-            State {
-                wasi: b.build_p1(),
-                limits: lb.build(),
-            },
-        );
-        store.limiter(|s| &mut s.limits);
+        let mut store =
+            crate::module::store(self.pre.module().engine(), opts, stdin, Some(stdout))?;
         let instance = self
             .pre
             .instantiate(&mut store)
@@ -323,16 +288,7 @@ impl Host {
                 t.elapsed().as_secs_f64() * 1e3
             );
         }
-        let start = instance
-            .get_typed_func::<(), ()>(&mut store, "_start")
-            .map_err(|e| load(format!("no _start: {e}")))?;
-        match start.call(&mut store, ()) {
-            Ok(()) => Ok(0),
-            Err(e) => match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-                Some(x) => Ok(x.0),
-                None => Err(ShimError::Trap(format!("{e:#}"))),
-            },
-        }
+        crate::module::run_start(&instance, &mut store, opts)
     }
 }
 
