@@ -260,6 +260,31 @@ fn entry_is_component(path: &Path, name: &str) -> bool {
     b.map(|b| b.is_component()).unwrap_or(false)
 }
 
+/// What the record says of an image: its reference and digest, its
+/// manifest's config and layer digests, its compressed size (config and
+/// layers) and the size of its unpacked `rootfs`. One for every way an
+/// image reaches a node (the runner's own pull, containerd's).
+pub fn image_info(
+    reference: &str,
+    digest: String,
+    manifest: &lumos_oci::Manifest,
+    rootfs: &Path,
+) -> ImageInfo {
+    ImageInfo {
+        reference: reference.to_string(),
+        digest: Some(digest),
+        config_digest: Some(manifest.config.digest.to_string()),
+        layer_digests: manifest
+            .layers
+            .iter()
+            .map(|l| l.digest.to_string())
+            .collect(),
+        compressed_bytes: manifest.config.size
+            + manifest.layers.iter().map(|l| l.size).sum::<u64>(),
+        unpacked_bytes: tree_bytes(rootfs),
+    }
+}
+
 /// Sum of the sizes of the regular files under `dir`.
 pub fn tree_bytes(dir: &Path) -> u64 {
     let mut total = 0;

@@ -7,7 +7,7 @@
 //! (written last: the unpack is complete), `<cache>/refs.json` (reference →
 //! manifest digest, so a cached image is not pulled again).
 
-use crate::artifact::{tree_bytes, Artifact, ImageInfo};
+use crate::artifact::{image_info, Artifact, ImageInfo};
 use crate::error::ImageError;
 use crate::runtime::Protocol;
 use lumos_oci::image::{parse_index, parse_manifest};
@@ -399,19 +399,7 @@ fn unpack_into(
         unpack_image(layout, manifest, root, limits)?;
     }
     let unpack_t = t0.elapsed();
-    let image = ImageInfo {
-        reference: reference.to_string(),
-        digest: Some(digest.to_string()),
-        config_digest: Some(manifest.config.digest.to_string()),
-        layer_digests: manifest
-            .layers
-            .iter()
-            .map(|l| l.digest.to_string())
-            .collect(),
-        compressed_bytes: manifest.config.size
-            + manifest.layers.iter().map(|l| l.size).sum::<u64>(),
-        unpacked_bytes: tree_bytes(root),
-    };
+    let image = image_info(reference, digest.to_string(), manifest, root);
     // Checked before the stamp is written: a refused image leaves nothing.
     let a = Artifact::from_config(
         &config,

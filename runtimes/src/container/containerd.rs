@@ -21,7 +21,7 @@
 //! ctr 1.6 does not forward the end of its stdin to the task, so the
 //! `stdio` protocol (request on stdin until EOF) is refused here.
 
-use crate::artifact::{tree_bytes, Artifact, ImageInfo};
+use crate::artifact::{image_info, Artifact};
 use crate::guard::Step;
 use crate::instance::{Spec, Workload};
 use crate::runtime::{Protocol, Runtime};
@@ -328,19 +328,7 @@ pub fn pull(
         compat_smart,
         mount: mount.clone(),
     });
-    let image = ImageInfo {
-        reference: reference.to_string(),
-        digest: Some(desc.digest.to_string()),
-        config_digest: Some(manifest.config.digest.to_string()),
-        layer_digests: manifest
-            .layers
-            .iter()
-            .map(|l| l.digest.to_string())
-            .collect(),
-        compressed_bytes: manifest.config.size
-            + manifest.layers.iter().map(|l| l.size).sum::<u64>(),
-        unpacked_bytes: tree_bytes(&mount),
-    };
+    let image = image_info(reference, desc.digest.to_string(), &manifest, &mount);
     let mut artifact = Artifact::from_config(&config, &annotations, mount, image, protocol)?;
     artifact.node = Some(node);
     Ok(Pulled {
