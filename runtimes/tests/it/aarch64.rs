@@ -142,7 +142,7 @@ fn wasmedge_aarch64_module() -> PathBuf {
 #[test]
 fn aarch64_runner_runs_aot_images_under_qemu() {
     use lumos_model::{AotEngine, Arch};
-    use lumos_oci::image::{pack_wasm, AotInfo, ImageMeta, WasmFormat};
+    use lumos_oci::image::{pack_wasm, AotInfo, WasmFormat};
     let qemu = require("qemu-aarch64-static");
     let f = fixtures();
     let tmp = tempfile::tempdir().unwrap();
@@ -167,16 +167,7 @@ fn aarch64_runner_runs_aot_images_under_qemu() {
 
     let root = tmp.path().join("oci");
     let layout = lumos_oci::Layout::create(&root).unwrap();
-    let meta = ImageMeta {
-        namespace: "t".into(),
-        function: "fixture".into(),
-        created: 0,
-        source: None,
-        revision: None,
-        protocol: None,
-        port: None,
-        args: vec![],
-    };
+    let meta = crate::common::image_meta("fixture");
     let wt = AotInfo {
         engine: AotEngine::Wasmtime,
         arch: Arch::Aarch64,

@@ -87,24 +87,30 @@ pub fn file_ref(p: &Path) -> String {
     format!("file:{}", p.display())
 }
 
-/// Packs the fixtures into an OCI layout with lumos-oci: `t/fixture:native-x86_64`,
-/// `t/fixture:wasm`, `t/fixture:aot-wasmtime-x86_64`.
-pub fn layout(dir: &Path) -> PathBuf {
-    use lumos_model::{AotEngine, Arch};
-    use lumos_oci::image::{pack_native, pack_wasm, AotInfo, ImageMeta, WasmFormat};
-    let f = fixtures();
-    let root = dir.join("oci");
-    let layout = lumos_oci::Layout::create(&root).unwrap();
-    let meta = ImageMeta {
+/// The image metadata these tests pack with: namespace `t`, `function`,
+/// created at 0, nothing else.
+pub fn image_meta(function: &str) -> lumos_oci::image::ImageMeta {
+    lumos_oci::image::ImageMeta {
         namespace: "t".into(),
-        function: "fixture".into(),
+        function: function.into(),
         created: 0,
         source: None,
         revision: None,
         protocol: None,
         port: None,
         args: vec![],
-    };
+    }
+}
+
+/// Packs the fixtures into an OCI layout with lumos-oci: `t/fixture:native-x86_64`,
+/// `t/fixture:wasm`, `t/fixture:aot-wasmtime-x86_64`.
+pub fn layout(dir: &Path) -> PathBuf {
+    use lumos_model::{AotEngine, Arch};
+    use lumos_oci::image::{pack_native, pack_wasm, AotInfo, WasmFormat};
+    let f = fixtures();
+    let root = dir.join("oci");
+    let layout = lumos_oci::Layout::create(&root).unwrap();
+    let meta = crate::common::image_meta("fixture");
     let n = pack_native(
         &layout,
         &meta,

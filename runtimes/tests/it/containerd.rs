@@ -51,19 +51,10 @@ fn pushed(reg: &Registry, dir: &std::path::Path) -> (String, String) {
 /// compat-smart `aot-wasmedge-x86_64` image and pushed to `reg`.
 fn pushed_aot(reg: &Registry, dir: &std::path::Path) -> String {
     use lumos_model::{AotEngine, Arch};
-    use lumos_oci::image::{pack_wasm, AotInfo, ImageMeta, WasmFormat};
+    use lumos_oci::image::{pack_wasm, AotInfo, WasmFormat};
     let root = dir.join("aot");
     let layout = lumos_oci::Layout::create(&root).unwrap();
-    let meta = ImageMeta {
-        namespace: "t".into(),
-        function: "fixture".into(),
-        created: 0,
-        source: None,
-        revision: None,
-        protocol: None,
-        port: None,
-        args: vec![],
-    };
+    let meta = crate::common::image_meta("fixture");
     let aot = AotInfo {
         engine: AotEngine::Wasmedge,
         arch: Arch::X86_64,

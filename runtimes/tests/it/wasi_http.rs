@@ -255,19 +255,10 @@ impl Drop for Killed {
 #[test]
 fn from_an_oci_layout_in_both_image_forms() {
     use lumos_oci::component::pack_component;
-    use lumos_oci::image::{AotInfo, ImageMeta, WasmFormat};
+    use lumos_oci::image::{AotInfo, WasmFormat};
     let c = component();
     let dir = tempfile::tempdir().unwrap();
-    let meta = ImageMeta {
-        namespace: "t".into(),
-        function: "hello".into(),
-        created: 0,
-        source: None,
-        revision: None,
-        protocol: None,
-        port: None,
-        args: vec![],
-    };
+    let meta = crate::common::image_meta("hello");
     let wasm = std::fs::read(&c.wasm).unwrap();
     let cwasm = std::fs::read(&c.cwasm).unwrap();
     let aot = AotInfo {
@@ -584,16 +575,7 @@ fn figures() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("oci");
     let layout = lumos_oci::Layout::create(&root).unwrap();
-    let meta = ImageMeta {
-        namespace: "t".into(),
-        function: "hello".into(),
-        created: 0,
-        source: None,
-        revision: None,
-        protocol: None,
-        port: None,
-        args: vec![],
-    };
+    let meta = crate::common::image_meta("hello");
     let aot = AotInfo {
         engine: AotEngine::Wasmtime,
         arch: Arch::X86_64,
