@@ -5,28 +5,45 @@
 //! `cargo test --workspace`, and never a stale binary after `cargo test -p X`.
 //! A build that fails fails the test, naming the command.
 //!
-//! The runner and the wasmtime and wasmi shims are built by one cargo
-//! invocation ([`node_bins`]): built one by one, each would resolve its
-//! dependencies' features alone (the wasmtime shim without the runner's
-//! cross-compiling cranelift, say) and recompile them. The WasmEdge shim is
-//! built by a second one, as `cargo install --path shim/wasmedge` builds it:
-//! in the first, feature unification would give its lumos-wasm the runner's
-//! `wasmtime` feature and link wasmtime's runtime into it.
+//! The runner and the wasmtime and wasmi shims are built with the feature set
+//! of `cargo test --workspace` itself (`cargo build --workspace --tests --bin
+//! ...`: every member selected, dev-dependencies on): the dependencies that
+//! build already compiled are reused, where a build of the three packages
+//! alone would resolve features differently and compile wasmtime and cranelift
+//! a second time (minutes in CI). The WasmEdge shim is built alone, as `cargo
+//! install --path shim/wasmedge` builds it: with the workspace, feature
+//! unification would give its lumos-wasm the runner's `wasmtime` feature and
+//! link wasmtime's runtime into it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
+/// How a group of executables is built.
+#[derive(Clone, Copy)]
+pub enum Scope {
+    /// With the whole workspace's features, as `cargo test --workspace`.
+    Workspace,
+    /// Their packages alone, as `cargo install --path` builds them.
+    Alone,
+}
+
 /// The executables a runner starts, with their packages, in the groups
 /// built together: itself and each engine family's shim.
-pub const NODE_BINS: [&[(&str, &str)]; 2] = [
-    &[
-        ("lumos-runner", "lumos-runner"),
-        ("lumos-shim-wasmtime", "lumos-shim-wasmtime"),
-        ("lumos-shim-wasmi", "lumos-shim-wasmi"),
-    ],
-    &[("lumos-shim-wasmedge", "lumos-shim-wasmedge")],
+pub const NODE_BINS: [(Scope, &[(&str, &str)]); 2] = [
+    (
+        Scope::Workspace,
+        &[
+            ("lumos-runner", "lumos-runner"),
+            ("lumos-shim-wasmtime", "lumos-shim-wasmtime"),
+            ("lumos-shim-wasmi", "lumos-shim-wasmi"),
+        ],
+    ),
+    (
+        Scope::Alone,
+        &[("lumos-shim-wasmedge", "lumos-shim-wasmedge")],
+    ),
 ];
 
 /// Every executable of [`NODE_BINS`], freshly built side by side (where
@@ -35,7 +52,12 @@ pub fn node_bins() -> BTreeMap<String, PathBuf> {
     static BUILT: Mutex<Option<BTreeMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
     built
-        .get_or_insert_with(|| NODE_BINS.iter().flat_map(|group| build(group)).collect())
+        .get_or_insert_with(|| {
+            NODE_BINS
+                .iter()
+                .flat_map(|(scope, bins)| build(*scope, bins))
+                .collect()
+        })
         .clone()
 }
 
@@ -51,7 +73,7 @@ pub fn wasmedge_shim() -> PathBuf {
     workspace_bin("lumos-shim-wasmedge")
 }
 
-fn build(bins: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
+fn build(scope: Scope, bins: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
     let me = std::env::current_exe().expect("this test's executable");
     // <target dir>/<profile dir>/deps/<test>-<hash>
     let profile_dir = me
@@ -65,13 +87,18 @@ fn build(bins: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
         None => panic!("{}: no profile directory", profile_dir.display()),
     };
     let mut args = vec!["build".to_string()];
-    for (package, bin) in bins {
-        args.extend([
-            "-p".into(),
-            package.to_string(),
-            "--bin".into(),
-            bin.to_string(),
-        ]);
+    match scope {
+        // Every test target is already built (fresh) after `cargo test
+        // --workspace`; asking for them keeps dev-dependencies' features in.
+        Scope::Workspace => args.extend(["--workspace".into(), "--tests".into()]),
+        Scope::Alone => {
+            for (package, _) in bins {
+                args.extend(["-p".into(), package.to_string()]);
+            }
+        }
+    }
+    for (_, bin) in bins {
+        args.extend(["--bin".into(), bin.to_string()]);
     }
     args.extend([
         "--profile".into(),
@@ -97,6 +124,8 @@ fn build(bins: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
         .filter(|m| m["reason"] == "compiler-artifact")
+        // Not the unit-test harness of the same bin target (`--tests`).
+        .filter(|m| m["profile"]["test"] == false)
         .filter_map(|m| {
             let name = m["target"]["name"].as_str()?.to_string();
             let exe = m["executable"].as_str()?;
