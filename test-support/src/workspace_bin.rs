@@ -5,45 +5,27 @@
 //! `cargo test --workspace`, and never a stale binary after `cargo test -p X`.
 //! A build that fails fails the test, naming the command.
 //!
-//! The runner and the wasmtime and wasmi shims are built with the feature set
-//! of `cargo test --workspace` itself (`cargo build --workspace --tests --bin
-//! ...`: every member selected, dev-dependencies on): the dependencies that
-//! build already compiled are reused, where a build of the three packages
-//! alone would resolve features differently and compile wasmtime and cranelift
-//! a second time (minutes in CI). The WasmEdge shim is built alone, as `cargo
-//! install --path shim/wasmedge` builds it: with the workspace, feature
-//! unification would give its lumos-wasm the runner's `wasmtime` feature and
-//! link wasmtime's runtime into it.
+//! They are built with the feature set of `cargo test --workspace` itself
+//! (`cargo build --workspace --tests --bin ...`: every member selected,
+//! dev-dependencies on), so the dependencies that build already compiled are
+//! reused, where a build of these packages alone would resolve features
+//! differently and compile wasmtime, cranelift and wasmedge-sys a second
+//! time (minutes in CI). Unification gives the WasmEdge shim's lumos-wasm
+//! the `wasmtime` feature too; it still links no wasmtime code (it reaches
+//! nothing of it: runtimes test `shims::` checks the binary).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 
-/// How a group of executables is built.
-#[derive(Clone, Copy)]
-pub enum Scope {
-    /// With the whole workspace's features, as `cargo test --workspace`.
-    Workspace,
-    /// Their packages alone, as `cargo install --path` builds them.
-    Alone,
-}
-
-/// The executables a runner starts, with their packages, in the groups
-/// built together: itself and each engine family's shim.
-pub const NODE_BINS: [(Scope, &[(&str, &str)]); 2] = [
-    (
-        Scope::Workspace,
-        &[
-            ("lumos-runner", "lumos-runner"),
-            ("lumos-shim-wasmtime", "lumos-shim-wasmtime"),
-            ("lumos-shim-wasmi", "lumos-shim-wasmi"),
-        ],
-    ),
-    (
-        Scope::Alone,
-        &[("lumos-shim-wasmedge", "lumos-shim-wasmedge")],
-    ),
+/// The executables a runner starts, with their packages: itself and each
+/// engine family's shim.
+pub const NODE_BINS: [(&str, &str); 4] = [
+    ("lumos-runner", "lumos-runner"),
+    ("lumos-shim-wasmtime", "lumos-shim-wasmtime"),
+    ("lumos-shim-wasmi", "lumos-shim-wasmi"),
+    ("lumos-shim-wasmedge", "lumos-shim-wasmedge"),
 ];
 
 /// Every executable of [`NODE_BINS`], freshly built side by side (where
@@ -51,14 +33,7 @@ pub const NODE_BINS: [(Scope, &[(&str, &str)]); 2] = [
 pub fn node_bins() -> BTreeMap<String, PathBuf> {
     static BUILT: Mutex<Option<BTreeMap<String, PathBuf>>> = Mutex::new(None);
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    built
-        .get_or_insert_with(|| {
-            NODE_BINS
-                .iter()
-                .flat_map(|(scope, bins)| build(*scope, bins))
-                .collect()
-        })
-        .clone()
+    built.get_or_insert_with(|| build(&NODE_BINS)).clone()
 }
 
 /// The executable `bin` of [`NODE_BINS`].
@@ -73,7 +48,7 @@ pub fn wasmedge_shim() -> PathBuf {
     workspace_bin("lumos-shim-wasmedge")
 }
 
-fn build(scope: Scope, bins: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
+fn build(bins: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
     let me = std::env::current_exe().expect("this test's executable");
     // <target dir>/<profile dir>/deps/<test>-<hash>
     let profile_dir = me
@@ -86,17 +61,11 @@ fn build(scope: Scope, bins: &[(&str, &str)]) -> BTreeMap<String, PathBuf> {
         Some(other) => other,
         None => panic!("{}: no profile directory", profile_dir.display()),
     };
-    let mut args = vec!["build".to_string()];
-    match scope {
-        // Every test target is already built (fresh) after `cargo test
-        // --workspace`; asking for them keeps dev-dependencies' features in.
-        Scope::Workspace => args.extend(["--workspace".into(), "--tests".into()]),
-        Scope::Alone => {
-            for (package, _) in bins {
-                args.extend(["-p".into(), package.to_string()]);
-            }
-        }
-    }
+    // Every test target is already built (fresh) after `cargo test
+    // --workspace`; asking for them keeps dev-dependencies' features in.
+    let mut args: Vec<String> = ["build", "--workspace", "--tests"]
+        .map(String::from)
+        .to_vec();
     for (_, bin) in bins {
         args.extend(["--bin".into(), bin.to_string()]);
     }

@@ -12,7 +12,8 @@
 
 pub mod binary;
 pub mod kind;
-pub mod wasmedge_section;
+/// The `wasmedge` section reader (crate lumos-wasmedge-section).
+pub use lumos_wasmedge_section as wasmedge_section;
 #[cfg(feature = "wasmtime")]
 pub mod wasmtime;
 
@@ -24,8 +25,8 @@ pub use wasmedge_section::AotSection;
 pub enum Error {
     #[error("not a valid wasm binary")]
     Parse(#[from] wasmparser::BinaryReaderError),
-    #[error("wasmedge section: {0}")]
-    Section(String),
+    #[error(transparent)]
+    Section(#[from] wasmedge_section::SectionError),
     #[cfg(feature = "wasmtime")]
     #[error("{what}")]
     Wasmtime {

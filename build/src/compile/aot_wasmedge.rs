@@ -135,6 +135,7 @@ impl Compiler {
         let bytes = std::fs::read(output)
             .with_context(|| format!("{}: WasmEdge wrote no output", output.display()))?;
         match wasmedge_section::read(&bytes)
+            .map_err(lumos_wasm::Error::from)
             .with_context(|| format!("{}: WasmEdge's output", output.display()))?
         {
             Some(section) if section.arch() == Some(self.arch) => Ok(()),

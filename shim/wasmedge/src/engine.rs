@@ -6,7 +6,7 @@
 //! checked before loading, and WasmEdge's own log is read while loading.
 
 use lumos_shim::{ShimError, ShimOpts};
-use lumos_wasm::wasmedge_section::{self, AotSection, OS_LINUX};
+use lumos_wasmedge_section::{self as wasmedge_section, AotSection, OS_LINUX};
 use std::collections::HashMap;
 use wasmedge_sdk::config::{CommonConfigOptions, ConfigBuilder, RuntimeConfigOptions};
 use wasmedge_sdk::wasi::WasiModule;

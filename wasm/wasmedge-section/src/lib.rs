@@ -41,8 +41,17 @@ impl AotSection {
     }
 }
 
+/// What can be wrong with a module's `wasmedge` section.
+#[derive(Debug, thiserror::Error)]
+pub enum SectionError {
+    #[error("not a valid wasm binary")]
+    Parse(#[from] wasmparser::BinaryReaderError),
+    #[error("wasmedge section: {0}")]
+    Malformed(String),
+}
+
 /// Finds and decodes the `wasmedge` section of a module; None when it has none.
-pub fn read(module: &[u8]) -> crate::Result<Option<AotSection>> {
+pub fn read(module: &[u8]) -> Result<Option<AotSection>, SectionError> {
     for payload in wasmparser::Parser::new(0).parse_all(module) {
         if let wasmparser::Payload::CustomSection(section) = payload? {
             if section.name() == "wasmedge" {
@@ -53,13 +62,13 @@ pub fn read(module: &[u8]) -> crate::Result<Option<AotSection>> {
     Ok(None)
 }
 
-fn decode(data: &[u8]) -> crate::Result<AotSection> {
+fn decode(data: &[u8]) -> Result<AotSection, SectionError> {
     let mut reader = wasmparser::BinaryReader::new(data, 0);
     let version = reader.read_var_u32()?;
     let os = reader.read_u8()?;
     let arch = reader.read_u8()?;
     if os == 0 || arch == 0 {
-        return Err(crate::Error::Section(format!(
+        return Err(SectionError::Malformed(format!(
             "OS {os} / arch {arch} is not a known target"
         )));
     }
