@@ -27,6 +27,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("--device: {}: not a device profile file", path.display())]
+    Device {
+        path: std::path::PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
     #[error("{}: not a payloads file", path.display())]
     Payloads {
         path: std::path::PathBuf,

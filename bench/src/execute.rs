@@ -73,7 +73,9 @@ pub fn execute(
         ..Default::default()
     };
     opts.limits.memory_bytes = (req.memory_mib > 0).then_some(req.memory_mib << 20);
+    opts.limits.cpus = req.cpus;
     opts.limits.request_timeout = req.timeout;
+    let limits = opts.limits;
     let runner = Runner::new(opts)?;
     let store = runner.store().describe();
     // Warm, load and cold-cached runs share one image cache (their pulls are
@@ -198,6 +200,8 @@ pub fn execute(
                 .iter()
                 .map(|r| (*r, prepared.unavailable.get(r).cloned()))
                 .collect(),
+            limits: Some(limits),
+            device: req.device.clone(),
         },
         runs: rows,
     })

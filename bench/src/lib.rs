@@ -13,6 +13,7 @@
 //! happens on the way is told as [`Event`]s, which a front end shows (the
 //! terminal table, the progress bar, JSON, CSV and HTML are its consumers).
 
+pub mod device;
 mod error;
 pub mod event;
 pub mod execute;

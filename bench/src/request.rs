@@ -53,6 +53,10 @@ pub struct BenchRequest {
     pub load: LoadRequest,
     /// Memory limit per instance, MiB (0: none).
     pub memory_mib: u64,
+    /// CPUs per instance, fractional (a CFS quota); None: no limit.
+    pub cpus: Option<f64>,
+    /// The device profile `memory_mib` and `cpus` came from, for the record.
+    pub device: Option<lumos_model::Device>,
     /// Per-request time limit.
     pub timeout: Duration,
     /// Use what build.json lists; do not build.

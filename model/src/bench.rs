@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    ColdEvidence, ColdStart, ImageInfo, LatencyStats, LoadLevel, Machine, Mode, Phases, Protocol,
-    Runtime, Sandbox, Status, Versions,
+    ColdEvidence, ColdStart, Device, ImageInfo, LatencyStats, Limits, LoadLevel, Machine, Mode,
+    Phases, Protocol, Runtime, Sandbox, Status, Versions,
 };
 
 pub(crate) fn schema_version() -> u32 {
@@ -38,6 +38,12 @@ pub struct Settings {
     pub native_base: String,
     /// Each runtime asked for: None when available, else why not.
     pub runtimes: BTreeMap<Runtime, Option<String>>,
+    /// The limits every instance ran under (memory, CPUs, time limits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    /// The device profile the limits came from (`--device`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<Device>,
 }
 
 /// One row of a bench: a cell of the matrix, over its repeats.

@@ -7,6 +7,10 @@ use std::time::Duration;
 pub struct Limits {
     /// Linear memory (wasm) or cgroup memory / RLIMIT_AS (native), bytes.
     pub memory_bytes: Option<u64>,
+    /// CPUs per instance, fractional (`--cpus`): a CFS quota per 100 ms
+    /// period (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us`). None: no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<f64>,
     /// Per request; past it the instance is killed and the request is an error.
     #[serde(rename = "request_timeout_ms", with = "duration_ms")]
     pub request_timeout: Duration,
@@ -19,6 +23,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             memory_bytes: Some(512 << 20),
+            cpus: None,
             request_timeout: Duration::from_secs(30),
             start_timeout: Duration::from_secs(30),
         }

@@ -73,6 +73,28 @@ pub fn fmt_axis(v: f64) -> String {
     }
 }
 
+/// The per-instance limits a run recorded, when it ran under a CPU limit or
+/// a device profile: "cpus 0.5, memory 512 MiB (device edge-small)". None
+/// for the default limits (the report's figures need no footnote then).
+pub fn limits(s: &lumos_model::Settings) -> Option<String> {
+    let l = s.limits.as_ref()?;
+    if l.cpus.is_none() && s.device.is_none() {
+        return None;
+    }
+    let cpus = l
+        .cpus
+        .map_or("no CPU limit".to_string(), |c| format!("cpus {c}"));
+    let mem = l.memory_bytes.map_or("no memory limit".to_string(), |m| {
+        format!("memory {} MiB", m >> 20)
+    });
+    let dev = s
+        .device
+        .as_ref()
+        .map(|d| format!(" (device {})", d.name))
+        .unwrap_or_default();
+    Some(format!("{cpus}, {mem}{dev}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

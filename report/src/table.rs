@@ -66,6 +66,9 @@ pub fn render(out: &BenchOutput) -> String {
         text.push_str(&n);
         text.push('\n');
     }
+    if let Some(l) = crate::format::limits(&out.settings) {
+        text.push_str(&format!("limits per instance: {l}\n"));
+    }
     for (runtime, why) in out
         .settings
         .runtimes

@@ -71,6 +71,13 @@ pub fn seconds(s: &str) -> Result<f64, NumberError> {
     positive_at_most(s, MAX_DURATION_S)
 }
 
+/// `--cpus`: CPUs per instance, fractional, in `(0, this machine's CPUs]`
+/// (a CFS quota above the machine's CPUs limits nothing).
+pub fn cpus(s: &str) -> Result<f64, NumberError> {
+    let have = std::thread::available_parallelism().map_or(1, |n| n.get());
+    positive_at_most(s, have as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +90,9 @@ mod tests {
             assert!(rate(bad).is_err(), "{bad}");
         }
         assert!(seconds("86401").is_err());
+        assert_eq!(cpus("0.5").unwrap(), 0.5);
+        for bad in ["0", "-0.5", "NaN", "1000000", "half"] {
+            assert!(cpus(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -24,6 +24,8 @@ pub enum Step {
     Run(Vec<String>),
     /// Remove this directory tree (after every other step of the guard).
     RemoveDir(std::path::PathBuf),
+    /// Remove this (empty) cgroup with rmdir(2), once its processes exit.
+    RemoveCgroup(std::path::PathBuf),
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -135,6 +137,7 @@ pub fn run_steps(steps: &[Step]) {
             Step::RemoveDir(d) => {
                 let _ = std::fs::remove_dir_all(d);
             }
+            Step::RemoveCgroup(d) => crate::cgroup::remove(d),
         }
     }
 }

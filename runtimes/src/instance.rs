@@ -39,6 +39,9 @@ pub struct Spec {
     pub cwd: Option<PathBuf>,
     /// RLIMIT_AS for the process (sandboxes without a cgroup limit).
     pub rlimit_as: Option<u64>,
+    /// A cgroup's `cgroup.procs` the child joins before it execs
+    /// (crate::cgroup: the CPU limit of sandboxes without a runtime's).
+    pub cgroup_procs: Option<PathBuf>,
     /// Steps that stop it beyond killing its process group (e.g. `runc delete -f`).
     pub stop: Vec<Step>,
     pub workload: Workload,
@@ -125,6 +128,27 @@ impl Process {
                     };
                     if libc::setrlimit(libc::RLIMIT_AS, &r) != 0 {
                         return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        if let Some(procs) = &spec.cgroup_procs {
+            let path = std::ffi::CString::new(procs.as_os_str().as_encoded_bytes())
+                .map_err(std::io::Error::other)?;
+            // SAFETY: open, write and close are async-signal-safe; the path was
+            // made before the fork. Writing "0" moves the writing process.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if fd < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    let n = libc::write(fd, b"0".as_ptr().cast(), 1);
+                    let e = std::io::Error::last_os_error();
+                    libc::close(fd);
+                    if n != 1 {
+                        return Err(e);
                     }
                     Ok(())
                 });

@@ -219,9 +219,41 @@ impl Launcher {
         self.spec_with(id, port, None)
     }
 
+    /// Puts the instance in a CPU-limited cgroup of its own when `--cpus` is
+    /// set and no OCI runtime applies the limit itself (crate::cgroup).
+    fn limit_cpus(&self, id: &str, spec: &mut Spec) -> crate::Result<()> {
+        let by_runtime = matches!(
+            self.sandbox,
+            Some(
+                Sandbox::Runc
+                    | Sandbox::Crun
+                    | Sandbox::Containerd
+                    | Sandbox::ContainerdRunc
+                    | Sandbox::ContainerdCrunWasmedge
+            )
+        );
+        if let (Some(cpus), false) = (self.limits.cpus, by_runtime) {
+            let group = crate::cgroup::create_cpu(id, cpus)?;
+            spec.stop.push(crate::guard::Step::RemoveCgroup(group.dir));
+            spec.cgroup_procs = Some(group.procs);
+        }
+        Ok(())
+    }
+
     /// The spec of an instance process, or (`pool_socket`) of the
-    /// `wasmtime-pooled` host listening there.
+    /// `wasmtime-pooled` host listening there, with its CPU limit.
     fn spec_with(
+        &self,
+        id: &str,
+        port: Option<u16>,
+        pool_socket: Option<PathBuf>,
+    ) -> crate::Result<Spec> {
+        let mut spec = self.base_spec(id, port, pool_socket)?;
+        self.limit_cpus(id, &mut spec)?;
+        Ok(spec)
+    }
+
+    fn base_spec(
         &self,
         id: &str,
         port: Option<u16>,
@@ -246,6 +278,7 @@ impl Launcher {
                     env: &env,
                     cwd: &a.cwd,
                     memory_limit: self.limits.memory_bytes,
+                    cpus: self.limits.cpus,
                     stderr_passthrough: self.stderr_passthrough,
                     node: a.node.as_deref(),
                 },
@@ -303,6 +336,7 @@ impl Launcher {
             env: vec![],
             cwd: None,
             rlimit_as: None,
+            cgroup_procs: None,
             stop: vec![],
             workload: Workload::Child,
             stderr_passthrough: self.stderr_passthrough,

@@ -26,6 +26,7 @@
 
 pub mod artifact;
 pub mod bounds;
+pub mod cgroup;
 pub use lumos_shim::confine;
 pub mod container;
 pub mod error;

@@ -471,3 +471,42 @@ fn bench_numeric_flags_out_of_range_are_refused_before_anything_runs() {
     assert!(err.contains("requests per level"), "{err}");
     assert!(!none.path().join("t").exists());
 }
+
+#[test]
+fn bad_cpu_limits_and_device_profiles_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let devices = dir.path().join("devices.toml");
+    write(
+        &devices,
+        "[edge-small]\ncpus = 0.5\nmemory_mib = 256\n[cloud]\ncpus = 2\n",
+    );
+    let d = devices.display().to_string();
+    for (args, want) in [
+        (vec!["--cpus", "0"], "--cpus"),
+        (vec!["--cpus", "half"], "--cpus"),
+        (vec!["--device", &format!("{d}:pi")], "no profile \"pi\""),
+        (vec!["--device", &d], "holds 2 profiles"),
+        (
+            vec!["--device", "/nonexistent/devices.toml"],
+            "/nonexistent/devices.toml",
+        ),
+        (
+            vec!["--device", &format!("{d}:cloud"), "--cpus", "1"],
+            "--cpus",
+        ),
+    ] {
+        let out = run(cargo_lumos()
+            .current_dir(dir.path())
+            .arg("bench")
+            .args(&args));
+        assert!(!out.status.success(), "{args:?} succeeded");
+        // clap's own errors add a usage line after the error.
+        let err = stderr(&out);
+        let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or("");
+        assert!(line.contains(want), "{args:?}: {err}");
+        assert!(
+            !dir.path().join("target").exists(),
+            "{args:?} started building"
+        );
+    }
+}

@@ -12,7 +12,7 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
     let m = &out.machine;
     let v = &out.versions;
     let s = &out.settings;
-    let kv: BTreeMap<&str, String> = BTreeMap::from([
+    let mut kv: BTreeMap<&str, String> = BTreeMap::from([
         (
             "CPU",
             format!("{} ({} cores, {})", m.cpu_model, m.cores, m.arch),
@@ -47,6 +47,9 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
             ),
         ),
     ]);
+    if let Some(l) = crate::format::limits(s) {
+        kv.insert("limits per instance", l);
+    }
     html! {
         table.setup {
             @for (k, v) in &kv {

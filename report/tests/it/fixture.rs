@@ -306,6 +306,8 @@ pub fn bench() -> BenchOutput {
                     Some("WasmEdge is not installed (run scripts/install-wasmedge)".into()),
                 ),
             ]),
+            limits: None,
+            device: None,
         },
         runs,
     }

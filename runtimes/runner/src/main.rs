@@ -147,6 +147,11 @@ struct RunArgs {
     /// Memory limit per instance, MiB, 0..=1048576 (0: none).
     #[arg(long = "memory-mib", default_value_t = 512, value_parser = u64_in(bounds::MEMORY_MIB))]
     memory_mib: u64,
+    /// CPUs per instance, fractional (0.5: half a CPU), at most this
+    /// machine's: a CFS quota (cgroup v2 cpu.max / v1 cpu.cfs_quota_us) for
+    /// containers and wasm shims alike (default: no limit).
+    #[arg(long, value_parser = bounds::cpus)]
+    cpus: Option<f64>,
     /// Per-request time limit, ms, 1..=3600000.
     #[arg(long = "timeout-ms", default_value_t = 300_000, value_parser = u64_in(bounds::TIMEOUT_MS))]
     timeout_ms: u64,
@@ -217,6 +222,7 @@ impl RunArgs {
             ..Default::default()
         };
         o.limits.memory_bytes = (self.memory_mib > 0).then_some(self.memory_mib << 20);
+        o.limits.cpus = self.cpus;
         o.limits.request_timeout = Duration::from_millis(self.timeout_ms);
         o
     }

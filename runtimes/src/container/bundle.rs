@@ -18,6 +18,12 @@ pub fn config(l: &NativeLaunch<'_>) -> serde_json::Value {
     if let Some(m) = l.memory_limit {
         resources["memory"] = json!({ "limit": m, "swap": m });
     }
+    if let Some(c) = l.cpus {
+        resources["cpu"] = json!({
+            "quota": crate::cgroup::quota_us(c),
+            "period": crate::cgroup::PERIOD_US,
+        });
+    }
     json!({
         "ociVersion": "1.0.2",
         "process": {

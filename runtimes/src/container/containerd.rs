@@ -425,6 +425,9 @@ pub fn spec(sandbox: Sandbox, l: &super::NativeLaunch<'_>) -> crate::Result<Spec
     if let Some(m) = l.memory_limit {
         args.extend(["--memory-limit".into(), m.to_string()]);
     }
+    if let Some(c) = l.cpus {
+        args.extend(["--cpus".into(), c.to_string()]);
+    }
     if sandbox == Sandbox::ContainerdCrunWasmedge {
         // As a Kwasm node: crun (with WasmEdge) as the runc binary, the
         // annotation passed on to the OCI spec crun reads.
@@ -458,6 +461,7 @@ pub fn spec(sandbox: Sandbox, l: &super::NativeLaunch<'_>) -> crate::Result<Spec
         )],
         cwd: None,
         rlimit_as: None,
+        cgroup_procs: None,
         stop: vec![
             run(&["tasks", "delete", "--force", l.id]),
             run(&["containers", "delete", l.id]),

@@ -134,6 +134,10 @@ pub struct NativeLaunch<'a> {
     pub env: &'a [String],
     pub cwd: &'a str,
     pub memory_limit: Option<u64>,
+    /// CPUs (fractional): runc and crun apply it from the bundle, containerd
+    /// from `ctr run --cpus`; the other sandboxes get a cgroup from the
+    /// launcher (crate::cgroup).
+    pub cpus: Option<f64>,
     pub stderr_passthrough: bool,
     /// Sandboxes `containerd-*`: the image as containerd holds it.
     pub node: Option<&'a containerd::NodeImage>,
@@ -227,6 +231,7 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
                 env: base_env,
                 cwd: None,
                 rlimit_as: None,
+                cgroup_procs: None,
                 stop,
                 workload: Workload::ContainerState {
                     argv: state,
@@ -256,6 +261,7 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
                 env,
                 cwd: None,
                 rlimit_as: l.memory_limit,
+                cgroup_procs: None,
                 stop: vec![],
                 workload: Workload::Descendant,
                 stderr_passthrough: l.stderr_passthrough,
@@ -276,6 +282,7 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
                 env,
                 cwd: Some(cwd),
                 rlimit_as: l.memory_limit,
+                cgroup_procs: None,
                 stop: vec![],
                 workload: Workload::Child,
                 stderr_passthrough: l.stderr_passthrough,

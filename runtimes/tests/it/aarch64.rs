@@ -87,6 +87,10 @@ fn aarch64_runner() -> PathBuf {
             "lumos-shim-wasmedge",
             "--target",
             TRIPLE,
+            // Unoptimised dependencies (profile `qemu`): the build is what
+            // costs CI minutes; qemu runs a few requests.
+            "--profile",
+            "qemu",
         ])
         .env("CARGO_TARGET_DIR", &target)
         .env(
@@ -106,7 +110,7 @@ fn aarch64_runner() -> PathBuf {
         .status()
         .expect("run cargo for the aarch64 runner");
     assert!(st.success(), "cross-building the aarch64 runner failed");
-    target.join(TRIPLE).join("debug/lumos-runner")
+    target.join(TRIPLE).join("qemu/lumos-runner")
 }
 
 /// `fixture.wasm` AoT-compiled for aarch64 by the arm64 WasmEdge under qemu, cached by the module's digest.

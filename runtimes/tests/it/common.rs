@@ -74,6 +74,7 @@ pub fn opts() -> RunOpts {
         runner_exe: Some(runner_exe()),
         limits: Limits {
             memory_bytes: Some(256 << 20),
+            cpus: None,
             request_timeout: Duration::from_secs(10),
             start_timeout: Duration::from_secs(20),
         },

@@ -60,10 +60,14 @@ fn the_bundle_asks_for_the_confinement() {
         env: &[],
         cwd: "/",
         memory_limit: None,
+        cpus: Some(0.5),
         stderr_passthrough: false,
         node: None,
     };
     let c = lumos_runtimes::container::bundle::config(&l);
+    // --cpus 0.5: half of each 100 ms CFS period.
+    assert_eq!(c["linux"]["resources"]["cpu"]["quota"], 50_000);
+    assert_eq!(c["linux"]["resources"]["cpu"]["period"], 100_000);
     assert_eq!(c["process"]["noNewPrivileges"], true);
     assert_eq!(c["root"]["readonly"], true);
     assert_eq!(c["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");

@@ -8,6 +8,7 @@ mod cleanup;
 mod cold_kinds;
 mod confinement;
 mod containerd;
+mod cpus;
 mod figures;
 mod hostile;
 mod limits;

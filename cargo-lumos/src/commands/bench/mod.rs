@@ -105,6 +105,15 @@ pub struct BenchArgs {
     #[arg(long, value_name = "MIB", default_value_t = 512,
           value_parser = u64_in(bounds::MEMORY_MIB))]
     pub memory_mib: u64,
+    /// CPUs per instance, fractional (0.5: half a CPU), at most this
+    /// machine's: a CFS quota (cgroup v2 cpu.max, v1 cpu.cfs_quota_us) for
+    /// containers and wasm shims alike (default: no limit).
+    #[arg(long, value_name = "N", value_parser = bounds::cpus)]
+    pub cpus: Option<f64>,
+    /// A device profile: FILE[:NAME], a TOML table `[NAME]` with `cpus` and
+    /// `memory_mib`; every instance gets its limits and the results name it.
+    #[arg(long, value_name = "FILE[:NAME]", conflicts_with_all = ["cpus", "memory_mib"])]
+    pub device: Option<String>,
     /// Warm: measured requests a cell reaches at least, 1..=10000000 (more
     /// runs are made until it does; default 10).
     #[arg(long, value_name = "N", value_parser = u64_in(bounds::LEVEL_REQUESTS))]
@@ -168,10 +177,20 @@ impl BenchArgs {
                 functions: self.load_functions.clone(),
             },
             memory_mib: self.memory_mib,
+            cpus: self.cpus,
+            device: None,
             timeout: Duration::from_millis(self.timeout_ms),
             no_build: self.no_build,
             runner_exe: None,
         };
+        if let Some(spec) = &self.device {
+            let d = lumos_bench::device::load(spec)?;
+            req.cpus = d.cpus;
+            if let Some(m) = d.memory_mib {
+                req.memory_mib = m;
+            }
+            req.device = Some(d);
+        }
         // What the flags say is checked before the workspace is read.
         lumos_bench::plan::check(&req)?;
         req.runner_exe = crate::runner_host::runner_exe()?;
