@@ -199,10 +199,7 @@ fn check_workflow_flags(req: &BenchRequest) -> crate::Result<()> {
         );
     }
     if let Some(s) = w.chain.iter().find(|s| s.is_empty()) {
-        bail!(
-            "--chain: an empty step name in `{}`{s}",
-            w.chain.join(",")
-        );
+        bail!("--chain: an empty step name in `{}`{s}", w.chain.join(","));
     }
     for (i, (f, _)) in w.placement.iter().enumerate() {
         if w.placement[..i].iter().any(|(g, _)| g == f) {
@@ -495,7 +492,10 @@ mod tests {
         let e = |r: BenchRequest| check(&r).unwrap_err().to_string();
         assert!(e(wf(&["a"], vec![])).contains("--chain: a chain needs at least two steps, got 1"));
         assert!(e(wf(&["a", ""], vec![])).contains("--chain: an empty step name"));
-        let twice = vec![("a".into(), Runtime::Native), ("a".into(), Runtime::WasmtimeAot)];
+        let twice = vec![
+            ("a".into(), Runtime::Native),
+            ("a".into(), Runtime::WasmtimeAot),
+        ];
         assert!(e(wf(&["a", "b"], twice)).contains("--placement: `a` is placed twice"));
         assert!(e(wf(&[], vec![("a".into(), Runtime::Native)])).contains("--placement: only with"));
         let mut load = wf(&["a", "b"], vec![]);

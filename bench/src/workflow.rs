@@ -25,9 +25,7 @@
 
 use std::time::{Duration, Instant};
 
-use lumos_model::{
-    ChainData, LatencyStats, Mode, RunRow, Status, WorkflowRecord, WorkflowStep,
-};
+use lumos_model::{ChainData, LatencyStats, Mode, RunRow, Status, WorkflowRecord, WorkflowStep};
 use lumos_runtimes::host::Reply;
 use lumos_runtimes::measure::latency::Recorder;
 use lumos_runtimes::run::Prepared;
@@ -228,7 +226,7 @@ pub fn run(runner: &Runner, chain: &Chain, mut tick: impl FnMut(), mut row: RunR
         row.error.get_or_insert(s.message);
         unavailable |= s.unavailable;
     };
-    let mut sandboxes = |record: &mut WorkflowRecord, ready: &[Ready]| {
+    let sandboxes = |record: &mut WorkflowRecord, ready: &[Ready]| {
         for (i, r) in ready.iter().enumerate().take(n) {
             let s = &mut record.steps[i];
             s.sandbox = s.sandbox.or(r.sandbox);
@@ -244,10 +242,7 @@ pub fn run(runner: &Runner, chain: &Chain, mut tick: impl FnMut(), mut row: RunR
                 let mut start_failed = None;
                 for (i, job) in chain.steps.iter().enumerate() {
                     let f = chain.functions[i];
-                    match runner
-                        .prepare(job)
-                        .and_then(|p| runner.start(&p, job))
-                    {
+                    match runner.prepare(job).and_then(|p| runner.start(&p, job)) {
                         Ok(r) => ready.push(r),
                         Err(e) => {
                             start_failed = Some(start_error(i, f, &e));

@@ -227,9 +227,9 @@ pub fn workflows(value: &Value) -> Result<BTreeMap<String, Vec<String>>, String>
         let steps = w
             .get("steps")
             .ok_or_else(|| format!("{key} has no `steps`"))?;
-        let items = steps
-            .as_array()
-            .ok_or_else(|| format!("{key}.steps must be an array of function names, got {steps}"))?;
+        let items = steps.as_array().ok_or_else(|| {
+            format!("{key}.steps must be an array of function names, got {steps}")
+        })?;
         let mut names = Vec::with_capacity(items.len());
         for i in items {
             let s = i
@@ -417,7 +417,8 @@ mod tests {
 
     #[test]
     fn workflows_are_a_workspace_table_of_two_or_more_steps() {
-        let ws = obj(json!({"workflows": {"seal": {"steps": ["encrypt-message", "decrypt-message"]}}}));
+        let ws =
+            obj(json!({"workflows": {"seal": {"steps": ["encrypt-message", "decrypt-message"]}}}));
         validate(&ws, Path::new("C"), "workspace.metadata.lumos").unwrap();
         assert_eq!(
             workflows(&ws["workflows"]).unwrap()["seal"],
@@ -426,16 +427,32 @@ mod tests {
         let e = validate(&ws, Path::new("C"), "package.metadata.lumos").unwrap_err();
         assert!(e.to_string().contains("[workspace.metadata.lumos]"), "{e}");
         for (bad, says) in [
-            (json!({"one": {"steps": ["a"]}}), "`workflows.one`.steps: a workflow chains at least two steps, got 1"),
-            (json!({"w": {"steps": "a,b"}}), "`workflows.w`.steps must be an array"),
-            (json!({"w": {"step": ["a", "b"]}}), "`workflows.w`: unknown key `step`"),
+            (
+                json!({"one": {"steps": ["a"]}}),
+                "`workflows.one`.steps: a workflow chains at least two steps, got 1",
+            ),
+            (
+                json!({"w": {"steps": "a,b"}}),
+                "`workflows.w`.steps must be an array",
+            ),
+            (
+                json!({"w": {"step": ["a", "b"]}}),
+                "`workflows.w`: unknown key `step`",
+            ),
             (json!({"w": {}}), "`workflows.w` has no `steps`"),
-            (json!({"W": {"steps": ["a", "b"]}}), "`workflows.W`: a workflow's name"),
+            (
+                json!({"W": {"steps": ["a", "b"]}}),
+                "`workflows.W`: a workflow's name",
+            ),
             (json!(["a", "b"]), "`workflows` must be a table"),
         ] {
-            let e = validate(&obj(json!({ "workflows": bad })), Path::new("/w/Cargo.toml"), "workspace.metadata.lumos")
-                .unwrap_err()
-                .to_string();
+            let e = validate(
+                &obj(json!({ "workflows": bad })),
+                Path::new("/w/Cargo.toml"),
+                "workspace.metadata.lumos",
+            )
+            .unwrap_err()
+            .to_string();
             assert!(e.contains(says) && e.contains("/w/Cargo.toml"), "{e}");
         }
     }

@@ -118,7 +118,10 @@ impl Workspace {
         functions.sort_by(|a, b| (&a.name, &a.package).cmp(&(&b.name, &b.package)));
         check_twins(&functions)?;
         for (name, steps) in &workflows {
-            if let Some(unknown) = steps.iter().find(|s| !functions.iter().any(|f| &f.name == *s)) {
+            if let Some(unknown) = steps
+                .iter()
+                .find(|s| !functions.iter().any(|f| &f.name == *s))
+            {
                 bail!(
                     "{}: [workspace.metadata.lumos.workflows.{name}] steps: `{unknown}` is not a function of the workspace (functions: {})",
                     root_manifest.display(),

@@ -25,9 +25,8 @@ pub const HEADER: [&str; 13] = [
 ];
 
 /// The workflow rows of `rows`.
-pub fn rows(rows: &[RunRow]) -> impl Iterator<Item = (&RunRow, &WorkflowRecord)> {
-    rows.iter()
-        .filter_map(|r| Some((r, r.workflow.as_ref()?)))
+pub fn rows(rows: &[RunRow]) -> impl Iterator<Item = (&RunRow, &WorkflowRecord)> + '_ {
+    rows.iter().filter_map(|r| Some((r, r.workflow.as_ref()?)))
 }
 
 /// A workflow row's cells, `-` where no figure stands.
@@ -68,3 +67,86 @@ pub const NOTE: &str = "workflow: makespan = first step's request to last step's
      (ms; each step's latency and every hand-over inside it); step p50s in chain order; \
      hand-over = a response passed on as the next request (inline: as it is; storage: \
      put into the store and fetched back)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lumos_model::{BenchOutput, ChainData, LatencyStats, Mode, Runtime, Status, WorkflowStep};
+
+    fn stats(p50: f64, n: u64) -> LatencyStats {
+        LatencyStats {
+            n,
+            mean: p50,
+            p50,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_workflow_row_is_its_own_table_with_steps_and_hand_overs() {
+        let step = |function: &str, runtime, lat, handover| WorkflowStep {
+            function: function.into(),
+            runtime,
+            latency_ms: Some(stats(lat, 4)),
+            handover_ms: handover.map(|h| stats(h, 4)),
+            ..Default::default()
+        };
+        let row = RunRow {
+            function: "seal".into(),
+            runtime: Runtime::Native,
+            group: 1,
+            mode: Mode::Workflow,
+            status: Status::Ok,
+            requests: 4,
+            ok: 4,
+            latency_ms: Some(stats(12.5, 4)),
+            workflow: Some(WorkflowRecord {
+                name: Some("seal".into()),
+                start: Mode::Warm,
+                chain_data: ChainData::Storage,
+                steps: vec![
+                    step("enc", Runtime::Native, 7.0, None),
+                    step("dec", Runtime::WasmtimeAot, 5.0, Some(0.25)),
+                ],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let c = cells(&row, row.workflow.as_ref().unwrap());
+        assert_eq!(c[1], "enc@native > dec@wasmtime-aot");
+        assert_eq!((c[3].as_str(), c[4].as_str()), ("warm", "storage"));
+        assert_eq!(c[6], crate::format::fmt_ms(12.5));
+        assert_eq!(
+            c[10],
+            format!(
+                "{} / {}",
+                crate::format::fmt_ms(7.0),
+                crate::format::fmt_ms(5.0)
+            )
+        );
+        assert_eq!(c[11], crate::format::fmt_ms(0.25));
+        let text = crate::table::render(&BenchOutput {
+            runs: vec![row.clone()],
+            ..Default::default()
+        });
+        assert!(
+            text.contains("makespan p50") && text.contains(NOTE),
+            "{text}"
+        );
+        assert!(
+            !text.contains("cold ms"),
+            "no single-function table: {text}"
+        );
+        // A row without figures shows none.
+        let failed = RunRow {
+            status: Status::Failed,
+            latency_ms: None,
+            ..row
+        };
+        let c = cells(&failed, failed.workflow.as_ref().unwrap());
+        assert_eq!(
+            (c[6].as_str(), c[10].as_str(), c[12].as_str()),
+            ("-", "-", "failed")
+        );
+    }
+}

@@ -24,10 +24,17 @@ fn ms(v: &serde_json::Value, what: &str) -> f64 {
 /// Checks one workflow row: status, counts, the final answer, the makespan
 /// against its steps; returns the steps' runtimes.
 fn check_row(r: &serde_json::Value, n: u64, chain_data: &str) -> Vec<String> {
-    let what = format!("{} {} {}", r["function"], r["runtime"], r["workflow"]["start"]);
+    let what = format!(
+        "{} {} {}",
+        r["function"], r["runtime"], r["workflow"]["start"]
+    );
     assert_eq!(r["mode"], "workflow", "{what}: {r}");
     assert_eq!(r["status"], "ok", "{what}: {r}");
-    assert_eq!((&r["errors"], &r["ok"]), (&0.into(), &n.into()), "{what}: {r}");
+    assert_eq!(
+        (&r["errors"], &r["ok"]),
+        (&0.into(), &n.into()),
+        "{what}: {r}"
+    );
     let w = &r["workflow"];
     assert_eq!(w["chain_data"], chain_data, "{what}");
     // The chain's final answer is decrypt-message's summary of the message
@@ -45,7 +52,10 @@ fn check_row(r: &serde_json::Value, n: u64, chain_data: &str) -> Vec<String> {
     );
     // Per step: latency, and the hand-over into every step after the first.
     let steps = w["steps"].as_array().expect("steps");
-    let functions: Vec<&str> = steps.iter().map(|s| s["function"].as_str().unwrap()).collect();
+    let functions: Vec<&str> = steps
+        .iter()
+        .map(|s| s["function"].as_str().unwrap())
+        .collect();
     assert_eq!(functions, ["encrypt-message", "decrypt-message"], "{what}");
     let mut sum = 0.0;
     for (i, s) in steps.iter().enumerate() {
@@ -113,7 +123,11 @@ fn encrypt_then_decrypt_returns_the_message_cold_and_warm_inline_and_through_sto
     assert!(out.status.success(), "{}", stderr(&out));
     let j = read_json(&json);
     let runs = rows(&j);
-    assert_eq!(runs.len(), 4, "2 runtimes x 2 starts, workflow rows only: {runs:#?}");
+    assert_eq!(
+        runs.len(),
+        4,
+        "2 runtimes x 2 starts, workflow rows only: {runs:#?}"
+    );
     for r in runs {
         assert_eq!(r["function"], "encrypt-message>decrypt-message");
         let start = r["workflow"]["start"].as_str().unwrap();
@@ -136,7 +150,8 @@ fn encrypt_then_decrypt_returns_the_message_cold_and_warm_inline_and_through_sto
     }
     let table = stdout(&out);
     assert!(
-        table.contains("makespan p50") && table.contains("encrypt-message@native > decrypt-message@native"),
+        table.contains("makespan p50")
+            && table.contains("encrypt-message@native > decrypt-message@native"),
         "{table}"
     );
     let page = std::fs::read_to_string(&html).unwrap();
@@ -173,11 +188,19 @@ fn encrypt_then_decrypt_returns_the_message_cold_and_warm_inline_and_through_sto
     assert!(out.status.success(), "{}", stderr(&out));
     let j = read_json(&json);
     let runs = rows(&j);
-    assert_eq!(runs.len(), 2, "a chain placed whole runs once per start: {runs:#?}");
+    assert_eq!(
+        runs.len(),
+        2,
+        "a chain placed whole runs once per start: {runs:#?}"
+    );
     for r in runs {
         assert_eq!(r["function"], "seal-and-open");
         assert_eq!(r["workflow"]["name"], "seal-and-open");
-        let n = if r["workflow"]["start"] == "warm" { 2 * 2 } else { 2 };
+        let n = if r["workflow"]["start"] == "warm" {
+            2 * 2
+        } else {
+            2
+        };
         let rts = check_row(r, n, "storage");
         assert_eq!(rts, ["native", "wasmtime-aot"], "{r}");
     }
@@ -212,15 +235,15 @@ fn unknown_workflows_steps_and_chains_of_one_are_one_line_errors() {
             "--workflow `nope`: no [workspace.metadata.lumos.workflows.nope]",
         ),
         (
-            [&chain[..], &["--placement", "fibonacci=native"]].concat(),
+            [&chain[..], &["--placement", "fibonacci=native"][..]].concat(),
             "--placement: `fibonacci` is not a step of the chain",
         ),
         (
-            [&chain[..], &["--placement", "encrypt-message=jvm"]].concat(),
+            [&chain[..], &["--placement", "encrypt-message=jvm"][..]].concat(),
             "--placement",
         ),
         (
-            [&chain[..], &["--mode", "load"]].concat(),
+            [&chain[..], &["--mode", "load"][..]].concat(),
             "--mode load: a workflow's steps start cold-cached, cold or warm",
         ),
         (

@@ -78,7 +78,11 @@ pub const OUTPUT_FIELDS: &[&str] = &[
 pub fn handler(req: &mut Request<'_>) -> Result<Response> {
     let input: Input = req.json()?;
     let key = envelope::parse_key(&input.secret).map_err(Error::bad_request)?;
-    if let Some(f) = input.forward.keys().find(|f| OUTPUT_FIELDS.contains(&f.as_str())) {
+    if let Some(f) = input
+        .forward
+        .keys()
+        .find(|f| OUTPUT_FIELDS.contains(&f.as_str()))
+    {
         return Err(Error::bad_request(format!(
             "forward: `{f}` is a field of the response itself"
         )));
@@ -192,7 +196,9 @@ mod tests {
         assert_eq!(resp["envelope"]["alg"], "AES-256-GCM");
 
         // `forward` is copied into the response; it may not shadow a field.
-        let body = format!(r#"{{"key":"in","secret":"{SECRET}","forward":{{"secret":"{SECRET}","n":1}}}}"#);
+        let body = format!(
+            r#"{{"key":"in","secret":"{SECRET}","forward":{{"secret":"{SECRET}","n":1}}}}"#
+        );
         let mut req = Request::with_storage(body.into_bytes(), &mut store);
         let resp: serde_json::Value =
             serde_json::from_slice(handler(&mut req).unwrap().body()).unwrap();

@@ -34,7 +34,10 @@ fn placement(s: &str) -> Result<(String, Runtime), String> {
     if f.trim().is_empty() {
         return Err(format!("no function before `=` in `{s}`"));
     }
-    let r: Runtime = r.trim().parse().map_err(|e: lumos_model::UnknownName| e.to_string())?;
+    let r: Runtime = r
+        .trim()
+        .parse()
+        .map_err(|e: lumos_model::UnknownName| e.to_string())?;
     Ok((f.trim().to_string(), r))
 }
 
@@ -117,7 +120,12 @@ pub struct BenchArgs {
     /// each step's response the next step's request (two steps at least;
     /// the first step's payload group starts it). Modes: cold-cached, cold
     /// (every step a new instance) and warm (one ready instance per step).
-    #[arg(long, value_name = "A,B[,C…]", value_delimiter = ',', conflicts_with = "workflow")]
+    #[arg(
+        long,
+        value_name = "A,B[,C…]",
+        value_delimiter = ',',
+        conflicts_with = "workflow"
+    )]
     pub chain: Vec<String>,
     /// A named workflow: `[workspace.metadata.lumos.workflows.NAME] steps =
     /// ["A", "B"]` in the workspace's Cargo.toml, run as --chain.
