@@ -501,8 +501,10 @@ mod tests {
         let mut load = wf(&["a", "b"], vec![]);
         load.modes = vec![Mode::Warm, Mode::Load];
         assert!(e(load).contains("--mode load: a workflow's steps start"));
-        let mut asked = BenchRequest::default();
-        asked.modes = vec![Mode::Workflow];
+        let asked = BenchRequest {
+            modes: vec![Mode::Workflow],
+            ..Default::default()
+        };
         assert!(e(asked).contains("--mode workflow: workflow rows come from --chain"));
         // A chain's default modes: the three starts, no load even with --quick.
         let mut quick = wf(&["a", "b"], vec![]);

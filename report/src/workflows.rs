@@ -84,7 +84,7 @@ mod tests {
 
     #[test]
     fn a_workflow_row_is_its_own_table_with_steps_and_hand_overs() {
-        let step = |function: &str, runtime, lat, handover| WorkflowStep {
+        let step = |function: &str, runtime, lat, handover: Option<f64>| WorkflowStep {
             function: function.into(),
             runtime,
             latency_ms: Some(stats(lat, 4)),
