@@ -107,13 +107,7 @@ pub fn execute(
             ..Default::default()
         };
         let steps = plan.steps(cell);
-        // Under containerd a runtime crun+WasmEdge or runc cannot run is unavailable.
-        let sandboxed = req
-            .sandbox
-            .and_then(|s| s.under_containerd(cell.runtime))
-            .and_then(Result::err)
-            .map(|why| (Status::Unavailable, format!("sandbox containerd: {why}")));
-        if let Some((status, why)) = sandboxed.or_else(|| refusal(cell, ws, prepared)) {
+        if let Some((status, why)) = cell_refusal(req, cell, ws, prepared) {
             row.status = status;
             row.error = Some(why);
             if status == Status::Failed {
@@ -163,12 +157,30 @@ pub fn execute(
                 on(Event::Step { n: steps });
                 row
             }
+            Mode::Workflow => unreachable!("workflow cells are the plan's `workflow`"),
         };
         on(Event::CellFinished {
             cell: cell.clone(),
             row: Box::new(row.clone()),
         });
         rows.push(row);
+    }
+    if let Some(w) = &plan.workflow {
+        for wc in &w.cells {
+            let row = workflow_cell(
+                req,
+                ws,
+                plan,
+                prepared,
+                &runner,
+                w,
+                wc,
+                &store,
+                warm_cache.path(),
+                on,
+            )?;
+            rows.push(row);
+        }
     }
     drop(runner);
 
@@ -205,6 +217,150 @@ pub fn execute(
         },
         runs: rows,
     })
+}
+
+/// One workflow row: each step checked as a cell of its own would be (a
+/// step that cannot run makes the row unavailable or failed), every step's
+/// storage objects preloaded, then the chains run ([`crate::workflow`]).
+#[allow(clippy::too_many_arguments)]
+fn workflow_cell(
+    req: &BenchRequest,
+    ws: &Workspace,
+    plan: &Plan,
+    prepared: &Prepared,
+    runner: &Runner,
+    w: &crate::plan::WorkflowPlan,
+    wc: &crate::plan::WorkflowCell,
+    store: &str,
+    cache: &std::path::Path,
+    on: &mut dyn FnMut(Event),
+) -> crate::Result<RunRow> {
+    let cell = w.cell(wc);
+    on(Event::CellStarted { cell: cell.clone() });
+    let payload = |f: &str| {
+        prepared
+            .payloads
+            .get(f)
+            .map(|p| p.group(wc.group))
+            .unwrap_or_default()
+    };
+    let payloads: Vec<_> = w.steps.iter().map(|f| payload(f)).collect();
+    let mut row = RunRow {
+        function: w.label.clone(),
+        runtime: wc.runtimes[0],
+        group: wc.group,
+        mode: Mode::Workflow,
+        store: store.to_string(),
+        payload_bytes: payloads[0].bytes(),
+        ..Default::default()
+    };
+    let refused = w.steps.iter().zip(&wc.runtimes).find_map(|(f, &runtime)| {
+        let step = Cell {
+            function: f.clone(),
+            runtime,
+            group: wc.group,
+            mode: wc.start,
+        };
+        cell_refusal(req, &step, ws, prepared)
+            .map(|(s, why)| (s, format!("step {f}@{runtime}: {why}")))
+    });
+    if let Some((status, why)) = refused {
+        row.status = status;
+        row.error = Some(why);
+        row.workflow = Some(lumos_model::WorkflowRecord {
+            name: w.name.clone(),
+            start: wc.start,
+            chain_data: w.chain_data,
+            steps: w
+                .steps
+                .iter()
+                .zip(&wc.runtimes)
+                .map(|(f, &runtime)| lumos_model::WorkflowStep {
+                    function: f.clone(),
+                    runtime,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        });
+        on(Event::Step {
+            n: plan.repeat as u64,
+        });
+        on(Event::CellFinished {
+            cell,
+            row: Box::new(row.clone()),
+        });
+        return Ok(row);
+    }
+    for o in payloads.iter().flat_map(|p| &p.objects) {
+        runner
+            .store()
+            .put(&o.key, &o.bytes)
+            .map_err(|source| crate::Error::Preload {
+                key: o.key.clone(),
+                store: store.to_string(),
+                source: Box::new(source),
+            })?;
+    }
+    let images: Vec<String> = w
+        .steps
+        .iter()
+        .zip(&wc.runtimes)
+        .map(|(f, &r)| prepared.image(f, r))
+        .collect();
+    let groups = wc.group.to_string();
+    let steps: Vec<Job> = w
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, f)| Job {
+            image: &images[i],
+            runtime: wc.runtimes[i],
+            payload: &payloads[i].request,
+            args: &payloads[i].args,
+            protocol: ws
+                .function_for(f, wc.runtimes[i].family())
+                .map(|f| f.config.protocol),
+            cache: Some(cache),
+            group: Some(&groups),
+        })
+        .collect();
+    let chain = crate::workflow::Chain {
+        label: &w.label,
+        steps,
+        functions: w.steps.iter().map(String::as_str).collect(),
+        chain_data: w.chain_data,
+        start: wc.start,
+        repeat: plan.repeat,
+        warmup: plan.warmup,
+        requests: plan.requests,
+    };
+    let mut tick = || on(Event::Step { n: 1 });
+    let mut row = crate::workflow::run(runner, &chain, &mut tick, row);
+    if let Some(r) = row.workflow.as_mut() {
+        r.name = w.name.clone();
+    }
+    on(Event::CellFinished {
+        cell,
+        row: Box::new(row.clone()),
+    });
+    Ok(row)
+}
+
+/// Why a cell (or a workflow's step) is not run, if it is not: the
+/// sandbox, then the function and runtime.
+fn cell_refusal(
+    req: &BenchRequest,
+    cell: &Cell,
+    ws: &Workspace,
+    prepared: &Prepared,
+) -> Option<(Status, String)> {
+    // Under containerd a runtime crun+WasmEdge or runc cannot run is unavailable.
+    req.sandbox
+        .and_then(|s| s.under_containerd(cell.runtime))
+        .and_then(Result::err)
+        .map(|why| (Status::Unavailable, format!("sandbox containerd: {why}")))
+        .or_else(|| refusal(cell, ws, prepared))
 }
 
 /// Whether any row of `out` has a request that answered OK.

@@ -7,7 +7,8 @@
 //!    `docker-registry` from lumos-services), the images pushed, the
 //!    payloads loaded ([`payloads`]);
 //! 3. [`execute`]: every cell run with lumos-runtimes' runner, its repeats
-//!    folded into one row ([`fold`]).
+//!    folded into one row ([`fold`]); a workflow's cells chained step by
+//!    step ([`workflow`]).
 //!
 //! [`run`] does all three and returns a [`lumos_model::BenchOutput`]; what
 //! happens on the way is told as [`Event`]s, which a front end shows (the
@@ -22,19 +23,24 @@ pub mod payloads;
 pub mod plan;
 pub mod prepare;
 pub mod request;
+pub mod workflow;
 
 pub use error::{Error, Result};
 pub use event::Event;
 pub use plan::{Cell, Plan};
-pub use request::{BenchRequest, LoadRequest};
+pub use request::{BenchRequest, LoadRequest, WorkflowRequest};
 
 use lumos_model::BenchOutput;
 
 /// Plans, prepares and executes a bench; returns every row.
 pub fn run(req: &BenchRequest, on: &mut dyn FnMut(Event)) -> Result<BenchOutput> {
     let started = std::time::Instant::now();
-    let ws = lumos_build::Workspace::load(&req.cargo)?;
+    let mut ws = lumos_build::Workspace::load(&req.cargo)?;
     let plan = plan::Plan::new(req, &ws)?;
+    if let Some(w) = &plan.workflow {
+        // Only the chain's functions are built, pushed and loaded.
+        ws.functions.retain(|f| w.steps.contains(&f.name));
+    }
     let prepared = prepare::prepare(req, &ws, &plan, on)?;
     let out = execute::execute(req, &ws, &plan, &prepared, on)?;
     on(Event::Finished {

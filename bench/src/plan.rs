@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use lumos_build::Workspace;
-use lumos_model::{Arrival, Mode, Runtime};
+use lumos_model::{Arrival, ChainData, Mode, Runtime};
 use lumos_runtimes::LoadSpec;
 
 use crate::error::bail;
@@ -28,6 +28,42 @@ impl std::fmt::Display for Cell {
     }
 }
 
+/// A workflow's chain, resolved against the workspace, and its cells.
+#[derive(Debug, Clone)]
+pub struct WorkflowPlan {
+    /// `--workflow NAME`; None for `--chain`.
+    pub name: Option<String>,
+    /// What its rows' `function` says: the name, else the steps joined by `>`.
+    pub label: String,
+    /// Function names, in order.
+    pub steps: Vec<String>,
+    pub chain_data: ChainData,
+    pub cells: Vec<WorkflowCell>,
+}
+
+/// One workflow row to make: each step's runtime, a payload group (the
+/// first step's payload), how the steps' instances start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkflowCell {
+    pub runtimes: Vec<Runtime>,
+    pub group: u8,
+    /// `cold-cached`, `cold` or `warm`.
+    pub start: Mode,
+}
+
+impl WorkflowPlan {
+    /// The cell as the events show it: the label, the first step's
+    /// runtime, mode `workflow`.
+    pub fn cell(&self, c: &WorkflowCell) -> Cell {
+        Cell {
+            function: self.label.clone(),
+            runtime: c.runtimes[0],
+            group: c.group,
+            mode: Mode::Workflow,
+        }
+    }
+}
+
 /// The resolved settings and the cells, in the order they run.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -43,7 +79,10 @@ pub struct Plan {
     pub load: LoadSpec,
     /// The functions with a load section.
     pub load_functions: Vec<String>,
+    /// The matrix of single functions (empty when a workflow is run).
     pub cells: Vec<Cell>,
+    /// `--chain` / `--workflow`: the workflow run instead of the matrix.
+    pub workflow: Option<WorkflowPlan>,
 }
 
 /// What the request resolves to without looking at the workspace.
@@ -71,11 +110,12 @@ impl Settings {
             bail!("--group: unknown payload group `{g}` (groups are 1, 2 and 3)");
         }
         groups.sort_unstable();
+        let workflow = req.workflow.asked();
         let mut modes = if req.modes.is_empty() {
             // The node that holds the image (the paper's setting) and the
             // first pull; `cold-node` (root only) only when asked for.
             let mut m = vec![Mode::ColdCached, Mode::Cold, Mode::Warm];
-            if req.load.asked() || quick {
+            if (req.load.asked() || quick) && !workflow {
                 m.push(Mode::Load);
             }
             m
@@ -83,6 +123,24 @@ impl Settings {
             dedup(req.modes.clone())
         };
         modes.sort_unstable();
+        if modes.contains(&Mode::Workflow) {
+            bail!(
+                "--mode workflow: workflow rows come from --chain A,B or --workflow NAME; \
+                 their --mode says how the steps start: cold-cached, cold or warm"
+            );
+        }
+        if workflow {
+            if let Some(m) = modes
+                .iter()
+                .find(|m| !matches!(m, Mode::ColdCached | Mode::Cold | Mode::Warm))
+            {
+                bail!("--mode {m}: a workflow's steps start cold-cached, cold or warm");
+            }
+            if req.load.asked() {
+                bail!("--concurrency/--load: not for a workflow (--chain, --workflow)");
+            }
+        }
+        check_workflow_flags(req)?;
         if modes.contains(&Mode::ColdNode) {
             if let Some(why) = lumos_runtimes::node::cold_node_refusal() {
                 bail!("{why}");
@@ -116,6 +174,132 @@ impl Settings {
             load,
         })
     }
+}
+
+/// The workflow flags that can be refused without the workspace.
+fn check_workflow_flags(req: &BenchRequest) -> crate::Result<()> {
+    let w = &req.workflow;
+    if !w.chain.is_empty() && w.name.is_some() {
+        bail!("--chain and --workflow: give one of them");
+    }
+    if !w.asked() {
+        if !w.placement.is_empty() {
+            bail!("--placement: only with --chain A,B or --workflow NAME");
+        }
+        if w.chain_data.is_some() {
+            bail!("--chain-data: only with --chain A,B or --workflow NAME");
+        }
+        return Ok(());
+    }
+    if !w.chain.is_empty() && w.chain.len() < 2 {
+        bail!(
+            "--chain: a chain needs at least two steps, got {} (`{}`)",
+            w.chain.len(),
+            w.chain.join(",")
+        );
+    }
+    if let Some(s) = w.chain.iter().find(|s| s.is_empty()) {
+        bail!("--chain: an empty step name in `{}`{s}", w.chain.join(","));
+    }
+    for (i, (f, _)) in w.placement.iter().enumerate() {
+        if w.placement[..i].iter().any(|(g, _)| g == f) {
+            bail!("--placement: `{f}` is placed twice");
+        }
+    }
+    Ok(())
+}
+
+/// The workflow of `req` resolved against `ws`: its steps (each a selected
+/// function), its placement, its cells.
+fn workflow_plan(
+    req: &BenchRequest,
+    ws: &Workspace,
+    runtimes: &[Runtime],
+    groups: &[u8],
+    modes: &[Mode],
+) -> crate::Result<Option<WorkflowPlan>> {
+    let w = &req.workflow;
+    let (name, steps, source) = match &w.name {
+        Some(name) => {
+            let Some(steps) = ws.workflows.get(name) else {
+                let known: Vec<&str> = ws.workflows.keys().map(String::as_str).collect();
+                bail!(
+                    "--workflow `{name}`: no [workspace.metadata.lumos.workflows.{name}] in {} ({})",
+                    ws.root.join("Cargo.toml").display(),
+                    if known.is_empty() {
+                        "it names no workflow".to_string()
+                    } else {
+                        format!("workflows: {}", known.join(", "))
+                    }
+                );
+            };
+            (
+                Some(name.clone()),
+                steps.clone(),
+                format!("[workspace.metadata.lumos.workflows.{name}] steps"),
+            )
+        }
+        None if !w.chain.is_empty() => (None, w.chain.clone(), "--chain".to_string()),
+        None => return Ok(None),
+    };
+    for s in &steps {
+        if ws.function(s).is_none() {
+            bail!(
+                "{source}: `{s}` is not {} (functions: {})",
+                if req.cargo.packages.is_empty() {
+                    "a function of the workspace"
+                } else {
+                    "one of the functions selected with -p"
+                },
+                ws.names().join(", ")
+            );
+        }
+    }
+    for (f, _) in &w.placement {
+        if !steps.contains(f) {
+            bail!(
+                "--placement: `{f}` is not a step of the chain (steps: {})",
+                steps.join(", ")
+            );
+        }
+    }
+    let placed = |s: &str| w.placement.iter().find(|(f, _)| f == s).map(|(_, r)| *r);
+    // Steps without a placement run on each selected runtime in turn; a
+    // chain placed whole runs once.
+    let free = steps.iter().any(|s| placed(s).is_none());
+    let turns: Vec<Option<Runtime>> = if free {
+        runtimes.iter().copied().map(Some).collect()
+    } else {
+        vec![None]
+    };
+    let mut cells = vec![];
+    for &group in groups {
+        for turn in &turns {
+            let runtimes: Vec<Runtime> = steps
+                .iter()
+                .map(|s| {
+                    placed(s)
+                        .or(*turn)
+                        .expect("a step is placed or runs in turn")
+                })
+                .collect();
+            for &start in modes {
+                cells.push(WorkflowCell {
+                    runtimes: runtimes.clone(),
+                    group,
+                    start,
+                });
+            }
+        }
+    }
+    let label = name.clone().unwrap_or_else(|| steps.join(">"));
+    Ok(Some(WorkflowPlan {
+        name,
+        label,
+        steps,
+        chain_data: w.chain_data.unwrap_or_default(),
+        cells,
+    }))
 }
 
 /// Refuses settings that cannot work, before the workspace is read or
@@ -189,9 +373,24 @@ impl Plan {
             bail!("--requests: must be at least 1");
         }
         let sampling = sampling(req, repeat)?;
+        let workflow = workflow_plan(req, ws, &runtimes, &groups, &modes)?;
+        // A workflow needs (builds, checks) the runtimes its steps run on.
+        let runtimes = match &workflow {
+            Some(w) => Runtime::ALL
+                .iter()
+                .copied()
+                .filter(|r| w.cells.iter().any(|c| c.runtimes.contains(r)))
+                .collect(),
+            None => runtimes,
+        };
         let mut cells = Vec::new();
         // Twins (metadata `name`) are one function: one set of cells.
-        for name in ws.names() {
+        let singles = if workflow.is_some() {
+            vec![]
+        } else {
+            ws.names()
+        };
+        for name in singles {
             for &group in &groups {
                 for &runtime in &runtimes {
                     for &mode in &modes {
@@ -219,6 +418,7 @@ impl Plan {
             load,
             load_functions,
             cells,
+            workflow,
         })
     }
 
@@ -230,9 +430,13 @@ impl Plan {
         }
     }
 
-    /// Units of work of the whole plan.
+    /// Units of work of the whole plan (a workflow cell: one per repeat).
     pub fn total_steps(&self) -> u64 {
-        self.cells.iter().map(|c| self.steps(c)).sum()
+        let workflow = self
+            .workflow
+            .as_ref()
+            .map_or(0, |w| (w.cells.len() * self.repeat) as u64);
+        self.cells.iter().map(|c| self.steps(c)).sum::<u64>() + workflow
     }
 }
 
@@ -272,6 +476,40 @@ mod tests {
             ..Default::default()
         };
         let s = Settings::resolve(&req).unwrap();
+        assert_eq!(s.modes, [Mode::ColdCached, Mode::Cold, Mode::Warm]);
+    }
+
+    #[test]
+    fn workflow_flags_are_refused_before_the_workspace_is_read() {
+        let wf = |chain: &[&str], placement: Vec<(String, Runtime)>| BenchRequest {
+            workflow: crate::WorkflowRequest {
+                chain: chain.iter().map(|s| s.to_string()).collect(),
+                placement,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let e = |r: BenchRequest| check(&r).unwrap_err().to_string();
+        assert!(e(wf(&["a"], vec![])).contains("--chain: a chain needs at least two steps, got 1"));
+        assert!(e(wf(&["a", ""], vec![])).contains("--chain: an empty step name"));
+        let twice = vec![
+            ("a".into(), Runtime::Native),
+            ("a".into(), Runtime::WasmtimeAot),
+        ];
+        assert!(e(wf(&["a", "b"], twice)).contains("--placement: `a` is placed twice"));
+        assert!(e(wf(&[], vec![("a".into(), Runtime::Native)])).contains("--placement: only with"));
+        let mut load = wf(&["a", "b"], vec![]);
+        load.modes = vec![Mode::Warm, Mode::Load];
+        assert!(e(load).contains("--mode load: a workflow's steps start"));
+        let asked = BenchRequest {
+            modes: vec![Mode::Workflow],
+            ..Default::default()
+        };
+        assert!(e(asked).contains("--mode workflow: workflow rows come from --chain"));
+        // A chain's default modes: the three starts, no load even with --quick.
+        let mut quick = wf(&["a", "b"], vec![]);
+        quick.quick = true;
+        let s = Settings::resolve(&quick).unwrap();
         assert_eq!(s.modes, [Mode::ColdCached, Mode::Cold, Mode::Warm]);
     }
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use lumos_build::CargoArgs;
-use lumos_model::{Arrival, Mode, Runtime};
+use lumos_model::{Arrival, ChainData, Mode, Runtime};
 
 /// Everything a bench run takes. `None` and empty lists mean "the default"
 /// (which `--quick` makes smaller); see [`crate::Plan`].
@@ -51,6 +51,8 @@ pub struct BenchRequest {
     /// Base of native images; None: each function's `base`.
     pub base: Option<String>,
     pub load: LoadRequest,
+    /// A workflow instead of the matrix of single functions.
+    pub workflow: WorkflowRequest,
     /// Memory limit per instance, MiB (0: none).
     pub memory_mib: u64,
     /// CPUs per instance, fractional (a CFS quota); None: no limit.
@@ -86,5 +88,27 @@ impl LoadRequest {
     /// Whether any load setting was given (then load runs by default).
     pub fn asked(&self) -> bool {
         !self.concurrency.is_empty() || self.arrival.is_some()
+    }
+}
+
+/// A workflow: `--chain A,B,…` or `--workflow NAME`, with how data passes
+/// and where steps run. Nothing asked: the usual matrix.
+#[derive(Debug, Clone, Default)]
+pub struct WorkflowRequest {
+    /// `--chain`: the steps, function names in order.
+    pub chain: Vec<String>,
+    /// `--workflow`: a name from `[workspace.metadata.lumos.workflows]`.
+    pub name: Option<String>,
+    /// `--chain-data`; None: inline.
+    pub chain_data: Option<ChainData>,
+    /// `--placement FUNCTION=RUNTIME,…`: steps pinned to a runtime; the
+    /// others run on each selected runtime in turn.
+    pub placement: Vec<(String, Runtime)>,
+}
+
+impl WorkflowRequest {
+    /// Whether a workflow was asked for.
+    pub fn asked(&self) -> bool {
+        !self.chain.is_empty() || self.name.is_some()
     }
 }

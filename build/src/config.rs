@@ -2,6 +2,7 @@
 //! declares about itself. Package values override workspace defaults key by key;
 //! an unknown key is an error naming the key and the manifest.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -10,7 +11,15 @@ use lumos_model::{Protocol, RuntimeFamily};
 
 /// The keys a `lumos` metadata table may hold.
 pub const KNOWN_KEYS: &[&str] = &[
-    "protocol", "runtimes", "base", "payloads", "profile", "port", "args", "name",
+    "protocol",
+    "runtimes",
+    "base",
+    "payloads",
+    "profile",
+    "port",
+    "args",
+    "name",
+    "workflows",
 ];
 
 /// A function's resolved settings.
@@ -167,6 +176,14 @@ pub fn validate(
                     .ok_or_else(|| err(format!("`name` must be a string, got {value}")))?;
                 function_name(s).map_err(err)?;
             }
+            "workflows" => {
+                if !table_name.starts_with("workspace") {
+                    return Err(err(
+                        "`workflows` chain functions of the workspace: it belongs in [workspace.metadata.lumos]".into(),
+                    ));
+                }
+                workflows(value).map_err(err)?;
+            }
             "args" => {
                 let items = value.as_array().ok_or_else(|| {
                     err(format!("`args` must be an array of strings, got {value}"))
@@ -184,6 +201,51 @@ pub fn validate(
         }
     }
     Ok(())
+}
+
+/// Reads `[workspace.metadata.lumos.workflows.NAME] steps = ["A", "B", …]`:
+/// each workflow's steps, in order (two at least; the names are checked
+/// against the workspace's functions by the caller).
+pub fn workflows(value: &Value) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let table = value.as_object().ok_or_else(|| {
+        format!("`workflows` must be a table of workflows (`[workspace.metadata.lumos.workflows.NAME] steps = [\"A\", \"B\"]`), got {value}")
+    })?;
+    let mut out = BTreeMap::new();
+    for (name, w) in table {
+        let key = format!("`workflows.{name}`");
+        if function_name(name).is_err() {
+            return Err(format!(
+                "{key}: a workflow's name must be lowercase letters and digits with `-`, `_` or `.` between them"
+            ));
+        }
+        let w = w
+            .as_object()
+            .ok_or_else(|| format!("{key} must be a table with `steps`, got {w}"))?;
+        if let Some(other) = w.keys().find(|k| *k != "steps") {
+            return Err(format!("{key}: unknown key `{other}` (known keys: steps)"));
+        }
+        let steps = w
+            .get("steps")
+            .ok_or_else(|| format!("{key} has no `steps`"))?;
+        let items = steps.as_array().ok_or_else(|| {
+            format!("{key}.steps must be an array of function names, got {steps}")
+        })?;
+        let mut names = Vec::with_capacity(items.len());
+        for i in items {
+            let s = i
+                .as_str()
+                .ok_or_else(|| format!("{key}.steps must hold function names, got {i}"))?;
+            names.push(s.to_string());
+        }
+        if names.len() < 2 {
+            return Err(format!(
+                "{key}.steps: a workflow chains at least two steps, got {}",
+                names.len()
+            ));
+        }
+        out.insert(name.clone(), names);
+    }
+    Ok(out)
 }
 
 /// Checks what only the merged settings show: `port` needs `protocol = "http"`.
@@ -351,6 +413,48 @@ mod tests {
         assert_eq!(resolve(Some(&ws), &Map::new()).name, None);
         let c = resolve(Some(&ws), &obj(json!({"name": "twin"})));
         assert_eq!(c.name.as_deref(), Some("twin"));
+    }
+
+    #[test]
+    fn workflows_are_a_workspace_table_of_two_or_more_steps() {
+        let ws =
+            obj(json!({"workflows": {"seal": {"steps": ["encrypt-message", "decrypt-message"]}}}));
+        validate(&ws, Path::new("C"), "workspace.metadata.lumos").unwrap();
+        assert_eq!(
+            workflows(&ws["workflows"]).unwrap()["seal"],
+            ["encrypt-message", "decrypt-message"]
+        );
+        let e = validate(&ws, Path::new("C"), "package.metadata.lumos").unwrap_err();
+        assert!(e.to_string().contains("[workspace.metadata.lumos]"), "{e}");
+        for (bad, says) in [
+            (
+                json!({"one": {"steps": ["a"]}}),
+                "`workflows.one`.steps: a workflow chains at least two steps, got 1",
+            ),
+            (
+                json!({"w": {"steps": "a,b"}}),
+                "`workflows.w`.steps must be an array",
+            ),
+            (
+                json!({"w": {"step": ["a", "b"]}}),
+                "`workflows.w`: unknown key `step`",
+            ),
+            (json!({"w": {}}), "`workflows.w` has no `steps`"),
+            (
+                json!({"W": {"steps": ["a", "b"]}}),
+                "`workflows.W`: a workflow's name",
+            ),
+            (json!(["a", "b"]), "`workflows` must be a table"),
+        ] {
+            let e = validate(
+                &obj(json!({ "workflows": bad })),
+                Path::new("/w/Cargo.toml"),
+                "workspace.metadata.lumos",
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(says) && e.contains("/w/Cargo.toml"), "{e}");
+        }
     }
 
     #[test]

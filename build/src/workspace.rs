@@ -1,5 +1,6 @@
 //! The workspace as cargo sees it, and the functions in it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{bail, Result};
@@ -40,6 +41,9 @@ pub struct Workspace {
     pub functions: Vec<Function>,
     /// `[workspace.metadata.lumos] profile`, if set.
     pub default_profile: Option<String>,
+    /// `[workspace.metadata.lumos.workflows.NAME] steps`: each named
+    /// workflow's steps (function names of the workspace, checked).
+    pub workflows: BTreeMap<String, Vec<String>>,
 }
 
 impl Workspace {
@@ -79,6 +83,11 @@ impl Workspace {
             .and_then(|t| t.get("profile"))
             .and_then(|v| v.as_str())
             .map(str::to_string);
+        let workflows = match ws_table.and_then(|t| t.get("workflows")) {
+            // Validated above.
+            Some(w) => config::workflows(w).unwrap_or_default(),
+            None => BTreeMap::new(),
+        };
         let mut functions = Vec::new();
         for package in metadata.workspace_packages() {
             let Some(table) = config::lumos_table(&package.metadata) else {
@@ -108,6 +117,18 @@ impl Workspace {
         }
         functions.sort_by(|a, b| (&a.name, &a.package).cmp(&(&b.name, &b.package)));
         check_twins(&functions)?;
+        for (name, steps) in &workflows {
+            if let Some(unknown) = steps
+                .iter()
+                .find(|s| !functions.iter().any(|f| &f.name == *s))
+            {
+                bail!(
+                    "{}: [workspace.metadata.lumos.workflows.{name}] steps: `{unknown}` is not a function of the workspace (functions: {})",
+                    root_manifest.display(),
+                    function_names(&functions)
+                );
+            }
+        }
         // `--target-dir` is absolute already (made so at parse time).
         let target_dir = match &args.target_dir {
             Some(dir) => dir.clone(),
@@ -118,6 +139,7 @@ impl Workspace {
             target_dir,
             functions,
             default_profile,
+            workflows,
         };
         ws.select(&metadata, args)?;
         Ok(ws)
@@ -189,6 +211,13 @@ impl Workspace {
             .collect();
         packages.join(", ")
     }
+}
+
+/// The functions' names, each once, joined with `, `.
+fn function_names(functions: &[Function]) -> String {
+    let mut names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
+    names.dedup();
+    names.join(", ")
 }
 
 /// Packages that are one function (same name) must split the runtime

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::{
     ColdEvidence, ColdStart, Device, ImageInfo, LatencyStats, Limits, LoadLevel, Machine, Mode,
-    Phases, Protocol, Runtime, Sandbox, Status, Versions,
+    Phases, Protocol, Runtime, Sandbox, Status, Versions, WorkflowRecord,
 };
 
 pub(crate) fn schema_version() -> u32 {
@@ -70,7 +70,7 @@ pub struct RunRow {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cold_evidence: Vec<ColdEvidence>,
     /// Warm: every measured request of every repeat; cold: the first
-    /// response of each repeat.
+    /// response of each repeat; workflow: the makespan of each chain.
     pub latency_ms: Option<LatencyStats>,
     pub phases_ms: Option<Phases>,
     /// CPU time of the instance(s), mean per repeat.
@@ -95,4 +95,9 @@ pub struct RunRow {
     /// Load: one entry per concurrency level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<Vec<LoadLevel>>,
+    /// Mode `workflow`: the chain, where each step ran, how data passed,
+    /// each step's latency and hand-over (the row's `latency_ms` is the
+    /// makespan; `function` names the workflow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowRecord>,
 }

@@ -3,7 +3,8 @@
 //! appear only at the edges (command-line parsing, serde).
 //!
 //! - vocabulary: [`Arch`], [`AotEngine`], [`RuntimeFamily`], [`Variant`],
-//!   [`Runtime`], [`Protocol`], [`Mode`], [`Status`], [`Sandbox`], [`Arrival`];
+//!   [`Runtime`], [`Protocol`], [`Mode`], [`Status`], [`Sandbox`], [`Arrival`],
+//!   [`ChainData`];
 //! - schemas: [`BuildManifest`] (`<target-dir>/lumos/build.json`),
 //!   [`RunResult`] (what `lumos-runner` prints), [`BenchOutput`] (what
 //!   `cargo lumos bench --json` writes), and the figures they share
@@ -28,6 +29,7 @@ mod runtime;
 mod sandbox;
 mod status;
 mod variant;
+mod workflow;
 
 pub use arch::Arch;
 pub use arrival::{Arrival, LoadMode};
@@ -45,6 +47,7 @@ pub use runtime::Runtime;
 pub use sandbox::Sandbox;
 pub use status::Status;
 pub use variant::{AotEngine, RuntimeFamily, Variant};
+pub use workflow::{ChainData, WorkflowRecord, WorkflowStep};
 
 /// Version of the JSON documents this crate describes (`schema_version`).
 pub const SCHEMA_VERSION: u32 = 1;

@@ -23,6 +23,11 @@ pub enum Mode {
     Warm,
     /// Throughput and latency at concurrency levels.
     Load,
+    /// A chain of functions, each step's response the next step's request
+    /// (`--chain`, `--workflow`): the row's latency is the makespan; how the
+    /// steps' instances started (cold-cached, cold or warm) is in its
+    /// `workflow` record.
+    Workflow,
 }
 
 named_enum!(Mode, "mode", {
@@ -31,6 +36,7 @@ named_enum!(Mode, "mode", {
     ColdNode => "cold-node",
     Warm => "warm",
     Load => "load",
+    Workflow => "workflow",
 });
 
 impl Mode {
@@ -56,6 +62,7 @@ impl Mode {
             Mode::ColdNode => "as cold, after dropping the page cache",
             Mode::Warm => "requests to a ready instance",
             Mode::Load => "throughput and latency under concurrency",
+            Mode::Workflow => "a chain of functions, end to end (makespan)",
         }
     }
 }
@@ -82,7 +89,7 @@ mod tests {
         assert!(Mode::Cold.pulls() && Mode::ColdNode.pulls() && !Mode::ColdCached.pulls());
         let e = "cold-warm".parse::<Mode>().unwrap_err().to_string();
         assert!(
-            e.contains("cold-cached, cold, cold-node, warm, load"),
+            e.contains("cold-cached, cold, cold-node, warm, load, workflow"),
             "{e}"
         );
     }

@@ -15,3 +15,4 @@ pub mod html;
 pub mod series;
 pub mod shown;
 pub mod table;
+pub mod workflows;

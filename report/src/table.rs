@@ -39,18 +39,23 @@ const PRESET: &str = "     --            ";
 /// The table as text.
 pub fn render(out: &BenchOutput) -> String {
     let rows = &out.runs;
-    let mut t = Table::new();
-    t.load_preset(PRESET).set_header(HEADER);
-    for r in rows {
-        t.add_row(cells(rows, r));
-    }
-    for (i, c) in t.column_iter_mut().enumerate() {
-        c.set_padding((0, if i + 1 == HEADER.len() { 0 } else { 1 }));
-        if !LEFT.contains(&i) {
-            c.set_cell_alignment(CellAlignment::Right);
+    let mut text = String::new();
+    let singles: Vec<&RunRow> = rows.iter().filter(|r| r.workflow.is_none()).collect();
+    if !singles.is_empty() {
+        let mut t = Table::new();
+        t.load_preset(PRESET).set_header(HEADER);
+        for r in singles {
+            t.add_row(cells(rows, r));
         }
+        for (i, c) in t.column_iter_mut().enumerate() {
+            c.set_padding((0, if i + 1 == HEADER.len() { 0 } else { 1 }));
+            if !LEFT.contains(&i) {
+                c.set_cell_alignment(CellAlignment::Right);
+            }
+        }
+        text.extend(t.lines().map(|l| format!("{}\n", l.trim_end())));
     }
-    let mut text: String = t.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    text.push_str(&workflow_table(rows));
     // Each cold kind is its own row; say once what each one shown means.
     for m in lumos_model::Mode::COLD {
         if rows.iter().any(|r| r.mode == *m) {
@@ -122,6 +127,30 @@ fn cells(rows: &[RunRow], r: &RunRow) -> Vec<String> {
             None => Shown::status_word(r).to_string(),
         },
     ]
+}
+
+/// The workflow rows, as a table of their own, and what its figures mean.
+fn workflow_table(rows: &[RunRow]) -> String {
+    use crate::workflows;
+    if workflows::rows(rows).next().is_none() {
+        return String::new();
+    }
+    let mut t = Table::new();
+    t.load_preset(PRESET).set_header(workflows::HEADER);
+    for (r, w) in workflows::rows(rows) {
+        t.add_row(workflows::cells(r, w));
+    }
+    let last = workflows::HEADER.len() - 1;
+    for (i, c) in t.column_iter_mut().enumerate() {
+        c.set_padding((0, if i == last { 0 } else { 1 }));
+        if !matches!(i, 0 | 1 | 3 | 4 | 10 | 11) && i != last {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut text: String = t.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    text.push_str(workflows::NOTE);
+    text.push('\n');
+    text
 }
 
 /// Why rows failed or were not run, once per distinct reason.

@@ -1,6 +1,7 @@
 //! Instances, measurement and load generation for lumos-runner.
 //!
-//! A bench orchestrator calls [`run::Runner`] (or the free functions
+//! A bench orchestrator calls [`run::Runner`] ([`Runner::start`] for an
+//! instance whose replies it uses itself; or the free functions
 //! [`run_cold`], [`run_warm`], [`run_load`]): each takes an image reference
 //! (`HOST[:PORT]/REPO:TAG`, `oci:DIR[:NAME]`, `file:PATH`), a [`Runtime`], a
 //! request payload and [`RunOpts`], and returns a serde-serialisable
@@ -49,6 +50,6 @@ pub use container::Sandbox;
 pub use error::{Error, ImageError, Result};
 pub use launch::Limits;
 pub use measure::load::{Arrival, LoadLevel, LoadSpec};
-pub use run::{run_cold, run_load, run_warm, Job, RunOpts, RunResult, Runner, WarmRun};
+pub use run::{run_cold, run_load, run_warm, Job, Ready, RunOpts, RunResult, Runner, WarmRun};
 pub use runtime::{NotAvailable, Protocol, Runtime};
 pub use store::StoreError;

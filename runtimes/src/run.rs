@@ -669,6 +669,23 @@ impl Runner {
         })
     }
 
+    /// One instance of the image `prepared` holds ([`Runner::prepare`]),
+    /// in `job`'s runtime with its arguments, started and ready for
+    /// requests. The caller times what it needs; nothing is recorded here.
+    pub fn start(&self, prepared: &Prepared, job: &Job) -> crate::Result<Ready> {
+        self.require(job.runtime)?;
+        let l = self.launcher(prepared, job.runtime, job.args)?;
+        let (sandbox, protocol) = (l.sandbox, prepared.artifact.protocol);
+        let mut slot = Slot::new(l);
+        slot.ensure().map_err(crate::Error::Start)?;
+        Ok(Ready {
+            slot,
+            image: prepared.artifact.image.clone(),
+            sandbox,
+            protocol,
+        })
+    }
+
     /// Load: throughput and latency at each concurrency level of `spec`
     /// (refused unless [`LoadSpec::check`] passes). A level whose client
     /// threads cannot all be spawned ends the run with [`crate::Error::ThreadSpawn`].
@@ -758,6 +775,40 @@ impl Runner {
                 }
             }
         }
+    }
+}
+
+/// One instance of a job's image, started and ready: requests go to it one
+/// at a time and each reply, body included, comes back to the caller, who
+/// may use it (a workflow sends each step's response on as the next step's
+/// request). Made by [`Runner::start`]; stopped by [`Ready::stop`], or when
+/// dropped. An instance that fails a request is replaced on the next call
+/// (as in a warm run); `stdio` programs start a new process per call.
+pub struct Ready {
+    slot: Slot,
+    /// The image as prepared, for the record.
+    pub image: lumos_model::ImageInfo,
+    /// The sandbox a native instance runs in.
+    pub sandbox: Option<Sandbox>,
+    pub protocol: Protocol,
+}
+
+impl Ready {
+    /// Sends one request and returns the reply with its round trip.
+    pub fn call(&mut self, body: &[u8]) -> crate::launch::Outcome {
+        self.slot.call(body)
+    }
+
+    /// The instances this started, in order (a replaced one too).
+    pub fn instances(&self) -> &[String] {
+        &self.slot.instances
+    }
+
+    /// Stops the instance (SHUTDOWN, a kill after `grace`); returns the CPU
+    /// time and peak RSS of every instance it ran.
+    pub fn stop(mut self, grace: Duration) -> crate::instance::Usage {
+        self.slot.close(grace);
+        self.slot.ended_usage
     }
 }
 

@@ -15,3 +15,4 @@ mod push_credentials;
 mod registry_input;
 mod styles;
 mod wasmedge;
+mod workflows;

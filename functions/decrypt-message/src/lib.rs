@@ -1,6 +1,10 @@
 //! The decrypt-message function: opens an AES-256-GCM envelope read from storage.
 //!
-//! Request: `{"key":"decrypt-message/g1/sealed.json","secret":"<64 hex digits>"}`.
+//! Request: `{"key":"decrypt-message/g1/sealed.json","secret":"<64 hex digits>"}`,
+//! or encrypt-message's response, so the two chain as a workflow: the
+//! envelope's key as `output_key` (or the envelope itself as `envelope`),
+//! the `secret` (encrypt-message's `forward`), and its summary fields
+//! (`plaintext_bytes`, checked against the message; `envelope_bytes`, `sha256`).
 //!
 //! The object under `key` is an envelope in encrypt-message's format
 //! ([`encrypt_message::envelope`]). The function reads it (io), decodes the
@@ -22,10 +26,23 @@ pub const PREVIEW_CHARS: usize = 64;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Input {
-    /// Storage key of the envelope.
-    pub key: String,
+    /// Storage key of the envelope (`output_key` in encrypt-message's response).
+    #[serde(default, alias = "output_key")]
+    pub key: Option<String>,
+    /// The envelope itself (encrypt-message's response without `output_key`).
+    #[serde(default)]
+    pub envelope: Option<Envelope>,
     /// The AES-256 key, 64 hex digits.
     pub secret: String,
+    /// encrypt-message's response: the message's length, checked.
+    #[serde(default)]
+    pub plaintext_bytes: Option<usize>,
+    /// encrypt-message's response: the envelope's length, accepted.
+    #[serde(default)]
+    pub envelope_bytes: Option<usize>,
+    /// encrypt-message's response: the envelope's sha256, accepted.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// The response body.
@@ -52,16 +69,38 @@ pub fn summarize(message: &str) -> Output {
 pub fn handler(req: &mut Request<'_>) -> Result<Response> {
     let input: Input = req.json()?;
     let key = envelope::parse_key(&input.secret).map_err(Error::bad_request)?;
-    let sealed: Envelope = req.fetch_json(&input.key)?;
+    let (sealed, from): (Envelope, String) = match (input.key, input.envelope) {
+        (Some(k), None) => (req.fetch_json(&k)?, k),
+        (None, Some(e)) => (e, "envelope (in the request)".into()),
+        (Some(_), Some(_)) => {
+            return Err(Error::bad_request(
+                "give the envelope's `key` (or `output_key`) or the `envelope`, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(Error::bad_request(
+                "no envelope: give its storage `key` (or `output_key`, as encrypt-message answers) or the `envelope`",
+            ))
+        }
+    };
     let (nonce, ciphertext) = req
         .deserialize_with(|| envelope::decode(&sealed))
         .map_err(|e| Error::BadData {
-            key: input.key.clone(),
+            key: from.clone(),
             message: e.to_string(),
         })?;
     let plain = envelope::decrypt(&key, &nonce, &ciphertext).map_err(Error::msg)?;
     let message =
         String::from_utf8(plain).map_err(|_| Error::msg(envelope::EnvelopeError::NotUtf8))?;
+    if let Some(n) = input.plaintext_bytes.filter(|n| *n != message.len()) {
+        return Err(Error::BadData {
+            key: from,
+            message: format!(
+                "the message has {} bytes; the request says plaintext_bytes {n}",
+                message.len()
+            ),
+        });
+    }
     req.respond_json(&summarize(&message))
 }
 
@@ -101,6 +140,37 @@ mod tests {
         encrypt_message::handler(&mut Request::with_storage(body.into_bytes(), &mut store))
             .unwrap();
         assert_eq!(run(&mut store, SECRET).unwrap()["preview"], "round trip");
+    }
+
+    #[test]
+    fn takes_encrypt_messages_response_as_its_request() {
+        let doc = serde_json::to_vec(&encrypt_message::Message {
+            message: "chained".into(),
+        })
+        .unwrap();
+        let mut store = MemoryStorage::with([("plain", doc)]);
+        for output_key in [r#","output_key":"sealed""#, ""] {
+            let body = format!(
+                r#"{{"key":"plain","secret":"{SECRET}"{output_key},"forward":{{"secret":"{SECRET}"}}}}"#
+            );
+            let resp =
+                encrypt_message::handler(&mut Request::with_storage(body.into_bytes(), &mut store))
+                    .unwrap();
+            let mut req = Request::with_storage(resp.body().to_vec(), &mut store);
+            let out: serde_json::Value =
+                serde_json::from_slice(handler(&mut req).unwrap().body()).unwrap();
+            assert_eq!(out["preview"], "chained", "{output_key}");
+        }
+        // A response that does not fit what it opened is refused.
+        let body = format!(r#"{{"output_key":"sealed","secret":"{SECRET}","plaintext_bytes":3}}"#);
+        let mut req = Request::with_storage(body.into_bytes(), &mut store);
+        assert!(matches!(handler(&mut req), Err(Error::BadData { .. })));
+        let body = format!(r#"{{"secret":"{SECRET}"}}"#);
+        let mut req = Request::with_storage(body.into_bytes(), &mut store);
+        assert_eq!(
+            handler(&mut req).unwrap_err().kind(),
+            lumos_sdk::ErrorKind::BadRequest
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The encrypt-message function: AES-256-GCM encryption of a message read from storage.
 //!
-//! Request: `{"key":"encrypt-message/g1/message.json","secret":"<64 hex digits>","output_key":"encrypt-message/g1/sealed.json"}`
-//! (`output_key` optional).
+//! Request: `{"key":"encrypt-message/g1/message.json","secret":"<64 hex digits>","output_key":"encrypt-message/g1/sealed.json","forward":{…}}`
+//! (`output_key` and `forward` optional).
 //!
 //! The object under `key` is a JSON document `{"message":"<text>"}`. The
 //! function reads it (io), decodes it (deserialize), encrypts the message's
@@ -10,7 +10,10 @@
 //! there (io). Without `output_key` the envelope is returned in the response.
 //!
 //! Response: `{"plaintext_bytes":N,"envelope_bytes":M,"sha256":"<of the envelope JSON>","output_key":"…"}`
-//! or, without `output_key`, `{"plaintext_bytes":N,"envelope_bytes":M,"sha256":"…","envelope":{…}}`.
+//! or, without `output_key`, `{"plaintext_bytes":N,"envelope_bytes":M,"sha256":"…","envelope":{…}}`,
+//! plus the fields of `forward`, copied as they are: what a next step of a
+//! workflow needs beside the envelope (decrypt-message takes this response
+//! as its request when `forward` carries its `secret`).
 
 pub mod envelope;
 
@@ -29,6 +32,10 @@ pub struct Input {
     /// Where to store the envelope; absent: return it.
     #[serde(default)]
     pub output_key: Option<String>,
+    /// Fields copied into the response as they are, for the next step of a
+    /// workflow (none may be named like a response field).
+    #[serde(default)]
+    pub forward: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The stored message document.
@@ -53,12 +60,33 @@ pub struct Output {
     /// The envelope, when it was not stored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub envelope: Option<envelope::Envelope>,
+    /// The request's `forward` fields.
+    #[serde(flatten)]
+    pub forward: serde_json::Map<String, serde_json::Value>,
 }
+
+/// The response's own field names, which `forward` may not use.
+pub const OUTPUT_FIELDS: &[&str] = &[
+    "plaintext_bytes",
+    "envelope_bytes",
+    "sha256",
+    "output_key",
+    "envelope",
+];
 
 /// The lumos handler.
 pub fn handler(req: &mut Request<'_>) -> Result<Response> {
     let input: Input = req.json()?;
     let key = envelope::parse_key(&input.secret).map_err(Error::bad_request)?;
+    if let Some(f) = input
+        .forward
+        .keys()
+        .find(|f| OUTPUT_FIELDS.contains(&f.as_str()))
+    {
+        return Err(Error::bad_request(format!(
+            "forward: `{f}` is a field of the response itself"
+        )));
+    }
     let document: Message = req.fetch_json(&input.key)?;
     let (nonce, sealed) = envelope::encrypt(&key, document.message.as_bytes());
     let (sealed_envelope, bytes) = req.serialize_with(|| {
@@ -72,6 +100,7 @@ pub fn handler(req: &mut Request<'_>) -> Result<Response> {
         sha256: hex::encode(Sha256::digest(&bytes)),
         output_key: None,
         envelope: None,
+        forward: input.forward,
     };
     match input.output_key {
         Some(out) => {
@@ -165,6 +194,21 @@ mod tests {
         let resp: serde_json::Value =
             serde_json::from_slice(handler(&mut req).unwrap().body()).unwrap();
         assert_eq!(resp["envelope"]["alg"], "AES-256-GCM");
+
+        // `forward` is copied into the response; it may not shadow a field.
+        let body = format!(
+            r#"{{"key":"in","secret":"{SECRET}","forward":{{"secret":"{SECRET}","n":1}}}}"#
+        );
+        let mut req = Request::with_storage(body.into_bytes(), &mut store);
+        let resp: serde_json::Value =
+            serde_json::from_slice(handler(&mut req).unwrap().body()).unwrap();
+        assert_eq!((&resp["secret"], &resp["n"]), (&SECRET.into(), &1.into()));
+        let body = format!(r#"{{"key":"in","secret":"{SECRET}","forward":{{"sha256":"x"}}}}"#);
+        let mut req = Request::with_storage(body.into_bytes(), &mut store);
+        assert_eq!(
+            handler(&mut req).unwrap_err().kind(),
+            lumos_sdk::ErrorKind::BadRequest
+        );
 
         let mut req = Request::with_storage(&br#"{"key":"in","secret":"zz"}"#[..], &mut store);
         assert_eq!(

@@ -213,7 +213,14 @@ pub fn payload(function: &str, group: u8) -> Result<Payload, PayloadError> {
             let wrapper = r#"{"message":""}"#.len();
             let message = text::ascii_text(&mut rng, size - wrapper);
             let bytes = json(&encrypt_message::Message { message });
-            let request = serde_json::json!({"key": k, "secret": secret_hex(), "output_key": key("sealed.json")});
+            // `forward`: the secret rides along in the response, so
+            // decrypt-message takes the response as its request (a workflow).
+            let request = serde_json::json!({
+                "key": k,
+                "secret": secret_hex(),
+                "output_key": key("sealed.json"),
+                "forward": {"secret": secret_hex()},
+            });
             (
                 format!("a {size}-byte JSON message document to seal with AES-256-GCM"),
                 json(&request),

@@ -2,7 +2,8 @@
 //! scripts, nothing fetched) with the paper's figures drawn from this run:
 //! the run's set-up, this run against the paper's findings, image sizes,
 //! execution time per group (warm and cold), I/O and (de)serialization CDFs,
-//! CPU and memory, throughput against latency, and every row.
+//! CPU and memory, throughput against latency, workflows (makespan, steps
+//! and hand-overs), and every row.
 //!
 //! HTML is written with maud (escaping is the template's job); one module per
 //! section.
@@ -15,6 +16,7 @@ mod header;
 mod images;
 mod rows;
 mod throughput;
+mod workflows;
 
 use lumos_model::{BenchOutput, Mode, RunRow, Runtime};
 use maud::{html, Markup, PreEscaped};
@@ -29,6 +31,17 @@ pub fn render(out: &BenchOutput) -> String {
 }
 
 fn page(out: &BenchOutput) -> Markup {
+    // The paper's figures are of single functions; workflow rows have a
+    // section of their own (and a line in every row's table).
+    let singles = BenchOutput {
+        runs: out
+            .runs
+            .iter()
+            .filter(|r| r.workflow.is_none())
+            .cloned()
+            .collect(),
+        ..out.clone()
+    };
     html! {
         (PreEscaped("<!doctype html>"))
         html lang="en" {
@@ -48,12 +61,13 @@ fn page(out: &BenchOutput) -> Markup {
                      marked " b.bad { "failed" } " or " b.na { "n/a" } ", never a value."
                 }
                 (header::section(out))
-                (findings::section(out))
-                (images::section(out))
-                (exec_time::section(out))
-                (cdfs::section(out))
-                (cpu_mem::section(out))
-                (throughput::section(out))
+                (findings::section(&singles))
+                (images::section(&singles))
+                (exec_time::section(&singles))
+                (cdfs::section(&singles))
+                (cpu_mem::section(&singles))
+                (throughput::section(&singles))
+                (workflows::section(out))
                 (rows::section(out))
             }
         }

@@ -10,10 +10,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use lumos_bench::{BenchRequest, Event, LoadRequest};
+use lumos_bench::{BenchRequest, Event, LoadRequest, WorkflowRequest};
 use lumos_build::cargo_args::absolute_path;
 use lumos_build::CargoArgs;
-use lumos_model::{Arrival, Mode, Runtime};
+use lumos_model::{Arrival, ChainData, Mode, Runtime};
 use lumos_runtimes::bounds;
 
 /// A clap parser for a `usize` flag in `range` (lumos_runtimes::bounds).
@@ -24,6 +24,21 @@ fn usize_in(range: RangeInclusive<u64>) -> clap::builder::RangedU64ValueParser<u
 /// A clap parser for a `u64` flag in `range` (lumos_runtimes::bounds).
 fn u64_in(range: RangeInclusive<u64>) -> clap::builder::RangedU64ValueParser<u64> {
     clap::builder::RangedU64ValueParser::<u64>::new().range(range)
+}
+
+/// `--placement FUNCTION=RUNTIME`.
+fn placement(s: &str) -> Result<(String, Runtime), String> {
+    let (f, r) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected FUNCTION=RUNTIME, got `{s}`"))?;
+    if f.trim().is_empty() {
+        return Err(format!("no function before `=` in `{s}`"));
+    }
+    let r: Runtime = r
+        .trim()
+        .parse()
+        .map_err(|e: lumos_model::UnknownName| e.to_string())?;
+    Ok((f.trim().to_string(), r))
 }
 
 /// Options of `cargo lumos bench`.
@@ -101,6 +116,30 @@ pub struct BenchArgs {
     /// Load: only these functions (default: every selected function).
     #[arg(long = "load-function", value_name = "NAME", value_delimiter = ',')]
     pub load_functions: Vec<String>,
+    /// A workflow instead of the matrix: these functions chained in order,
+    /// each step's response the next step's request (two steps at least;
+    /// the first step's payload group starts it). Modes: cold-cached, cold
+    /// (every step a new instance) and warm (one ready instance per step).
+    #[arg(
+        long,
+        value_name = "A,B[,C…]",
+        value_delimiter = ',',
+        conflicts_with = "workflow"
+    )]
+    pub chain: Vec<String>,
+    /// A named workflow: `[workspace.metadata.lumos.workflows.NAME] steps =
+    /// ["A", "B"]` in the workspace's Cargo.toml, run as --chain.
+    #[arg(long, value_name = "NAME")]
+    pub workflow: Option<String>,
+    /// How a step's response reaches the next step: inline (as it is; the
+    /// default) or storage (put into the runner's store, memory or --baas,
+    /// and fetched from it as the next request).
+    #[arg(long, value_enum, value_name = "inline|storage")]
+    pub chain_data: Option<ChainData>,
+    /// Steps pinned to a runtime, FUNCTION=RUNTIME (comma-separate or
+    /// repeat); the other steps run on each --runtime in turn (default: every step).
+    #[arg(long, value_name = "FUNCTION=RUNTIME", value_delimiter = ',', value_parser = placement)]
+    pub placement: Vec<(String, Runtime)>,
     /// Memory limit per instance, MiB, 0..=1048576 (0: none).
     #[arg(long, value_name = "MIB", default_value_t = 512,
           value_parser = u64_in(bounds::MEMORY_MIB))]
@@ -175,6 +214,12 @@ impl BenchArgs {
                 duration: self.load_duration.map(Duration::from_secs_f64),
                 requests: self.load_requests,
                 functions: self.load_functions.clone(),
+            },
+            workflow: WorkflowRequest {
+                chain: self.chain.clone(),
+                name: self.workflow.clone(),
+                chain_data: self.chain_data,
+                placement: self.placement.clone(),
             },
             memory_mib: self.memory_mib,
             cpus: self.cpus,
