@@ -190,3 +190,35 @@ pub fn wasi_http_hello() -> PathBuf {
         .env_remove("RUSTFLAGS"));
     target.join("wasm32-wasip2/release/wasi_http_hello.wasm")
 }
+
+/// An example of lumos-sdk (functions/sdk/examples) built `--release` for
+/// `triple` into `<target>/lumos-sdk-examples` (its own target dir: cargo
+/// test holds the workspace's); returns the executable or module.
+pub fn sdk_example(example: &str, triple: &str) -> PathBuf {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = shared_dir("lumos-sdk-examples");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "lumos-sdk",
+            "--example",
+            example,
+            "--target",
+            triple,
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS"));
+    let file = if triple.starts_with("wasm32") {
+        format!("{example}.wasm")
+    } else {
+        example.to_string()
+    };
+    target.join(triple).join("release/examples").join(file)
+}

@@ -1,9 +1,9 @@
 //! From the workspace's functions and the pushed images to one Knative
 //! Service per function and variant.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use lumos_model::Variant;
+use lumos_model::{Protocol, Variant};
 use lumos_oci::reference::split_registry;
 use lumos_oci::Digest;
 
@@ -35,8 +35,11 @@ pub const RESERVED_PORTS: &[u16] = &[8012, 8013, 8022, 9090, 9091];
 /// One Service and what it is for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deployment {
-    /// The function's cargo name.
+    /// The function's name (metadata `name`, else its binary's).
     pub function: String,
+    /// The package that builds this variant (of twins, the one whose
+    /// `runtimes` hold its family).
+    pub package: String,
     pub variant: Variant,
     /// Where the image is in the registry: `NAMESPACE/<function>` …
     pub repository: String,
@@ -90,19 +93,41 @@ pub fn check(req: &DeployRequest) -> Result<()> {
     Ok(())
 }
 
-/// One Service per selected function and variant, in function then variant order.
+/// One Service per selected function and variant, in function then variant
+/// order. Twins (packages with one metadata `name`, disjoint `runtimes`) are
+/// one function: each variant is deployed once, from the twin that builds it.
 pub fn plan(functions: &[Function], images: &LocalImages, req: &DeployRequest) -> Result<Plan> {
     check(req)?;
     let (host, namespace) = split_registry(&req.registry)?;
     let mut out = Plan::default();
     let mut names: BTreeMap<String, String> = BTreeMap::new();
-    for f in functions {
-        let kube = kube_spelling(&f.name);
-        check_label(&kube).with_context(|| format!("function `{}`", f.name))?;
-        if kube != f.name {
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    for first in functions {
+        if !done.insert(first.name.as_str()) {
+            continue;
+        }
+        let function = first.name.as_str();
+        let twins: Vec<&Function> = functions.iter().filter(|f| f.name == function).collect();
+        // The package that builds `variant`: of twins, the one whose
+        // `runtimes` hold its family.
+        let builder = |variant: Variant| {
+            twins
+                .iter()
+                .copied()
+                .find(|f| f.config.runtimes.contains(&variant.family()))
+        };
+        let packages = || {
+            twins
+                .iter()
+                .map(|f| format!("`{}`", f.package))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        };
+        let kube = kube_spelling(function);
+        check_label(&kube).with_context(|| format!("function `{function}`"))?;
+        if kube != function {
             out.notes.push(format!(
-                "function `{}` is named `{kube}` in Kubernetes",
-                f.name
+                "function `{function}` is named `{kube}` in Kubernetes"
             ));
         }
         let explicit = !req.variants.is_empty();
@@ -112,24 +137,43 @@ pub fn plan(functions: &[Function], images: &LocalImages, req: &DeployRequest) -
             v.dedup();
             v
         } else {
-            images.variants(&f.name)
+            // Images of a family no selected package builds (the other twin
+            // left out by `-p`, or a stale image) are not this selection's.
+            images
+                .variants(function)
+                .into_iter()
+                .filter(|&v| builder(v).is_some())
+                .collect()
         };
         if variants.is_empty() {
             bail!(
-                "{}: no images in {} (run `cargo lumos image -p {}` and `cargo lumos push`)",
-                f.name,
+                "{function}: no images in {} (run `cargo lumos image -p {}` and `cargo lumos push`)",
                 images.dir().display(),
-                f.package
+                first.package
             );
         }
-        // Asked for by name, a variant Knative cannot serve is refused; among
-        // the packed ones (no --variant), it is left out with a note, unless
-        // none is left.
+        // Asked for by name, a variant Knative cannot serve, or that no
+        // selected package builds, is refused; among the packed ones (no
+        // --variant), it is left out with a note, unless none is left.
         let mut servable = Vec::new();
         let mut refused = None;
         for variant in variants {
-            match serving(&f.name, f.config.protocol, variant) {
-                Ok(how) => servable.push((variant, how)),
+            let Some(f) = builder(variant) else {
+                bail!(
+                    "{function} {variant}: package {} does not build it (its `runtimes` leave out {})",
+                    packages(),
+                    variant.family()
+                );
+            };
+            match serving(function, f.config.protocol, variant) {
+                Ok(how) => {
+                    if f.config.protocol == Protocol::Lumos && how == Serving::Wasm {
+                        out.notes.push(format!(
+                            "{function} {variant}: the SDK's HTTP mode in wasm (WasmEdge sockets) has no storage: its storage calls fail there"
+                        ));
+                    }
+                    servable.push((f, variant, how));
+                }
                 Err(e) if explicit => return Err(e.into()),
                 Err(e) => {
                     out.notes.push(format!("not deployed: {e}"));
@@ -140,30 +184,29 @@ pub fn plan(functions: &[Function], images: &LocalImages, req: &DeployRequest) -
         if let (true, Some(e)) = (servable.is_empty(), refused) {
             return Err(e.into());
         }
-        for (variant, how) in servable {
-            let Some((layout_name, digest)) = images.find(&f.name, variant) else {
+        for (f, variant, how) in servable {
+            let Some((layout_name, digest)) = images.find(function, variant) else {
                 bail!(
-                    "{} {variant}: no image in {} (run `cargo lumos build --image -p {}` for it, then `cargo lumos push`)",
-                    f.name,
+                    "{function} {variant}: no image in {} (run `cargo lumos build --image -p {}` for it, then `cargo lumos push`)",
                     images.dir().display(),
                     f.package
                 );
             };
             let (repository, image) = pushed_reference(&host, &namespace, layout_name, digest)?;
             let name = format!("{kube}-{}", kube_spelling(&variant.to_string()));
-            check_label(&name).with_context(|| format!("{} {variant}: Service name", f.name))?;
-            if let Some(other) = names.insert(name.clone(), f.name.clone()) {
+            check_label(&name).with_context(|| format!("{function} {variant}: Service name"))?;
+            if let Some(other) = names.insert(name.clone(), function.to_string()) {
                 bail!(
-                    "functions `{other}` and `{}` would both be the Knative Service `{name}`",
-                    f.name
+                    "functions `{other}` and `{function}` would both be the Knative Service `{name}`"
                 );
             }
             out.deployments.push(Deployment {
-                function: f.name.clone(),
+                function: function.to_string(),
+                package: f.package.clone(),
                 variant,
                 repository,
                 digest: digest.clone(),
-                service: service(&name, &f.name, variant, how, image, req),
+                service: service(&name, function, variant, how, image, req),
             });
         }
     }

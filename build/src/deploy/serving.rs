@@ -42,11 +42,10 @@ pub fn serving(
     match (protocol, variant) {
         (Protocol::Http, Variant::Native(_)) => Ok(Serving::Container),
         (Protocol::Http, _) => Ok(Serving::Wasm),
-        // The SDK's native binary serves `POST /` on `$PORT`, which Knative sets.
+        // The SDK serves `POST /` on `$PORT`, which Knative sets: natively,
+        // and in wasm through WasmEdge's sockets (crun with WasmEdge).
         (Protocol::Lumos, Variant::Native(_)) => Ok(Serving::Container),
-        (Protocol::Lumos, _) => Err(refuse(
-            "protocol `lumos` in wasm speaks frames on stdin/stdout, which Knative cannot route requests to; deploy its native variants, or make it an `http` function (a WasmEdge-socket server)".into(),
-        )),
+        (Protocol::Lumos, _) => Ok(Serving::Wasm),
         (Protocol::Stdio, _) => Err(refuse(
             "protocol `stdio` reads one request on stdin, which Knative cannot route requests to; it needs an HTTP adapter in the image (e.g. the OpenFaaS of-watchdog in front of a native binary), or make it an `http` function".into(),
         )),
@@ -71,8 +70,10 @@ mod tests {
             serving("f", Protocol::Lumos, Variant::Native(Arch::X86_64)).unwrap(),
             Serving::Container
         );
-        let e = serving("f", Protocol::Lumos, Variant::Wasm).unwrap_err();
-        assert!(e.to_string().starts_with("f wasm: protocol `lumos`"), "{e}");
+        assert_eq!(
+            serving("f", Protocol::Lumos, Variant::Wasm).unwrap(),
+            Serving::Wasm
+        );
         assert!(serving("f", Protocol::Stdio, Variant::Native(Arch::X86_64)).is_err());
         let e = serving("f", Protocol::WasiHttp, Variant::Wasm).unwrap_err();
         assert!(

@@ -46,6 +46,12 @@ fn workspace(dir: &Path, images: &[(&str, &str)]) -> Vec<(String, String, String
         );
         write(&dir.join(name).join("src/main.rs"), "fn main() {}\n");
     }
+    image_layout(dir, images)
+}
+
+/// An image layout in `dir`'s target dir holding `images` (function, tag);
+/// returns the digest of each image.
+fn image_layout(dir: &Path, images: &[(&str, &str)]) -> Vec<(String, String, String)> {
     let layout = Layout::create(dir.join("target/lumos/oci")).unwrap();
     let mut refs = Vec::new();
     let mut out = Vec::new();
@@ -60,6 +66,29 @@ fn workspace(dir: &Path, images: &[(&str, &str)]) -> Vec<(String, String, String
     }
     layout.set_refs(&refs).unwrap();
     out
+}
+
+/// A workspace whose one function `twin` is two packages (metadata
+/// `name`): `twin-native` (`runtimes = ["native"]`) and `twin-wasm`
+/// (`["wasm", "aot"]`), both `http`; and an image layout holding `images`.
+fn twin_workspace(dir: &Path, images: &[(&str, &str)]) -> Vec<(String, String, String)> {
+    write(
+        &dir.join("Cargo.toml"),
+        "[workspace]\nresolver = \"2\"\nmembers = [\"twin-native\", \"twin-wasm\"]\n",
+    );
+    for (package, runtimes) in [
+        ("twin-native", "[\"native\"]"),
+        ("twin-wasm", "[\"wasm\", \"aot\"]"),
+    ] {
+        write(
+            &dir.join(package).join("Cargo.toml"),
+            &format!(
+                "[package]\nname = \"{package}\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[package.metadata.lumos]\nname = \"twin\"\nprotocol = \"http\"\nruntimes = {runtimes}\n"
+            ),
+        );
+        write(&dir.join(package).join("src/main.rs"), "fn main() {}\n");
+    }
+    image_layout(dir, images)
 }
 
 fn deploy(ws: &Path, args: &[&str]) -> Output {
@@ -180,12 +209,12 @@ fn every_service_written_is_a_valid_knative_service() {
     // What was left out, and what the cluster needs, is said.
     for said in [
         "not deployed: echo_http aot-wasmtime-x86_64",
-        "not deployed: fib wasm: protocol `lumos`",
+        "fib wasm: the SDK's HTTP mode in wasm (WasmEdge sockets) has no storage",
         "function `echo_http` is named `echo-http`",
         "RuntimeClass `wasmedge`",
         "kubernetes.podspec-runtimeclassname: enabled",
         "kubernetes.podspec-nodeselector: enabled",
-        "wrote 5 Knative Service(s)",
+        "wrote 6 Knative Service(s)",
     ] {
         assert!(err.contains(said), "{said:?} not in {err}");
     }
@@ -275,6 +304,7 @@ fn every_service_written_is_a_valid_knative_service() {
             "echo-http-native-x86-64",
             "echo-http-wasm",
             "fib-native-x86-64",
+            "fib-wasm",
         ]
     );
 
@@ -402,10 +432,10 @@ fn bad_input_is_one_line_and_a_failure() {
     let out = with(&["--variant", "wasm32"]);
     assert_one_line_error(&out, &["--variant", "wasm32", "aot-wasmedge-aarch64"]);
     assert_eq!(out.status.code(), Some(2));
-    // A frame function asked for in wasm: Knative has nothing to route to.
+    // A wasmtime `.cwasm`: no RuntimeClass loads it.
     assert_one_line_error(
-        &with(&["-p", "fib", "--variant", "wasm"]),
-        &["fib wasm", "protocol `lumos`", "http"],
+        &with(&["-p", "fib", "--variant", "aot-wasmtime-x86_64"]),
+        &["fib aot-wasmtime-x86_64", ".cwasm", "aot-wasmedge"],
     );
     // A stdio function has no variant Knative can serve.
     assert_one_line_error(
@@ -540,5 +570,104 @@ fn cluster_setup_is_written_first_and_is_valid() {
     assert_eq!(
         docs[0]["data"],
         json!({"kubernetes.podspec-nodeselector": "enabled"})
+    );
+}
+
+/// Twin crates (one metadata `name`, a native package and a wasm package)
+/// are one function: one Service per variant, each once, each from the twin
+/// whose `runtimes` build it; `-p` one twin deploys only its variants.
+#[test]
+fn twin_crates_are_one_service_per_variant() {
+    let ws = tempfile::tempdir().unwrap();
+    let digests = twin_workspace(
+        ws.path(),
+        &[
+            ("twin", "native-x86_64"),
+            ("twin", "native-aarch64"),
+            ("twin", "wasm"),
+            ("twin", "aot-wasmedge-x86_64"),
+        ],
+    );
+    let out = deploy(ws.path(), &["--registry", "r.example/ns"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let docs = documents(&stdout(&out));
+    let validator = knative::service_validator();
+    let mut names = Vec::new();
+    for s in &docs {
+        let errors = knative::errors(&validator, s);
+        assert!(errors.is_empty(), "{s}: {errors:#?}");
+        let name = s["metadata"]["name"].as_str().unwrap().to_string();
+        assert_eq!(s["metadata"]["labels"]["lumos.dev/function"], "twin");
+        let variant = s["metadata"]["labels"]["lumos.dev/variant"]
+            .as_str()
+            .unwrap();
+        let digest = &digests.iter().find(|(_, t, _)| t == variant).unwrap().2;
+        let spec = &s["spec"]["template"]["spec"];
+        assert_eq!(
+            spec["containers"][0]["image"],
+            format!("r.example/ns/twin@{digest}"),
+            "{name}"
+        );
+        let wasm = variant == "wasm" || variant.starts_with("aot-");
+        assert_eq!(spec.get("runtimeClassName").is_some(), wasm, "{name}");
+        let pod = kubernetes_validate(&pod_of(s), ws.path(), &name);
+        assert!(
+            pod.status.success(),
+            "kubernetes-validate {name}: {}{}",
+            stdout(&pod),
+            stderr(&pod)
+        );
+        names.push(name);
+    }
+    assert_eq!(
+        names,
+        [
+            "twin-native-x86-64",
+            "twin-native-aarch64",
+            "twin-wasm",
+            "twin-aot-wasmedge-x86-64",
+        ],
+        "{err}"
+    );
+
+    // One twin selected: only the variants it builds.
+    let out = deploy(
+        ws.path(),
+        &["-p", "twin-native", "--registry", "r.example/ns"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let variants: Vec<Value> = documents(&stdout(&out))
+        .iter()
+        .map(|s| s["metadata"]["labels"]["lumos.dev/variant"].clone())
+        .collect();
+    assert_eq!(variants, [json!("native-x86_64"), json!("native-aarch64")]);
+    // … and a variant the other twin builds is refused, naming the package.
+    assert_one_line_error(
+        &deploy(
+            ws.path(),
+            &[
+                "-p",
+                "twin-native",
+                "--registry",
+                "r.example/ns",
+                "--variant",
+                "wasm",
+            ],
+        ),
+        &["twin wasm", "`twin-native` does not build it", "runtimes"],
+    );
+    // An image never packed names the twin that would build it.
+    assert_one_line_error(
+        &deploy(
+            ws.path(),
+            &[
+                "--registry",
+                "r.example/ns",
+                "--variant",
+                "aot-wasmedge-aarch64",
+            ],
+        ),
+        &["twin aot-wasmedge-aarch64", "no image", "-p twin-wasm"],
     );
 }

@@ -211,3 +211,140 @@ fn twin_crates_are_one_function_with_a_ratio_to_native() {
         "x native of {wasm:?}: {ratio:?}"
     );
 }
+
+/// A benchmark-suite program taking its input as command-line arguments
+/// (`cli-args`, payload groups with `args`), built by `cargo lumos build`
+/// and run on a wasm runtime (wasmtime-aot) end to end: benched cold and
+/// warm with every request OK, the answers right for the arguments given,
+/// and a panic's message (not only `wasm trap: unreachable`) in the error
+/// sample.
+#[test]
+fn a_cli_argument_program_runs_on_wasm_with_its_arguments() {
+    require("docker-registry");
+    let _turn = STYLES_TARGET.lock().unwrap_or_else(|p| p.into_inner());
+    let target = styles_target();
+    let ws = styles_manifest();
+    let out = build_in(
+        ws.parent().unwrap(),
+        &target,
+        &[
+            "--locked",
+            "-p",
+            "cli-args",
+            "--runtime",
+            "wasm,aot",
+            "--aot-engine",
+            "wasmtime",
+            "--arch",
+            "x86_64",
+            "--image",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut variants: Vec<String> = artifacts(&build_json(&target), "cli-args")
+        .into_iter()
+        .map(|a| a.0)
+        .collect();
+    variants.sort();
+    assert_eq!(variants, ["aot-wasmtime-x86_64", "wasm"]);
+
+    let json = tempfile::tempdir().unwrap();
+    let json = json.path().join("b.json");
+    let out = bench(
+        &ws,
+        &target,
+        &[
+            "--locked",
+            "--no-build",
+            "-p",
+            "cli-args",
+            "--runtime",
+            "wasmtime-aot",
+            "--mode",
+            "cold,warm",
+            "--group",
+            "1,3",
+            "--repeat",
+            "1",
+            "--warmup",
+            "1",
+            "--requests",
+            "3",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let j = read_json(&json);
+    let runs = rows(&j);
+    assert_eq!(runs.len(), 4, "{runs:#?}");
+    for r in runs {
+        assert_eq!(r["runtime"], "wasmtime-aot", "{r}");
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["errors"], 0, "{r}");
+        assert_eq!(r["protocol"], "stdio", "{r}");
+    }
+
+    // The answers, through the runner, from the image the build packed.
+    let runner = lumos_runtimes::Runner::new(lumos_runtimes::RunOpts {
+        runner_exe: Some(lumos_test_support::workspace_bin("lumos-runner")),
+        warmup: 1,
+        requests: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    let image = format!(
+        "oci:{}:lumos/cli-args:aot-wasmtime-x86_64",
+        target.join("lumos/oci").display()
+    );
+    let owned = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
+    let sha = |b: &[u8]| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(b))
+    };
+    for (args, answer) in [
+        (owned(&["30"]), "832040\n"),
+        (owned(&["186"]), "332825110087067562321196029789634457848\n"),
+    ] {
+        let j = lumos_runtimes::Job {
+            image: &image,
+            runtime: lumos_runtimes::Runtime::WasmtimeAot,
+            payload: b"",
+            args: &args,
+            protocol: None,
+            cache: None,
+            group: None,
+        };
+        let cold = runner.cold(&j).unwrap();
+        let warm = runner.warm(&j).unwrap().result;
+        for r in [cold, warm] {
+            assert_eq!(r.errors, 0, "{args:?}: {:?}", r.error_samples);
+            assert_eq!(
+                r.response_sha256.as_deref(),
+                Some(sha(answer.as_bytes()).as_str()),
+                "{args:?} {}",
+                r.mode
+            );
+        }
+    }
+    let args = owned(&["x"]);
+    let r = runner
+        .cold(&lumos_runtimes::Job {
+            image: &image,
+            runtime: lumos_runtimes::Runtime::WasmtimeAot,
+            payload: b"",
+            args: &args,
+            protocol: None,
+            cache: None,
+            group: None,
+        })
+        .unwrap();
+    assert_eq!(r.errors, 1, "{r:?}");
+    assert!(
+        r.error_samples.iter().any(|s| s
+            .contains(r#"cli-args: N must be a whole number, got \"x\""#)
+            || s.contains(r#"cli-args: N must be a whole number, got "x""#)),
+        "{:?}",
+        r.error_samples
+    );
+}

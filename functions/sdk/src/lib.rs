@@ -19,16 +19,23 @@
 //!
 //! `lumos_sdk::main!` (or [`serve`]) runs a long-lived instance: it sends
 //! `HELLO`, then answers `REQUEST` frames on stdin with `RESPONSE`/`ERROR`
-//! frames on stdout, the same on native and `wasm32-wasip1`. On native, with
-//! `PORT` set, it serves `POST /` over HTTP instead, with storage in Redis at
-//! `LUMOS_REDIS_URL`.
+//! frames on stdout, the same on native and `wasm32-wasip1`. With `PORT` set,
+//! it serves `POST /` over HTTP instead: on native with storage in Redis at
+//! `LUMOS_REDIS_URL`; on `wasm32-wasip1` under WasmEdge through its socket
+//! extension, without storage.
 //!
 //! With the `wasi-http` feature, [`wasi_http!`] exports the same handler as a
 //! `wasi:http/incoming-handler` component for `wasm32-wasip2` (`wasi_http` module).
 
 mod error;
 pub mod frame;
-#[cfg(all(not(target_family = "wasm"), feature = "http"))]
+#[cfg(all(
+    feature = "http",
+    any(
+        not(target_family = "wasm"),
+        all(target_os = "wasi", target_env = "p1")
+    )
+))]
 mod http;
 mod request;
 mod serve;
@@ -42,14 +49,21 @@ pub use request::{MemoryStorage, Meta, NoStorage, Phases, Request, Response, Sto
 pub use serve::{hello_json, panic_error_frame, serve_frames, Exit};
 
 /// Runs `handler` as this process's function until the host stops it, then
-/// exits: frames on stdin/stdout, or (native, `PORT` set) HTTP.
+/// exits: frames on stdin/stdout, or (`PORT` set; native, or wasm32-wasip1
+/// under WasmEdge) HTTP.
 ///
 /// `function` is the name announced in `HELLO`; [`main!`] passes the crate name.
 pub fn serve<F>(function: &str, handler: F) -> !
 where
     F: FnMut(&mut Request<'_>) -> Result<Response>,
 {
-    #[cfg(all(not(target_family = "wasm"), feature = "http"))]
+    #[cfg(all(
+        feature = "http",
+        any(
+            not(target_family = "wasm"),
+            all(target_os = "wasi", target_env = "p1")
+        )
+    ))]
     if let Ok(port) = std::env::var("PORT") {
         std::process::exit(http::serve_http(function, &port, handler));
     }

@@ -268,22 +268,27 @@ fn protocol_error<W: Write>(writer: &mut W, message: &str) -> Exit {
 /// panics abort (wasm32-wasip1). Only `total_ns` is known there; the whole of
 /// it is reported as `compute`.
 pub fn panic_error_frame(message: &str, started: Option<Instant>) -> Vec<u8> {
-    let total = started.map(|t| t.elapsed()).unwrap_or_default();
-    let meta = meta_from(
-        total,
-        Default::default(),
-        Default::default(),
-        Default::default(),
-    );
     let mut out = Vec::new();
     write_error(
         &mut out,
-        &meta,
+        &panic_meta(started),
         ErrorKind::Panic,
         &format!("handler panicked: {message}"),
     )
     .expect("writing to a Vec cannot fail");
     out
+}
+
+/// The meta of a handler that panicked where panics abort: only its total
+/// time is known, all of it reported as `compute`.
+pub(crate) fn panic_meta(started: Option<Instant>) -> Meta {
+    let total = started.map(|t| t.elapsed()).unwrap_or_default();
+    meta_from(
+        total,
+        Default::default(),
+        Default::default(),
+        Default::default(),
+    )
 }
 
 /// The start of the request under way, for the panic hook.
@@ -309,25 +314,33 @@ mod panic_context {
     }
 }
 
+/// For a panic inside a handler: its message with where it happened, and
+/// when that handler started; None for a panic anywhere else.
+#[cfg_attr(panic = "unwind", allow(dead_code))]
+pub(crate) fn handler_panic(info: &std::panic::PanicHookInfo<'_>) -> Option<(String, Instant)> {
+    let started = panic_context::current()?;
+    let message = match (
+        info.payload().downcast_ref::<&str>(),
+        info.payload().downcast_ref::<String>(),
+    ) {
+        (Some(s), _) => (*s).to_owned(),
+        (_, Some(s)) => s.clone(),
+        _ => "a non-string panic payload".to_owned(),
+    };
+    let message = match info.location() {
+        Some(at) => format!("{message} (at {}:{})", at.file(), at.line()),
+        None => message,
+    };
+    Some((message, started))
+}
+
 /// Where panics abort, a panic inside a handler writes its `ERROR` frame to
 /// stdout from the panic hook, before the trap ends the instance.
 #[cfg_attr(panic = "unwind", allow(dead_code))]
 pub(crate) fn install_panic_frame_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        if let Some(started) = panic_context::current() {
-            let message = match (
-                info.payload().downcast_ref::<&str>(),
-                info.payload().downcast_ref::<String>(),
-            ) {
-                (Some(s), _) => (*s).to_owned(),
-                (_, Some(s)) => s.clone(),
-                _ => "a non-string panic payload".to_owned(),
-            };
-            let message = match info.location() {
-                Some(at) => format!("{message} (at {}:{})", at.file(), at.line()),
-                None => message,
-            };
+        if let Some((message, started)) = handler_panic(info) {
             let frame = panic_error_frame(&message, Some(started));
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(&frame);

@@ -176,6 +176,83 @@ fn wasmedge_serves_a_socket_http_function() {
     );
 }
 
+/// The SDK's own HTTP mode on wasm32-wasip1 (`PORT` set, WasmEdge's socket
+/// extension): a built-in-style SDK function (lumos-sdk's `echo` example)
+/// served over HTTP on both WasmEdge runtimes, cold and warm, with a
+/// handler's panic message and the missing storage each said in the error
+/// sample; the same module still speaks frames on wasmtime and wasmi (its
+/// WasmEdge socket imports stubbed there), which refuse to serve it over HTTP
+/// in one line naming the runtimes that can.
+#[test]
+fn the_sdk_serves_http_on_wasmedge_sockets() {
+    let wasm = lumos_test_support::fixtures::sdk_example("echo", "wasm32-wasip1");
+    let aot = wasm.with_file_name("echo-wasmedge-aot.wasm");
+    wasmedge_compile(&wasm, &aot);
+    let mut o = opts();
+    o.protocol = Some(Protocol::Http);
+    let http = Runner::new(o).unwrap();
+    let echo = br#"{"op":"echo","n":42}"#;
+    for (img, rt) in [
+        (&wasm, Runtime::WasmedgeInterp),
+        (&aot, Runtime::WasmedgeAot),
+    ] {
+        for r in [
+            http.run_cold(&file_ref(img), rt, echo).unwrap(),
+            http.run_warm(&file_ref(img), rt, echo).unwrap(),
+        ] {
+            assert_eq!(r.errors, 0, "{rt} {}: {:?}", r.mode, r.error_samples);
+            assert_eq!(
+                r.response_sha256.as_deref(),
+                Some(sha256_hex(echo).as_str()),
+                "{rt} {}",
+                r.mode
+            );
+            assert!(r.phases_ms.is_some(), "{rt}: x-lumos-meta read");
+        }
+        let r = http
+            .run_cold(&file_ref(img), rt, br#"{"op":"panic"}"#)
+            .unwrap();
+        assert_eq!(r.errors, 1, "{rt}");
+        assert!(
+            r.error_samples
+                .iter()
+                .any(|s| s.contains("handler panicked: asked to panic")),
+            "{rt}: {:?}",
+            r.error_samples
+        );
+        let r = http
+            .run_cold(&file_ref(img), rt, br#"{"op":"get","key":"k"}"#)
+            .unwrap();
+        assert!(
+            r.error_samples
+                .iter()
+                .any(|s| s.contains("no storage in the SDK's HTTP mode on wasm32-wasip1")),
+            "{rt}: {:?}",
+            r.error_samples
+        );
+    }
+    // wasmtime and wasmi: frames work (the socket imports are stubbed) …
+    let frames = Runner::new(opts()).unwrap();
+    for rt in [Runtime::WasmtimeJit, Runtime::WasmiInterp] {
+        let r = frames.run_warm(&file_ref(&wasm), rt, echo).unwrap();
+        assert_eq!(r.errors, 0, "{rt}: {:?}", r.error_samples);
+        assert_eq!(
+            r.response_sha256.as_deref(),
+            Some(sha256_hex(echo).as_str()),
+            "{rt}"
+        );
+        // … and HTTP is refused in one line naming the runtimes that serve it.
+        let e = http
+            .run_cold(&file_ref(&wasm), rt, echo)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("wasmedge-interp or wasmedge-aot") && !e.contains('\n'),
+            "{rt}: {e}"
+        );
+    }
+}
+
 fn sha256_hex(b: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(b))

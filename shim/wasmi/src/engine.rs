@@ -29,6 +29,7 @@ pub fn run(opts: &ShimOpts) -> Result<i32, ShimError> {
     let module = Module::new(&engine, &bytes[..]).map_err(|e| load(e.to_string()))?;
     let mut linker = <Linker<State>>::new(&engine);
     wasmi_wasi::add_to_linker(&mut linker, |s| &mut s.wasi).map_err(|e| load(e.to_string()))?;
+    stub_wasmedge_sockets(&mut linker, &module).map_err(load)?;
     let mut b = wasmi_wasi::WasiCtxBuilder::new();
     b.inherit_stdio();
     for a in std::iter::once(&opts.name).chain(&opts.args) {
@@ -68,4 +69,24 @@ pub fn run(opts: &ShimOpts) -> Result<i32, ShimError> {
             None => Err(ShimError::Trap(e.to_string())),
         },
     }
+}
+
+/// Defines the WasmEdge socket calls `module` imports
+/// ([`lumos_shim::WASMEDGE_SOCKET_IMPORTS`]) as functions that trap.
+fn stub_wasmedge_sockets(linker: &mut Linker<State>, module: &Module) -> Result<(), String> {
+    use lumos_shim::{wasmedge_socket_trap, WASI_P1_MODULE, WASMEDGE_SOCKET_IMPORTS};
+    for import in module.imports() {
+        if import.module() != WASI_P1_MODULE || !WASMEDGE_SOCKET_IMPORTS.contains(&import.name()) {
+            continue;
+        }
+        if let wasmi::ExternType::Func(ty) = import.ty() {
+            let message = wasmedge_socket_trap(import.name(), "wasmi");
+            linker
+                .func_new(WASI_P1_MODULE, import.name(), ty.clone(), move |_, _, _| {
+                    Err(wasmi::Error::new(message.clone()))
+                })
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
 }

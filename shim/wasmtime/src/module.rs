@@ -132,6 +132,7 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
     trace.mark("module loaded");
     let mut linker: Linker<State> = Linker::new(&engine);
     p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| load(e.to_string()))?;
+    stub_wasmedge_sockets(&mut linker, &module).map_err(load)?;
     let stdin = std::os::fd::AsFd::as_fd(&std::io::stdin())
         .try_clone_to_owned()
         .map_err(|e| load(format!("stdin: {e}")))?;
@@ -141,6 +142,29 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         .map_err(|e| ShimError::Trap(format!("{e:#}")))?;
     trace.mark("instantiated");
     run_start(&instance, &mut store, opts)
+}
+
+/// Defines the WasmEdge socket calls `module` imports
+/// ([`lumos_shim::WASMEDGE_SOCKET_IMPORTS`]) as functions that trap.
+pub(crate) fn stub_wasmedge_sockets(
+    linker: &mut Linker<State>,
+    module: &Module,
+) -> Result<(), String> {
+    use lumos_shim::{wasmedge_socket_trap, WASI_P1_MODULE, WASMEDGE_SOCKET_IMPORTS};
+    for import in module.imports() {
+        if import.module() != WASI_P1_MODULE || !WASMEDGE_SOCKET_IMPORTS.contains(&import.name()) {
+            continue;
+        }
+        if let wasmtime::ExternType::Func(ty) = import.ty() {
+            let message = wasmedge_socket_trap(import.name(), "wasmtime");
+            linker
+                .func_new(WASI_P1_MODULE, import.name(), ty, move |_, _, _| {
+                    Err(wasmtime::format_err!("{message}"))
+                })
+                .map_err(|e| format!("{e:#}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Compiles the module with cranelift (`wasmtime-jit`).

@@ -92,6 +92,7 @@ pub fn run(opts: &ShimOpts, socket: &std::path::Path) -> Result<i32, ShimError> 
     trace.mark("module loaded");
     let mut linker: Linker<State> = Linker::new(&engine);
     p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| load(e.to_string()))?;
+    crate::module::stub_wasmedge_sockets(&mut linker, &module).map_err(load)?;
     let pre = linker
         .instantiate_pre(&module)
         .map_err(|e| load(format!("link: {e:#}")))?;
