@@ -1,5 +1,5 @@
 //! One cell's runs folded into one row: `repeat` cold starts (means of the
-//! phases, first responses as latency), `repeat` warm runs (statistics over
+//! phases, the totals' median with its interval, first responses as latency), `repeat` warm runs (statistics over
 //! every measured request of every run), or one load run.
 
 use std::time::{Duration, Instant};
@@ -84,6 +84,7 @@ fn drop_figures_unless_answered(r: &mut RunRow) {
     }
     r.latency_ms = None;
     r.cold_start_ms = None;
+    r.cold_total_ms = None;
     r.phases_ms = None;
     r.phase_samples.clear();
     r.cpu_ms = None;
@@ -114,6 +115,7 @@ pub fn cold(
         }
     };
     let mut first = Recorder::new(true);
+    let mut totals = Recorder::new(true);
     let mut cold: Vec<ColdStart> = vec![];
     let mut phases = vec![];
     let mut cpu = vec![];
@@ -124,6 +126,7 @@ pub fn cold(
                 r.cold_evidence.extend(rr.cold_evidence.clone());
                 if let Some(c) = rr.cold_start_ms {
                     first.record(Duration::from_secs_f64(c.first_response / 1e3));
+                    totals.record(Duration::from_secs_f64(c.total / 1e3));
                     cold.push(c);
                 }
                 phases.extend(rr.phases_ms);
@@ -151,6 +154,8 @@ pub fn cold(
             total: m(|c| c.total),
         });
         r.latency_ms = Some(first.stats());
+        let totals_ms: Vec<f64> = cold.iter().map(|c| c.total).collect();
+        r.cold_total_ms = Some(with_intervals(totals.stats(), &totals_ms));
     }
     r.phases_ms = Phases::mean(&phases);
     r.cpu_ms = mean(&cpu);

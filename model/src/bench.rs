@@ -72,6 +72,10 @@ pub struct RunRow {
     /// Warm: every measured request of every repeat; cold: the first
     /// response of each repeat; workflow: the makespan of each chain.
     pub latency_ms: Option<LatencyStats>,
+    /// Cold: the end-to-end total of each repeat, as statistics (median
+    /// with its 95% interval; `cold_start_ms` keeps the phases' means).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_total_ms: Option<LatencyStats>,
     pub phases_ms: Option<Phases>,
     /// CPU time of the instance(s), mean per repeat.
     pub cpu_ms: Option<f64>,

@@ -94,6 +94,16 @@ impl<'a> Figures<'a> {
         self.0.cold_start_ms
     }
 
+    /// The cold start total shown: the median over the repeats with its 95%
+    /// interval; the mean (no interval) for results written before rows
+    /// carried `cold_total_ms`.
+    pub fn cold_total(self) -> Option<(f64, Option<[f64; 2]>)> {
+        match self.0.cold_total_ms.filter(|l| l.n > 0) {
+            Some(l) => Some((l.p50, l.p50_ci95)),
+            None => self.cold().map(|c| (c.total, None)),
+        }
+    }
+
     /// Latency with at least one sample.
     pub fn latency(self) -> Option<LatencyStats> {
         self.0.latency_ms.filter(|l| l.n > 0)
@@ -131,7 +141,7 @@ impl<'a> Figures<'a> {
     /// The headline number: cold start total for cold rows (every cold kind), p50 otherwise.
     pub fn headline_ms(self) -> Option<f64> {
         match self.0.mode {
-            m if m.is_cold() => self.cold().map(|c| c.total),
+            m if m.is_cold() => self.cold_total().map(|(t, _)| t),
             _ => self.latency().map(|l| l.p50),
         }
     }
@@ -153,6 +163,27 @@ mod tests {
             }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn cold_totals_show_the_median_and_fall_back_to_the_mean() {
+        let mut r = row(Status::Ok, 3, 0);
+        r.mode = lumos_model::Mode::Cold;
+        r.cold_start_ms = Some(ColdStart {
+            total: 40.0,
+            ..Default::default()
+        });
+        let f = Figures::of(&r).unwrap();
+        assert_eq!(f.cold_total(), Some((40.0, None)));
+        r.cold_total_ms = Some(LatencyStats {
+            n: 10,
+            p50: 31.0,
+            p50_ci95: Some([29.0, 35.0]),
+            ..Default::default()
+        });
+        let f = Figures::of(&r).unwrap();
+        assert_eq!(f.cold_total(), Some((31.0, Some([29.0, 35.0]))));
+        assert_eq!(f.headline_ms(), Some(31.0));
     }
 
     #[test]

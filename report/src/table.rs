@@ -108,8 +108,8 @@ fn cells(rows: &[RunRow], r: &RunRow) -> Vec<String> {
         r.mode.to_string(),
         f.and_then(Figures::compressed).map_or_else(dash, fmt_bytes),
         f.and_then(Figures::unpacked).map_or_else(dash, fmt_bytes),
-        f.and_then(Figures::cold)
-            .map_or_else(dash, |c| fmt_ms(c.total)),
+        f.and_then(Figures::cold_total)
+            .map_or_else(dash, |(t, _)| fmt_ms(t)),
         lat.map_or_else(dash, |l| fmt_ms(l.p50)),
         lat.and_then(|l| l.p50_ci95).map_or_else(dash, fmt_ms_ci),
         lat.map_or_else(dash, |l| fmt_ms(l.mean)),

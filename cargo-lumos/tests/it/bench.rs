@@ -135,6 +135,13 @@ fn bench_with_a_throwaway_registry_writes_json_csv_and_report() {
                 positive(&r["cold_start_ms"][k], &format!("{what} cold_start_ms.{k}"));
             }
             assert_eq!(r["latency_ms"]["n"], 1);
+            // One repeat: the totals' median is that repeat's total.
+            assert_eq!(r["cold_total_ms"]["n"], 1, "{what}: {r}");
+            let (p50, total) = (
+                r["cold_total_ms"]["p50"].as_f64().unwrap(),
+                r["cold_start_ms"]["total"].as_f64().unwrap(),
+            );
+            assert!((p50 - total).abs() < 0.01, "{what}: {p50} vs {total}");
         } else {
             assert_eq!(r["latency_ms"]["n"], 5, "{what}");
             assert_eq!(r["cold_start_ms"], serde_json::Value::Null);
@@ -497,6 +504,7 @@ fn a_failing_function_is_counted_in_errors_not_dropped() {
         for figure in [
             "latency_ms",
             "cold_start_ms",
+            "cold_total_ms",
             "phases_ms",
             "cpu_ms",
             "peak_rss_bytes",

@@ -17,7 +17,7 @@ fn warm_p50(f: Figures) -> WithCi {
     f.latency().map(|l| (l.p50, l.p50_ci95))
 }
 fn cold_total(f: Figures) -> WithCi {
-    f.cold().map(|c| (c.total, None))
+    f.cold_total()
 }
 
 pub(super) fn section(out: &BenchOutput) -> Markup {

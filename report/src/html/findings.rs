@@ -63,7 +63,7 @@ fn warm_p50(f: Figures) -> Option<f64> {
     f.latency().map(|l| l.p50)
 }
 fn cold_total(f: Figures) -> Option<f64> {
-    f.cold().map(|c| c.total)
+    f.cold_total().map(|(t, _)| t)
 }
 fn io(f: Figures) -> Option<f64> {
     f.phases().map(|p| p.io).filter(|&v| v > 0.0)
