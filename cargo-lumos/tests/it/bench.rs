@@ -135,13 +135,17 @@ fn bench_with_a_throwaway_registry_writes_json_csv_and_report() {
                 positive(&r["cold_start_ms"][k], &format!("{what} cold_start_ms.{k}"));
             }
             assert_eq!(r["latency_ms"]["n"], 1);
-            // One repeat: the totals' median is that repeat's total.
+            // One repeat: the totals' median is that repeat's total (as the
+            // latency histogram keeps it: 3 significant digits).
             assert_eq!(r["cold_total_ms"]["n"], 1, "{what}: {r}");
             let (p50, total) = (
                 r["cold_total_ms"]["p50"].as_f64().unwrap(),
                 r["cold_start_ms"]["total"].as_f64().unwrap(),
             );
-            assert!((p50 - total).abs() < 0.01, "{what}: {p50} vs {total}");
+            assert!(
+                (p50 - total).abs() <= total * 1e-3 + 1e-3,
+                "{what}: {p50} vs {total}"
+            );
         } else {
             assert_eq!(r["latency_ms"]["n"], 5, "{what}");
             assert_eq!(r["cold_start_ms"], serde_json::Value::Null);
