@@ -84,6 +84,11 @@ pub fn opts() -> RunOpts {
     }
 }
 
+/// The median of figures (lumos-stats' order statistics); NaN for none.
+pub fn median(v: &[f64]) -> f64 {
+    lumos_stats::median(&lumos_stats::sorted(v)).unwrap_or(f64::NAN)
+}
+
 pub fn file_ref(p: &Path) -> String {
     format!("file:{}", p.display())
 }

@@ -318,11 +318,6 @@ fn missing_containerd_or_crun_wasmedge_is_one_line_naming_setup() {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 /// Figures, not assertions: cold start (empty cache, from a loopback
 /// registry) through containerd beside Lumos's own runner, 10 interleaved
 /// rounds, medians. Run with
@@ -385,7 +380,8 @@ fn figures() {
     }
     println!("cold start from a loopback registry, empty cache, median of 10 interleaved (ms):");
     for ((name, ..), s) in cells.iter().zip(samples) {
-        let m = |f: fn(&lumos_model::ColdStart) -> f64| median(s.iter().map(f).collect());
+        let m =
+            |f: fn(&lumos_model::ColdStart) -> f64| median(&s.iter().map(f).collect::<Vec<_>>());
         println!(
             "  {name:<32} total {:>7.1}  pull {:>6.1}  unpack {:>5.1}  start {:>6.1}  ready {:>6.1}  first response {:>6.1}",
             m(|c| c.total),

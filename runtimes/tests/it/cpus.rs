@@ -40,8 +40,7 @@ fn cpu_quota(pid: u32) -> (PathBuf, Option<u64>) {
 }
 
 fn median_s(v: &[Duration]) -> f64 {
-    let v: Vec<f64> = v.iter().map(Duration::as_secs_f64).collect();
-    lumos_stats::median(&lumos_stats::sorted(&v)).unwrap_or(f64::NAN)
+    median(&v.iter().map(Duration::as_secs_f64).collect::<Vec<_>>())
 }
 
 /// CPU time (user + system) `pid` has used, seconds (/proc/PID/stat).

@@ -8,10 +8,6 @@ use crate::common::*;
 use lumos_runtimes::launch::Slot;
 use lumos_runtimes::{Job, Runner, Runtime, Sandbox};
 
-fn median(v: Vec<f64>) -> f64 {
-    lumos_stats::median(&lumos_stats::sorted(&v)).unwrap_or(f64::NAN)
-}
-
 #[test]
 #[ignore]
 fn figures() {
@@ -75,10 +71,10 @@ fn figures() {
         last = r.cold_start_ms;
     }
     println!("cold start wasmtime-aot to first response, median of 20:");
-    println!("  from the local cache:     {:.2} ms", median(local));
+    println!("  from the local cache:     {:.2} ms", median(&local));
     println!(
         "  from a loopback registry: {:.2} ms (last: {:?})",
-        median(remote),
+        median(&remote),
         last.unwrap()
     );
 
@@ -174,13 +170,13 @@ fn figures_per_runtime() {
             }
         }
     }
-    let bare = median(spawn);
+    let bare = median(&spawn);
     println!(
         "cold start from the local cache to the first response, median of 20 (rounds interleaved):"
     );
     println!("  bare fork+exec of /bin/true      {bare:>8.2} ms");
     for ((_, rt, sb), v) in cases.iter().zip(cold) {
-        let m = median(v);
+        let m = median(&v);
         println!(
             "  {:<14} {:<8} {m:>8.2} ms  ({:.1}x the bare spawn)",
             rt.name(),
@@ -330,7 +326,8 @@ fn figures_pooled() {
     }
     println!("cold start from the local cache to the first response, median of 20 (start | ready | first response):");
     for (rt, v) in rts.iter().zip(cold) {
-        let m = |f: fn(&lumos_model::ColdStart) -> f64| median(v.iter().map(f).collect());
+        let m =
+            |f: fn(&lumos_model::ColdStart) -> f64| median(&v.iter().map(f).collect::<Vec<_>>());
         println!(
             "  {:<16} {:>7.3} ms  ({:.3} | {:.3} | {:.3})",
             rt.name(),
@@ -342,10 +339,10 @@ fn figures_pooled() {
     }
     println!(
         "  wasmtime-pooled, the next instance on a running host: {:.3} ms",
-        median(next)
+        median(&next)
     );
     println!(
         "  (the pooled host's own start, untimed above: {:.2} ms)",
-        median(host_start)
+        median(&host_start)
     );
 }

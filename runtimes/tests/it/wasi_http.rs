@@ -474,10 +474,6 @@ fn shim_exe(engine: Runtime) -> std::path::PathBuf {
     lumos_test_support::workspace_bin(name)
 }
 
-fn median(v: Vec<f64>) -> f64 {
-    lumos_stats::median(&lumos_stats::sorted(&v)).unwrap_or(f64::NAN)
-}
-
 /// Figures, not assertions (issue 10's benchmark): warm p50 of the 0-work
 /// component on wasmtime-aot and its cold start from the local cache, beside
 /// the wasip1 frames fixture module in the same run. Run with
@@ -642,7 +638,7 @@ fn figures() {
     }
     println!("cold start on wasmtime-aot from the local cache, median of 30 (ms):");
     for (what, v) in rows {
-        let m = |k: usize| median(v.iter().map(|x| x[k]).collect());
+        let m = |k: usize| median(&v.iter().map(|x| x[k]).collect::<Vec<_>>());
         println!(
             "  {what:<21} total {:>6.2}  start {:>5.2}  ready (load + link) {:>5.2}  first response (instantiate + handle) {:>5.2}",
             m(0),
