@@ -66,6 +66,7 @@ pub fn execute(
     let mut opts = RunOpts {
         runner_exe: req.runner_exe.clone(),
         baas: req.baas.clone(),
+        baas_link: req.baas_link,
         insecure: req.insecure,
         sandbox: req.sandbox,
         warmup: plan.warmup,
@@ -78,6 +79,7 @@ pub fn execute(
     let limits = opts.limits;
     let runner = Runner::new(opts)?;
     let store = runner.store().describe();
+    let baas_link = runner.baas_link().cloned();
     // Warm, load and cold-cached runs share one image cache (their pulls are
     // not measured).
     let warm_cache = tempfile::Builder::new()
@@ -214,6 +216,7 @@ pub fn execute(
                 .collect(),
             limits: Some(limits),
             device: req.device.clone(),
+            baas_link,
         },
         runs: rows,
     })

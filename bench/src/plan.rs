@@ -141,6 +141,11 @@ impl Settings {
             }
         }
         check_workflow_flags(req)?;
+        if req.baas_link.is_some() {
+            if let Some(why) = lumos_runtimes::link::refusal() {
+                bail!("{why}");
+            }
+        }
         if modes.contains(&Mode::ColdNode) {
             if let Some(why) = lumos_runtimes::node::cold_node_refusal() {
                 bail!("{why}");

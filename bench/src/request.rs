@@ -48,6 +48,9 @@ pub struct BenchRequest {
     pub sandbox: Option<lumos_model::Sandbox>,
     /// Storage for data-intensive functions (`redis://HOST:PORT`); None: the runner's memory.
     pub baas: Option<String>,
+    /// The link to the storage server (`--baas-bandwidth`, `--baas-delay`);
+    /// None: reached directly.
+    pub baas_link: Option<lumos_model::BaasLinkSpec>,
     /// Base of native images; None: each function's `base`.
     pub base: Option<String>,
     pub load: LoadRequest,

@@ -44,6 +44,10 @@ pub struct Settings {
     /// The device profile the limits came from (`--device`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<Device>,
+    /// The link between the functions and their storage server
+    /// (`--baas-bandwidth`, `--baas-delay`) and the relay's measured overhead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baas_link: Option<crate::BaasLink>,
 }
 
 /// One row of a bench: a cell of the matrix, over its repeats.

@@ -114,6 +114,9 @@ pub struct RunResult {
     /// sha256 of the first OK response body.
     pub response_sha256: Option<String>,
     pub store: String,
+    /// The link to the storage server (`--baas-bandwidth`, `--baas-delay`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baas_link: Option<crate::BaasLink>,
     pub limits: Option<Limits>,
     pub machine: Machine,
     pub versions: Versions,

@@ -42,6 +42,9 @@ pub enum Error {
     Containerd(#[from] crate::container::containerd::ContainerdError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The link to the storage server (`--baas-bandwidth`, `--baas-delay`).
+    #[error("baas link: {0}")]
+    Link(#[from] crate::link::LinkError),
     #[error("the instance never became ready: {0}")]
     Start(crate::host::Failure),
     #[error("oci: {0}")]

@@ -23,6 +23,8 @@
 //! - [`pool`]: `wasmtime-pooled`, instances as stores in one host process.
 //! - [`measure`]: latency statistics and load generation; [`machine`]: the record.
 //! - [`node`]: root, the page cache and page residency (`mincore`) around a cold start.
+//! - [`link`]: the storage server behind a network link (namespace, veth,
+//!   tc tbf, a delaying relay).
 //! - [`bounds`]: the range of every number a user gives the runner or bench.
 
 pub mod artifact;
@@ -38,6 +40,7 @@ pub mod host;
 pub mod http;
 pub mod instance;
 pub mod launch;
+pub mod link;
 pub mod machine;
 pub mod measure;
 pub mod node;

@@ -46,6 +46,10 @@ pub struct RunOpts {
     pub requests: usize,
     /// Storage for the functions: `redis://HOST:PORT`, or None for memory.
     pub baas: Option<String>,
+    /// Put the storage server behind a link with this bandwidth and delay
+    /// (a network namespace, a veth pair, tc tbf, a delaying relay; root).
+    #[serde(default)]
+    pub baas_link: Option<lumos_model::BaasLinkSpec>,
     /// Plain HTTP to a non-loopback registry.
     pub insecure: bool,
     /// The overall deadline of each registry operation; None: lumos-oci's
@@ -80,6 +84,7 @@ impl Default for RunOpts {
             warmup: 5,
             requests: 50,
             baas: None,
+            baas_link: None,
             insecure: false,
             registry_timeout: None,
             unpack_limits: Default::default(),
@@ -177,6 +182,9 @@ pub struct Runner {
     runner_exe: PathBuf,
     guard: Arc<Guard>,
     store: Arc<dyn Store>,
+    /// The storage server's link, when one was asked for (kept up until the
+    /// runner drops).
+    linked: Option<crate::link::LinkedStore>,
     machine: Machine,
     versions: Versions,
     /// The containerd sandbox: one private containerd per kept image cache
@@ -212,7 +220,13 @@ impl Runner {
             Guard::start(&runner_exe, &opts.runner_prefix)
                 .map_err(|e| crate::Error::io("start guard", &runner_exe, e))?,
         );
-        let store = crate::store::open(opts.baas.as_deref())?;
+        let (store, linked) = match &opts.baas_link {
+            None => (crate::store::open(opts.baas.as_deref())?, None),
+            Some(spec) => {
+                let l = crate::link::open_store(opts.baas.as_deref(), spec, &guard)?;
+                (l.store.clone(), Some(l))
+            }
+        };
         let work = GuardedDir::new("lumos-run-", &guard)
             .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
         let versions = crate::machine::versions(Some(&runner_exe));
@@ -221,6 +235,7 @@ impl Runner {
             runner_exe,
             guard,
             store,
+            linked,
             machine: crate::machine::machine(),
             versions,
             work,
@@ -305,6 +320,18 @@ impl Runner {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The link to the storage server (settings and the relay's measured
+    /// overhead), when the run has one.
+    pub fn baas_link(&self) -> Option<&lumos_model::BaasLink> {
+        self.linked.as_ref().map(|l| l.link.record())
+    }
+
+    /// The network namespace the storage server is reached through (removed
+    /// when the runner drops).
+    pub fn baas_namespace(&self) -> Option<&str> {
+        self.linked.as_ref().map(|l| l.link.namespace())
     }
 
     /// Pulls and unpacks (timed), into the job's cache or a new empty one.
@@ -412,6 +439,7 @@ impl Runner {
                 sha256: sha256_hex(payload),
             },
             store: self.store.describe(),
+            baas_link: self.baas_link().cloned(),
             limits: Some(l.limits),
             machine: self.machine.clone(),
             versions: self.versions.clone(),

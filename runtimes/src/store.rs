@@ -100,6 +100,8 @@ impl Store for MemoryStore {
 /// serialise on one socket.
 pub struct RedisStore {
     url: String,
+    /// What [`Store::describe`] says (the URL, or `memory` behind a link).
+    shown: String,
     client: redis::Client,
     pool: Mutex<Vec<redis::Connection>>,
 }
@@ -170,12 +172,31 @@ impl RedisStore {
             url: url.into(),
             source,
         })?;
+        Self::connect_client(client, url, url.to_string())
+    }
+
+    /// Connects to `info` (e.g. a relay in front of the server), naming it
+    /// `url` in errors and `shown` in the record.
+    pub fn connect_info(
+        info: redis::ConnectionInfo,
+        url: String,
+        shown: String,
+    ) -> Result<Self, StoreError> {
+        let client = redis::Client::open(info).map_err(|source| StoreError::Url {
+            url: url.clone(),
+            source,
+        })?;
+        Self::connect_client(client, &url, shown)
+    }
+
+    fn connect_client(client: redis::Client, url: &str, shown: String) -> Result<Self, StoreError> {
         let mut conn = connect_bounded(&client, url)?;
         redis::cmd("PING")
             .query::<String>(&mut conn)
             .map_err(|e| command_error(url, "PING", e))?;
         Ok(RedisStore {
             url: url.to_string(),
+            shown,
             client,
             pool: Mutex::new(vec![conn]),
         })
@@ -211,7 +232,7 @@ impl Store for RedisStore {
         })
     }
     fn describe(&self) -> String {
-        self.url.clone()
+        self.shown.clone()
     }
 }
 

@@ -308,6 +308,7 @@ pub fn bench() -> BenchOutput {
             ]),
             limits: None,
             device: None,
+            ..Default::default()
         },
         runs,
     }

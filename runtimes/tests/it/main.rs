@@ -4,6 +4,7 @@
 mod common;
 
 mod aarch64;
+mod baas_link;
 mod cleanup;
 mod cold_kinds;
 mod confinement;

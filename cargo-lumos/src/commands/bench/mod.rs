@@ -89,6 +89,16 @@ pub struct BenchArgs {
     /// the runner's memory).
     #[arg(long, value_name = "URL")]
     pub baas: Option<String>,
+    /// Limit the link to the storage server (memory or --baas) to RATE in
+    /// each direction, in tc's syntax: 100mbit, 10mbit, 1mbit (8kbit to
+    /// 10gbit; a network namespace, a veth pair and tc tbf; root).
+    #[arg(long, value_name = "RATE", value_parser = baas_bandwidth)]
+    pub baas_bandwidth: Option<lumos_model::Rate>,
+    /// Delay each direction of the link to the storage server by DURATION
+    /// (0ms to 1s, e.g. 20ms: a round trip gets twice it), by a relay on
+    /// the path (root).
+    #[arg(long, value_name = "DURATION", value_parser = baas_delay)]
+    pub baas_delay: Option<Duration>,
     /// Base of native images (`scratch`, `debian-slim`, an image reference);
     /// default: each function's `base`.
     #[arg(long, value_name = "IMAGE")]
@@ -206,6 +216,12 @@ impl BenchArgs {
             insecure: self.insecure,
             sandbox: self.sandbox,
             baas: self.baas.clone(),
+            baas_link: (self.baas_bandwidth.is_some() || self.baas_delay.is_some()).then(|| {
+                lumos_model::BaasLinkSpec {
+                    bandwidth: self.baas_bandwidth,
+                    delay: self.baas_delay.unwrap_or_default(),
+                }
+            }),
             base: self.base.clone(),
             load: LoadRequest {
                 concurrency: self.concurrency.clone(),
@@ -286,4 +302,15 @@ fn list_runtimes() -> anyhow::Result<String> {
         out.push_str(&format!("{:<16} {line}\n", r.name()));
     }
     Ok(out)
+}
+
+/// `--baas-bandwidth`: tc's rate syntax, 8kbit..=10gbit.
+fn baas_bandwidth(s: &str) -> Result<lumos_model::Rate, String> {
+    s.parse()
+        .map_err(|e: lumos_model::BadLinkValue| e.to_string())
+}
+
+/// `--baas-delay`: a number and ms, s or us, at most 1 s.
+fn baas_delay(s: &str) -> Result<Duration, String> {
+    lumos_model::parse_delay(s).map_err(|e| e.to_string())
 }

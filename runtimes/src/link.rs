@@ -1,0 +1,767 @@
+//! The link between the functions and their storage server
+//! (`--baas-bandwidth RATE`, `--baas-delay DURATION`).
+//!
+//! The runner (the storage calls' client: the host serves the functions'
+//! `STORAGE_GET`/`STORAGE_PUT` from its store) reaches the storage server
+//! through a network namespace it creates for the run:
+//!
+//! ```text
+//!  runner (root namespace)                 namespace lumos-link-<pid>-<n>
+//!  store client ── veth lmk…a 10.233.x.1/30 ══ veth lmk…b 10.233.x.2/30 ── relay ── storage server
+//!                  tbf RATE (egress)          tbf RATE (egress)          (delay)   (Redis, or the
+//!                                                                                 runner's memory)
+//! ```
+//!
+//! Both veth ends carry a `tc … tbf` qdisc on their egress, so requests and
+//! answers are each limited to RATE. The relay listens inside the namespace
+//! (its socket is bound there by a thread that joined the namespace) and
+//! forwards each connection to the storage server, holding every chunk for
+//! the delay in each direction. The runner's own memory store, which lives
+//! in the runner, is served to the link by [`StoreServer`] (a few Redis
+//! commands over loopback), so both kinds of store sit behind the same link
+//! and the runner talks to both with the same Redis client.
+//!
+//! Everything is removed when the [`Link`] drops, and by the runner's guard
+//! (`ip netns delete`, `ip link delete`) if the runner dies first: deleting
+//! the namespace deletes its veth end, which deletes the pair.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lumos_model::{BaasLink, BaasLinkSpec};
+
+use crate::guard::{Guard, Step};
+use crate::store::{RedisStore, Store, StoreError, REDIS_TIMEOUT};
+
+/// The deadline of each `ip` and `tc` command (they answer in milliseconds).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Round trips each of the relay-overhead medians is taken over.
+pub const OVERHEAD_SAMPLES: u32 = 15;
+
+/// Why a link could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// Not root, `ip` or `tc` missing, a store a link cannot reach.
+    #[error("{0}")]
+    Refused(String),
+    #[error("`{command}` failed ({status}): {stderr}")]
+    Command {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("`{command}` did not finish within {} s", COMMAND_TIMEOUT.as_secs())]
+    Timeout { command: String },
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no free 10.233.0.0/16 subnet for the link's veth pair")]
+    NoSubnet,
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LinkError {
+    let what = what.into();
+    move |source| LinkError::Io { what, source }
+}
+
+/// Why this machine cannot make a link, in one line (None: it can): the
+/// namespace, the veth pair and the qdiscs need root, `ip` and `tc`.
+pub fn refusal() -> Option<String> {
+    if !crate::node::is_root() {
+        return Some(
+            "--baas-bandwidth/--baas-delay create a network namespace, a veth pair and tc qdiscs: they need root"
+                .into(),
+        );
+    }
+    for p in ["ip", "tc"] {
+        if lumos_services::find_program(p).is_none() {
+            return Some(format!(
+                "--baas-bandwidth/--baas-delay need `{p}`, which is not installed (apt-get install iproute2)"
+            ));
+        }
+    }
+    None
+}
+
+/// Runs a command to its end within [`COMMAND_TIMEOUT`]; a non-zero exit is
+/// an error carrying its stderr.
+fn run(argv: &[String]) -> Result<String, LinkError> {
+    let command = argv.join(" ");
+    let mut child = Command::new(&argv[0])
+        .args(&argv[1..])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io(format!("running `{command}`")))?;
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    let status = loop {
+        match child
+            .try_wait()
+            .map_err(io(format!("waiting for `{command}`")))?
+        {
+            Some(s) => break s,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(LinkError::Timeout { command });
+            }
+            None => std::thread::sleep(Duration::from_millis(2)),
+        }
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        let _ = o.read_to_string(&mut out);
+    }
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    if !status.success() {
+        return Err(LinkError::Command {
+            command,
+            status: status.to_string(),
+            stderr: err.trim().replace('\n', "; "),
+        });
+    }
+    Ok(out)
+}
+
+fn argv(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+/// A number per link made by this process, for unique names.
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// The two addresses of subnet `k` of 10.233.0.0/16 (a /30 each).
+fn subnet(k: u32) -> (Ipv4Addr, Ipv4Addr) {
+    let base = u32::from(Ipv4Addr::new(10, 233, 0, 0)) + k * 4;
+    (Ipv4Addr::from(base + 1), Ipv4Addr::from(base + 2))
+}
+
+/// A link made for one run: namespace, veth pair, qdiscs and relay.
+pub struct Link {
+    ns: String,
+    veth: String,
+    guard: Arc<Guard>,
+    token: u64,
+    relay: Relay,
+    record: BaasLink,
+}
+
+impl Link {
+    /// Makes the namespace and the veth pair, starts the relay towards
+    /// `upstream`, measures the relay's overhead (no limit, 0 ms), then sets
+    /// the bandwidth limit and the delay of `spec`.
+    pub fn up(
+        spec: &BaasLinkSpec,
+        upstream: SocketAddr,
+        guard: &Arc<Guard>,
+    ) -> Result<Link, LinkError> {
+        if let Some(why) = refusal() {
+            return Err(LinkError::Refused(why));
+        }
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let pid = std::process::id();
+        let ns = format!("lumos-link-{pid}-{n}");
+        // Interface names have at most 15 bytes.
+        let tag = format!("{:x}", (u64::from(pid) << 8 | (n & 0xff)) & 0xff_ffff_ffff);
+        let veth = format!("lmk{tag}a");
+        let peer = format!("lmk{tag}b");
+        let token = guard.add(vec![
+            Step::Run(argv(&["ip", "netns", "delete", &ns])),
+            Step::Run(argv(&["ip", "link", "delete", &veth])),
+        ]);
+        // From here on, dropping `partial` removes what exists.
+        let mut partial = Teardown {
+            ns: ns.clone(),
+            veth: veth.clone(),
+            guard: guard.clone(),
+            token,
+            armed: true,
+        };
+        let (near, far) = Self::addresses(pid, n)?;
+        run(&argv(&["ip", "netns", "add", &ns]))?;
+        run(&argv(&[
+            "ip", "link", "add", &veth, "type", "veth", "peer", "name", &peer, "netns", &ns,
+        ]))?;
+        run(&argv(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{near}/30"),
+            "dev",
+            &veth,
+        ]))?;
+        run(&argv(&["ip", "link", "set", &veth, "up"]))?;
+        run(&argv(&[
+            "ip",
+            "-n",
+            &ns,
+            "addr",
+            "add",
+            &format!("{far}/30"),
+            "dev",
+            &peer,
+        ]))?;
+        run(&argv(&["ip", "-n", &ns, "link", "set", &peer, "up"]))?;
+        run(&argv(&["ip", "-n", &ns, "link", "set", "lo", "up"]))?;
+
+        let listener = bind_in_namespace(&ns, far)?;
+        let relay = Relay::start(listener, upstream)?;
+        let (direct, relayed) = measure_overhead(upstream, relay.addr)?;
+
+        if let Some(rate) = spec.bandwidth {
+            let bytes = rate.bytes_per_sec();
+            // tbf: `burst` is the bucket (at least two full frames, else
+            // 10 ms of the rate); `limit` the queue (100 ms of the rate, at
+            // least 64 KiB, so TCP meets the rate rather than drops).
+            let burst = ((bytes / 100.0) as u64).max(3028).to_string();
+            let limit = ((bytes / 10.0) as u64).max(64 << 10).to_string();
+            let bits = format!("{}bit", rate.bits_per_sec());
+            for (netns, dev) in [(None, &veth), (Some(&ns), &peer)] {
+                let mut a = argv(&["tc"]);
+                if let Some(netns) = netns {
+                    a.extend(argv(&["-n", netns]));
+                }
+                a.extend(argv(&[
+                    "qdisc", "add", "dev", dev, "root", "tbf", "rate", &bits, "burst", &burst,
+                    "limit", &limit,
+                ]));
+                run(&a)?;
+            }
+        }
+        relay.set_delay(spec.delay);
+        partial.armed = false;
+        Ok(Link {
+            ns,
+            veth,
+            guard: guard.clone(),
+            token,
+            relay,
+            record: BaasLink {
+                bandwidth: spec.bandwidth,
+                bandwidth_bits_per_sec: spec.bandwidth.map(|r| r.bits_per_sec()),
+                delay_ms: spec.delay.as_secs_f64() * 1e3,
+                relay_overhead_ms: relayed - direct,
+                direct_rtt_ms: direct,
+                relayed_rtt_ms: relayed,
+                overhead_samples: OVERHEAD_SAMPLES,
+            },
+        })
+    }
+
+    /// A /30 of 10.233.0.0/16 no interface of the root namespace uses.
+    fn addresses(pid: u32, n: u64) -> Result<(Ipv4Addr, Ipv4Addr), LinkError> {
+        let used = run(&argv(&["ip", "-o", "-4", "addr", "show"]))?;
+        let start = (pid.wrapping_mul(64) ^ (n as u32)) % 16384;
+        (0..16384)
+            .map(|i| subnet((start + i) % 16384))
+            .find(|(a, b)| {
+                !used.contains(&format!("inet {a}/")) && !used.contains(&format!("inet {b}/"))
+            })
+            .ok_or(LinkError::NoSubnet)
+    }
+
+    /// Where the storage client connects: the relay, inside the namespace.
+    pub fn addr(&self) -> SocketAddr {
+        self.relay.addr
+    }
+
+    /// The network namespace's name.
+    pub fn namespace(&self) -> &str {
+        &self.ns
+    }
+
+    /// What the run records: the settings and the relay's overhead.
+    pub fn record(&self) -> &BaasLink {
+        &self.record
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        self.relay.stop();
+        drop(Teardown {
+            ns: std::mem::take(&mut self.ns),
+            veth: std::mem::take(&mut self.veth),
+            guard: self.guard.clone(),
+            token: self.token,
+            armed: true,
+        });
+    }
+}
+
+/// Removes the namespace (and with it the veth pair and its qdiscs) and
+/// tells the guard it is done; armed until the link is complete.
+struct Teardown {
+    ns: String,
+    veth: String,
+    guard: Arc<Guard>,
+    token: u64,
+    armed: bool,
+}
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let _ = run(&argv(&["ip", "netns", "delete", &self.ns]));
+        // Gone with the namespace's end; this only matters if the pair was
+        // made but not moved.
+        if run(&argv(&["ip", "link", "show", &self.veth])).is_ok() {
+            let _ = run(&argv(&["ip", "link", "delete", &self.veth]));
+        }
+        self.guard.done(self.token);
+    }
+}
+
+/// Binds a listener on `ip` inside namespace `ns`: a short-lived thread
+/// joins the namespace (setns affects only the calling thread), binds, and
+/// ends; the socket stays in the namespace it was made in.
+fn bind_in_namespace(ns: &str, ip: Ipv4Addr) -> Result<TcpListener, LinkError> {
+    let path = PathBuf::from("/run/netns").join(ns);
+    let what = format!("binding the relay in network namespace {ns}");
+    std::thread::Builder::new()
+        .name("lumos-link-bind".into())
+        .spawn(move || -> std::io::Result<TcpListener> {
+            let f = std::fs::File::open(&path)?;
+            // SAFETY: setns(2) on an open namespace file; only this thread moves.
+            if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            TcpListener::bind((ip, 0))
+        })
+        .map_err(io(what.clone()))?
+        .join()
+        .map_err(|_| LinkError::Refused(format!("{what}: the thread panicked")))?
+        .map_err(io(what))
+}
+
+/// A small GET's round trip, median of [`OVERHEAD_SAMPLES`], straight to
+/// `direct` and through `relayed`, in ms (one connection each, after one
+/// untimed round trip).
+fn measure_overhead(direct: SocketAddr, relayed: SocketAddr) -> Result<(f64, f64), LinkError> {
+    let median = |addr: SocketAddr| -> Result<f64, LinkError> {
+        let what = || format!("measuring the relay's overhead: a GET to {addr}");
+        let mut s = TcpStream::connect_timeout(&addr, REDIS_TIMEOUT).map_err(io(what()))?;
+        s.set_nodelay(true).map_err(io(what()))?;
+        s.set_read_timeout(Some(REDIS_TIMEOUT))
+            .map_err(io(what()))?;
+        s.set_write_timeout(Some(REDIS_TIMEOUT))
+            .map_err(io(what()))?;
+        let cmd = b"*2\r\n$3\r\nGET\r\n$22\r\nlumos:link:probe:empty\r\n";
+        let mut reply = [0u8; 5];
+        let mut v = Vec::new();
+        for i in 0..=OVERHEAD_SAMPLES {
+            let t = Instant::now();
+            s.write_all(cmd).map_err(io(what()))?;
+            s.read_exact(&mut reply).map_err(io(what()))?;
+            let d = t.elapsed();
+            if &reply != b"$-1\r\n" {
+                return Err(LinkError::Refused(format!(
+                    "{}: unexpected answer {:?}",
+                    what(),
+                    String::from_utf8_lossy(&reply)
+                )));
+            }
+            if i > 0 {
+                v.push(d.as_secs_f64() * 1e3);
+            }
+        }
+        v.sort_by(f64::total_cmp);
+        Ok(v[v.len() / 2])
+    };
+    Ok((median(direct)?, median(relayed)?))
+}
+
+/// Live sockets of a server, shut down when it stops so every thread ends.
+type Sockets = Arc<Mutex<Vec<TcpStream>>>;
+
+fn track(sockets: &Sockets, s: &TcpStream) {
+    if let Ok(c) = s.try_clone() {
+        sockets.lock().unwrap_or_else(|e| e.into_inner()).push(c);
+    }
+}
+
+/// Stops an accept loop: shutdown(2) on a listening socket wakes a blocked
+/// accept(2) on Linux; then every connection is shut down.
+fn stop_server(listener: &TcpListener, stopping: &AtomicBool, sockets: &Sockets) {
+    stopping.store(true, Ordering::Release);
+    // SAFETY: shutdown(2) on a socket we own.
+    unsafe { libc::shutdown(listener.as_raw_fd(), libc::SHUT_RDWR) };
+    for s in sockets.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        let _ = s.shutdown(Shutdown::Both);
+    }
+}
+
+/// The delaying relay. netem is not in this kernel, so the delay is added
+/// here: hand-written because it must hold each chunk for a set time in
+/// each direction while later chunks keep flowing (a pipe, not a
+/// store-and-wait), which no proxy crate we could use does; threads keep it
+/// free of an async runtime the runner does not otherwise need. Each
+/// direction of a connection is a reader, which stamps every chunk with the
+/// time it may leave, and a writer, which sends the chunks in order once
+/// their time has come.
+struct Relay {
+    addr: SocketAddr,
+    listener: Arc<TcpListener>,
+    delay_ns: Arc<AtomicU64>,
+    stopping: Arc<AtomicBool>,
+    sockets: Sockets,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Relay {
+    fn start(listener: TcpListener, upstream: SocketAddr) -> Result<Relay, LinkError> {
+        let addr = listener.local_addr().map_err(io("the relay's address"))?;
+        let listener = Arc::new(listener);
+        let delay_ns = Arc::new(AtomicU64::new(0));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let sockets: Sockets = Default::default();
+        let accept = {
+            let (l, d, stop, socks) = (
+                listener.clone(),
+                delay_ns.clone(),
+                stopping.clone(),
+                sockets.clone(),
+            );
+            std::thread::Builder::new()
+                .name("lumos-relay".into())
+                .spawn(move || {
+                    for conn in l.incoming() {
+                        if stop.load(Ordering::Acquire) {
+                            break;
+                        }
+                        let Ok(client) = conn else { continue };
+                        let (d, socks) = (d.clone(), socks.clone());
+                        let _ = std::thread::Builder::new()
+                            .name("lumos-relay-conn".into())
+                            .spawn(move || relay_connection(client, upstream, d, socks));
+                    }
+                })
+                .map_err(io("starting the relay thread"))?
+        };
+        Ok(Relay {
+            addr,
+            listener,
+            delay_ns,
+            stopping,
+            sockets,
+            accept: Some(accept),
+        })
+    }
+
+    fn set_delay(&self, d: Duration) {
+        self.delay_ns.store(d.as_nanos() as u64, Ordering::Release);
+    }
+
+    fn stop(&mut self) {
+        stop_server(&self.listener, &self.stopping, &self.sockets);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn relay_connection(
+    client: TcpStream,
+    upstream: SocketAddr,
+    delay: Arc<AtomicU64>,
+    socks: Sockets,
+) {
+    let Ok(server) = TcpStream::connect_timeout(&upstream, REDIS_TIMEOUT) else {
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    };
+    for s in [&client, &server] {
+        let _ = s.set_nodelay(true);
+        track(&socks, s);
+    }
+    let (Ok(c2), Ok(s2)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    let d2 = delay.clone();
+    let up = std::thread::Builder::new()
+        .name("lumos-relay-up".into())
+        .spawn(move || pipe(c2, s2, d2));
+    pipe(server, client, delay);
+    if let Ok(h) = up {
+        let _ = h.join();
+    }
+}
+
+/// One direction: `from` to `to`, every chunk `delay` later than it was read.
+fn pipe(from: TcpStream, to: TcpStream, delay: Arc<AtomicU64>) {
+    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+    let Ok(from2) = from.try_clone() else { return };
+    let writer = std::thread::Builder::new()
+        .name("lumos-relay-write".into())
+        .spawn(move || {
+            let mut to = to;
+            for (due, chunk) in rx {
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                if to.write_all(&chunk).is_err() {
+                    let _ = from2.shutdown(Shutdown::Both);
+                    let _ = to.shutdown(Shutdown::Both);
+                    return;
+                }
+            }
+            let _ = to.shutdown(Shutdown::Write);
+        });
+    let Ok(writer) = writer else { return };
+    let mut from = from;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(k) => {
+                let due = Instant::now() + Duration::from_nanos(delay.load(Ordering::Acquire));
+                if tx.send((due, buf[..k].to_vec())).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(tx);
+    let _ = writer.join();
+}
+
+/// Serves a [`Store`] over loopback with the few Redis commands the
+/// runner's client sends (PING, GET, SET; CLIENT and SELECT acknowledged),
+/// so the runner's memory store can sit behind the link like a Redis.
+/// Hand-written: it is a few lines of RESP, and no crate offers an
+/// embeddable blocking Redis server.
+pub struct StoreServer {
+    addr: SocketAddr,
+    listener: Arc<TcpListener>,
+    stopping: Arc<AtomicBool>,
+    sockets: Sockets,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StoreServer {
+    pub fn start(store: Arc<dyn Store>) -> Result<StoreServer, LinkError> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .map_err(io("the memory store's loopback listener"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io("the memory store's address"))?;
+        let listener = Arc::new(listener);
+        let stopping = Arc::new(AtomicBool::new(false));
+        let sockets: Sockets = Default::default();
+        let accept = {
+            let (l, stop, socks) = (listener.clone(), stopping.clone(), sockets.clone());
+            std::thread::Builder::new()
+                .name("lumos-store-server".into())
+                .spawn(move || {
+                    for conn in l.incoming() {
+                        if stop.load(Ordering::Acquire) {
+                            break;
+                        }
+                        let Ok(c) = conn else { continue };
+                        track(&socks, &c);
+                        let store = store.clone();
+                        let _ = std::thread::Builder::new()
+                            .name("lumos-store-conn".into())
+                            .spawn(move || serve_resp(c, store.as_ref()));
+                    }
+                })
+                .map_err(io("starting the memory store's server thread"))?
+        };
+        Ok(StoreServer {
+            addr,
+            listener,
+            stopping,
+            sockets,
+            accept: Some(accept),
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+}
+
+impl Drop for StoreServer {
+    fn drop(&mut self) {
+        stop_server(&self.listener, &self.stopping, &self.sockets);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Reads one RESP command (an array of bulk strings); None at EOF or on
+/// anything else.
+fn read_command(r: &mut impl BufRead) -> Option<Vec<Vec<u8>>> {
+    fn line(r: &mut impl BufRead) -> Option<String> {
+        let mut l = String::new();
+        if r.read_line(&mut l).ok()? == 0 {
+            return None;
+        }
+        Some(l.trim_end_matches(['\r', '\n']).to_string())
+    }
+    let n: usize = line(r)?.strip_prefix('*')?.parse().ok()?;
+    let mut args = Vec::with_capacity(n.min(16));
+    for _ in 0..n {
+        let len: usize = line(r)?.strip_prefix('$')?.parse().ok()?;
+        let mut v = vec![0u8; len + 2];
+        r.read_exact(&mut v).ok()?;
+        v.truncate(len);
+        args.push(v);
+    }
+    Some(args)
+}
+
+fn serve_resp(conn: TcpStream, store: &dyn Store) {
+    let _ = conn.set_nodelay(true);
+    let Ok(mut out) = conn.try_clone() else {
+        return;
+    };
+    let mut r = BufReader::with_capacity(64 << 10, conn);
+    while let Some(args) = read_command(&mut r) {
+        let name = args
+            .first()
+            .map(|a| String::from_utf8_lossy(a).to_ascii_uppercase())
+            .unwrap_or_default();
+        let reply: Vec<u8> = match (name.as_str(), args.len()) {
+            ("PING", _) => b"+PONG\r\n".to_vec(),
+            ("CLIENT" | "SELECT", _) => b"+OK\r\n".to_vec(),
+            ("GET", 2) => match store.get(&String::from_utf8_lossy(&args[1])) {
+                Ok(Some(v)) => {
+                    let mut b = format!("${}\r\n", v.len()).into_bytes();
+                    b.extend_from_slice(&v);
+                    b.extend_from_slice(b"\r\n");
+                    b
+                }
+                Ok(None) => b"$-1\r\n".to_vec(),
+                Err(e) => format!("-ERR {e}\r\n").into_bytes(),
+            },
+            ("SET", 3) => match store.put(&String::from_utf8_lossy(&args[1]), &args[2]) {
+                Ok(()) => b"+OK\r\n".to_vec(),
+                Err(e) => format!("-ERR {e}\r\n").into_bytes(),
+            },
+            _ => format!("-ERR unknown command {name:?}\r\n").into_bytes(),
+        };
+        if out.write_all(&reply).is_err() {
+            return;
+        }
+    }
+}
+
+/// The store behind a link, and what keeps the link up.
+pub struct LinkedStore {
+    pub store: Arc<dyn Store>,
+    /// Declared before `link`: the store's connections close first.
+    pub link: Link,
+    /// The runner's memory served to the link (None for a Redis).
+    pub server: Option<StoreServer>,
+}
+
+/// Opens the store named by `--baas` (None or `memory`: the runner's own
+/// memory, served by a [`StoreServer`]) behind a new link.
+pub fn open_store(
+    baas: Option<&str>,
+    spec: &BaasLinkSpec,
+    guard: &Arc<Guard>,
+) -> Result<LinkedStore, LinkError> {
+    let (upstream, described, server, info) = match baas {
+        None | Some("memory") => {
+            let server = StoreServer::start(Arc::new(crate::store::MemoryStore::new()))?;
+            let info: redis::ConnectionInfo = format!("redis://{}", server.addr())
+                .as_str()
+                .into_connection_info_or_refuse()?;
+            (server.addr(), "memory".to_string(), Some(server), info)
+        }
+        Some(url) if url.starts_with("redis://") => {
+            let info = url.into_connection_info_or_refuse()?;
+            let redis::ConnectionAddr::Tcp(host, port) = &info.addr else {
+                return Err(LinkError::Refused(format!(
+                    "--baas {url}: a link reaches Redis over TCP (redis://HOST:PORT)"
+                )));
+            };
+            let upstream = resolve(host, *port).map_err(|e| {
+                LinkError::Refused(format!("--baas {url}: cannot resolve {host}: {e}"))
+            })?;
+            (upstream, url.to_string(), None, info)
+        }
+        Some(other) => {
+            return Err(LinkError::Refused(format!(
+                "--baas {other}: a link reaches Redis over TCP (redis://HOST:PORT) or the runner's memory"
+            )))
+        }
+    };
+    let link = Link::up(spec, upstream, guard)?;
+    let relay = link.addr();
+    let info = redis::ConnectionInfo {
+        addr: redis::ConnectionAddr::Tcp(relay.ip().to_string(), relay.port()),
+        redis: info.redis,
+    };
+    let store = RedisStore::connect_info(info, format!("redis://{relay}"), described)?;
+    Ok(LinkedStore {
+        store: Arc::new(store),
+        link,
+        server,
+    })
+}
+
+trait IntoInfo {
+    fn into_connection_info_or_refuse(self) -> Result<redis::ConnectionInfo, LinkError>;
+}
+
+impl IntoInfo for &str {
+    fn into_connection_info_or_refuse(self) -> Result<redis::ConnectionInfo, LinkError> {
+        use redis::IntoConnectionInfo;
+        self.into_connection_info().map_err(|source| {
+            StoreError::Url {
+                url: self.to_string(),
+                source,
+            }
+            .into()
+        })
+    }
+}
+
+/// HOST:PORT to an address, within [`REDIS_TIMEOUT`] (a name lookup can hang).
+fn resolve(host: &str, port: u16) -> std::io::Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let (tx, rx) = mpsc::channel();
+    let h = host.to_string();
+    std::thread::Builder::new()
+        .name("lumos-resolve".into())
+        .spawn(move || {
+            let _ = tx.send((h.as_str(), port).to_socket_addrs().map(|mut a| a.next()));
+        })?;
+    match rx.recv_timeout(REDIS_TIMEOUT) {
+        Ok(Ok(Some(a))) => Ok(a),
+        Ok(Ok(None)) => Err(std::io::Error::other("no address")),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(std::io::Error::other(format!(
+            "no answer within {} s",
+            REDIS_TIMEOUT.as_secs()
+        ))),
+    }
+}
