@@ -196,19 +196,6 @@ pub struct BaasLink {
     pub overhead_samples: u32,
 }
 
-impl BaasLink {
-    /// One line: `10mbit, 20 ms each way (relay overhead 0.061 ms)`.
-    pub fn describe(&self) -> String {
-        let bw = self
-            .bandwidth
-            .map_or("unlimited bandwidth".to_string(), |r| r.to_string());
-        format!(
-            "{bw}, {} ms each way (relay overhead {:.3} ms per round trip)",
-            self.delay_ms, self.relay_overhead_ms
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

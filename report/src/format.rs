@@ -95,6 +95,20 @@ pub fn limits(s: &lumos_model::Settings) -> Option<String> {
     Some(format!("{cpus}, {mem}{dev}"))
 }
 
+/// The link to the storage server on one line, when the run had one:
+/// `10mbit each way, 20 ms each way (relay overhead 0.049 ms per round trip)`.
+pub fn baas_link(s: &lumos_model::Settings) -> Option<String> {
+    let l = s.baas_link.as_ref()?;
+    let bw = l.bandwidth.map_or("no bandwidth limit".to_string(), |r| {
+        format!("{r} each way")
+    });
+    Some(format!(
+        "{bw}, {} ms delay each way (relay overhead {} ms per round trip)",
+        l.delay_ms,
+        fmt_ms(l.relay_overhead_ms)
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

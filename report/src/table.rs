@@ -74,6 +74,9 @@ pub fn render(out: &BenchOutput) -> String {
     if let Some(l) = crate::format::limits(&out.settings) {
         text.push_str(&format!("limits per instance: {l}\n"));
     }
+    if let Some(l) = crate::format::baas_link(&out.settings) {
+        text.push_str(&format!("storage link: {l}\n"));
+    }
     for (runtime, why) in out
         .settings
         .runtimes

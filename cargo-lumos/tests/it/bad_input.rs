@@ -510,3 +510,32 @@ fn bad_cpu_limits_and_device_profiles_are_refused_before_anything_runs() {
         );
     }
 }
+
+/// `--baas-bandwidth` takes tc's rate syntax within 8kbit..=10gbit and
+/// `--baas-delay` a duration with its unit up to 1 s: anything else is one
+/// error line naming the flag and the value, before anything is built.
+#[test]
+fn bad_baas_link_flags_are_refused_naming_the_flag_and_value() {
+    let none = tempfile::tempdir().unwrap();
+    let manifest = none.path().join("no-such/Cargo.toml");
+    for (flag, value) in [
+        ("--baas-bandwidth", "10mbits"),
+        ("--baas-bandwidth", "fast"),
+        ("--baas-bandwidth", "1kbit"),
+        ("--baas-bandwidth", "20gbit"),
+        ("--baas-delay", "20"),
+        ("--baas-delay", "-5ms"),
+        ("--baas-delay", "2s"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let out = bench(&manifest, &none.path().join("t"), &[&arg]);
+        assert!(!out.status.success(), "{arg} was accepted");
+        let err = stderr(&out);
+        let first = err.lines().next().unwrap_or("");
+        assert!(
+            first.starts_with("error: ") && first.contains(flag) && first.contains(value),
+            "{arg}: {err}"
+        );
+    }
+    assert!(!none.path().join("t").exists());
+}

@@ -50,6 +50,9 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
     if let Some(l) = crate::format::limits(s) {
         kv.insert("limits per instance", l);
     }
+    if let Some(l) = crate::format::baas_link(s) {
+        kv.insert("storage link", l);
+    }
     html! {
         table.setup {
             @for (k, v) in &kv {

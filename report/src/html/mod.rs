@@ -2,7 +2,7 @@
 //! scripts, nothing fetched) with the paper's figures drawn from this run:
 //! the run's set-up, this run against the paper's findings, image sizes,
 //! execution time per group (warm and cold), I/O and (de)serialization CDFs,
-//! CPU and memory, throughput against latency, workflows (makespan, steps
+//! CPU and memory, the link to the storage server, throughput against latency, workflows (makespan, steps
 //! and hand-overs), and every row.
 //!
 //! HTML is written with maud (escaping is the template's job); one module per
@@ -14,6 +14,7 @@ mod exec_time;
 mod findings;
 mod header;
 mod images;
+mod network;
 mod rows;
 mod throughput;
 mod workflows;
@@ -66,6 +67,7 @@ fn page(out: &BenchOutput) -> Markup {
                 (exec_time::section(&singles))
                 (cdfs::section(&singles))
                 (cpu_mem::section(&singles))
+                (network::section(&singles))
                 (throughput::section(&singles))
                 (workflows::section(out))
                 (rows::section(out))

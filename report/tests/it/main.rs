@@ -6,4 +6,5 @@ mod cold_kinds;
 mod csv;
 mod fixture;
 mod html;
+mod network;
 mod table;
