@@ -161,6 +161,16 @@ struct RunArgs {
     /// Storage: redis://HOST:PORT (default: the runner's memory).
     #[arg(long)]
     baas: Option<String>,
+    /// Storage behind a link of this bandwidth each way, tc's syntax
+    /// (10mbit; 8kbit..=10gbit; a network namespace, veth, tc tbf; root).
+    #[arg(long = "baas-bandwidth", value_name = "RATE",
+          value_parser = |s: &str| s.parse::<lumos_model::Rate>().map_err(|e| e.to_string()))]
+    baas_bandwidth: Option<lumos_model::Rate>,
+    /// Storage behind a link with this delay each way (20ms; 0..=1s), added
+    /// by a relay on the path (root).
+    #[arg(long = "baas-delay", value_name = "DURATION",
+          value_parser = |s: &str| lumos_model::parse_delay(s).map_err(|e| e.to_string()))]
+    baas_delay: Option<Duration>,
     /// Plain HTTP to a non-loopback registry.
     #[arg(long)]
     insecure: bool,
@@ -207,6 +217,12 @@ impl RunArgs {
             cache_dir: self.cache.clone(),
             sandbox: self.sandbox,
             baas: self.baas.clone(),
+            baas_link: (self.baas_bandwidth.is_some() || self.baas_delay.is_some()).then(|| {
+                lumos_model::BaasLinkSpec {
+                    bandwidth: self.baas_bandwidth,
+                    delay: self.baas_delay.unwrap_or_default(),
+                }
+            }),
             insecure: self.insecure,
             registry_timeout: Some(Duration::from_secs(self.registry_timeout)),
             unpack_limits: lumos_oci::unpack::UnpackLimits {

@@ -153,3 +153,43 @@ fn a_redis_behind_the_link_is_reached_through_the_relay() {
     use lumos_runtimes::store::Store;
     assert_eq!(direct.get("link-object").unwrap(), Some(object));
 }
+
+/// A runner killed mid-run (SIGKILL: no destructor runs) leaves neither its
+/// namespace nor its veth pair: its guard deletes them.
+#[test]
+fn a_killed_runner_leaves_no_namespace_or_veth_behind() {
+    require_link();
+    let mut runner = Command::new(runner_exe())
+        .args(["load", &file_ref(&fixtures().cwasm), "-r", "wasmtime-aot"])
+        .args(["--concurrency", "1", "--level-requests", "1000000"])
+        .args(["--duration", "600", "--baas-delay", "1ms"])
+        .args(["--body", r#"{"op":"get","key":"missing"}"#])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let ns = format!("lumos-link-{}-0", runner.id());
+    let veth = format!("lmk{:x}a", (u64::from(runner.id()) << 8) & 0xff_ffff_ffff);
+    let veth_exists = || {
+        Command::new("ip")
+            .args(["link", "show", &veth])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let up = eventually(Duration::from_secs(60), || namespace_exists(&ns));
+    if !up {
+        let _ = runner.kill();
+        let _ = runner.wait();
+        panic!("the runner never made {ns}");
+    }
+    assert!(veth_exists(), "{veth} is not there while the run lasts");
+    runner.kill().unwrap();
+    runner.wait().unwrap();
+    assert!(
+        eventually(Duration::from_secs(20), || !namespace_exists(&ns)
+            && !veth_exists()),
+        "{ns} or {veth} outlived a killed runner"
+    );
+}
