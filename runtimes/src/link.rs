@@ -451,7 +451,11 @@ impl Relay {
                         if stop.load(Ordering::Acquire) {
                             break;
                         }
-                        let Ok(client) = conn else { continue };
+                        let Ok(client) = conn else {
+                            // e.g. out of descriptors: do not spin.
+                            std::thread::sleep(Duration::from_millis(10));
+                            continue;
+                        };
                         let (d, socks) = (d.clone(), socks.clone());
                         let _ = std::thread::Builder::new()
                             .name("lumos-relay-conn".into())
@@ -586,7 +590,10 @@ impl StoreServer {
                         if stop.load(Ordering::Acquire) {
                             break;
                         }
-                        let Ok(c) = conn else { continue };
+                        let Ok(c) = conn else {
+                            std::thread::sleep(Duration::from_millis(10));
+                            continue;
+                        };
                         track(&socks, &c);
                         let store = store.clone();
                         let _ = std::thread::Builder::new()
