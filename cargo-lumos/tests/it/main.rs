@@ -3,6 +3,7 @@
 
 mod common;
 
+mod baas_link;
 mod bad_input;
 mod bench;
 mod builtin_functions;
