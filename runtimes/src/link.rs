@@ -192,6 +192,9 @@ impl Link {
             token,
             armed: true,
         };
+        // Runs side by side choose their subnets one at a time: the lock is
+        // held until this run's address is on its veth (visible to the next).
+        let subnets = lock_subnets()?;
         let (near, far) = Self::addresses(pid, n)?;
         run(&argv(&["ip", "netns", "add", &ns]))?;
         run(&argv(&[
@@ -205,6 +208,7 @@ impl Link {
             "dev",
             &veth,
         ]))?;
+        drop(subnets);
         run(&argv(&["ip", "link", "set", &veth, "up"]))?;
         run(&argv(&[
             "ip",
@@ -331,6 +335,37 @@ impl Drop for Teardown {
             let _ = run(&argv(&["ip", "link", "delete", &self.veth]));
         }
         self.guard.done(self.token);
+    }
+}
+
+/// The lock runs take while they choose a subnet and put it on their veth.
+const SUBNET_LOCK: &str = "/run/lumos-link.lock";
+
+/// flock(2) on [`SUBNET_LOCK`] (released when the file closes), waited for
+/// at most [`COMMAND_TIMEOUT`].
+fn lock_subnets() -> Result<std::fs::File, LinkError> {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(SUBNET_LOCK)
+        .map_err(io(format!("opening {SUBNET_LOCK}")))?;
+    let deadline = Instant::now() + COMMAND_TIMEOUT;
+    loop {
+        // SAFETY: flock(2) on a file we hold open.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(f);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(io(format!("locking {SUBNET_LOCK}"))(e));
+        }
+        if Instant::now() >= deadline {
+            return Err(LinkError::Timeout {
+                command: format!("flock {SUBNET_LOCK}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
