@@ -21,9 +21,10 @@ use crate::common::*;
 use lumos_payloads::{payload, Payload, FUNCTIONS};
 use serde_json::Value;
 
-/// The persistent target dir of these tests (`<target>/lumos-e2e`).
+/// The persistent target dir of these tests (`<target>/lumos-e2e`), shared
+/// with the benches of the built-ins.
 fn e2e_target() -> PathBuf {
-    lumos_test_support::fixtures::shared_dir("lumos-e2e")
+    shared_target()
 }
 
 /// The three builds (see the module comment), as `cargo lumos build` arguments.

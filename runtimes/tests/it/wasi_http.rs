@@ -399,8 +399,7 @@ fn fibonacci_component() -> &'static (PathBuf, PathBuf) {
     static C: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     C.get_or_init(|| {
         let target = lumos_test_support::fixtures::shared_dir("lumos-runtimes-fixtures");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
+        let st = lumos_test_support::cargo()
             .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
             .args([
                 "rustc",
@@ -416,7 +415,6 @@ fn fibonacci_component() -> &'static (PathBuf, PathBuf) {
                 "wasi-http",
             ])
             .env("CARGO_TARGET_DIR", &target)
-            .env_remove("RUSTFLAGS")
             .status()
             .expect("run cargo for fibonacci");
         assert!(st.success(), "building fibonacci as a component failed");
@@ -517,7 +515,7 @@ fn figures() {
     // module (the SDK's `main!`) and as a component (its `wasi_http!`).
     let (fib_wasm, fib_cwasm) = fibonacci_component();
     let target = fib_wasm.ancestors().nth(3).unwrap().to_path_buf();
-    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let st = lumos_test_support::cargo()
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .args([
             "build",
