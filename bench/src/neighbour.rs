@@ -8,8 +8,9 @@
 //!
 //! 1. [`Host::start`]: a new instance, and a thread sending it requests:
 //!    open loop (a request due every `1/rate` s; when a request outlasts its
-//!    period the next one goes as soon as it answers, so the achieved rate
-//!    says what one instance managed) or closed loop (one request after the
+//!    period the next one goes as soon as it answers, without a burst to
+//!    catch up, so the achieved rate says what one instance managed) or
+//!    closed loop (one request after the
 //!    other, concurrency 1). The cell waits for its first OK answer, so the
 //!    neighbour is busy before anything is measured.
 //! 2. [`Running::open_window`] as the cell's measurement starts,
@@ -248,22 +249,23 @@ impl Drive {
     /// Sends requests until told to stop; stops the instance; returns why it
     /// stopped early, if it did.
     fn run(mut self, mut ready: lumos_runtimes::Ready) -> Option<String> {
-        let t0 = Instant::now();
-        let mut i: u64 = 0;
+        let period = self.period.map(Duration::from_secs_f64);
+        // When the next request is due. Open loop: a period after the last
+        // one was due, or now when that has passed (no burst to catch up);
+        // closed loop: always now.
+        let mut next = Instant::now();
         let mut consecutive = 0u32;
         let mut error = None;
         loop {
-            let wait = match self.period {
-                Some(p) => (t0 + Duration::from_secs_f64(p * i as f64))
-                    .saturating_duration_since(Instant::now()),
-                None => Duration::ZERO,
-            };
-            if self.stopped_within(wait) {
+            if self.stopped_within(next.saturating_duration_since(Instant::now())) {
                 break;
             }
             self.counters.sent.fetch_add(1, Ordering::SeqCst);
             let o = ready.call(&self.body);
-            i += 1;
+            next = match period {
+                Some(p) => (next + p).max(Instant::now()),
+                None => Instant::now(),
+            };
             if o.is_ok() {
                 consecutive = 0;
                 self.counters.ok.fetch_add(1, Ordering::SeqCst);
