@@ -554,6 +554,26 @@ mod tests {
     }
 
     #[test]
+    fn a_neighbour_is_refused_beside_a_workflow() {
+        let req = BenchRequest {
+            workflow: crate::WorkflowRequest {
+                chain: vec!["a".into(), "b".into()],
+                ..Default::default()
+            },
+            neighbour: Some(crate::NeighbourRequest {
+                neighbour: "fibonacci:5".parse().unwrap(),
+                baseline: true,
+            }),
+            ..Default::default()
+        };
+        let e = check(&req).unwrap_err().to_string();
+        assert!(
+            e.contains("--neighbour fibonacci@native:5: not for a workflow"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn sample_size_defaults_and_refusals() {
         let s = sampling(&BenchRequest::default(), 3).unwrap();
         assert_eq!(

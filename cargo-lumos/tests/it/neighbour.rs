@@ -214,3 +214,95 @@ fn an_open_loop_neighbour_keeps_near_its_rate() {
         "figures: open-loop neighbour at {rate} req/s achieved {rps:.1} req/s over {window:.0} ms"
     );
 }
+
+/// A workspace with two `stdio` functions: `echoer` answers with its
+/// request, `failer` always fails (exit 1).
+fn echo_and_fail_workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(
+        &root.join("Cargo.toml"),
+        "[workspace]\nresolver = \"2\"\nmembers = [\"echoer\", \"failer\"]\n",
+    );
+    for (name, main) in [
+        (
+            "echoer",
+            "use std::io::{Read, Write};\nfn main() {\n    let mut s = Vec::new();\n    std::io::stdin().read_to_end(&mut s).unwrap();\n    std::io::stdout().write_all(&s).unwrap();\n}\n",
+        ),
+        (
+            "failer",
+            "fn main() {\n    eprintln!(\"failer: refusing\");\n    std::process::exit(1);\n}\n",
+        ),
+    ] {
+        write(
+            &root.join(name).join("Cargo.toml"),
+            &format!(
+                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
+                 [package.metadata.lumos]\nprotocol = \"stdio\"\nruntimes = [\"native\"]\npayloads = \"payloads.toml\"\n"
+            ),
+        );
+        write(&root.join(name).join("src/main.rs"), main);
+        write(
+            &root.join(name).join("payloads.toml"),
+            "[group.1]\nrequest = '{\"x\": 1}'\n",
+        );
+    }
+    dir
+}
+
+#[test]
+fn a_neighbour_that_cannot_answer_fails_its_cells_row_only() {
+    require("docker-registry");
+    let ws = echo_and_fail_workspace();
+    let target = tempfile::tempdir().unwrap();
+    let json = target.path().join("f.json");
+    let out = bench(
+        &ws.path().join("Cargo.toml"),
+        target.path(),
+        &[
+            "-p",
+            "echoer",
+            "--runtime",
+            "native",
+            "--mode",
+            "warm",
+            "--repeat",
+            "1",
+            "--warmup",
+            "0",
+            "--requests",
+            "2",
+            "--min-requests",
+            "2",
+            "--min-time",
+            "0.001",
+            "--neighbour",
+            "failer",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
+    // The baseline row measured something: not an error.
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let j = read_json(&json);
+    let runs = rows(&j);
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    assert_eq!(runs[0]["status"], "ok", "{}", runs[0]);
+    assert!(runs[0]["neighbour"].is_null());
+    let r = &runs[1];
+    assert_eq!(r["status"], "failed", "{r}");
+    let why = r["error"].as_str().unwrap_or("");
+    assert!(
+        why.starts_with("neighbour failer@native: its first request failed"),
+        "{r}"
+    );
+    assert!(r["latency_ms"].is_null(), "no figures: {r}");
+    assert_eq!(r["neighbour"]["function"], "failer", "{r}");
+    assert_eq!(r["neighbour"]["error"], why, "{r}");
+    let table = stdout(&out);
+    assert!(
+        table.contains("note: echoer native warm g1: failed: neighbour failer@native"),
+        "{table}"
+    );
+}
