@@ -8,7 +8,8 @@
 //!    payloads loaded ([`payloads`]);
 //! 3. [`execute`]: every cell run with lumos-runtimes' runner, its repeats
 //!    folded into one row ([`fold`]); a workflow's cells chained step by
-//!    step ([`workflow`]).
+//!    step ([`workflow`]); with `--neighbour`, another function's instance
+//!    kept busy beside each cell ([`neighbour`]).
 //!
 //! [`run`] does all three and returns a [`lumos_model::BenchOutput`]; what
 //! happens on the way is told as [`Event`]s, which a front end shows (the
