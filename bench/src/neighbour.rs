@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use lumos_build::{CargoArgs, Workspace};
 use lumos_model::{Neighbour, NeighbourRecord, Protocol};
-use lumos_runtimes::{Job, Runner};
+use lumos_runtimes::{Job, Ready, Runner};
 
 use crate::error::bail;
 use crate::payloads::Payloads;
@@ -248,7 +248,7 @@ impl Drive {
 
     /// Sends requests until told to stop; stops the instance; returns why it
     /// stopped early, if it did.
-    fn run(mut self, mut ready: lumos_runtimes::Ready) -> Option<String> {
+    fn run(mut self, mut ready: Ready) -> Option<String> {
         let period = self.period.map(Duration::from_secs_f64);
         // When the next request is due. Open loop: a period after the last
         // one was due, or now when that has passed (no burst to catch up);
