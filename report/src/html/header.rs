@@ -50,6 +50,22 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
     if let Some(l) = crate::format::limits(s) {
         kv.insert("limits per instance", l);
     }
+    if let Some(n) = &s.neighbour {
+        kv.insert(
+            "neighbour",
+            format!(
+                "{}@{}, {}{}",
+                n.function,
+                n.runtime,
+                n.arrival(),
+                if s.neighbour_baseline {
+                    "; each cell measured without it, then with it"
+                } else {
+                    "; each cell measured with it only"
+                }
+            ),
+        );
+    }
     html! {
         table.setup {
             @for (k, v) in &kv {

@@ -308,6 +308,8 @@ pub fn bench() -> BenchOutput {
             ]),
             limits: None,
             device: None,
+            neighbour: None,
+            neighbour_baseline: false,
         },
         runs,
     }
