@@ -87,6 +87,34 @@ pub fn execute(
         .tempdir()
         .map_err(crate::error::io("image cache"))?;
 
+    // The neighbour: refused as a cell of its own would be, before any
+    // cell runs; its image prepared on first use.
+    let mut neighbour = match &plan.neighbour {
+        None => None,
+        Some(n) => {
+            let as_cell = Cell {
+                function: n.function.clone(),
+                runtime: n.runtime,
+                group: 1,
+                mode: Mode::Warm,
+                neighbour: false,
+            };
+            if let Some((_, why)) = cell_refusal(req, &as_cell, ws, prepared) {
+                crate::error::bail!("--neighbour {n}: {why}");
+            }
+            let f = ws
+                .function_for(&n.function, n.runtime.family())
+                .expect("the neighbour is in the workspace (neighbour::include)");
+            Some(crate::neighbour::Host::new(
+                n,
+                prepared.image(&n.function, n.runtime),
+                f.config.protocol,
+                prepared.payloads.get(&n.function),
+                warm_cache.path(),
+                req.timeout,
+            ))
+        }
+    };
     on(Event::Planned {
         cells: plan.cells.len(),
         steps: plan.total_steps(),
@@ -148,8 +176,38 @@ pub fn execute(
             cache: Some(warm_cache.path()),
             group: Some(&group),
         };
+        // The neighbour, busy before the cell's measurement starts.
+        let mut running = None;
+        if let (true, Some(host)) = (cell.neighbour, neighbour.as_mut()) {
+            match host.start(&runner, cell.group) {
+                Ok(r) => running = Some(r),
+                Err(e) => {
+                    let why = format!("neighbour {}: {}", host.spec, lumos_model::error_chain(&e));
+                    row.status = Status::Failed;
+                    row.errors = plan.repeat as u64;
+                    row.error = Some(why.clone());
+                    row.neighbour = Some(lumos_model::NeighbourRecord {
+                        function: host.spec.function.clone(),
+                        runtime: host.spec.runtime,
+                        rate: host.spec.rate,
+                        error: Some(why),
+                        ..Default::default()
+                    });
+                    on(Event::Step { n: steps });
+                    on(Event::CellFinished {
+                        cell: cell.clone(),
+                        row: Box::new(row.clone()),
+                    });
+                    rows.push(row);
+                    continue;
+                }
+            }
+        }
+        if let Some(r) = running.as_mut() {
+            r.open_window();
+        }
         let mut tick = || on(Event::Step { n: 1 });
-        let row = match cell.mode {
+        let mut row = match cell.mode {
             m @ (Mode::ColdCached | Mode::Cold | Mode::ColdNode) => {
                 crate::fold::cold(&runner, &job, m, plan.repeat, &mut tick, row)
             }
@@ -161,6 +219,9 @@ pub fn execute(
             }
             Mode::Workflow => unreachable!("workflow cells are the plan's `workflow`"),
         };
+        if let Some(r) = running {
+            row.neighbour = Some(r.finish());
+        }
         on(Event::CellFinished {
             cell: cell.clone(),
             row: Box::new(row.clone()),
@@ -217,6 +278,8 @@ pub fn execute(
             limits: Some(limits),
             device: req.device.clone(),
             baas_link,
+            neighbour: plan.neighbour.clone(),
+            neighbour_baseline: plan.neighbour.is_some() && plan.neighbour_baseline,
         },
         runs: rows,
     })
@@ -263,6 +326,7 @@ fn workflow_cell(
             runtime,
             group: wc.group,
             mode: wc.start,
+            neighbour: false,
         };
         cell_refusal(req, &step, ws, prepared)
             .map(|(s, why)| (s, format!("step {f}@{runtime}: {why}")))

@@ -8,7 +8,8 @@
 //!    payloads loaded ([`payloads`]);
 //! 3. [`execute`]: every cell run with lumos-runtimes' runner, its repeats
 //!    folded into one row ([`fold`]); a workflow's cells chained step by
-//!    step ([`workflow`]).
+//!    step ([`workflow`]); with `--neighbour`, another function's instance
+//!    kept busy beside each cell ([`neighbour`]).
 //!
 //! [`run`] does all three and returns a [`lumos_model::BenchOutput`]; what
 //! happens on the way is told as [`Event`]s, which a front end shows (the
@@ -19,6 +20,7 @@ mod error;
 pub mod event;
 pub mod execute;
 pub mod fold;
+pub mod neighbour;
 pub mod payloads;
 pub mod plan;
 pub mod prepare;
@@ -28,7 +30,7 @@ pub mod workflow;
 pub use error::{Error, Result};
 pub use event::Event;
 pub use plan::{Cell, Plan};
-pub use request::{BenchRequest, LoadRequest, WorkflowRequest};
+pub use request::{BenchRequest, LoadRequest, NeighbourRequest, WorkflowRequest};
 
 use lumos_model::BenchOutput;
 
@@ -40,6 +42,10 @@ pub fn run(req: &BenchRequest, on: &mut dyn FnMut(Event)) -> Result<BenchOutput>
     if let Some(w) = &plan.workflow {
         // Only the chain's functions are built, pushed and loaded.
         ws.functions.retain(|f| w.steps.contains(&f.name));
+    }
+    if let Some(n) = &plan.neighbour {
+        // Built, packed, pushed and given payloads with the rest.
+        neighbour::include(&mut ws, &req.cargo, n)?;
     }
     let prepared = prepare::prepare(req, &ws, &plan, on)?;
     let out = execute::execute(req, &ws, &plan, &prepared, on)?;

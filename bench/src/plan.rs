@@ -16,14 +16,20 @@ pub struct Cell {
     pub runtime: Runtime,
     pub group: u8,
     pub mode: Mode,
+    /// Measured with the `--neighbour` busy beside it.
+    pub neighbour: bool,
 }
 
 impl std::fmt::Display for Cell {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} {} g{} {}",
-            self.function, self.runtime, self.group, self.mode
+            "{} {} g{} {}{}",
+            self.function,
+            self.runtime,
+            self.group,
+            self.mode,
+            if self.neighbour { " +neighbour" } else { "" }
         )
     }
 }
@@ -60,6 +66,7 @@ impl WorkflowPlan {
             runtime: c.runtimes[0],
             group: c.group,
             mode: Mode::Workflow,
+            neighbour: false,
         }
     }
 }
@@ -83,6 +90,10 @@ pub struct Plan {
     pub cells: Vec<Cell>,
     /// `--chain` / `--workflow`: the workflow run instead of the matrix.
     pub workflow: Option<WorkflowPlan>,
+    /// `--neighbour`: what runs beside every cell whose `neighbour` is set
+    /// (with the baseline, each cell comes twice: without, then with it).
+    pub neighbour: Option<lumos_model::Neighbour>,
+    pub neighbour_baseline: bool,
 }
 
 /// What the request resolves to without looking at the workspace.
@@ -138,6 +149,12 @@ impl Settings {
             }
             if req.load.asked() {
                 bail!("--concurrency/--load: not for a workflow (--chain, --workflow)");
+            }
+            if let Some(n) = &req.neighbour {
+                bail!(
+                    "--neighbour {}: not for a workflow (--chain, --workflow); bench single functions beside it",
+                    n.neighbour
+                );
             }
         }
         check_workflow_flags(req)?;
@@ -402,12 +419,22 @@ impl Plan {
                         if mode == Mode::Load && !load_functions.contains(&name) {
                             continue;
                         }
-                        cells.push(Cell {
-                            function: name.clone(),
-                            runtime,
-                            group,
-                            mode,
-                        });
+                        // With a neighbour: the cell without it (the
+                        // baseline), then with it, one after the other.
+                        let with = match &req.neighbour {
+                            None => vec![false],
+                            Some(n) if n.baseline => vec![false, true],
+                            Some(_) => vec![true],
+                        };
+                        for neighbour in with {
+                            cells.push(Cell {
+                                function: name.clone(),
+                                runtime,
+                                group,
+                                mode,
+                                neighbour,
+                            });
+                        }
                     }
                 }
             }
@@ -424,7 +451,20 @@ impl Plan {
             load_functions,
             cells,
             workflow,
+            neighbour: req.neighbour.as_ref().map(|n| n.neighbour.clone()),
+            neighbour_baseline: req.neighbour.as_ref().is_some_and(|n| n.baseline),
         })
+    }
+
+    /// The runtimes to make ready: the cells' and the neighbour's.
+    pub fn build_runtimes(&self) -> Vec<Runtime> {
+        let mut r = self.runtimes.clone();
+        if let Some(n) = &self.neighbour {
+            if !r.contains(&n.runtime) {
+                r.push(n.runtime);
+            }
+        }
+        r
     }
 
     /// Units of work of a cell: one per repeat, one per load level.
@@ -516,6 +556,26 @@ mod tests {
         quick.quick = true;
         let s = Settings::resolve(&quick).unwrap();
         assert_eq!(s.modes, [Mode::ColdCached, Mode::Cold, Mode::Warm]);
+    }
+
+    #[test]
+    fn a_neighbour_is_refused_beside_a_workflow() {
+        let req = BenchRequest {
+            workflow: crate::WorkflowRequest {
+                chain: vec!["a".into(), "b".into()],
+                ..Default::default()
+            },
+            neighbour: Some(crate::NeighbourRequest {
+                neighbour: "fibonacci:5".parse().unwrap(),
+                baseline: true,
+            }),
+            ..Default::default()
+        };
+        let e = check(&req).unwrap_err().to_string();
+        assert!(
+            e.contains("--neighbour fibonacci@native:5: not for a workflow"),
+            "{e}"
+        );
     }
 
     #[test]

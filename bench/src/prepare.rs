@@ -108,7 +108,8 @@ pub fn prepare(
     }
 
     let mut unavailable = BTreeMap::new();
-    for &r in &plan.runtimes {
+    let runtimes = plan.build_runtimes();
+    for &r in &runtimes {
         if let Err(why) = lumos_runtimes::runtime::availability(r) {
             let why = why.to_string();
             on(Event::Unavailable {
@@ -122,15 +123,14 @@ pub fn prepare(
     // Build what is missing (cargo and the AoT cache make the rest a no-op).
     let mut build_failed = BTreeMap::new();
     if !req.no_build {
-        let wants = |r: Runtime| plan.runtimes.contains(&r) && !unavailable.contains_key(&r);
+        let wants = |r: Runtime| runtimes.contains(&r) && !unavailable.contains_key(&r);
         let engines: Vec<AotEngine> =
             if wants(Runtime::WasmtimeAot) || wants(Runtime::WasmtimePooled) {
                 vec![AotEngine::Wasmtime]
             } else {
                 vec![]
             };
-        let runtimes: Vec<Runtime> = plan
-            .runtimes
+        let runtimes: Vec<Runtime> = runtimes
             .iter()
             .copied()
             .filter(|r| wants(*r) && *r != Runtime::WasmedgeAot)

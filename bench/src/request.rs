@@ -56,6 +56,8 @@ pub struct BenchRequest {
     pub load: LoadRequest,
     /// A workflow instead of the matrix of single functions.
     pub workflow: WorkflowRequest,
+    /// Co-located load: a function kept busy beside every measured cell.
+    pub neighbour: Option<NeighbourRequest>,
     /// Memory limit per instance, MiB (0: none).
     pub memory_mib: u64,
     /// CPUs per instance, fractional (a CFS quota); None: no limit.
@@ -92,6 +94,18 @@ impl LoadRequest {
     pub fn asked(&self) -> bool {
         !self.concurrency.is_empty() || self.arrival.is_some()
     }
+}
+
+/// `--neighbour FUNCTION[@RUNTIME][:RPS]`: one instance of another function
+/// of the workspace, started before each cell is measured and stopped after
+/// it, sent requests the whole time (open loop at the rate, or closed loop at
+/// concurrency 1).
+#[derive(Debug, Clone)]
+pub struct NeighbourRequest {
+    pub neighbour: lumos_model::Neighbour,
+    /// Measure each cell twice: without the neighbour, then with it (the
+    /// command line's default; `--no-neighbour-baseline`: with it only).
+    pub baseline: bool,
 }
 
 /// A workflow: `--chain A,B,…` or `--workflow NAME`, with how data passes

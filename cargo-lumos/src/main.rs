@@ -82,6 +82,12 @@ fn usage_error(e: clap::Error) -> ExitCode {
         .unwrap_or("invalid command line")
         .trim_start_matches("error: ")
         .to_string();
+    // The missing flags (a flag that `requires` another) are on later lines.
+    if e.kind() == ErrorKind::MissingRequiredArgument {
+        if let Some(ContextValue::Strings(missing)) = e.get(ContextKind::InvalidArg) {
+            line = format!("{} {}", line.trim_end(), missing.join(", "));
+        }
+    }
     if let Some(ContextValue::Strings(valid)) = e.get(ContextKind::ValidValue) {
         line += &format!(" (possible values: {})", valid.join(", "));
     }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::{
     ColdEvidence, ColdStart, Device, ImageInfo, LatencyStats, Limits, LoadLevel, Machine, Mode,
-    Phases, Protocol, Runtime, Sandbox, Status, Versions, WorkflowRecord,
+    Neighbour, NeighbourRecord, Phases, Protocol, Runtime, Sandbox, Status, Versions,
+    WorkflowRecord,
 };
 
 pub(crate) fn schema_version() -> u32 {
@@ -48,6 +49,13 @@ pub struct Settings {
     /// (`--baas-bandwidth`, `--baas-delay`) and the relay's measured overhead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baas_link: Option<crate::BaasLink>,
+    /// `--neighbour`: the function kept busy beside every measured cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbour: Option<Neighbour>,
+    /// With `--neighbour`: whether each cell was also measured without it
+    /// (the default; `--no-neighbour-baseline` turns it off).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub neighbour_baseline: bool,
 }
 
 /// One row of a bench: a cell of the matrix, over its repeats.
@@ -108,4 +116,8 @@ pub struct RunRow {
     /// makespan; `function` names the workflow).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<WorkflowRecord>,
+    /// `--neighbour`: what the neighbour did while this row was measured;
+    /// None for a row measured without one (the baseline of a cell).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub neighbour: Option<NeighbourRecord>,
 }

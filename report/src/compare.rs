@@ -9,8 +9,8 @@ use lumos_model::{RunRow, Runtime};
 
 use crate::shown::Figures;
 
-/// The native row `r` is compared with: same function, group and mode, with
-/// figures. `None` when there is none (or `r` itself has no figures).
+/// The native row `r` is compared with: same function, group and mode,
+/// measured with a neighbour beside it when `r` was, with figures. `None` when there is none (or `r` itself has no figures).
 pub fn native_of<'a>(rows: &'a [RunRow], r: &RunRow) -> Option<Figures<'a>> {
     Figures::of(r)?;
     rows.iter()
@@ -19,6 +19,8 @@ pub fn native_of<'a>(rows: &'a [RunRow], r: &RunRow) -> Option<Figures<'a>> {
                 && n.function == r.function
                 && n.group == r.group
                 && n.mode == r.mode
+                // With a neighbour beside it or not (`--neighbour`).
+                && n.neighbour.is_some() == r.neighbour.is_some()
         })
         .find_map(Figures::of)
 }

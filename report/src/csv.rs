@@ -88,6 +88,11 @@ pub struct Line<'a> {
     pub x_native_ci95_lo: Option<f64>,
     #[serde(serialize_with = "ms")]
     pub x_native_ci95_hi: Option<f64>,
+    // Added after the columns above: the `--neighbour` beside the row.
+    pub neighbour: Option<String>,
+    pub neighbour_requests: Option<u64>,
+    #[serde(serialize_with = "ms")]
+    pub neighbour_achieved_rps: Option<f64>,
 }
 
 /// Writes a number with 6 decimals (as the CSV always had), nothing for None.
@@ -173,6 +178,9 @@ pub fn lines<'a>(rows: &'a [RunRow], r: &'a RunRow) -> Vec<Line<'a>> {
                 x_native: x,
                 x_native_ci95_lo: x_ci.map(|c| c[0]),
                 x_native_ci95_hi: x_ci.map(|c| c[1]),
+                neighbour: r.neighbour.as_ref().map(|n| n.label()),
+                neighbour_requests: r.neighbour.as_ref().map(|n| n.requests),
+                neighbour_achieved_rps: r.neighbour.as_ref().map(|n| n.achieved_rps),
             }
         })
         .collect()

@@ -12,6 +12,7 @@ pub mod compare;
 pub mod csv;
 pub mod format;
 pub mod html;
+pub mod neighbours;
 pub mod series;
 pub mod shown;
 pub mod table;

@@ -56,6 +56,7 @@ pub fn render(out: &BenchOutput) -> String {
         text.extend(t.lines().map(|l| format!("{}\n", l.trim_end())));
     }
     text.push_str(&workflow_table(rows));
+    text.push_str(&neighbour_table(out));
     // Each cold kind is its own row; say once what each one shown means.
     for m in lumos_model::Mode::COLD {
         if rows.iter().any(|r| r.mode == *m) {
@@ -108,7 +109,11 @@ fn cells(rows: &[RunRow], r: &RunRow) -> Vec<String> {
         r.function.clone(),
         r.runtime.to_string(),
         r.group.to_string(),
-        r.mode.to_string(),
+        if r.neighbour.is_some() {
+            format!("{} +neighbour", r.mode)
+        } else {
+            r.mode.to_string()
+        },
         f.and_then(Figures::compressed).map_or_else(dash, fmt_bytes),
         f.and_then(Figures::unpacked).map_or_else(dash, fmt_bytes),
         f.and_then(Figures::cold_total)
@@ -153,6 +158,37 @@ fn workflow_table(rows: &[RunRow]) -> String {
     let mut text: String = t.lines().map(|l| format!("{}\n", l.trim_end())).collect();
     text.push_str(workflows::NOTE);
     text.push('\n');
+    text
+}
+
+/// Each cell measured with its neighbour beside itself without one, and
+/// what the neighbour did.
+fn neighbour_table(out: &BenchOutput) -> String {
+    use crate::neighbours;
+    if neighbours::pairs(&out.runs).next().is_none() {
+        return String::new();
+    }
+    let mut t = Table::new();
+    t.load_preset(PRESET).set_header(neighbours::HEADER);
+    for (r, n, base) in neighbours::pairs(&out.runs) {
+        t.add_row(neighbours::cells(r, n, base));
+    }
+    let last = neighbours::HEADER.len() - 1;
+    for (i, c) in t.column_iter_mut().enumerate() {
+        c.set_padding((0, if i == last { 0 } else { 1 }));
+        if !neighbours::TEXT.contains(&i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    let mut text: String = t.lines().map(|l| format!("{}\n", l.trim_end())).collect();
+    if let Some(d) = neighbours::describe(out) {
+        text.push_str(&d);
+        text.push('\n');
+    }
+    for n in neighbours::notes(&out.runs) {
+        text.push_str(&n);
+        text.push('\n');
+    }
     text
 }
 

@@ -30,8 +30,7 @@ pub fn shared_dir(name: &str) -> PathBuf {
 /// `x86_64-unknown-linux-musl/release` and `wasm32-wasip1/release`.
 pub fn build_musl_and_wasm(crate_dir: &Path, target_name: &str) -> PathBuf {
     let target = shared_dir(target_name);
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
+    let st = crate::cargo()
         .current_dir(crate_dir)
         .args([
             "build",
@@ -42,7 +41,6 @@ pub fn build_musl_and_wasm(crate_dir: &Path, target_name: &str) -> PathBuf {
             "wasm32-wasip1",
         ])
         .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
         .status()
         .expect("run cargo for the fixtures");
     assert!(
@@ -145,8 +143,7 @@ pub fn styles_target() -> PathBuf {
 /// into [`styles_target`]; returns the executable or module.
 pub fn styles_package(package: &str, triple: &str) -> PathBuf {
     let target = styles_target();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
+    let st = crate::cargo()
         .current_dir(styles_workspace())
         .args([
             "build",
@@ -158,7 +155,6 @@ pub fn styles_package(package: &str, triple: &str) -> PathBuf {
             triple,
         ])
         .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
         .status()
         .expect("run cargo for the styles fixtures");
     assert!(
@@ -182,12 +178,10 @@ pub fn wasi_http_hello() -> PathBuf {
     let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/wasi-http-hello");
     let target = shared_dir("lumos-component-fixture");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo)
+    run(crate::cargo()
         .current_dir(&dir)
         .args(["build", "--release", "--target", "wasm32-wasip2"])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS"));
+        .env("CARGO_TARGET_DIR", &target));
     target.join("wasm32-wasip2/release/wasi_http_hello.wasm")
 }
 
@@ -199,8 +193,7 @@ pub fn sdk_example(example: &str, triple: &str) -> PathBuf {
     let _guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let target = shared_dir("lumos-sdk-examples");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo)
+    run(crate::cargo()
         .current_dir(&root)
         .args([
             "build",
@@ -213,8 +206,7 @@ pub fn sdk_example(example: &str, triple: &str) -> PathBuf {
             "--target",
             triple,
         ])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS"));
+        .env("CARGO_TARGET_DIR", &target));
     let file = if triple.starts_with("wasm32") {
         format!("{example}.wasm")
     } else {

@@ -28,5 +28,5 @@ pub mod tools;
 pub mod workspace_bin;
 
 pub use registry::{Registry, RegistryOptions};
-pub use tools::{require, run};
+pub use tools::{cargo, require, run, unlinted};
 pub use workspace_bin::{node_bins, wasmedge_shim, workspace_bin};

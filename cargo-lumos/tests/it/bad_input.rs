@@ -539,3 +539,60 @@ fn bad_baas_link_flags_are_refused_naming_the_flag_and_value() {
     }
     assert!(!none.path().join("t").exists());
 }
+
+#[test]
+fn bad_neighbours_are_one_line_errors_before_anything_is_built() {
+    let manifest = repo_root().join("Cargo.toml");
+    for (args, want) in [
+        // Unknown function: checked against the workspace, before building.
+        (
+            vec!["-p", "fibonacci", "--neighbour", "nope"],
+            "--neighbour nope@native: `nope` is not a function of the workspace",
+        ),
+        (
+            vec!["-p", "fibonacci", "--neighbour", "fibonacci@jvm"],
+            "unknown runtime `jvm`",
+        ),
+        (
+            vec!["-p", "fibonacci", "--neighbour", "fibonacci:0"],
+            "rate 0: must be above 0",
+        ),
+        (
+            vec!["-p", "fibonacci", "--neighbour", "fibonacci:fast"],
+            "rate `fast`: not a number",
+        ),
+        (
+            vec!["-p", "fibonacci", "--neighbour", "@native:5"],
+            "no function name",
+        ),
+        (
+            vec!["-p", "fibonacci", "--no-neighbour-baseline"],
+            "required arguments were not provided",
+        ),
+        (
+            vec![
+                "--chain",
+                "encrypt-message,decrypt-message",
+                "--neighbour",
+                "fibonacci",
+            ],
+            "--neighbour fibonacci@native: not for a workflow",
+        ),
+    ] {
+        let target = tempfile::tempdir().unwrap();
+        let out = bench(&manifest, target.path(), &args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = stderr(&out);
+        // clap's own errors add a usage line after the error.
+        let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error")).collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one error line:\n{err}");
+        assert!(
+            lines[0].contains(want) && err.contains("--neighbour"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !target.path().join("lumos").exists(),
+            "{args:?} started building"
+        );
+    }
+}

@@ -36,38 +36,34 @@ fn bench_with_a_throwaway_registry_writes_json_csv_and_report() {
         out_dir.path().join("b.csv"),
         out_dir.path().join("r.html"),
     );
-    let out = bench(
-        &repo_root().join("Cargo.toml"),
-        &shared_target(),
-        &[
-            "-p",
-            "fibonacci",
-            "--runtime",
-            "native,wasmtime-aot,wasmi-interp",
-            "--group",
-            "1",
-            "--mode",
-            "cold,warm",
-            "--repeat",
-            "1",
-            "--warmup",
-            "1",
-            "--requests",
-            "5",
-            // Exactly the 5 requests asked for: no more runs to reach the
-            // default minimum of 10 requests and 3 s.
-            "--min-requests",
-            "5",
-            "--min-time",
-            "0.001",
-            "--json",
-            json.to_str().unwrap(),
-            "--csv",
-            csv.to_str().unwrap(),
-            "--report",
-            html.to_str().unwrap(),
-        ],
-    );
+    let out = bench_builtins(&[
+        "-p",
+        "fibonacci",
+        "--runtime",
+        "native,wasmtime-aot,wasmi-interp",
+        "--group",
+        "1",
+        "--mode",
+        "cold,warm",
+        "--repeat",
+        "1",
+        "--warmup",
+        "1",
+        "--requests",
+        "5",
+        // Exactly the 5 requests asked for: no more runs to reach the
+        // default minimum of 10 requests and 3 s.
+        "--min-requests",
+        "5",
+        "--min-time",
+        "0.001",
+        "--json",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
+    ]);
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
 
@@ -220,34 +216,30 @@ fn bench_with_baas_redis_serves_a_data_function_from_redis() {
     let _turn = SHARED_TARGET.lock().unwrap_or_else(|p| p.into_inner());
     let out_dir = tempfile::tempdir().unwrap();
     let json = out_dir.path().join("b.json");
-    let out = bench(
-        &repo_root().join("Cargo.toml"),
-        &shared_target(),
-        &[
-            "-p",
-            "encrypt-message",
-            "--runtime",
-            "native,wasmtime-aot",
-            "--group",
-            "1",
-            "--mode",
-            "warm",
-            "--repeat",
-            "1",
-            "--warmup",
-            "0",
-            "--requests",
-            "3",
-            "--min-requests",
-            "3",
-            "--min-time",
-            "0.001",
-            "--baas",
-            &url,
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let out = bench_builtins(&[
+        "-p",
+        "encrypt-message",
+        "--runtime",
+        "native,wasmtime-aot",
+        "--group",
+        "1",
+        "--mode",
+        "warm",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+        "--requests",
+        "3",
+        "--min-requests",
+        "3",
+        "--min-time",
+        "0.001",
+        "--baas",
+        &url,
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let j = read_json(&json);
     assert_eq!(j["settings"]["store"], url.as_str());
@@ -281,35 +273,31 @@ fn a_cell_the_time_cap_stops_early_is_partial_with_its_n() {
     let _turn = SHARED_TARGET.lock().unwrap_or_else(|p| p.into_inner());
     let out_dir = tempfile::tempdir().unwrap();
     let json = out_dir.path().join("b.json");
-    let out = bench(
-        &repo_root().join("Cargo.toml"),
-        &shared_target(),
-        &[
-            "-p",
-            "fibonacci",
-            "--runtime",
-            "native",
-            "--group",
-            "1",
-            "--mode",
-            "warm",
-            "--repeat",
-            "1",
-            "--warmup",
-            "0",
-            "--requests",
-            "2",
-            // A minimum no run of 2 requests reaches before a 1 ms cap.
-            "--min-requests",
-            "1000",
-            "--min-time",
-            "0.001",
-            "--max-time",
-            "0.001",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let out = bench_builtins(&[
+        "-p",
+        "fibonacci",
+        "--runtime",
+        "native",
+        "--group",
+        "1",
+        "--mode",
+        "warm",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+        "--requests",
+        "2",
+        // A minimum no run of 2 requests reaches before a 1 ms cap.
+        "--min-requests",
+        "1000",
+        "--min-time",
+        "0.001",
+        "--max-time",
+        "0.001",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     // Partial is not an error: the bench measured something.
     assert!(out.status.success(), "{}", stderr(&out));
     let j = read_json(&json);
@@ -341,32 +329,28 @@ fn bench_runs_wasmtime_pooled_beside_wasmtime_aot() {
     let _turn = SHARED_TARGET.lock().unwrap_or_else(|p| p.into_inner());
     let out_dir = tempfile::tempdir().unwrap();
     let json = out_dir.path().join("b.json");
-    let out = bench(
-        &repo_root().join("Cargo.toml"),
-        &shared_target(),
-        &[
-            "-p",
-            "fibonacci",
-            "--runtime",
-            "wasmtime-aot,wasmtime-pooled",
-            "--group",
-            "1",
-            "--mode",
-            "cold-cached,warm",
-            "--repeat",
-            "2",
-            "--warmup",
-            "1",
-            "--requests",
-            "5",
-            "--min-requests",
-            "5",
-            "--min-time",
-            "0.001",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let out = bench_builtins(&[
+        "-p",
+        "fibonacci",
+        "--runtime",
+        "wasmtime-aot,wasmtime-pooled",
+        "--group",
+        "1",
+        "--mode",
+        "cold-cached,warm",
+        "--repeat",
+        "2",
+        "--warmup",
+        "1",
+        "--requests",
+        "5",
+        "--min-requests",
+        "5",
+        "--min-time",
+        "0.001",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let table = stdout(&out);
     assert!(table.contains("wasmtime-pooled"), "{table}");

@@ -9,8 +9,9 @@
 //!
 //! 1. native x86_64/aarch64, wasm, wasmtime AoT x86_64/aarch64 of all eight,
 //! 2. WasmEdge AoT x86_64 of all eight (its compiler runs natively),
-//! 3. WasmEdge AoT aarch64 of prime-numbers only (its compiler runs under
-//!    qemu: about a minute per function).
+//! 3. WasmEdge AoT aarch64 of prime-numbers only, into `target/lumos-e2e-qemu`
+//!    at the same time as the other two: its compiler runs under qemu on one
+//!    core for a minute or more, which would leave the other core idle.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -21,12 +22,19 @@ use crate::common::*;
 use lumos_payloads::{payload, Payload, FUNCTIONS};
 use serde_json::Value;
 
-/// The persistent target dir of these tests (`<target>/lumos-e2e`).
+/// The persistent target dir of these tests (`<target>/lumos-e2e`), shared
+/// with the benches of the built-ins.
 fn e2e_target() -> PathBuf {
-    lumos_test_support::fixtures::shared_dir("lumos-e2e")
+    shared_target()
 }
 
-/// The three builds (see the module comment), as `cargo lumos build` arguments.
+/// The persistent target dir of the qemu build (build 3 of the module comment).
+fn qemu_target() -> PathBuf {
+    lumos_test_support::fixtures::shared_dir("lumos-e2e-qemu")
+}
+
+/// The three builds (see the module comment), as `cargo lumos build`
+/// arguments; the last goes to [`qemu_target`], the others to [`e2e_target`].
 const BUILDS: [&[&str]; 3] = [
     &["--arch", "x86_64,aarch64", "--aot-engine", "wasmtime"],
     &[
@@ -52,13 +60,23 @@ const BUILDS: [&[&str]; 3] = [
 /// Number of artifacts each of [`BUILDS`] makes.
 const BUILD_ARTIFACTS: [usize; 3] = [8 * 5, 8, 1];
 
-fn lumos_build(args: &[&str], json: bool) -> std::process::Output {
+/// The target dir of build `i` of [`BUILDS`].
+fn build_target(i: usize) -> PathBuf {
+    if i + 1 == BUILDS.len() {
+        qemu_target()
+    } else {
+        e2e_target()
+    }
+}
+
+fn lumos_build(i: usize, json: bool) -> std::process::Output {
+    let args = BUILDS[i];
     let mut cmd = cargo_lumos();
     cmd.arg("build")
         .arg("--manifest-path")
         .arg(repo_root().join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(e2e_target())
+        .arg(build_target(i))
         .arg("--release")
         .args(args);
     if json {
@@ -84,24 +102,35 @@ fn built() -> &'static Path {
             require(tool);
         }
         drop(wasmedge());
-        for args in BUILDS {
-            lumos_build(args, false);
-        }
+        let last = BUILDS.len() - 1;
+        std::thread::scope(|s| {
+            let qemu = s.spawn(move || lumos_build(last, false));
+            for i in 0..last {
+                lumos_build(i, false);
+            }
+            qemu.join().expect("the qemu build panicked");
+        });
         e2e_target()
     })
 }
 
-/// The artifact of `function`'s `variant`, from build.json.
+/// The artifact of `function`'s `variant`, from the build.json of the
+/// builds, then of the qemu build.
 fn artifact(function: &str, variant: &str) -> PathBuf {
-    let json = build_json(built());
-    artifacts(&json, function)
-        .into_iter()
-        .find(|a| a.0 == variant)
+    built();
+    [e2e_target(), qemu_target()]
+        .iter()
+        .find_map(|t| {
+            artifacts(&build_json(t), function)
+                .into_iter()
+                .find(|a| a.0 == variant)
+        })
         .unwrap_or_else(|| panic!("{function} has no {variant} in build.json"))
         .1
 }
 
-/// The variants every function must have after the three builds.
+/// The variants every function must have after the three builds (in either
+/// target dir).
 fn expected_variants(function: &str) -> BTreeSet<String> {
     let mut v: BTreeSet<String> = [
         "native-x86_64",
@@ -114,10 +143,22 @@ fn expected_variants(function: &str) -> BTreeSet<String> {
     .into_iter()
     .map(String::from)
     .collect();
-    if function == "prime-numbers" {
-        v.insert("aot-wasmedge-aarch64".into());
-    }
+    v.extend(
+        qemu_variants()
+            .into_iter()
+            .filter(|(f, _)| f == function)
+            .map(|(_, v)| v),
+    );
     v
+}
+
+/// What the qemu build's build.json lists: (function, variant).
+fn qemu_variants() -> BTreeSet<(String, String)> {
+    [(
+        "prime-numbers".to_string(),
+        "aot-wasmedge-aarch64".to_string(),
+    )]
+    .into()
 }
 
 // ---------------------------------------------------------------------------
@@ -560,22 +601,39 @@ fn encrypt_inputs() -> (String, String, String) {
 
 #[test]
 fn build_json_lists_every_artifact_as_it_is_on_disk() {
-    let target = built();
-    let json = build_json(target);
-    let names: BTreeSet<&str> = json["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, FUNCTIONS.into_iter().collect(), "{json}");
+    built();
+    let mut seen = BTreeSet::new();
+    for target in [e2e_target(), qemu_target()] {
+        let json = build_json(&target);
+        for f in json["functions"].as_array().unwrap() {
+            let function = f["name"].as_str().unwrap();
+            for (variant, ..) in artifacts(&json, function) {
+                seen.insert((function.to_string(), variant));
+            }
+        }
+        manifest_is_as_on_disk(&target, &json);
+    }
     for function in FUNCTIONS {
-        let listed = artifacts(&json, function);
-        let variants: BTreeSet<String> = listed.iter().map(|a| a.0.clone()).collect();
+        let variants: BTreeSet<String> = seen
+            .iter()
+            .filter(|(f, _)| f == function)
+            .map(|(_, v)| v.clone())
+            .collect();
         assert!(
             variants.is_superset(&expected_variants(function)),
-            "{function}: build.json lists {variants:?}"
+            "{function}: the build.json files list {variants:?}"
         );
+    }
+    let functions: BTreeSet<&str> = seen.iter().map(|(f, _)| f.as_str()).collect();
+    assert_eq!(functions, FUNCTIONS.into_iter().collect());
+}
+
+/// Every artifact `json` (the build.json of `target`) lists is where it
+/// says, with its size, digest, protocol and engine.
+fn manifest_is_as_on_disk(target: &Path, json: &Value) {
+    for f in json["functions"].as_array().unwrap() {
+        let function = f["name"].as_str().unwrap();
+        let listed = artifacts(json, function);
         for (variant, path, bytes, sha) in &listed {
             assert_eq!(
                 path.parent().unwrap(),
@@ -587,12 +645,6 @@ fn build_json_lists_every_artifact_as_it_is_on_disk() {
             assert_eq!(meta.len(), *bytes, "{function} {variant}: size");
             assert_eq!(&sha256(path), sha, "{function} {variant}: sha256");
         }
-        let f = json["functions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["name"] == function)
-            .unwrap();
         assert_eq!(f["protocol"], "lumos", "{f}");
         for a in f["artifacts"].as_array().unwrap() {
             let variant = a["variant"].as_str().unwrap();
@@ -889,14 +941,26 @@ fn instruction_count(log: &str) -> Option<u64> {
 
 #[test]
 fn a_no_op_rebuild_reports_every_artifact_fresh() {
-    let target = built();
-    let manifest = target.join("lumos/build.json");
-    let before = std::fs::read(&manifest).unwrap();
-    let json = build_json(target);
-    let mtimes = || -> Vec<(PathBuf, std::time::SystemTime)> {
-        FUNCTIONS
+    built();
+    let targets = [e2e_target(), qemu_target()];
+    let manifests = || -> Vec<Vec<u8>> {
+        targets
             .iter()
-            .flat_map(|f| artifacts(&json, f))
+            .map(|t| std::fs::read(t.join("lumos/build.json")).unwrap())
+            .collect()
+    };
+    let before = manifests();
+    let jsons: Vec<Value> = targets.iter().map(|t| build_json(t)).collect();
+    let mtimes = || -> Vec<(PathBuf, std::time::SystemTime)> {
+        jsons
+            .iter()
+            .flat_map(|json| {
+                json["functions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(move |f| artifacts(json, f["name"].as_str().unwrap()))
+            })
             .map(|a| {
                 let t = std::fs::metadata(&a.1).unwrap().modified().unwrap();
                 (a.1, t)
@@ -905,8 +969,9 @@ fn a_no_op_rebuild_reports_every_artifact_fresh() {
     };
     let t0 = mtimes();
     let mut seen = BTreeSet::new();
-    for (args, count) in BUILDS.iter().zip(BUILD_ARTIFACTS) {
-        let out = lumos_build(args, true);
+    for (i, count) in BUILD_ARTIFACTS.into_iter().enumerate() {
+        let args = BUILDS[i];
+        let out = lumos_build(i, true);
         let lines: Vec<Value> = stdout(&out)
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -935,9 +1000,8 @@ fn a_no_op_rebuild_reports_every_artifact_fresh() {
         .collect();
     assert_eq!(seen, expected);
     assert_eq!(t0, mtimes(), "artifacts were rewritten");
-    assert_eq!(
-        before,
-        std::fs::read(&manifest).unwrap(),
+    assert!(
+        before == manifests(),
         "build.json changed on a no-op rebuild"
     );
 }

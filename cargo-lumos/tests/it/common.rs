@@ -23,7 +23,8 @@ pub fn repo_root() -> PathBuf {
 pub fn cargo_lumos() -> Command {
     lumos_test_support::node_bins();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cargo-lumos"));
-    cmd.arg("lumos");
+    // Its cargo builds fixtures and functions, not the code under lint.
+    lumos_test_support::unlinted(&mut cmd).arg("lumos");
     cmd
 }
 
@@ -232,12 +233,25 @@ pub fn wasmedge_aot_header(module: &[u8]) -> Option<(u32, u8, u8)> {
     None
 }
 
-/// Benches of the real workspace share one target dir (so its functions are
-/// built once); they take turns, since they rewrite the same build.json.
+/// Benches of the real workspace take turns (one bench at a time keeps their
+/// figures apart); the builds they start serialize on the target dir's lock.
 pub static SHARED_TARGET: Mutex<()> = Mutex::new(());
 
+/// The one target dir (`<target>/lumos-e2e`, persistent) where this
+/// workspace's built-in functions are built with `--release`: by the
+/// builtin_functions tests and by every bench of the real workspace alike, so
+/// each function and AoT artifact is compiled once per run (build.json merges
+/// what each build adds).
 pub fn shared_target() -> PathBuf {
-    lumos_test_support::fixtures::shared_dir("lumos-bench-tests")
+    lumos_test_support::fixtures::shared_dir("lumos-e2e")
+}
+
+/// `cargo lumos bench --release` of this workspace's built-in functions in
+/// [`shared_target`], with `extra` flags.
+pub fn bench_builtins(extra: &[&str]) -> Output {
+    let mut args = vec!["--release"];
+    args.extend_from_slice(extra);
+    bench(&repo_root().join("Cargo.toml"), &shared_target(), &args)
 }
 
 /// `cargo lumos bench` of the workspace at `manifest` into `target`, with `extra` flags.

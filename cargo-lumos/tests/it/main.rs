@@ -11,6 +11,7 @@ mod components;
 mod deploy;
 mod deploy_registry;
 mod knative;
+mod neighbour;
 mod other_workspace;
 mod push_credentials;
 mod registry_input;

@@ -186,13 +186,15 @@ fn a_second_build_changes_nothing() {
 fn works_as_cargo_lumos_and_as_cargo_dash_lumos() {
     let ws = fixture("other-workspace");
     let target = tempfile::tempdir().unwrap();
-    let out = run(Command::new(env!("CARGO_BIN_EXE_cargo-lumos"))
-        .arg("build")
-        .arg("--manifest-path")
-        .arg(ws.path().join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(target.path())
-        .args(["-p", "shouter", "--runtime", "wasm"]));
+    let out = run(lumos_test_support::unlinted(&mut Command::new(env!(
+        "CARGO_BIN_EXE_cargo-lumos"
+    )))
+    .arg("build")
+    .arg("--manifest-path")
+    .arg(ws.path().join("Cargo.toml"))
+    .arg("--target-dir")
+    .arg(target.path())
+    .args(["-p", "shouter", "--runtime", "wasm"]));
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(artifacts(&build_json(target.path()), "shouter").len(), 1);
 }

@@ -11,28 +11,24 @@ fn bench_runs_fibonacci_on_wasmedge_aot_and_interpreter() {
     let _turn = SHARED_TARGET.lock().unwrap_or_else(|p| p.into_inner());
     let out_dir = tempfile::tempdir().unwrap();
     let json = out_dir.path().join("b.json");
-    let out = bench(
-        &repo_root().join("Cargo.toml"),
-        &shared_target(),
-        &[
-            "-p",
-            "fibonacci",
-            "--runtime",
-            "wasmedge-aot,wasmedge-interp",
-            "--group",
-            "1",
-            "--mode",
-            "warm",
-            "--repeat",
-            "1",
-            "--warmup",
-            "1",
-            "--requests",
-            "3",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let out = bench_builtins(&[
+        "-p",
+        "fibonacci",
+        "--runtime",
+        "wasmedge-aot,wasmedge-interp",
+        "--group",
+        "1",
+        "--mode",
+        "warm",
+        "--repeat",
+        "1",
+        "--warmup",
+        "1",
+        "--requests",
+        "3",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let j = read_json(&json);
     assert_eq!(j["versions"]["wasmedge"], "0.14.1", "{}", j["versions"]);

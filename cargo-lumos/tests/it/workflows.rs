@@ -96,30 +96,26 @@ fn encrypt_then_decrypt_returns_the_message_cold_and_warm_inline_and_through_sto
     // --chain, inline, every step on each runtime in turn.
     let json = out_dir.path().join("chain.json");
     let html = out_dir.path().join("chain.html");
-    let out = bench(
-        &repo_root().join("Cargo.toml"),
-        &shared_target(),
-        &[
-            "--chain",
-            "encrypt-message,decrypt-message",
-            "--runtime",
-            "native,wasmtime-aot",
-            "--group",
-            "1",
-            "--mode",
-            "cold-cached,warm",
-            "--repeat",
-            "2",
-            "--warmup",
-            "1",
-            "--requests",
-            "3",
-            "--json",
-            json.to_str().unwrap(),
-            "--report",
-            html.to_str().unwrap(),
-        ],
-    );
+    let out = bench_builtins(&[
+        "--chain",
+        "encrypt-message,decrypt-message",
+        "--runtime",
+        "native,wasmtime-aot",
+        "--group",
+        "1",
+        "--mode",
+        "cold-cached,warm",
+        "--repeat",
+        "2",
+        "--warmup",
+        "1",
+        "--requests",
+        "3",
+        "--json",
+        json.to_str().unwrap(),
+        "--report",
+        html.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let j = read_json(&json);
     let runs = rows(&j);
@@ -160,31 +156,27 @@ fn encrypt_then_decrypt_returns_the_message_cold_and_warm_inline_and_through_sto
     // --workflow (the workspace's seal-and-open), through the store, each
     // step pinned to its own runtime, cold (each step pulls its image).
     let json = out_dir.path().join("workflow.json");
-    let out = bench(
-        &repo_root().join("Cargo.toml"),
-        &shared_target(),
-        &[
-            "--workflow",
-            "seal-and-open",
-            "--chain-data",
-            "storage",
-            "--placement",
-            "encrypt-message=native,decrypt-message=wasmtime-aot",
-            "--group",
-            "1",
-            "--mode",
-            "cold,warm",
-            "--repeat",
-            "2",
-            "--warmup",
-            "0",
-            "--requests",
-            "2",
-            "--no-build",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let out = bench_builtins(&[
+        "--workflow",
+        "seal-and-open",
+        "--chain-data",
+        "storage",
+        "--placement",
+        "encrypt-message=native,decrypt-message=wasmtime-aot",
+        "--group",
+        "1",
+        "--mode",
+        "cold,warm",
+        "--repeat",
+        "2",
+        "--warmup",
+        "0",
+        "--requests",
+        "2",
+        "--no-build",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let j = read_json(&json);
     let runs = rows(&j);

@@ -53,6 +53,22 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
     if let Some(l) = crate::format::baas_link(s) {
         kv.insert("storage link", l);
     }
+    if let Some(n) = &s.neighbour {
+        kv.insert(
+            "neighbour",
+            format!(
+                "{}@{}, {}{}",
+                n.function,
+                n.runtime,
+                n.arrival(),
+                if s.neighbour_baseline {
+                    "; each cell measured without it, then with it"
+                } else {
+                    "; each cell measured with it only"
+                }
+            ),
+        );
+    }
     html! {
         table.setup {
             @for (k, v) in &kv {

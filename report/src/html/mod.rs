@@ -2,8 +2,9 @@
 //! scripts, nothing fetched) with the paper's figures drawn from this run:
 //! the run's set-up, this run against the paper's findings, image sizes,
 //! execution time per group (warm and cold), I/O and (de)serialization CDFs,
-//! CPU and memory, the link to the storage server, throughput against latency, workflows (makespan, steps
-//! and hand-overs), and every row.
+//! CPU and memory, the link to the storage server, throughput against
+//! latency, workflows (makespan, steps and hand-overs), co-located load
+//! (each cell with and without its neighbour), and every row.
 //!
 //! HTML is written with maud (escaping is the template's job); one module per
 //! section.
@@ -14,6 +15,7 @@ mod exec_time;
 mod findings;
 mod header;
 mod images;
+mod neighbours;
 mod network;
 mod rows;
 mod throughput;
@@ -34,11 +36,15 @@ pub fn render(out: &BenchOutput) -> String {
 fn page(out: &BenchOutput) -> Markup {
     // The paper's figures are of single functions; workflow rows have a
     // section of their own (and a line in every row's table).
+    // With `--neighbour` and its baseline, they are drawn from the rows
+    // measured without the neighbour (the section "Co-located load" sets
+    // the two side by side).
+    let baseline = out.runs.iter().any(|r| r.neighbour.is_none());
     let singles = BenchOutput {
         runs: out
             .runs
             .iter()
-            .filter(|r| r.workflow.is_none())
+            .filter(|r| r.workflow.is_none() && (r.neighbour.is_none() || !baseline))
             .cloned()
             .collect(),
         ..out.clone()
@@ -70,6 +76,7 @@ fn page(out: &BenchOutput) -> Markup {
                 (network::section(&singles))
                 (throughput::section(&singles))
                 (workflows::section(out))
+                (neighbours::section(out))
                 (rows::section(out))
             }
         }

@@ -97,6 +97,9 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
                                 @if Shown::process_per_request(r) {
                                     " (process per request)"
                                 }
+                                @if let Some(n) = &r.neighbour {
+                                    " + neighbour " (n.label())
+                                }
                             }
                             @if let Some(n) = Shown::partial_n(r) {
                                 td.text.partial title="cut short by the time cap (--max-time)" { "partial n=" (n) }

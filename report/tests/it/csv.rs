@@ -4,7 +4,7 @@ use crate::fixture;
 
 /// The columns the CSV has always had, in order (files stay comparable),
 /// then those added since at the end.
-const COLUMNS: [&str; 44] = [
+const COLUMNS: [&str; 47] = [
     "function",
     "runtime",
     "group",
@@ -49,6 +49,9 @@ const COLUMNS: [&str; 44] = [
     "x_native",
     "x_native_ci95_lo",
     "x_native_ci95_hi",
+    "neighbour",
+    "neighbour_requests",
+    "neighbour_achieved_rps",
 ];
 
 #[test]

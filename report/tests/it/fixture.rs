@@ -308,7 +308,9 @@ pub fn bench() -> BenchOutput {
             ]),
             limits: None,
             device: None,
-            ..Default::default()
+            neighbour: None,
+            neighbour_baseline: false,
+            baas_link: None,
         },
         runs,
     }

@@ -94,14 +94,27 @@ pub enum ContainerdError {
     NotDotWasm { reference: String, entry: String },
 }
 
-/// crun built with WasmEdge: `$LUMOS_CRUN_WASMEDGE`, else
-/// [`CRUN_WASMEDGE_DEFAULT`]; checked to have the WasmEdge handler.
-pub fn crun_wasmedge() -> Result<PathBuf, ContainerdError> {
-    let path = std::env::var_os("LUMOS_CRUN_WASMEDGE")
+/// Where crun built with WasmEdge is: `$LUMOS_CRUN_WASMEDGE`, else
+/// [`CRUN_WASMEDGE_DEFAULT`] (not checked).
+fn crun_wasmedge_path() -> PathBuf {
+    std::env::var_os("LUMOS_CRUN_WASMEDGE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| CRUN_WASMEDGE_DEFAULT.into());
+        .unwrap_or_else(|| CRUN_WASMEDGE_DEFAULT.into())
+}
+
+/// crun built with WasmEdge ([`crun_wasmedge_path`]), checked to have the
+/// WasmEdge handler by running `crun --version` once per process and path:
+/// running it again before each start would load crun into the page cache
+/// between a `cold-node` drop and the timed start.
+pub fn crun_wasmedge() -> Result<PathBuf, ContainerdError> {
+    static CHECKED: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    let path = crun_wasmedge_path();
     if !path.is_file() {
         return Err(ContainerdError::CrunMissing { path });
+    }
+    let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+    if checked.as_ref() == Some(&path) {
+        return Ok(path);
     }
     let out = std::process::Command::new(&path)
         .arg("--version")
@@ -117,6 +130,7 @@ pub fn crun_wasmedge() -> Result<PathBuf, ContainerdError> {
             version: version.trim().to_string(),
         });
     }
+    *checked = Some(path.clone());
     Ok(path)
 }
 
@@ -479,7 +493,8 @@ pub fn spec(sandbox: Sandbox, l: &super::NativeLaunch<'_>) -> crate::Result<Spec
 /// The program that starts the container (runc, or crun built with WasmEdge).
 pub fn runtime_binary(sandbox: Sandbox) -> Option<PathBuf> {
     match sandbox {
-        Sandbox::ContainerdCrunWasmedge => crun_wasmedge().ok(),
+        // Only where it is: the probe must not run it (and load it).
+        Sandbox::ContainerdCrunWasmedge => Some(crun_wasmedge_path()).filter(|p| p.is_file()),
         _ => crate::node::which("runc"),
     }
 }

@@ -64,8 +64,7 @@ fn aarch64_runner() -> PathBuf {
         }
     }
     let target = target_base();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
+    let st = lumos_test_support::cargo()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([
             "build",

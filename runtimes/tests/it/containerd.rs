@@ -179,6 +179,70 @@ fn a_kept_cache_keeps_the_image_in_containerd() {
         .is_some());
 }
 
+/// `cold-node` under containerd (issue 14): the page cache dropped, then a
+/// new private containerd on an empty root (a fresh content store) pulls
+/// the image, even when the job keeps a cache that holds it; the row says so,
+/// and runc or crun finds fewer of its pages resident than a `cold-cached`
+/// start just before did.
+#[test]
+fn cold_node_pulls_into_a_fresh_content_store_after_a_page_cache_drop() {
+    use lumos_model::Mode;
+    require_root!();
+    let reg = Registry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    let (native, _) = pushed(&reg, tmp.path());
+    let aot = pushed_aot(&reg, tmp.path());
+    let cache = tmp.path().join("cache");
+    let o = containerd_opts();
+    let runner = Runner::new(o.clone()).unwrap();
+    for (image, rt, sandbox) in [
+        (&native, Runtime::Native, Sandbox::ContainerdRunc),
+        (&aot, Runtime::WasmedgeAot, Sandbox::ContainerdCrunWasmedge),
+    ] {
+        let job = Job {
+            cache: Some(&cache),
+            ..Job::from_opts(&o, image, rt, BODY)
+        };
+        // The first start brings runc or crun's pages in; the second finds them.
+        runner.cold_as(&job, Mode::ColdCached).unwrap();
+        let cached = runner.cold_as(&job, Mode::ColdCached).unwrap();
+        let node = runner.cold_as(&job, Mode::ColdNode).unwrap();
+        for r in [&cached, &node] {
+            assert_eq!(r.errors, 0, "{rt} {}: {:?}", r.mode, r.error_samples);
+            assert_eq!(r.sandbox, Some(sandbox), "{rt}");
+        }
+        let (ke, ne) = (
+            cached.cold_evidence.as_ref().unwrap(),
+            node.cold_evidence.as_ref().unwrap(),
+        );
+        eprintln!("{rt}: cold-cached {ke:?}\n{rt}: cold-node {ne:?}");
+        // cold-cached: the kept containerd held the image.
+        assert!(!ke.image_cache_was_empty && ke.pulled_bytes == 0, "{ke:?}");
+        assert!(!ke.page_cache_dropped);
+        // cold-node: dropped, then pulled by a containerd that held nothing.
+        assert!(ne.page_cache_dropped, "{ne:?}");
+        assert!(ne.image_cache_was_empty, "{ne:?}");
+        assert_eq!(ne.pulled_bytes, node.image.compressed_bytes);
+        assert!(ne.pulled_bytes > 0);
+        assert!(node.cold_start_ms.unwrap().pull.is_some());
+        assert_ne!(node.cache.dir.as_deref(), Some(cache.as_path()));
+        let (kb, nb) = (
+            ke.runtime_binary
+                .as_ref()
+                .expect("runc or crun's residency"),
+            ne.runtime_binary
+                .as_ref()
+                .expect("runc or crun's residency"),
+        );
+        assert_eq!(kb.path, nb.path);
+        assert!(
+            nb.resident_pages < kb.resident_pages,
+            "{rt}: {:?} pages resident: cold-node {nb:?} vs cold-cached {kb:?}",
+            nb.path
+        );
+    }
+}
+
 #[test]
 fn a_wasm_image_without_compat_smart_is_refused_naming_the_annotation() {
     require_root!();

@@ -399,8 +399,7 @@ fn fibonacci_component() -> &'static (PathBuf, PathBuf) {
     static C: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     C.get_or_init(|| {
         let target = lumos_test_support::fixtures::shared_dir("lumos-runtimes-fixtures");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
+        let st = lumos_test_support::cargo()
             .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
             .args([
                 "rustc",
@@ -416,7 +415,6 @@ fn fibonacci_component() -> &'static (PathBuf, PathBuf) {
                 "wasi-http",
             ])
             .env("CARGO_TARGET_DIR", &target)
-            .env_remove("RUSTFLAGS")
             .status()
             .expect("run cargo for fibonacci");
         assert!(st.success(), "building fibonacci as a component failed");
@@ -517,7 +515,7 @@ fn figures() {
     // module (the SDK's `main!`) and as a component (its `wasi_http!`).
     let (fib_wasm, fib_cwasm) = fibonacci_component();
     let target = fib_wasm.ancestors().nth(3).unwrap().to_path_buf();
-    let st = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let st = lumos_test_support::cargo()
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .args([
             "build",
@@ -542,24 +540,53 @@ fn figures() {
         .status()
         .unwrap()
         .success());
+    // The same module as WasmEdge AoT: frames over stdio, and the SDK's
+    // HTTP server on WasmEdge's sockets (the third way the one function is
+    // served; WasmEdge has no component model).
+    let frames_fib_wasmedge = target.join("fibonacci-wasmedge-aot.wasm");
+    crate::wasmedge::wasmedge_compile(&frames_fib, &frames_fib_wasmedge);
     let mut o = opts();
     o.warmup = 50;
     o.requests = 1000;
-    let fib_runner = Runner::new(o).unwrap();
+    let fib_runner = Runner::new(o.clone()).unwrap();
+    o.protocol = Some(Protocol::Http);
+    let fib_http = Runner::new(o).unwrap();
     for n in [10u64, 10_000] {
         let body = format!(r#"{{"n": {n}}}"#);
-        for (what, img) in [
-            ("fibonacci component", fib_cwasm),
-            ("fibonacci frames", &frames_fib_cwasm),
+        for (what, img, rt, runner) in [
+            (
+                "fibonacci component",
+                fib_cwasm,
+                Runtime::WasmtimeAot,
+                &fib_runner,
+            ),
+            (
+                "fibonacci frames",
+                &frames_fib_cwasm,
+                Runtime::WasmtimeAot,
+                &fib_runner,
+            ),
+            (
+                "fibonacci frames",
+                &frames_fib_wasmedge,
+                Runtime::WasmedgeAot,
+                &fib_runner,
+            ),
+            (
+                "fibonacci WasmEdge HTTP",
+                &frames_fib_wasmedge,
+                Runtime::WasmedgeAot,
+                &fib_http,
+            ),
         ] {
-            let r = fib_runner
-                .run_warm(&file_ref(img), Runtime::WasmtimeAot, body.as_bytes())
+            let r = runner
+                .run_warm(&file_ref(img), rt, body.as_bytes())
                 .unwrap();
-            assert_eq!(r.errors, 0);
+            assert_eq!(r.errors, 0, "{what} {rt}: {:?}", r.error_samples);
             let l = r.latency_ms.unwrap();
             let own = r.phases_ms.map(|p| p.total * 1e3).unwrap_or(f64::NAN);
             println!(
-                "  {what:<21} n={n:<6} wasmtime-aot  p50 {:>7.1} us  mean {:>7.1} us  (the SDK's own time, mean {own:>7.1} us)",
+                "  {what:<23} n={n:<6} {rt:<13} p50 {:>7.1} us  mean {:>7.1} us  (the SDK's own time, mean {own:>7.1} us)",
                 l.p50 * 1e3,
                 l.mean * 1e3
             );

@@ -9,7 +9,7 @@ use std::process::Command;
 /// `wasm` compiled to a universal wasm by the sysroot's `wasmedge compile`
 /// into `out`, written to a temp file first and renamed, so no test ever
 /// reads a half-written module.
-fn wasmedge_compile(wasm: &Path, out: &Path) {
+pub fn wasmedge_compile(wasm: &Path, out: &Path) {
     if out.exists() {
         return;
     }

@@ -41,6 +41,12 @@ fn placement(s: &str) -> Result<(String, Runtime), String> {
     Ok((f.trim().to_string(), r))
 }
 
+/// `--neighbour FUNCTION[@RUNTIME][:RPS]`.
+fn neighbour(s: &str) -> Result<lumos_model::Neighbour, String> {
+    s.parse()
+        .map_err(|e: lumos_model::NeighbourSpecError| e.to_string())
+}
+
 /// Options of `cargo lumos bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -150,6 +156,21 @@ pub struct BenchArgs {
     /// repeat); the other steps run on each --runtime in turn (default: every step).
     #[arg(long, value_name = "FUNCTION=RUNTIME", value_delimiter = ',', value_parser = placement)]
     pub placement: Vec<(String, Runtime)>,
+    /// Co-located load: another function of the workspace kept busy on this
+    /// machine while each cell is measured: one instance in RUNTIME
+    /// (default: native), started before the cell and stopped after it,
+    /// sent its own payload of the cell's group at RPS requests per second
+    /// (open loop), or without RPS one request after the other (closed loop,
+    /// concurrency 1). Each cell is measured without it, then with it; the
+    /// results record its achieved rate over the cell's measured window.
+    #[arg(long, value_name = "FUNCTION[@RUNTIME][:RPS]", value_parser = neighbour)]
+    pub neighbour: Option<lumos_model::Neighbour>,
+    /// With --neighbour: also measure each cell without it (the default).
+    #[arg(long, requires = "neighbour", overrides_with = "no_neighbour_baseline")]
+    pub neighbour_baseline: bool,
+    /// With --neighbour: measure each cell with it only (no baseline row).
+    #[arg(long, requires = "neighbour", overrides_with = "neighbour_baseline")]
+    pub no_neighbour_baseline: bool,
     /// Memory limit per instance, MiB, 0..=1048576 (0: none).
     #[arg(long, value_name = "MIB", default_value_t = 512,
           value_parser = u64_in(bounds::MEMORY_MIB))]
@@ -237,6 +258,13 @@ impl BenchArgs {
                 chain_data: self.chain_data,
                 placement: self.placement.clone(),
             },
+            neighbour: self
+                .neighbour
+                .clone()
+                .map(|neighbour| lumos_bench::NeighbourRequest {
+                    neighbour,
+                    baseline: !self.no_neighbour_baseline,
+                }),
             memory_mib: self.memory_mib,
             cpus: self.cpus,
             device: None,

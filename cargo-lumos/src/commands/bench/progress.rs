@@ -118,6 +118,9 @@ fn summary(label: &str, r: &RunRow) -> String {
             s += &format!(", p50 {} ms", fmt_ms(l.p50));
         }
     }
+    if let Some(n) = r.neighbour.as_ref().filter(|n| n.error.is_none()) {
+        s += &format!(", neighbour {:.1} req/s ({} ok)", n.achieved_rps, n.ok);
+    }
     if r.errors > 0 {
         s += &format!(", {} error(s)", r.errors);
         if let Some(e) = r.error_samples.first().or(r.error.as_ref()) {
