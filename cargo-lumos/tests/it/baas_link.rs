@@ -14,36 +14,32 @@ fn bench_puts_the_storage_behind_the_link_and_records_it() {
     let _turn = SHARED_TARGET.lock().unwrap_or_else(|p| p.into_inner());
     let out_dir = tempfile::tempdir().unwrap();
     let json = out_dir.path().join("b.json");
-    let out = bench(
-        &repo_root().join("Cargo.toml"),
-        &shared_target(),
-        &[
-            "-p",
-            "encrypt-message",
-            "--runtime",
-            "wasmtime-aot",
-            "--group",
-            "1",
-            "--mode",
-            "warm",
-            "--repeat",
-            "1",
-            "--warmup",
-            "0",
-            "--requests",
-            "2",
-            "--min-requests",
-            "2",
-            "--min-time",
-            "0.001",
-            "--baas-bandwidth",
-            "100mbit",
-            "--baas-delay",
-            "20ms",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-    );
+    let out = bench_builtins(&[
+        "-p",
+        "encrypt-message",
+        "--runtime",
+        "wasmtime-aot",
+        "--group",
+        "1",
+        "--mode",
+        "warm",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
+        "--requests",
+        "2",
+        "--min-requests",
+        "2",
+        "--min-time",
+        "0.001",
+        "--baas-bandwidth",
+        "100mbit",
+        "--baas-delay",
+        "20ms",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let j = read_json(&json);
     let link = &j["settings"]["baas_link"];
