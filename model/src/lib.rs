@@ -4,11 +4,12 @@
 //!
 //! - vocabulary: [`Arch`], [`AotEngine`], [`RuntimeFamily`], [`Variant`],
 //!   [`Runtime`], [`Protocol`], [`Mode`], [`Status`], [`Sandbox`], [`Arrival`],
-//!   [`ChainData`];
+//!   [`ChainData`], [`Rate`] (tc's rate syntax);
 //! - schemas: [`BuildManifest`] (`<target-dir>/lumos/build.json`),
 //!   [`RunResult`] (what `lumos-runner` prints), [`BenchOutput`] (what
 //!   `cargo lumos bench --json` writes), and the figures they share
-//!   ([`LatencyStats`], [`ColdStart`], [`Phases`], [`LoadLevel`], …).
+//!   ([`LatencyStats`], [`ColdStart`], [`Phases`], [`LoadLevel`],
+//!   [`BaasLink`], …).
 //!
 //! The JSON documents carry `schema_version` ([`SCHEMA_VERSION`]); fields are
 //! only ever added within a version (docs/results-schema.md).
