@@ -29,7 +29,7 @@ pub struct Rate {
 pub struct BadLinkValue(String);
 
 impl Rate {
-    /// A rate within [`MIN_RATE_BITS`]..=[`MAX_RATE_BITS`].
+    /// A rate within 8 kbit/s..=10 gbit/s.
     pub fn from_bits_per_sec(bits: u64) -> Result<Rate, BadLinkValue> {
         if !(MIN_RATE_BITS..=MAX_RATE_BITS).contains(&bits) {
             return Err(BadLinkValue(format!(
@@ -130,7 +130,7 @@ impl<'de> serde::Deserialize<'de> for Rate {
 }
 
 /// A one-way delay as written on a command line: a number and `ms`, `s` or
-/// `us` (`0ms`, `5ms`, `20ms`, `0.5ms`), at most [`MAX_DELAY`].
+/// `us` (`0ms`, `5ms`, `20ms`, `0.5ms`), at most 1 s.
 pub fn parse_delay(s: &str) -> Result<Duration, BadLinkValue> {
     let t = s.trim().to_ascii_lowercase();
     let expected =
