@@ -178,14 +178,12 @@ fn a_killed_runner_leaves_no_namespace_or_veth_behind() {
             .status
             .success()
     };
-    let up = eventually(Duration::from_secs(60), || namespace_exists(&ns));
-    if !up {
-        let _ = runner.kill();
-        let _ = runner.wait();
-        panic!("the runner never made {ns}");
-    }
-    assert!(veth_exists(), "{veth} is not there while the run lasts");
+    // The namespace comes first, the veth pair a moment later.
+    let up = eventually(Duration::from_secs(60), || {
+        namespace_exists(&ns) && veth_exists()
+    });
     runner.kill().unwrap();
+    assert!(up, "the runner never made {ns} and {veth}");
     runner.wait().unwrap();
     assert!(
         eventually(Duration::from_secs(20), || !namespace_exists(&ns)
