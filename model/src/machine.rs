@@ -23,4 +23,12 @@ pub struct Versions {
     pub runc: Option<String>,
     pub crun: Option<String>,
     pub rustc: Option<String>,
+    /// `containerd --version` (the `--sandbox containerd` node's); None when
+    /// not installed.
+    #[serde(default)]
+    pub containerd: Option<String>,
+    /// The first line of `crun --version` of crun built with WasmEdge (what
+    /// containerd runs wasm images with); None when it is not installed.
+    #[serde(default)]
+    pub crun_wasmedge: Option<String>,
 }

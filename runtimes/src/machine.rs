@@ -93,5 +93,15 @@ pub fn versions(runner_exe: Option<&std::path::Path>) -> Versions {
             .ok()
             .or_else(|| first_line("crun", "--version")),
         rustc: option_env!("LUMOS_RUSTC_VERSION").map(String::from),
+        containerd: first_line("containerd", "--version"),
+        crun_wasmedge: crate::container::containerd::crun_wasmedge_path()
+            .is_file()
+            .then(|| {
+                first_line(
+                    &crate::container::containerd::crun_wasmedge_path().to_string_lossy(),
+                    "--version",
+                )
+            })
+            .flatten(),
     }
 }

@@ -288,6 +288,8 @@ pub fn bench() -> BenchOutput {
             runc: Some("1.1.12".into()),
             crun: Some("1.14".into()),
             rustc: Some("1.95.0".into()),
+            containerd: None,
+            crun_wasmedge: None,
         },
         settings: Settings {
             registry: "127.0.0.1:5000/lumos".into(),

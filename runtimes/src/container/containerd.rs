@@ -96,7 +96,7 @@ pub enum ContainerdError {
 
 /// Where crun built with WasmEdge is: `$LUMOS_CRUN_WASMEDGE`, else
 /// [`CRUN_WASMEDGE_DEFAULT`] (not checked).
-fn crun_wasmedge_path() -> PathBuf {
+pub(crate) fn crun_wasmedge_path() -> PathBuf {
     std::env::var_os("LUMOS_CRUN_WASMEDGE")
         .map(PathBuf::from)
         .unwrap_or_else(|| CRUN_WASMEDGE_DEFAULT.into())

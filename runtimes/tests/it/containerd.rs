@@ -100,6 +100,20 @@ fn native_with_runc_and_wasm_with_crun_wasmedge_cold_and_warm() {
         let c = runner.run_cold(image, rt, BODY).unwrap();
         assert_eq!(c.errors, 0, "{rt} cold: {:?}", c.error_samples);
         assert_eq!(c.sandbox, Some(sandbox), "{rt}");
+        // The node's versions are recorded with the result.
+        let v = &c.versions;
+        assert!(
+            v.containerd
+                .as_deref()
+                .is_some_and(|s| s.contains("containerd")),
+            "{v:?}"
+        );
+        assert!(
+            v.crun_wasmedge
+                .as_deref()
+                .is_some_and(|s| s.starts_with("crun version")),
+            "{v:?}"
+        );
         assert_eq!(c.response_sha256, want.response_sha256, "{rt}: cold answer");
         assert_eq!(c.image.digest, want.image.digest, "{rt}: the digest pulled");
         assert!(
