@@ -77,7 +77,10 @@ pub fn prepare(
     };
     if let Some(url) = &req.baas {
         if !(url.starts_with("redis://") || url.starts_with("redis+unix://")) {
-            bail!("--baas `{url}`: expected redis://HOST:PORT");
+            bail!(
+                "--baas `{}`: expected redis://HOST:PORT",
+                lumos_runtimes::store::redacted(url)
+            );
         }
     }
     let mut payloads = BTreeMap::new();

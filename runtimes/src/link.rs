@@ -751,22 +751,23 @@ pub fn open_store(
             (server.addr(), "memory".to_string(), Some(server), info)
         }
         Some(url) if url.starts_with("redis://") => {
+            // Shown in errors and results without its password.
+            let shown = crate::store::redacted(url);
             let info = url.into_connection_info_or_refuse()?;
             let redis::ConnectionAddr::Tcp(host, port) = &info.addr else {
                 return Err(LinkError::Refused(format!(
-                    "--baas {url}: a link reaches Redis over TCP (redis://HOST:PORT)"
+                    "--baas {shown}: a link reaches Redis over TCP (redis://HOST:PORT)"
                 )));
             };
             let upstream = resolve(host, *port).map_err(|e| {
-                LinkError::Refused(format!("--baas {url}: cannot resolve {host}: {e}"))
+                LinkError::Refused(format!("--baas {shown}: cannot resolve {host}: {e}"))
             })?;
-            (upstream, url.to_string(), None, info)
+            (upstream, shown, None, info)
         }
-        Some(other) => {
-            return Err(LinkError::Refused(format!(
-                "--baas {other}: a link reaches Redis over TCP (redis://HOST:PORT) or the runner's memory"
-            )))
-        }
+        Some(other) => return Err(LinkError::Refused(format!(
+            "--baas {}: a link reaches Redis over TCP (redis://HOST:PORT) or the runner's memory",
+            crate::store::redacted(other)
+        ))),
     };
     let link = Link::up(spec, upstream, guard)?;
     let relay = link.addr();
@@ -791,7 +792,7 @@ impl IntoInfo for &str {
         use redis::IntoConnectionInfo;
         self.into_connection_info().map_err(|source| {
             StoreError::Url {
-                url: self.to_string(),
+                url: crate::store::redacted(self),
                 source,
             }
             .into()

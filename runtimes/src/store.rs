@@ -165,14 +165,41 @@ fn command_error(url: &str, command: &'static str, e: redis::RedisError) -> Stor
     }
 }
 
+/// `url` with the password of its user information replaced by `***`
+/// (`redis://user:***@host:6379/0`): the form that goes into error messages
+/// and results, which are shown and shared. Written here rather than with
+/// the `url` crate because it must also hold for a URL that does not parse.
+pub fn redacted(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    match rest[..at].find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end],
+            &rest[..colon],
+            &rest[at..]
+        ),
+        None => url.to_string(),
+    }
+}
+
 impl RedisStore {
-    /// Connects once to check the server answers (PING), within [`REDIS_TIMEOUT`].
+    /// Connects once to check the server answers (PING), within
+    /// [`REDIS_TIMEOUT`]. Errors and [`Store::describe`] show the URL
+    /// [`redacted`].
     pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let shown = redacted(url);
         let client = redis::Client::open(url).map_err(|source| StoreError::Url {
-            url: url.into(),
+            url: shown.clone(),
             source,
         })?;
-        Self::connect_client(client, url, url.to_string())
+        Self::connect_client(client, &shown, shown.clone())
     }
 
     /// Connects to `info` (e.g. a relay in front of the server), naming it
@@ -243,13 +270,38 @@ pub fn open(baas: Option<&str>) -> Result<Arc<dyn Store>, StoreError> {
         Some(url) if url.starts_with("redis://") || url.starts_with("redis+unix://") => {
             Ok(Arc::new(RedisStore::connect(url)?))
         }
-        Some(other) => Err(StoreError::UnknownBaas(other.into())),
+        Some(other) => Err(StoreError::UnknownBaas(redacted(other))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_never_reaches_what_is_shown() {
+        for (url, shown) in [
+            ("redis://:s3cret@db:6379/0", "redis://:***@db:6379/0"),
+            ("redis://me:s3cret@db:6379", "redis://me:***@db:6379"),
+            ("redis://me:p@ss@db", "redis://me:***@db"),
+            ("redis://me@db:6379", "redis://me@db:6379"),
+            ("redis://db:6379/0?x=a@b", "redis://db:6379/0?x=a@b"),
+            ("rediss://u:s3cret@db", "rediss://u:***@db"),
+            ("memory", "memory"),
+        ] {
+            assert_eq!(redacted(url), shown, "{url}");
+        }
+        // An unknown scheme's error and a store that cannot connect say the
+        // URL without the password.
+        let e = open(Some("rediss://u:s3cret@127.0.0.1:1")).err().unwrap();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+        let e = open(Some("redis://u:s3cret@127.0.0.1:1")).err().unwrap();
+        let chain = lumos_model::error_chain(&e);
+        assert!(
+            !chain.contains("s3cret") && chain.contains("u:***@"),
+            "{chain}"
+        );
+    }
 
     /// A real TCP listener on loopback that accepts and never answers.
     fn silent_port() -> (u16, std::sync::mpsc::Sender<()>) {
