@@ -764,10 +764,12 @@ pub fn open_store(
             })?;
             (upstream, shown, None, info)
         }
-        Some(other) => return Err(LinkError::Refused(format!(
+        Some(other) => {
+            return Err(LinkError::Refused(format!(
             "--baas {}: a link reaches Redis over TCP (redis://HOST:PORT) or the runner's memory",
             crate::store::redacted(other)
-        ))),
+        )))
+        }
     };
     let link = Link::up(spec, upstream, guard)?;
     let relay = link.addr();
