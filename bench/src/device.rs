@@ -48,7 +48,7 @@ pub fn load(spec: &str) -> crate::Result<Device> {
         ),
     };
     if let Some(c) = device.cpus {
-        if let Err(e) = lumos_runtimes::bounds::cpus(&c.to_string()) {
+        if let Err(e) = lumos_runtimes::bounds::cpus_value(c) {
             bail!("--device: {file}: [{name}] cpus: {e}");
         }
     }

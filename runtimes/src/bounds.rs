@@ -50,12 +50,17 @@ fn positive_at_most(s: &str, max: f64) -> Result<f64, NumberError> {
         .trim()
         .parse()
         .map_err(|_| NumberError::NotANumber(s.to_string()))?;
+    in_range(v, s, max)
+}
+
+/// `v` (written `shown` by the user) when it is finite and in `(0, max]`.
+fn in_range(v: f64, shown: &str, max: f64) -> Result<f64, NumberError> {
     // NaN fails both comparisons; infinities fail the upper bound.
     if v > 0.0 && v <= max {
         Ok(v)
     } else {
         Err(NumberError::OutOfRange {
-            value: s.to_string(),
+            value: shown.to_string(),
             max,
         })
     }
@@ -74,8 +79,16 @@ pub fn seconds(s: &str) -> Result<f64, NumberError> {
 /// `--cpus`: CPUs per instance, fractional, in `(0, this machine's CPUs]`
 /// (a CFS quota above the machine's CPUs limits nothing).
 pub fn cpus(s: &str) -> Result<f64, NumberError> {
-    let have = std::thread::available_parallelism().map_or(1, |n| n.get());
-    positive_at_most(s, have as f64)
+    positive_at_most(s, machine_cpus())
+}
+
+/// [`cpus`] for a number already read (a device profile's `cpus`).
+pub fn cpus_value(v: f64) -> Result<f64, NumberError> {
+    in_range(v, &v.to_string(), machine_cpus())
+}
+
+fn machine_cpus() -> f64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) as f64
 }
 
 #[cfg(test)]
