@@ -429,8 +429,8 @@ fn measure_overhead(direct: SocketAddr, relayed: SocketAddr) -> Result<(f64, f64
                 v.push(d.as_secs_f64() * 1e3);
             }
         }
-        v.sort_by(f64::total_cmp);
-        Ok(v[v.len() / 2])
+        lumos_stats::median(&lumos_stats::sorted(&v))
+            .ok_or_else(|| LinkError::Refused(format!("{}: no samples", what())))
     };
     Ok((median(direct)?, median(relayed)?))
 }
