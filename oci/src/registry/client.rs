@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::{self, Read};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -118,6 +118,29 @@ pub struct Client {
     /// ask the token service once and share the answer.
     token_fetch: Mutex<()>,
     known_blobs: Mutex<HashSet<(String, Digest)>>,
+    /// Blobs some worker of this client is uploading or mounting now, with
+    /// the condition the others wait on. Two uploads of one blob into one
+    /// repository make docker-registry (distribution 2.8) rewrite the
+    /// repository's link file while a manifest PUT reads it: the PUT then
+    /// fails with DIGEST_INVALID / MANIFEST_BLOB_UNKNOWN (seen in CI).
+    in_flight: (Mutex<HashSet<(String, Digest)>>, Condvar),
+}
+
+/// This client's one upload of a blob into a repository; dropping it lets
+/// the workers waiting for the same blob go on.
+pub(crate) struct BlobClaim<'a> {
+    client: &'a Client,
+    key: (String, Digest),
+}
+
+impl Drop for BlobClaim<'_> {
+    fn drop(&mut self) {
+        let (set, done) = &self.client.in_flight;
+        set.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+        done.notify_all();
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -477,6 +500,7 @@ impl Client {
                         tokens: Mutex::new(HashMap::new()),
                         token_fetch: Mutex::new(()),
                         known_blobs: Mutex::new(HashSet::new()),
+                        in_flight: (Mutex::new(HashSet::new()), Condvar::new()),
                     });
                 }
                 failures.push(format!("{scheme}: GET /v2/ answered HTTP {status}"));
@@ -541,6 +565,23 @@ impl Client {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .contains(&(repo.to_string(), d.clone()))
+    }
+
+    /// The right to upload `d` into `repo`: `None` when the blob is known
+    /// to be there (waiting first while another worker uploads it).
+    pub(crate) fn claim_blob(&self, repo: &str, d: &Digest) -> Option<BlobClaim<'_>> {
+        let key = (repo.to_string(), d.clone());
+        let (set, done) = &self.in_flight;
+        let mut busy = set.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if self.blob_known(repo, d) {
+                return None;
+            }
+            if busy.insert(key.clone()) {
+                return Some(BlobClaim { client: self, key });
+            }
+            busy = done.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
     }
 
     /// Another repository of this registry known to hold `d` (to mount from).

@@ -153,10 +153,12 @@ pub fn push_blob(
     stats: &mut PushStats,
 ) -> Result<()> {
     let d = &desc.digest;
-    if client.blob_known(repo, d) {
+    // Held until this upload ends (or fails): another worker of this push
+    // wanting the same blob waits, then finds it known.
+    let Some(_claim) = client.claim_blob(repo, d) else {
         stats.blobs_present += 1;
         return Ok(());
-    }
+    };
     let path = format!("/v2/{repo}/blobs/{d}");
     let reply = client.send("HEAD", &path, repo, true, &[], Body::Empty)?;
     match reply.status {
