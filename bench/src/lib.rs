@@ -45,7 +45,7 @@ pub fn run(req: &BenchRequest, on: &mut dyn FnMut(Event)) -> Result<BenchOutput>
     }
     if let Some(n) = &plan.neighbour {
         // Built, packed, pushed and given payloads with the rest.
-        neighbour::include(&mut ws, &req.cargo, n)?;
+        neighbour::include(&mut ws, n)?;
     }
     let prepared = prepare::prepare(req, &ws, &plan, on)?;
     let out = execute::execute(req, &ws, &plan, &prepared, on)?;

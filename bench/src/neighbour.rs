@@ -28,7 +28,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lumos_build::{CargoArgs, Workspace};
+use lumos_build::Workspace;
 use lumos_model::{Neighbour, NeighbourRecord, Protocol};
 use lumos_runtimes::{Job, Ready, Runner};
 
@@ -60,15 +60,10 @@ pub enum NeighbourError {
 /// selection (`-p`) left it out, so it is built, packed, pushed and given
 /// payloads with the rest; refuses an unknown function or a runtime family
 /// it does not support, before anything is built.
-pub fn include(ws: &mut Workspace, cargo: &CargoArgs, n: &Neighbour) -> crate::Result<()> {
+pub fn include(ws: &mut Workspace, n: &Neighbour) -> crate::Result<()> {
     if ws.function(&n.function).is_none() {
-        let all = Workspace::load(&CargoArgs {
-            packages: vec![],
-            exclude: vec![],
-            ..cargo.clone()
-        })?;
-        let found: Vec<_> = all
-            .functions
+        let found: Vec<_> = ws
+            .all_functions
             .iter()
             .filter(|f| f.name == n.function)
             .cloned()
@@ -77,7 +72,7 @@ pub fn include(ws: &mut Workspace, cargo: &CargoArgs, n: &Neighbour) -> crate::R
             bail!(
                 "--neighbour {n}: `{}` is not a function of the workspace (functions: {})",
                 n.function,
-                all.names().join(", ")
+                ws.all_names()
             );
         }
         ws.functions.extend(found);

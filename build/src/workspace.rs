@@ -37,8 +37,12 @@ pub struct Function {
 pub struct Workspace {
     pub root: PathBuf,
     pub target_dir: PathBuf,
-    /// Every function in the workspace, sorted by name.
+    /// The selected functions (`-p`, `--exclude`; all when none given),
+    /// sorted by name.
     pub functions: Vec<Function>,
+    /// Every function of the workspace, selected or not, sorted by name
+    /// (a bench's neighbour may be outside the selection).
+    pub all_functions: Vec<Function>,
     /// `[workspace.metadata.lumos] profile`, if set.
     pub default_profile: Option<String>,
     /// `[workspace.metadata.lumos.workflows.NAME] steps`: each named
@@ -137,6 +141,7 @@ impl Workspace {
         let mut ws = Workspace {
             root,
             target_dir,
+            all_functions: functions.clone(),
             functions,
             default_profile,
             workflows,
@@ -199,6 +204,11 @@ impl Workspace {
         let mut names: Vec<String> = self.functions.iter().map(|f| f.name.clone()).collect();
         names.dedup();
         names
+    }
+
+    /// Every function's name, selected or not, each once.
+    pub fn all_names(&self) -> String {
+        function_names(&self.all_functions)
     }
 
     /// The packages of function `name`, joined with `, ` (twins have two).
