@@ -23,6 +23,7 @@ fn failed(r: &mut RunRow, e: &lumos_runtimes::Error) {
     let (kind, status) = match e {
         lumos_runtimes::Error::Unavailable { .. } => ("unavailable", Status::Unavailable),
         lumos_runtimes::Error::Start(_) => ("start", Status::Failed),
+        lumos_runtimes::Error::Endpoint(_) => ("endpoint", Status::Failed),
         _ => ("run", Status::Failed),
     };
     // The error and its causes (an OS error under a spawn failure, say), one line.
@@ -103,8 +104,8 @@ pub fn cold(
     job: &Job,
     mode: Mode,
     repeat: usize,
-    mut tick: impl FnMut(),
-    mut r: RunRow,
+    tick: impl FnMut(),
+    r: RunRow,
 ) -> RunRow {
     let job = if mode == Mode::ColdCached {
         *job
@@ -114,13 +115,23 @@ pub fn cold(
             ..*job
         }
     };
+    cold_with(repeat, tick, r, || runner.cold_as(&job, mode))
+}
+
+/// `repeat` cold starts, each made by `start`, folded into `r`.
+pub fn cold_with(
+    repeat: usize,
+    mut tick: impl FnMut(),
+    mut r: RunRow,
+    mut start: impl FnMut() -> lumos_runtimes::Result<RunResult>,
+) -> RunRow {
     let mut first = Recorder::new(true);
     let mut totals = Recorder::new(true);
     let mut cold: Vec<ColdStart> = vec![];
     let mut phases = vec![];
     let mut cpu = vec![];
     for _ in 0..repeat {
-        match runner.cold_as(&job, mode) {
+        match start() {
             Ok(rr) => {
                 absorb(&mut r, &rr);
                 r.cold_evidence.extend(rr.cold_evidence.clone());
@@ -174,8 +185,18 @@ pub fn warm(
     runner: &Runner,
     job: &Job,
     sampling: &Sampling,
+    tick: impl FnMut(),
+    r: RunRow,
+) -> RunRow {
+    warm_with(sampling, tick, r, || runner.warm(job))
+}
+
+/// Warm runs, each made by `run`, as many as `sampling` asks, folded into `r`.
+pub fn warm_with(
+    sampling: &Sampling,
     mut tick: impl FnMut(),
     mut r: RunRow,
+    mut run: impl FnMut() -> lumos_runtimes::Result<lumos_runtimes::WarmRun>,
 ) -> RunRow {
     let mut rec = Recorder::new(true);
     // Every measured request in ms, for the intervals.
@@ -192,7 +213,7 @@ pub fn warm(
             Next::Partial => break true,
         }
         runs += 1;
-        match runner.warm(job) {
+        match run() {
             Ok(w) => {
                 completed += 1;
                 absorb(&mut r, &w.result);

@@ -122,7 +122,17 @@ impl Settings {
         }
         groups.sort_unstable();
         let workflow = req.workflow.asked();
-        let mut modes = if req.modes.is_empty() {
+        if let Some(ep) = &req.endpoint {
+            check_endpoint(req, ep)?;
+        }
+        let mut modes = if let (true, Some(ep)) = (req.modes.is_empty(), &req.endpoint) {
+            // A deployed service: warm, and cold when told how to make it so.
+            let mut m = vec![Mode::Warm];
+            if ep.cold_command.is_some() || ep.cold_wait.is_some() {
+                m.push(Mode::Cold);
+            }
+            m
+        } else if req.modes.is_empty() {
             // The node that holds the image (the paper's setting) and the
             // first pull; `cold-node` (root only) only when asked for.
             let mut m = vec![Mode::ColdCached, Mode::Cold, Mode::Warm];
@@ -196,6 +206,60 @@ impl Settings {
             load,
         })
     }
+}
+
+/// Endpoint mode's refusals: the modes and flags that need instances the
+/// runner starts, and a bad `--endpoint` URL, namespace or domain.
+fn check_endpoint(req: &BenchRequest, ep: &crate::EndpointRequest) -> crate::Result<()> {
+    let flag = match &ep.target {
+        crate::EndpointTarget::Ingress { .. } => "--endpoint",
+        crate::EndpointTarget::File(_) => "--endpoints",
+    };
+    if let Some(m) = req
+        .modes
+        .iter()
+        .find(|m| !matches!(m, Mode::Cold | Mode::Warm))
+    {
+        bail!(
+            "--mode {m}: not with {flag}: a deployed service is measured warm or cold              (cold-cached and cold-node need the node itself; load over an endpoint is not done yet)"
+        );
+    }
+    let refused = [
+        (req.workflow.asked(), "--chain/--workflow"),
+        (req.neighbour.is_some(), "--neighbour"),
+        (req.load.asked(), "--concurrency/--load"),
+        (req.sandbox.is_some(), "--sandbox"),
+        (req.baas.is_some(), "--baas"),
+        (req.baas_link.is_some(), "--baas-bandwidth/--baas-delay"),
+        (
+            req.device.is_some() || req.cpus.is_some(),
+            "--device/--cpus",
+        ),
+    ];
+    if let Some((_, what)) = refused.iter().find(|(on, _)| *on) {
+        bail!("{what}: not with {flag}: the deployed services run where they are deployed, as deployed");
+    }
+    if let crate::EndpointTarget::Ingress {
+        url,
+        namespace,
+        domain,
+    } = &ep.target
+    {
+        lumos_runtimes::endpoint::Endpoint::new(url, None)
+            .map_err(|e| crate::Error::Usage(format!("--endpoint: {e}")))?;
+        lumos_build::deploy::names::check_label(namespace)
+            .map_err(|e| crate::Error::Usage(format!("--endpoint-namespace: {e}")))?;
+        if domain.is_empty()
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || !domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            bail!("--endpoint-domain `{domain}`: not a DNS domain (letters, digits, `-` and `.`)");
+        }
+    }
+    Ok(())
 }
 
 /// The workflow flags that can be refused without the workspace.

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    ColdEvidence, ColdStart, Device, ImageInfo, LatencyStats, Limits, LoadLevel, Machine, Mode,
-    Neighbour, NeighbourRecord, Phases, Protocol, Runtime, Sandbox, Status, Versions,
-    WorkflowRecord,
+    ColdEvidence, ColdStart, Device, EndpointRecord, ImageInfo, LatencyStats, Limits, LoadLevel,
+    Machine, Mode, Neighbour, NeighbourRecord, Phases, Protocol, Runtime, Sandbox, Status,
+    Versions, WorkflowRecord,
 };
 
 pub(crate) fn schema_version() -> u32 {
@@ -120,4 +120,8 @@ pub struct RunRow {
     /// None for a row measured without one (the baseline of a cell).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbour: Option<NeighbourRecord>,
+    /// `--endpoint` / `--endpoints`: the deployed service measured (its
+    /// URL and Host header) instead of an instance the runner started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<EndpointRecord>,
 }

@@ -72,6 +72,7 @@ pub fn render(out: &BenchOutput) -> String {
         text.push_str(&n);
         text.push('\n');
     }
+    text.push_str(&endpoints(rows));
     if let Some(l) = crate::format::limits(&out.settings) {
         text.push_str(&format!("limits per instance: {l}\n"));
     }
@@ -158,6 +159,23 @@ fn workflow_table(rows: &[RunRow]) -> String {
     let mut text: String = t.lines().map(|l| format!("{}\n", l.trim_end())).collect();
     text.push_str(workflows::NOTE);
     text.push('\n');
+    text
+}
+
+/// `--endpoint(s)`: where each (function, runtime) was measured, once each.
+fn endpoints(rows: &[RunRow]) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut text = String::new();
+    for r in rows {
+        if let Some(e) = &r.endpoint {
+            if seen.insert((&r.function, r.runtime, &e.url, &e.host)) {
+                text.push_str(&format!(
+                    "endpoint: {} {}: {} (Host {}); figures include the ingress and the network\n",
+                    r.function, r.runtime, e.url, e.host
+                ));
+            }
+        }
+    }
     text
 }
 

@@ -40,6 +40,10 @@ pub enum Error {
     /// pull containerd could not do, an image crun cannot run with WasmEdge.
     #[error("{0}")]
     Containerd(#[from] crate::container::containerd::ContainerdError),
+    /// A deployed service's URL, or the command that brings it to zero
+    /// (`bench --endpoint`).
+    #[error(transparent)]
+    Endpoint(#[from] crate::endpoint::EndpointError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     /// The link to the storage server (`--baas-bandwidth`, `--baas-delay`).

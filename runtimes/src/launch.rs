@@ -576,6 +576,15 @@ impl Slot {
         Ok(Some(t))
     }
 
+    /// Where the instance now serving takes HTTP requests (`http` and
+    /// `wasi-http` instances; None for frames and stdio).
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        match &self.current.as_ref()?.conn {
+            Conn::Http(c) => Some(c.addr()),
+            Conn::Frames(_) => None,
+        }
+    }
+
     /// The id of the instance now serving.
     pub fn instance_id(&self) -> Option<&str> {
         self.current.as_ref().map(|s| s.id.as_str())

@@ -32,6 +32,7 @@ pub mod bounds;
 pub mod cgroup;
 pub use lumos_shim::confine;
 pub mod container;
+pub mod endpoint;
 pub mod error;
 pub mod fetch;
 pub mod frame;

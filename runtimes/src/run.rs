@@ -146,7 +146,7 @@ pub struct WarmRun {
     pub phases: Vec<Phases>,
 }
 
-fn sha256_hex(b: &[u8]) -> String {
+pub(crate) fn sha256_hex(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
@@ -827,6 +827,12 @@ impl Ready {
         self.slot.call(body)
     }
 
+    /// Where the instance takes HTTP requests (`http` and `wasi-http`
+    /// instances), for a client of its own (an ingress in front of it, say).
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.slot.http_addr()
+    }
+
     /// The instances this started, in order (a replaced one too).
     pub fn instances(&self) -> &[String] {
         &self.slot.instances
@@ -841,7 +847,7 @@ impl Ready {
 }
 
 /// The SDK's phases of one request, milliseconds.
-fn phases_of(m: &crate::host::Meta) -> Phases {
+pub(crate) fn phases_of(m: &crate::host::Meta) -> Phases {
     let ms = |ns: u64| ns as f64 / 1e6;
     Phases {
         io: ms(m.phases_ns.io),
@@ -852,7 +858,7 @@ fn phases_of(m: &crate::host::Meta) -> Phases {
     }
 }
 
-fn phases_mean(metas: &[crate::host::Meta]) -> Phases {
+pub(crate) fn phases_mean(metas: &[crate::host::Meta]) -> Phases {
     let n = metas.len().max(1) as f64;
     let sum =
         |f: fn(&crate::host::Meta) -> u64| metas.iter().map(|m| f(m) as f64).sum::<f64>() / n / 1e6;

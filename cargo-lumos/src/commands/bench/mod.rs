@@ -212,6 +212,48 @@ pub struct BenchArgs {
     /// Write a self-contained HTML page with the paper's figures.
     #[arg(long, value_name = "FILE.html", value_parser = absolute_path())]
     pub report: Option<PathBuf>,
+    /// Measure deployed services over HTTP instead of instances started
+    /// here: requests go to URL (an ingress such as Knative's Kourier/Envoy
+    /// gateway) with the Host header `<service>.<namespace>.<domain>`,
+    /// `<service>` being the Knative Service `cargo lumos deploy` names
+    /// (`<function>-<variant>`). Nothing is built, pushed or started.
+    #[arg(long, value_name = "URL", conflicts_with = "endpoints")]
+    pub endpoint: Option<String>,
+    /// With --endpoint: the Knative namespace in each Host header.
+    #[arg(
+        long,
+        value_name = "NAMESPACE",
+        default_value = "default",
+        requires = "endpoint"
+    )]
+    pub endpoint_namespace: String,
+    /// With --endpoint: the cluster's domain in each Host header (Knative's
+    /// default `example.com`).
+    #[arg(
+        long,
+        value_name = "DOMAIN",
+        default_value = "example.com",
+        requires = "endpoint"
+    )]
+    pub endpoint_domain: String,
+    /// Measure deployed services listed in FILE (TOML): `[[endpoint]]`
+    /// entries with `function`, `runtime` (or `variant`), `url` and an
+    /// optional `host` header.
+    #[arg(long, value_name = "FILE", value_parser = absolute_path())]
+    pub endpoints: Option<PathBuf>,
+    /// With --endpoint(s): run `sh -c CMD` before each cold request (it must
+    /// exit 0) to bring the service to zero, instead of --cold-wait.
+    #[arg(long, value_name = "CMD", conflicts_with = "cold_wait")]
+    pub cold_command: Option<String>,
+    /// With --cold-command: its deadline, seconds (default 120).
+    #[arg(long, value_name = "SECS", value_parser = bounds::seconds, requires = "cold_command")]
+    pub cold_command_timeout: Option<f64>,
+    /// With --endpoint(s): seconds to wait with no request before each cold
+    /// request, for the service to scale to zero (default 90: Knative's 60 s
+    /// stable window and 30 s scale-to-zero grace period). Given, or with
+    /// --cold-command, cold rows are made by default.
+    #[arg(long, value_name = "SECS", value_parser = bounds::seconds)]
+    pub cold_wait: Option<f64>,
     /// Print each runtime, whether it is available here and the executable
     /// its instances run in (or the one command that makes it available); bench nothing.
     #[arg(long)]
@@ -219,6 +261,34 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
+    /// `--endpoint` / `--endpoints` and the cold flags that go with them.
+    fn endpoint_request(&self) -> anyhow::Result<Option<lumos_bench::EndpointRequest>> {
+        let target = match (&self.endpoint, &self.endpoints) {
+            (Some(url), _) => lumos_bench::EndpointTarget::Ingress {
+                url: url.clone(),
+                namespace: self.endpoint_namespace.clone(),
+                domain: self.endpoint_domain.clone(),
+            },
+            (None, Some(file)) => lumos_bench::EndpointTarget::File(file.clone()),
+            (None, None) => {
+                if self.cold_command.is_some() || self.cold_wait.is_some() {
+                    anyhow::bail!(
+                        "--cold-command/--cold-wait: only with --endpoint URL or --endpoints FILE"
+                    );
+                }
+                return Ok(None);
+            }
+        };
+        Ok(Some(lumos_bench::EndpointRequest {
+            target,
+            cold_command: self.cold_command.clone(),
+            cold_command_timeout: Duration::from_secs_f64(
+                self.cold_command_timeout.unwrap_or(120.0),
+            ),
+            cold_wait: self.cold_wait.map(Duration::from_secs_f64),
+        }))
+    }
+
     /// The engine's request.
     fn request(&self) -> anyhow::Result<BenchRequest> {
         let mut req = BenchRequest {
@@ -271,6 +341,7 @@ impl BenchArgs {
             timeout: Duration::from_millis(self.timeout_ms),
             no_build: self.no_build,
             runner_exe: None,
+            endpoint: self.endpoint_request()?,
         };
         if let Some(spec) = &self.device {
             let d = lumos_bench::device::load(spec)?;
