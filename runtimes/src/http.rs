@@ -60,7 +60,11 @@ impl Read for Conn {
 
 /// Whether something accepts connections on loopback `port` now.
 pub fn listening(port: u16) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    listening_at(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Whether something accepts connections at `addr` now.
+pub fn listening_at(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
 
@@ -300,24 +304,26 @@ pub struct HttpConn {
 }
 
 impl HttpConn {
-    /// Waits until the port accepts connections (the instance is ready).
+    /// Waits until `addr` (loopback, or the address of the network
+    /// namespace the instance runs in) accepts connections (the instance is
+    /// ready).
     ///
     /// The instance's stdout is read from here on (nothing else reads it for
     /// `http`): a server that logs every request to stdout would otherwise
     /// stop once the pipe is full. Its last lines go into a readiness failure.
     pub fn wait_ready(
         mut proc: Process,
-        port: u16,
+        addr: SocketAddr,
         fixed: bool,
         deadline: Instant,
     ) -> Result<HttpConn, Box<(Process, Failure)>> {
         let started = Instant::now();
         let stdout = OutputTail::drain(proc.stdout.take());
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let port = addr.port();
         loop {
             match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
                 Ok(s) => {
-                    let mut client = Client::new(addr, "127.0.0.1", "/");
+                    let mut client = Client::new(addr, &addr.ip().to_string(), "/");
                     client.stream = Some(Conn::new(s));
                     return Ok(HttpConn { proc, client });
                 }

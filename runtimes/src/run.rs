@@ -417,6 +417,7 @@ impl Runner {
             work: self.work.path().to_path_buf(),
             stderr_passthrough: self.opts.stderr_passthrough,
             pool: Default::default(),
+            network: None,
         };
         l.validate()?;
         Ok(Arc::new(l))
@@ -721,7 +722,11 @@ impl Runner {
         spec.check()?;
         self.require(job.runtime)?;
         let p = self.prepare(job)?;
-        if let (Protocol::Http, Some(port)) = (p.artifact.protocol, p.artifact.port) {
+        // Under containerd each instance has a network namespace of its own.
+        let shared_network = !self.under_containerd();
+        if let (Protocol::Http, Some(port), true) =
+            (p.artifact.protocol, p.artifact.port, shared_network)
+        {
             if let Some(c) = spec.concurrency.iter().find(|c| **c > 1) {
                 return Err(crate::Error::Usage(format!(
                     "load at concurrency {c} needs {c} instances at once, but {} listens on the fixed port {port} \
