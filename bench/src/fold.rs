@@ -57,6 +57,9 @@ fn absorb(r: &mut RunRow, rr: &RunResult) {
     if r.sandbox.is_none() {
         r.sandbox = rr.sandbox;
     }
+    if r.response_sha256.is_none() {
+        r.response_sha256 = rr.response_sha256.clone();
+    }
     r.protocol = rr.protocol;
     if r.image == ImageInfo::default() {
         r.image = rr.image.clone();

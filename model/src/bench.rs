@@ -102,6 +102,9 @@ pub struct RunRow {
     pub errors: u64,
     pub errors_by_kind: BTreeMap<String, u64>,
     pub error_samples: Vec<String>,
+    /// SHA-256 (hex) of the first response body that answered OK.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_sha256: Option<String>,
     pub warnings: Vec<String>,
     pub payload_bytes: u64,
     pub store: String,

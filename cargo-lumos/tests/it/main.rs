@@ -10,6 +10,7 @@ mod builtin_functions;
 mod components;
 mod deploy;
 mod deploy_registry;
+mod endpoint;
 mod knative;
 mod neighbour;
 mod other_workspace;
