@@ -89,7 +89,12 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
                         @let shown = Shown::of(r);
                         @let why = reason(r);
                         tr.(format!("row-{}", Shown::status_word(r))) {
-                            td.text { (r.function) }
+                            td.text {
+                                (r.function)
+                                @if let Some(e) = &r.endpoint {
+                                    " at " (e.url) " (Host " (e.host) ")"
+                                }
+                            }
                             td.text { (r.runtime.as_str()) }
                             td { (r.group) }
                             td.text {
