@@ -327,6 +327,13 @@ pub fn execute(
                     Ok(c.result)
                 })
             }
+            Mode::Load => {
+                let row = crate::fold::load_with(row, || {
+                    ep::load(&endpoint, &payload.request, &plan.load, req.timeout)
+                });
+                (0..plan.steps(cell)).for_each(|_| tick());
+                row
+            }
             m => unreachable!("mode {m} is refused with an endpoint (plan::check_endpoint)"),
         };
         row.endpoint = Some(record);

@@ -273,9 +273,14 @@ pub fn with_intervals(mut stats: LatencyStats, samples_ms: &[f64]) -> LatencySta
 }
 
 /// One load run: throughput and latency at each concurrency level.
-pub fn load(runner: &Runner, job: &Job, spec: &LoadSpec, mut r: RunRow) -> RunRow {
+pub fn load(runner: &Runner, job: &Job, spec: &LoadSpec, r: RunRow) -> RunRow {
+    load_with(r, || runner.load(job, spec))
+}
+
+/// One load run made by `run`, folded into `r`.
+pub fn load_with(mut r: RunRow, run: impl FnOnce() -> lumos_runtimes::Result<RunResult>) -> RunRow {
     r.repeats = 1;
-    match runner.load(job, spec) {
+    match run() {
         Ok(rr) => {
             absorb(&mut r, &rr);
             // The lowest level's latency stands for the row.

@@ -131,6 +131,9 @@ impl Settings {
             if ep.cold_command.is_some() || ep.cold_wait.is_some() {
                 m.push(Mode::Cold);
             }
+            if req.load.asked() {
+                m.push(Mode::Load);
+            }
             m
         } else if req.modes.is_empty() {
             // The node that holds the image (the paper's setting) and the
@@ -218,16 +221,16 @@ fn check_endpoint(req: &BenchRequest, ep: &crate::EndpointRequest) -> crate::Res
     if let Some(m) = req
         .modes
         .iter()
-        .find(|m| !matches!(m, Mode::Cold | Mode::Warm))
+        .find(|m| !matches!(m, Mode::Cold | Mode::Warm | Mode::Load))
     {
         bail!(
-            "--mode {m}: not with {flag}: a deployed service is measured warm or cold              (cold-cached and cold-node need the node itself; load over an endpoint is not done yet)"
+            "--mode {m}: not with {flag}: a deployed service is measured warm, cold or under load \
+             (cold-cached and cold-node need the node itself)"
         );
     }
     let refused = [
         (req.workflow.asked(), "--chain/--workflow"),
         (req.neighbour.is_some(), "--neighbour"),
-        (req.load.asked(), "--concurrency/--load"),
         (req.sandbox.is_some(), "--sandbox"),
         (req.baas.is_some(), "--baas"),
         (req.baas_link.is_some(), "--baas-bandwidth/--baas-delay"),

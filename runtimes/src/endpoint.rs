@@ -9,6 +9,8 @@
 //!   ones. A request the transport fails (refused, reset, no answer within
 //!   the timeout) is counted and ends the run: a refusing or hanging
 //!   endpoint costs one timeout, not one per request.
+//! - [`load`]: the runner's load levels, one kept-alive connection per
+//!   client thread.
 //! - [`cold`]: the service is first brought to zero ([`ColdPrep`]: a user
 //!   command, or a wait for the platform's scale-to-zero), then one request
 //!   on a new connection, retried while the connection is refused or the
@@ -287,6 +289,59 @@ pub fn warm(
         latencies,
         phases: metas.iter().map(crate::run::phases_of).collect(),
     }
+}
+
+/// A deployed service as a load level's target: each client thread keeps
+/// one connection of its own.
+struct LoadTarget<'a> {
+    ep: &'a Endpoint,
+    timeout: Duration,
+}
+
+impl crate::measure::load::Target for LoadTarget<'_> {
+    type Conn = Client;
+    fn open(&self) -> Client {
+        self.ep.client()
+    }
+    fn call(&self, client: &mut Client, body: &[u8]) -> (Duration, Option<String>) {
+        let t0 = Instant::now();
+        let result = client.call(body, self.timeout);
+        (t0.elapsed(), kind(&result))
+    }
+    fn close(&self, _client: Client) -> (usize, u32) {
+        // No instance is started here.
+        (0, 0)
+    }
+    fn request_timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+/// Load: throughput and latency at each concurrency level of `spec`, the
+/// runner's load machinery with one kept-alive connection per client
+/// thread instead of one instance (the service scales as it is deployed to).
+pub fn load(
+    ep: &Endpoint,
+    payload: &[u8],
+    spec: &crate::LoadSpec,
+    timeout: Duration,
+) -> crate::Result<RunResult> {
+    spec.check()?;
+    let target = LoadTarget { ep, timeout };
+    let body = std::sync::Arc::new(payload.to_vec());
+    let mut r = base(Mode::Load);
+    let mut levels = vec![];
+    for &c in &spec.concurrency {
+        let lvl = crate::measure::load::run_level_with(&target, &body, spec, c)?;
+        r.requests += lvl.sent;
+        r.errors += lvl.errors;
+        for (k, v) in &lvl.errors_by_kind {
+            *r.errors_by_kind.entry(k.clone()).or_default() += v;
+        }
+        levels.push(lvl);
+    }
+    r.load = Some(levels);
+    Ok(r)
 }
 
 /// A cold request's result and how many attempts it took.

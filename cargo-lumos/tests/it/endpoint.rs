@@ -400,18 +400,34 @@ fn two_functions_under_containerd_behind_envoy() {
             "--runtime",
             "native",
             "--quick",
+            "--concurrency",
+            "2",
+            "--load-requests",
+            "40",
+            "--load-function",
+            "alpha",
             "--json",
             json.to_str().unwrap(),
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let j = read_json(&json);
-    assert_eq!(rows(&j).len(), 2, "warm only by default: {j}");
+    assert_eq!(rows(&j).len(), 3, "warm, and load once asked for: {j}");
     for (f, _) in FUNCTIONS {
         let r = row(&j, f, "warm");
         assert_eq!(r["errors"], 0, "{r}");
         assert_eq!(r["endpoint"]["host"], knative(f));
     }
+    // Load through the ingress: two client threads, one connection each.
+    let load = row(&j, "alpha", "load");
+    assert_eq!(load["endpoint"]["host"], knative("alpha"));
+    let level = &load["load"][0];
+    assert_eq!(level["concurrency"], 2, "{load}");
+    assert_eq!(
+        (level["ok"].as_u64(), level["errors"].as_u64()),
+        (Some(40), Some(0)),
+        "{load}"
+    );
     a.stop(Duration::from_millis(200));
     b.stop(Duration::from_millis(200));
 }
