@@ -646,6 +646,55 @@ mod tests {
     }
 
     #[test]
+    fn endpoint_modes_and_refusals() {
+        let ep = |modes: Vec<Mode>, url: &str| BenchRequest {
+            modes,
+            endpoint: Some(crate::EndpointRequest {
+                target: crate::EndpointTarget::Ingress {
+                    url: url.into(),
+                    namespace: "default".into(),
+                    domain: "example.com".into(),
+                },
+                cold_command: None,
+                cold_command_timeout: Duration::from_secs(1),
+                cold_wait: None,
+            }),
+            ..Default::default()
+        };
+        let url = "http://127.0.0.1:8080/";
+        // Warm by default; cold once told how to reach zero; load once asked.
+        assert_eq!(
+            Settings::resolve(&ep(vec![], url)).unwrap().modes,
+            [Mode::Warm]
+        );
+        let mut cold = ep(vec![], url);
+        cold.endpoint.as_mut().unwrap().cold_command = Some("true".into());
+        cold.load.concurrency = vec![2];
+        assert_eq!(
+            Settings::resolve(&cold).unwrap().modes,
+            [Mode::Cold, Mode::Warm, Mode::Load]
+        );
+        let e = |r: BenchRequest| check(&r).unwrap_err().to_string();
+        assert!(
+            e(ep(vec![Mode::ColdCached], url)).contains("--mode cold-cached: not with --endpoint")
+        );
+        let mut sandboxed = ep(vec![], url);
+        sandboxed.sandbox = Some(lumos_model::Sandbox::Containerd);
+        assert!(e(sandboxed).contains("--sandbox: not with --endpoint"));
+        assert!(e(ep(vec![], "https://10.0.0.1/"))
+            .contains("--endpoint: endpoint `https://10.0.0.1/`: https is not supported"));
+        let mut ns = ep(vec![], url);
+        if let Some(crate::EndpointRequest {
+            target: crate::EndpointTarget::Ingress { namespace, .. },
+            ..
+        }) = ns.endpoint.as_mut()
+        {
+            *namespace = "Bad_NS".into();
+        }
+        assert!(e(ns).contains("--endpoint-namespace: `Bad_NS` is not a valid Kubernetes name"));
+    }
+
+    #[test]
     fn sample_size_defaults_and_refusals() {
         let s = sampling(&BenchRequest::default(), 3).unwrap();
         assert_eq!(
