@@ -314,6 +314,7 @@ fn a_cli_argument_program_runs_on_wasm_with_its_arguments() {
             protocol: None,
             cache: None,
             group: None,
+            node: None,
         };
         let cold = runner.cold(&j).unwrap();
         let warm = runner.warm(&j).unwrap().result;
@@ -337,6 +338,7 @@ fn a_cli_argument_program_runs_on_wasm_with_its_arguments() {
             protocol: None,
             cache: None,
             group: None,
+            node: None,
         })
         .unwrap();
     assert_eq!(r.errors, 1, "{r:?}");
