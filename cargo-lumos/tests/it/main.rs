@@ -12,6 +12,7 @@ mod deploy;
 mod deploy_registry;
 mod knative;
 mod neighbour;
+mod nodes;
 mod other_workspace;
 mod push_credentials;
 mod registry_input;

@@ -10,7 +10,7 @@ use crate::common::*;
 use lumos_test_support::fixtures::{styles_target, styles_workspace};
 
 /// The styles fixtures share one target dir and its build.json: tests take turns.
-static STYLES_TARGET: Mutex<()> = Mutex::new(());
+pub(crate) static STYLES_TARGET: Mutex<()> = Mutex::new(());
 
 fn styles_manifest() -> PathBuf {
     styles_workspace().join("Cargo.toml")
