@@ -18,6 +18,8 @@ pub struct Cell {
     pub mode: Mode,
     /// Measured with the `--neighbour` busy beside it.
     pub neighbour: bool,
+    /// `--node`: the node its instances run on; None: the runner's network.
+    pub node: Option<String>,
 }
 
 impl std::fmt::Display for Cell {
@@ -30,7 +32,11 @@ impl std::fmt::Display for Cell {
             self.group,
             self.mode,
             if self.neighbour { " +neighbour" } else { "" }
-        )
+        )?;
+        if let Some(n) = &self.node {
+            write!(f, " on {n}")?;
+        }
+        Ok(())
     }
 }
 
@@ -67,6 +73,7 @@ impl WorkflowPlan {
             group: c.group,
             mode: Mode::Workflow,
             neighbour: false,
+            node: None,
         }
     }
 }
@@ -94,6 +101,8 @@ pub struct Plan {
     /// (with the baseline, each cell comes twice: without, then with it).
     pub neighbour: Option<lumos_model::Neighbour>,
     pub neighbour_baseline: bool,
+    /// `--node`: the nodes the cells run on.
+    pub nodes: Vec<lumos_model::NodeSpec>,
 }
 
 /// What the request resolves to without looking at the workspace.
@@ -171,6 +180,7 @@ impl Settings {
             }
         }
         check_workflow_flags(req)?;
+        check_nodes(req)?;
         if req.baas_link.is_some() {
             if let Some(why) = lumos_runtimes::link::refusal() {
                 bail!("{why}");
@@ -231,6 +241,10 @@ fn check_endpoint(req: &BenchRequest, ep: &crate::EndpointRequest) -> crate::Res
     let refused = [
         (req.workflow.asked(), "--chain/--workflow"),
         (req.neighbour.is_some(), "--neighbour"),
+        (
+            !req.nodes.is_empty() || !req.place.is_empty(),
+            "--node/--place",
+        ),
         (req.sandbox.is_some(), "--sandbox"),
         (req.baas.is_some(), "--baas"),
         (req.baas_link.is_some(), "--baas-bandwidth/--baas-delay"),
@@ -391,6 +405,49 @@ fn workflow_plan(
     }))
 }
 
+/// `--node` and `--place`, as far as they can be checked without the
+/// workspace: unique node names, every `--place` naming a node given once,
+/// root (the namespaces, veth pairs and qdiscs need it).
+fn check_nodes(req: &BenchRequest) -> crate::Result<()> {
+    for (i, n) in req.nodes.iter().enumerate() {
+        if req.nodes[..i].iter().any(|m| m.name == n.name) {
+            bail!(
+                "--node {n}: node `{}` is given twice (node names are unique)",
+                n.name
+            );
+        }
+    }
+    for (i, (f, node)) in req.place.iter().enumerate() {
+        if req.nodes.is_empty() {
+            bail!("--place {f}={node}: no nodes to place on (give --node NAME[:RATE])");
+        }
+        if !req.nodes.iter().any(|n| &n.name == node) {
+            bail!(
+                "--place {f}={node}: unknown node `{node}` (the nodes are {})",
+                req.nodes
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if req.place[..i].iter().any(|(g, _)| g == f) {
+            bail!("--place {f}={node}: function `{f}` is placed twice");
+        }
+    }
+    if !req.nodes.is_empty() {
+        if req.workflow.asked() {
+            bail!(
+                "--node: not for a workflow (--chain, --workflow); bench single functions on nodes"
+            );
+        }
+        if let Some(why) = lumos_runtimes::netns::refusal("--node") {
+            bail!("{why}");
+        }
+    }
+    Ok(())
+}
+
 /// Refuses settings that cannot work, before the workspace is read or
 /// anything is built (the same checks [`Plan::new`] makes).
 pub fn check(req: &BenchRequest) -> crate::Result<()> {
@@ -448,6 +505,14 @@ impl Plan {
                 bail!("--load-function: `{f}` is not one of the functions benched");
             }
         }
+        for (f, node) in &req.place {
+            if ws.function(f).is_none() {
+                bail!(
+                    "--place {f}={node}: `{f}` is not one of the functions benched ({})",
+                    ws.names().join(", ")
+                );
+            }
+        }
         let load_functions = if req.load.functions.is_empty() {
             ws.names()
         } else {
@@ -493,14 +558,24 @@ impl Plan {
                             Some(n) if n.baseline => vec![false, true],
                             Some(_) => vec![true],
                         };
-                        for neighbour in with {
-                            cells.push(Cell {
-                                function: name.clone(),
-                                runtime,
-                                group,
-                                mode,
-                                neighbour,
-                            });
+                        // Pinned to its node, else on each node in turn.
+                        let nodes: Vec<Option<String>> =
+                            match req.place.iter().find(|(f, _)| *f == name) {
+                                Some((_, node)) => vec![Some(node.clone())],
+                                None if req.nodes.is_empty() => vec![None],
+                                None => req.nodes.iter().map(|n| Some(n.name.clone())).collect(),
+                            };
+                        for node in nodes {
+                            for &neighbour in &with {
+                                cells.push(Cell {
+                                    function: name.clone(),
+                                    runtime,
+                                    group,
+                                    mode,
+                                    neighbour,
+                                    node: node.clone(),
+                                });
+                            }
                         }
                     }
                 }
@@ -520,6 +595,7 @@ impl Plan {
             workflow,
             neighbour: req.neighbour.as_ref().map(|n| n.neighbour.clone()),
             neighbour_baseline: req.neighbour.as_ref().is_some_and(|n| n.baseline),
+            nodes: req.nodes.clone(),
         })
     }
 

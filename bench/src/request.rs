@@ -51,6 +51,13 @@ pub struct BenchRequest {
     /// The link to the storage server (`--baas-bandwidth`, `--baas-delay`);
     /// None: reached directly.
     pub baas_link: Option<lumos_model::BaasLinkSpec>,
+    /// `--node NAME[:RATE]`: nodes to place functions on, each a network
+    /// namespace with a veth pair to the runner's (tc tbf at RATE both
+    /// ways); empty: the runner's own network.
+    pub nodes: Vec<lumos_model::NodeSpec>,
+    /// `--place FUNCTION=NODE`: functions pinned to a node; the others run
+    /// on each node in turn.
+    pub place: Vec<(String, String)>,
     /// Base of native images; None: each function's `base`.
     pub base: Option<String>,
     pub load: LoadRequest,

@@ -56,6 +56,9 @@ pub struct Settings {
     /// (the default; `--no-neighbour-baseline` turns it off).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub neighbour_baseline: bool,
+    /// `--node`: the nodes functions were placed on (each row names its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<crate::NodeRecord>,
 }
 
 /// One row of a bench: a cell of the matrix, over its repeats.
@@ -127,4 +130,9 @@ pub struct RunRow {
     /// URL and Host header) instead of an instance the runner started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<EndpointRecord>,
+    /// `--node`: the node whose namespace the instances ran in (requests
+    /// and responses of `http` functions crossed its link); None: the
+    /// runner's own network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<crate::NodeRecord>,
 }

@@ -49,6 +49,13 @@ pub enum Error {
     /// The link to the storage server (`--baas-bandwidth`, `--baas-delay`).
     #[error("baas link: {0}")]
     Link(#[from] crate::link::LinkError),
+    /// A node (`--node`): its namespace, veth pair or qdiscs.
+    #[error("node {name}: {source}")]
+    Node {
+        name: String,
+        #[source]
+        source: crate::netns::NetnsError,
+    },
     #[error("the instance never became ready: {0}")]
     Start(crate::host::Failure),
     #[error("oci: {0}")]

@@ -50,6 +50,12 @@ pub struct RunOpts {
     /// (a network namespace, a veth pair, tc tbf, a delaying relay; root).
     #[serde(default)]
     pub baas_link: Option<lumos_model::BaasLinkSpec>,
+    /// Nodes to place instances on (a job names one in [`Job::node`]):
+    /// each a network namespace with a veth pair to the runner's, limited
+    /// to its rate both ways (tc tbf), made by [`Runner::new`] and removed
+    /// when the runner drops; root.
+    #[serde(default)]
+    pub nodes: Vec<lumos_model::NodeSpec>,
     /// Plain HTTP to a non-loopback registry.
     pub insecure: bool,
     /// The overall deadline of each registry operation; None: lumos-oci's
@@ -85,6 +91,7 @@ impl Default for RunOpts {
             requests: 50,
             baas: None,
             baas_link: None,
+            nodes: vec![],
             insecure: false,
             registry_timeout: None,
             unpack_limits: Default::default(),
@@ -114,6 +121,9 @@ pub struct Job<'a> {
     pub cache: Option<&'a Path>,
     /// Payload group name, recorded.
     pub group: Option<&'a str>,
+    /// The node (one of [`RunOpts::nodes`]) whose network namespace the
+    /// instances run in; None: the runner's network.
+    pub node: Option<&'a str>,
 }
 
 impl<'a> Job<'a> {
@@ -132,6 +142,7 @@ impl<'a> Job<'a> {
             protocol: opts.protocol,
             cache: opts.cache_dir.as_deref(),
             group: opts.group.as_deref(),
+            node: None,
         }
     }
 }
@@ -185,6 +196,8 @@ pub struct Runner {
     /// The storage server's link, when one was asked for (kept up until the
     /// runner drops).
     linked: Option<crate::link::LinkedStore>,
+    /// The nodes of [`RunOpts::nodes`], up until the runner drops.
+    placed: Vec<(lumos_model::NodeRecord, Arc<crate::netns::Netns>)>,
     machine: Machine,
     versions: Versions,
     /// The containerd sandbox: one private containerd per kept image cache
@@ -229,6 +242,7 @@ impl Runner {
         };
         let work = GuardedDir::new("lumos-run-", &guard)
             .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
+        let placed = make_nodes(&opts.nodes, &guard)?;
         let versions = crate::machine::versions(Some(&runner_exe));
         Ok(Runner {
             opts,
@@ -236,6 +250,7 @@ impl Runner {
             guard,
             store,
             linked,
+            placed,
             machine: crate::machine::machine(),
             versions,
             work,
@@ -328,6 +343,42 @@ impl Runner {
         self.linked.as_ref().map(|l| l.link.record())
     }
 
+    /// The nodes of [`RunOpts::nodes`] as made (name, address, rate).
+    pub fn nodes(&self) -> Vec<lumos_model::NodeRecord> {
+        self.placed.iter().map(|(r, _)| r.clone()).collect()
+    }
+
+    /// The network namespace of node `name` (removed when the runner drops).
+    pub fn node_namespace(&self, name: &str) -> Option<&str> {
+        self.placed
+            .iter()
+            .find(|(r, _)| r.name == name)
+            .map(|(_, n)| n.name())
+    }
+
+    /// Node `name` of [`RunOpts::nodes`], or a refusal naming the nodes there are.
+    fn node(
+        &self,
+        name: Option<&str>,
+    ) -> crate::Result<Option<&(lumos_model::NodeRecord, Arc<crate::netns::Netns>)>> {
+        let Some(name) = name else { return Ok(None) };
+        match self.placed.iter().find(|(r, _)| r.name == name) {
+            Some(n) => Ok(Some(n)),
+            None => Err(crate::Error::Usage(format!(
+                "node {name}: not one of this run's nodes ({})",
+                if self.placed.is_empty() {
+                    "none: give --node NAME[:RATE]".to_string()
+                } else {
+                    self.placed
+                        .iter()
+                        .map(|(r, _)| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ))),
+        }
+    }
+
     /// The network namespace the storage server is reached through (removed
     /// when the runner drops).
     pub fn baas_namespace(&self) -> Option<&str> {
@@ -375,13 +426,27 @@ impl Runner {
         })
     }
 
-    /// A launcher for a prepared image in `runtime`, its instances given `args`.
+    /// A launcher for a prepared image in `runtime`, its instances given
+    /// `args`, on the runner's network.
     pub fn launcher(
         &self,
         p: &Prepared,
         runtime: Runtime,
         args: &[String],
     ) -> crate::Result<Arc<Launcher>> {
+        self.launcher_on(p, runtime, args, None)
+    }
+
+    /// [`Runner::launcher`] with its instances run on `node` (one of
+    /// [`RunOpts::nodes`]; None: the runner's network).
+    pub fn launcher_on(
+        &self,
+        p: &Prepared,
+        runtime: Runtime,
+        args: &[String],
+        node: Option<&str>,
+    ) -> crate::Result<Arc<Launcher>> {
+        let network = self.node(node)?.map(|(_, n)| n.clone());
         let containerd = self
             .opts
             .sandbox
@@ -417,7 +482,7 @@ impl Runner {
             work: self.work.path().to_path_buf(),
             stderr_passthrough: self.opts.stderr_passthrough,
             pool: Default::default(),
-            network: None,
+            network,
         };
         l.validate()?;
         Ok(Arc::new(l))
@@ -441,6 +506,7 @@ impl Runner {
             },
             store: self.store.describe(),
             baas_link: self.baas_link().cloned(),
+            node: self.node(job.node).ok().flatten().map(|(r, _)| r.clone()),
             limits: Some(l.limits),
             machine: self.machine.clone(),
             versions: self.versions.clone(),
@@ -528,7 +594,7 @@ impl Runner {
             }
         };
         let untimed = p.untimed;
-        let l = self.launcher(&p, runtime, job.args)?;
+        let l = self.launcher_on(&p, runtime, job.args, job.node)?;
         let mut r = self.base(&p, &l, mode, job);
         // Evidence, untimed: what of the runtime and the image is in memory now.
         let probe_at = Instant::now();
@@ -639,7 +705,7 @@ impl Runner {
         let (runtime, payload) = (job.runtime, job.payload);
         self.require(runtime)?;
         let p = self.prepare(job)?;
-        let l = self.launcher(&p, runtime, job.args)?;
+        let l = self.launcher_on(&p, runtime, job.args, job.node)?;
         let mut r = self.base(&p, &l, Mode::Warm, job);
         let mut slot = Slot::new(l.clone());
         slot.ensure().map_err(crate::Error::Start)?;
@@ -703,7 +769,7 @@ impl Runner {
     /// requests. The caller times what it needs; nothing is recorded here.
     pub fn start(&self, prepared: &Prepared, job: &Job) -> crate::Result<Ready> {
         self.require(job.runtime)?;
-        let l = self.launcher(prepared, job.runtime, job.args)?;
+        let l = self.launcher_on(prepared, job.runtime, job.args, job.node)?;
         let (sandbox, protocol) = (l.sandbox, prepared.artifact.protocol);
         let mut slot = Slot::new(l);
         slot.ensure().map_err(crate::Error::Start)?;
@@ -722,8 +788,9 @@ impl Runner {
         spec.check()?;
         self.require(job.runtime)?;
         let p = self.prepare(job)?;
-        // Under containerd each instance has a network namespace of its own.
-        let shared_network = !self.under_containerd();
+        // Under containerd each instance has a network namespace of its
+        // own, unless it runs on a node (whose namespace they share).
+        let shared_network = !self.under_containerd() || job.node.is_some();
         if let (Protocol::Http, Some(port), true) =
             (p.artifact.protocol, p.artifact.port, shared_network)
         {
@@ -736,7 +803,7 @@ impl Runner {
                 )));
             }
         }
-        let l = self.launcher(&p, job.runtime, job.args)?;
+        let l = self.launcher_on(&p, job.runtime, job.args, job.node)?;
         let mut r = self.base(&p, &l, Mode::Load, job);
         let body = Arc::new(job.payload.to_vec());
         let mut levels = vec![];
@@ -849,6 +916,47 @@ impl Ready {
         self.slot.close(grace);
         self.slot.ended_usage
     }
+}
+
+/// Makes the nodes of [`RunOpts::nodes`]: one network namespace each, its
+/// veth pair limited to the node's rate both ways.
+fn make_nodes(
+    specs: &[lumos_model::NodeSpec],
+    guard: &Arc<Guard>,
+) -> crate::Result<Vec<(lumos_model::NodeRecord, Arc<crate::netns::Netns>)>> {
+    if specs.is_empty() {
+        return Ok(vec![]);
+    }
+    if let Some(why) = crate::netns::refusal("--node") {
+        return Err(crate::Error::Usage(why));
+    }
+    let mut made: Vec<(lumos_model::NodeRecord, Arc<crate::netns::Netns>)> = vec![];
+    for spec in specs {
+        if made.iter().any(|(r, _)| r.name == spec.name) {
+            return Err(crate::Error::Usage(format!(
+                "--node {spec}: node {} is given twice (node names are unique)",
+                spec.name
+            )));
+        }
+        let node_err = |source| crate::Error::Node {
+            name: spec.name.clone(),
+            source,
+        };
+        let mut ns = crate::netns::Netns::create("node", 'n', guard).map_err(node_err)?;
+        if let Some(rate) = spec.rate {
+            ns.limit(rate).map_err(node_err)?;
+        }
+        made.push((
+            lumos_model::NodeRecord {
+                name: spec.name.clone(),
+                address: ns.addr().to_string(),
+                rate: spec.rate,
+                rate_bits_per_sec: spec.rate.map(|r| r.bits_per_sec()),
+            },
+            Arc::new(ns),
+        ));
+    }
+    Ok(made)
 }
 
 /// The SDK's phases of one request, milliseconds.

@@ -279,6 +279,7 @@ fn two_functions_under_containerd_behind_envoy() {
         protocol: Some(Protocol::Http),
         cache: None,
         group: None,
+        node: None,
     };
     let prepared = runner.prepare(&job).unwrap();
     let start = || {

@@ -13,6 +13,7 @@ mod deploy_registry;
 mod endpoint;
 mod knative;
 mod neighbour;
+mod nodes;
 mod other_workspace;
 mod push_credentials;
 mod registry_input;

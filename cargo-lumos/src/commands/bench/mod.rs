@@ -41,6 +41,29 @@ fn placement(s: &str) -> Result<(String, Runtime), String> {
     Ok((f.trim().to_string(), r))
 }
 
+/// `--node NAME[:RATE]`.
+fn node_spec(s: &str) -> Result<lumos_model::NodeSpec, String> {
+    s.parse()
+        .map_err(|e: lumos_model::NodeSpecError| lumos_model::error_chain(&e))
+}
+
+/// `--place FUNCTION=NODE`.
+fn place(s: &str) -> Result<(String, String), String> {
+    let (f, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected FUNCTION=NODE, got `{s}`"))?;
+    let (f, n) = (f.trim(), n.trim());
+    if f.is_empty() {
+        return Err(format!("no function before `=` in `{s}`"));
+    }
+    if !lumos_model::is_node_name(n) {
+        return Err(format!(
+            "`{n}` is not a node name (letters, digits, `-`, `_`)"
+        ));
+    }
+    Ok((f.to_string(), n.to_string()))
+}
+
 /// `--neighbour FUNCTION[@RUNTIME][:RPS]`.
 fn neighbour(s: &str) -> Result<lumos_model::Neighbour, String> {
     s.parse()
@@ -105,6 +128,18 @@ pub struct BenchArgs {
     /// the path (root).
     #[arg(long, value_name = "DURATION", value_parser = baas_delay)]
     pub baas_delay: Option<Duration>,
+    /// A node to place functions on (repeatable): a network namespace
+    /// joined to the runner's by a veth pair; with RATE (tc's syntax, as
+    /// --baas-bandwidth: 100mbit, 10mbit, 1mbit) its link is limited to
+    /// RATE each way (tc tbf). Instances placed there run inside it, and an
+    /// http function is reached at the node's address, so requests and
+    /// responses cross its link. Every cell runs on each node in turn unless
+    /// --place pins its function (root).
+    #[arg(long = "node", value_name = "NAME[:RATE]", value_parser = node_spec)]
+    pub nodes: Vec<lumos_model::NodeSpec>,
+    /// Pin a function to one --node, FUNCTION=NODE (repeatable).
+    #[arg(long = "place", value_name = "FUNCTION=NODE", value_parser = place)]
+    pub place: Vec<(String, String)>,
     /// Base of native images (`scratch`, `debian-slim`, an image reference);
     /// default: each function's `base`.
     #[arg(long, value_name = "IMAGE")]
@@ -313,6 +348,8 @@ impl BenchArgs {
                     delay: self.baas_delay.unwrap_or_default(),
                 }
             }),
+            nodes: self.nodes.clone(),
+            place: self.place.clone(),
             base: self.base.clone(),
             load: LoadRequest {
                 concurrency: self.concurrency.clone(),
