@@ -67,6 +67,7 @@ pub fn execute(
         runner_exe: req.runner_exe.clone(),
         baas: req.baas.clone(),
         baas_link: req.baas_link,
+        nodes: plan.nodes.clone(),
         insecure: req.insecure,
         sandbox: req.sandbox,
         warmup: plan.warmup,
@@ -80,6 +81,7 @@ pub fn execute(
     let runner = Runner::new(opts)?;
     let store = runner.store().describe();
     let baas_link = runner.baas_link().cloned();
+    let nodes = runner.nodes();
     // Warm, load and cold-cached runs share one image cache (their pulls are
     // not measured).
     let warm_cache = tempfile::Builder::new()
@@ -98,6 +100,7 @@ pub fn execute(
                 group: 1,
                 mode: Mode::Warm,
                 neighbour: false,
+                node: None,
             };
             if let Some((_, why)) = cell_refusal(req, &as_cell, ws, prepared) {
                 crate::error::bail!("--neighbour {n}: {why}");
@@ -134,6 +137,10 @@ pub fn execute(
             mode: cell.mode,
             store: store.clone(),
             payload_bytes: payload.bytes(),
+            node: cell
+                .node
+                .as_ref()
+                .and_then(|n| nodes.iter().find(|r| &r.name == n).cloned()),
             ..Default::default()
         };
         let steps = plan.steps(cell);
@@ -175,6 +182,7 @@ pub fn execute(
             protocol: Some(function.config.protocol),
             cache: Some(warm_cache.path()),
             group: Some(&group),
+            node: cell.node.as_deref(),
         };
         // The neighbour, busy before the cell's measurement starts.
         let mut running = None;
@@ -280,6 +288,7 @@ pub fn execute(
             baas_link,
             neighbour: plan.neighbour.clone(),
             neighbour_baseline: plan.neighbour.is_some() && plan.neighbour_baseline,
+            nodes,
         },
         runs: rows,
     })
@@ -327,6 +336,7 @@ fn workflow_cell(
             group: wc.group,
             mode: wc.start,
             neighbour: false,
+            node: None,
         };
         cell_refusal(req, &step, ws, prepared)
             .map(|(s, why)| (s, format!("step {f}@{runtime}: {why}")))
@@ -390,6 +400,7 @@ fn workflow_cell(
                 .map(|f| f.config.protocol),
             cache: Some(cache),
             group: Some(&groups),
+            node: None,
         })
         .collect();
     let chain = crate::workflow::Chain {

@@ -23,6 +23,7 @@ fn failed(r: &mut RunRow, e: &lumos_runtimes::Error) {
     let (kind, status) = match e {
         lumos_runtimes::Error::Unavailable { .. } => ("unavailable", Status::Unavailable),
         lumos_runtimes::Error::Start(_) => ("start", Status::Failed),
+        lumos_runtimes::Error::Endpoint(_) => ("endpoint", Status::Failed),
         _ => ("run", Status::Failed),
     };
     // The error and its causes (an OS error under a spawn failure, say), one line.
@@ -55,6 +56,9 @@ fn absorb(r: &mut RunRow, rr: &RunResult) {
     }
     if r.sandbox.is_none() {
         r.sandbox = rr.sandbox;
+    }
+    if r.response_sha256.is_none() {
+        r.response_sha256 = rr.response_sha256.clone();
     }
     r.protocol = rr.protocol;
     if r.image == ImageInfo::default() {
@@ -103,8 +107,8 @@ pub fn cold(
     job: &Job,
     mode: Mode,
     repeat: usize,
-    mut tick: impl FnMut(),
-    mut r: RunRow,
+    tick: impl FnMut(),
+    r: RunRow,
 ) -> RunRow {
     let job = if mode == Mode::ColdCached {
         *job
@@ -114,13 +118,23 @@ pub fn cold(
             ..*job
         }
     };
+    cold_with(repeat, tick, r, || runner.cold_as(&job, mode))
+}
+
+/// `repeat` cold starts, each made by `start`, folded into `r`.
+pub fn cold_with(
+    repeat: usize,
+    mut tick: impl FnMut(),
+    mut r: RunRow,
+    mut start: impl FnMut() -> lumos_runtimes::Result<RunResult>,
+) -> RunRow {
     let mut first = Recorder::new(true);
     let mut totals = Recorder::new(true);
     let mut cold: Vec<ColdStart> = vec![];
     let mut phases = vec![];
     let mut cpu = vec![];
     for _ in 0..repeat {
-        match runner.cold_as(&job, mode) {
+        match start() {
             Ok(rr) => {
                 absorb(&mut r, &rr);
                 r.cold_evidence.extend(rr.cold_evidence.clone());
@@ -174,8 +188,18 @@ pub fn warm(
     runner: &Runner,
     job: &Job,
     sampling: &Sampling,
+    tick: impl FnMut(),
+    r: RunRow,
+) -> RunRow {
+    warm_with(sampling, tick, r, || runner.warm(job))
+}
+
+/// Warm runs, each made by `run`, as many as `sampling` asks, folded into `r`.
+pub fn warm_with(
+    sampling: &Sampling,
     mut tick: impl FnMut(),
     mut r: RunRow,
+    mut run: impl FnMut() -> lumos_runtimes::Result<lumos_runtimes::WarmRun>,
 ) -> RunRow {
     let mut rec = Recorder::new(true);
     // Every measured request in ms, for the intervals.
@@ -192,7 +216,7 @@ pub fn warm(
             Next::Partial => break true,
         }
         runs += 1;
-        match runner.warm(job) {
+        match run() {
             Ok(w) => {
                 completed += 1;
                 absorb(&mut r, &w.result);
@@ -249,9 +273,14 @@ pub fn with_intervals(mut stats: LatencyStats, samples_ms: &[f64]) -> LatencySta
 }
 
 /// One load run: throughput and latency at each concurrency level.
-pub fn load(runner: &Runner, job: &Job, spec: &LoadSpec, mut r: RunRow) -> RunRow {
+pub fn load(runner: &Runner, job: &Job, spec: &LoadSpec, r: RunRow) -> RunRow {
+    load_with(r, || runner.load(job, spec))
+}
+
+/// One load run made by `run`, folded into `r`.
+pub fn load_with(mut r: RunRow, run: impl FnOnce() -> lumos_runtimes::Result<RunResult>) -> RunRow {
     r.repeats = 1;
-    match runner.load(job, spec) {
+    match run() {
         Ok(rr) => {
             absorb(&mut r, &rr);
             // The lowest level's latency stands for the row.

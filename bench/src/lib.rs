@@ -16,6 +16,7 @@
 //! terminal table, the progress bar, JSON, CSV and HTML are its consumers).
 
 pub mod device;
+pub mod endpoint;
 mod error;
 pub mod event;
 pub mod execute;
@@ -30,7 +31,9 @@ pub mod workflow;
 pub use error::{Error, Result};
 pub use event::Event;
 pub use plan::{Cell, Plan};
-pub use request::{BenchRequest, LoadRequest, NeighbourRequest, WorkflowRequest};
+pub use request::{
+    BenchRequest, EndpointRequest, EndpointTarget, LoadRequest, NeighbourRequest, WorkflowRequest,
+};
 
 use lumos_model::BenchOutput;
 
@@ -39,6 +42,15 @@ pub fn run(req: &BenchRequest, on: &mut dyn FnMut(Event)) -> Result<BenchOutput>
     let started = std::time::Instant::now();
     let mut ws = lumos_build::Workspace::load(&req.cargo)?;
     let plan = plan::Plan::new(req, &ws)?;
+    if let Some(ep) = &req.endpoint {
+        // Deployed services: nothing to build, pack, push or start.
+        let out = endpoint::execute(req, ep, &ws, &plan, on)?;
+        on(Event::Finished {
+            rows: out.runs.len(),
+            elapsed: started.elapsed(),
+        });
+        return Ok(out);
+    }
     if let Some(w) = &plan.workflow {
         // Only the chain's functions are built, pushed and loaded.
         ws.functions.retain(|f| w.steps.contains(&f.name));

@@ -145,6 +145,8 @@ impl<'a> Host<'a> {
             protocol: Some(self.protocol),
             cache: Some(self.cache),
             group: Some(&g),
+            // The neighbour shares the runner's network.
+            node: None,
         };
         if self.prepared.is_none() {
             self.prepared = Some(runner.prepare(&job).map_err(NeighbourError::Prepare)?);

@@ -18,6 +18,8 @@ pub struct Cell {
     pub mode: Mode,
     /// Measured with the `--neighbour` busy beside it.
     pub neighbour: bool,
+    /// `--node`: the node its instances run on; None: the runner's network.
+    pub node: Option<String>,
 }
 
 impl std::fmt::Display for Cell {
@@ -30,7 +32,11 @@ impl std::fmt::Display for Cell {
             self.group,
             self.mode,
             if self.neighbour { " +neighbour" } else { "" }
-        )
+        )?;
+        if let Some(n) = &self.node {
+            write!(f, " on {n}")?;
+        }
+        Ok(())
     }
 }
 
@@ -67,6 +73,7 @@ impl WorkflowPlan {
             group: c.group,
             mode: Mode::Workflow,
             neighbour: false,
+            node: None,
         }
     }
 }
@@ -94,6 +101,8 @@ pub struct Plan {
     /// (with the baseline, each cell comes twice: without, then with it).
     pub neighbour: Option<lumos_model::Neighbour>,
     pub neighbour_baseline: bool,
+    /// `--node`: the nodes the cells run on.
+    pub nodes: Vec<lumos_model::NodeSpec>,
 }
 
 /// What the request resolves to without looking at the workspace.
@@ -122,7 +131,20 @@ impl Settings {
         }
         groups.sort_unstable();
         let workflow = req.workflow.asked();
-        let mut modes = if req.modes.is_empty() {
+        if let Some(ep) = &req.endpoint {
+            check_endpoint(req, ep)?;
+        }
+        let mut modes = if let (true, Some(ep)) = (req.modes.is_empty(), &req.endpoint) {
+            // A deployed service: warm, and cold when told how to make it so.
+            let mut m = vec![Mode::Warm];
+            if ep.cold_command.is_some() || ep.cold_wait.is_some() {
+                m.push(Mode::Cold);
+            }
+            if req.load.asked() {
+                m.push(Mode::Load);
+            }
+            m
+        } else if req.modes.is_empty() {
             // The node that holds the image (the paper's setting) and the
             // first pull; `cold-node` (root only) only when asked for.
             let mut m = vec![Mode::ColdCached, Mode::Cold, Mode::Warm];
@@ -158,6 +180,7 @@ impl Settings {
             }
         }
         check_workflow_flags(req)?;
+        check_nodes(req)?;
         if req.baas_link.is_some() {
             if let Some(why) = lumos_runtimes::link::refusal() {
                 bail!("{why}");
@@ -196,6 +219,64 @@ impl Settings {
             load,
         })
     }
+}
+
+/// Endpoint mode's refusals: the modes and flags that need instances the
+/// runner starts, and a bad `--endpoint` URL, namespace or domain.
+fn check_endpoint(req: &BenchRequest, ep: &crate::EndpointRequest) -> crate::Result<()> {
+    let flag = match &ep.target {
+        crate::EndpointTarget::Ingress { .. } => "--endpoint",
+        crate::EndpointTarget::File(_) => "--endpoints",
+    };
+    if let Some(m) = req
+        .modes
+        .iter()
+        .find(|m| !matches!(m, Mode::Cold | Mode::Warm | Mode::Load))
+    {
+        bail!(
+            "--mode {m}: not with {flag}: a deployed service is measured warm, cold or under load \
+             (cold-cached and cold-node need the node itself)"
+        );
+    }
+    let refused = [
+        (req.workflow.asked(), "--chain/--workflow"),
+        (req.neighbour.is_some(), "--neighbour"),
+        (
+            !req.nodes.is_empty() || !req.place.is_empty(),
+            "--node/--place",
+        ),
+        (req.sandbox.is_some(), "--sandbox"),
+        (req.baas.is_some(), "--baas"),
+        (req.baas_link.is_some(), "--baas-bandwidth/--baas-delay"),
+        (
+            req.device.is_some() || req.cpus.is_some(),
+            "--device/--cpus",
+        ),
+    ];
+    if let Some((_, what)) = refused.iter().find(|(on, _)| *on) {
+        bail!("{what}: not with {flag}: the deployed services run where they are deployed, as deployed");
+    }
+    if let crate::EndpointTarget::Ingress {
+        url,
+        namespace,
+        domain,
+    } = &ep.target
+    {
+        lumos_runtimes::endpoint::Endpoint::new(url, None)
+            .map_err(|e| crate::Error::Usage(format!("--endpoint: {e}")))?;
+        lumos_build::deploy::names::check_label(namespace)
+            .map_err(|e| crate::Error::Usage(format!("--endpoint-namespace: {e}")))?;
+        if domain.is_empty()
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || !domain
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        {
+            bail!("--endpoint-domain `{domain}`: not a DNS domain (letters, digits, `-` and `.`)");
+        }
+    }
+    Ok(())
 }
 
 /// The workflow flags that can be refused without the workspace.
@@ -324,6 +405,49 @@ fn workflow_plan(
     }))
 }
 
+/// `--node` and `--place`, as far as they can be checked without the
+/// workspace: unique node names, every `--place` naming a node given once,
+/// root (the namespaces, veth pairs and qdiscs need it).
+fn check_nodes(req: &BenchRequest) -> crate::Result<()> {
+    for (i, n) in req.nodes.iter().enumerate() {
+        if req.nodes[..i].iter().any(|m| m.name == n.name) {
+            bail!(
+                "--node {n}: node `{}` is given twice (node names are unique)",
+                n.name
+            );
+        }
+    }
+    for (i, (f, node)) in req.place.iter().enumerate() {
+        if req.nodes.is_empty() {
+            bail!("--place {f}={node}: no nodes to place on (give --node NAME[:RATE])");
+        }
+        if !req.nodes.iter().any(|n| &n.name == node) {
+            bail!(
+                "--place {f}={node}: unknown node `{node}` (the nodes are {})",
+                req.nodes
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        if req.place[..i].iter().any(|(g, _)| g == f) {
+            bail!("--place {f}={node}: function `{f}` is placed twice");
+        }
+    }
+    if !req.nodes.is_empty() {
+        if req.workflow.asked() {
+            bail!(
+                "--node: not for a workflow (--chain, --workflow); bench single functions on nodes"
+            );
+        }
+        if let Some(why) = lumos_runtimes::netns::refusal("--node") {
+            bail!("{why}");
+        }
+    }
+    Ok(())
+}
+
 /// Refuses settings that cannot work, before the workspace is read or
 /// anything is built (the same checks [`Plan::new`] makes).
 pub fn check(req: &BenchRequest) -> crate::Result<()> {
@@ -381,6 +505,14 @@ impl Plan {
                 bail!("--load-function: `{f}` is not one of the functions benched");
             }
         }
+        for (f, node) in &req.place {
+            if ws.function(f).is_none() {
+                bail!(
+                    "--place {f}={node}: `{f}` is not one of the functions benched ({})",
+                    ws.names().join(", ")
+                );
+            }
+        }
         let load_functions = if req.load.functions.is_empty() {
             ws.names()
         } else {
@@ -426,14 +558,24 @@ impl Plan {
                             Some(n) if n.baseline => vec![false, true],
                             Some(_) => vec![true],
                         };
-                        for neighbour in with {
-                            cells.push(Cell {
-                                function: name.clone(),
-                                runtime,
-                                group,
-                                mode,
-                                neighbour,
-                            });
+                        // Pinned to its node, else on each node in turn.
+                        let nodes: Vec<Option<String>> =
+                            match req.place.iter().find(|(f, _)| *f == name) {
+                                Some((_, node)) => vec![Some(node.clone())],
+                                None if req.nodes.is_empty() => vec![None],
+                                None => req.nodes.iter().map(|n| Some(n.name.clone())).collect(),
+                            };
+                        for node in nodes {
+                            for &neighbour in &with {
+                                cells.push(Cell {
+                                    function: name.clone(),
+                                    runtime,
+                                    group,
+                                    mode,
+                                    neighbour,
+                                    node: node.clone(),
+                                });
+                            }
                         }
                     }
                 }
@@ -453,6 +595,7 @@ impl Plan {
             workflow,
             neighbour: req.neighbour.as_ref().map(|n| n.neighbour.clone()),
             neighbour_baseline: req.neighbour.as_ref().is_some_and(|n| n.baseline),
+            nodes: req.nodes.clone(),
         })
     }
 
@@ -576,6 +719,55 @@ mod tests {
             e.contains("--neighbour fibonacci@native:5: not for a workflow"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn endpoint_modes_and_refusals() {
+        let ep = |modes: Vec<Mode>, url: &str| BenchRequest {
+            modes,
+            endpoint: Some(crate::EndpointRequest {
+                target: crate::EndpointTarget::Ingress {
+                    url: url.into(),
+                    namespace: "default".into(),
+                    domain: "example.com".into(),
+                },
+                cold_command: None,
+                cold_command_timeout: Duration::from_secs(1),
+                cold_wait: None,
+            }),
+            ..Default::default()
+        };
+        let url = "http://127.0.0.1:8080/";
+        // Warm by default; cold once told how to reach zero; load once asked.
+        assert_eq!(
+            Settings::resolve(&ep(vec![], url)).unwrap().modes,
+            [Mode::Warm]
+        );
+        let mut cold = ep(vec![], url);
+        cold.endpoint.as_mut().unwrap().cold_command = Some("true".into());
+        cold.load.concurrency = vec![2];
+        assert_eq!(
+            Settings::resolve(&cold).unwrap().modes,
+            [Mode::Cold, Mode::Warm, Mode::Load]
+        );
+        let e = |r: BenchRequest| check(&r).unwrap_err().to_string();
+        assert!(
+            e(ep(vec![Mode::ColdCached], url)).contains("--mode cold-cached: not with --endpoint")
+        );
+        let mut sandboxed = ep(vec![], url);
+        sandboxed.sandbox = Some(lumos_model::Sandbox::Containerd);
+        assert!(e(sandboxed).contains("--sandbox: not with --endpoint"));
+        assert!(e(ep(vec![], "https://10.0.0.1/"))
+            .contains("--endpoint: endpoint `https://10.0.0.1/`: https is not supported"));
+        let mut ns = ep(vec![], url);
+        if let Some(crate::EndpointRequest {
+            target: crate::EndpointTarget::Ingress { namespace, .. },
+            ..
+        }) = ns.endpoint.as_mut()
+        {
+            *namespace = "Bad_NS".into();
+        }
+        assert!(e(ns).contains("--endpoint-namespace: `Bad_NS` is not a valid Kubernetes name"));
     }
 
     #[test]

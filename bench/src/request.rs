@@ -51,6 +51,13 @@ pub struct BenchRequest {
     /// The link to the storage server (`--baas-bandwidth`, `--baas-delay`);
     /// None: reached directly.
     pub baas_link: Option<lumos_model::BaasLinkSpec>,
+    /// `--node NAME[:RATE]`: nodes to place functions on, each a network
+    /// namespace with a veth pair to the runner's (tc tbf at RATE both
+    /// ways); empty: the runner's own network.
+    pub nodes: Vec<lumos_model::NodeSpec>,
+    /// `--place FUNCTION=NODE`: functions pinned to a node; the others run
+    /// on each node in turn.
+    pub place: Vec<(String, String)>,
     /// Base of native images; None: each function's `base`.
     pub base: Option<String>,
     pub load: LoadRequest,
@@ -71,6 +78,43 @@ pub struct BenchRequest {
     /// The executable that hosts the runner's wasm shims and guard (see
     /// lumos-runtimes' `RunOpts::runner_exe`); None: found by lumos-runtimes.
     pub runner_exe: Option<std::path::PathBuf>,
+    /// `--endpoint URL` / `--endpoints FILE`: the matrix measured over HTTP
+    /// against deployed services; nothing is built, packed, pushed or started.
+    pub endpoint: Option<EndpointRequest>,
+}
+
+/// Deployed services to measure instead of instances the runner starts.
+#[derive(Debug, Clone)]
+pub struct EndpointRequest {
+    pub target: EndpointTarget,
+    /// `--cold-command`: `sh -c` before each cold request.
+    pub cold_command: Option<String>,
+    /// Its deadline (`--cold-command-timeout`).
+    pub cold_command_timeout: Duration,
+    /// `--cold-wait`: the wait before each cold request when no command is
+    /// given; None: [`DEFAULT_COLD_WAIT`].
+    pub cold_wait: Option<Duration>,
+}
+
+/// Knative's default time for an idle revision to reach zero: the
+/// autoscaler's 60 s stable window with no request, then up to the 30 s
+/// `scale-to-zero-grace-period` before the last pod is removed.
+pub const DEFAULT_COLD_WAIT: Duration = Duration::from_secs(90);
+
+/// Where each (function, runtime) is reached.
+#[derive(Debug, Clone)]
+pub enum EndpointTarget {
+    /// `--endpoint URL`: an ingress routing by Host header, as Knative's
+    /// Kourier/Envoy gateway does; each row's Host is
+    /// `<service>.<namespace>.<domain>`, `<service>` being the Knative
+    /// Service `cargo lumos deploy` names.
+    Ingress {
+        url: String,
+        namespace: String,
+        domain: String,
+    },
+    /// `--endpoints FILE`: `[[endpoint]]` entries (see [`crate::endpoint`]).
+    File(std::path::PathBuf),
 }
 
 /// The load section's settings.

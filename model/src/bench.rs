@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 
 use crate::{
-    ColdEvidence, ColdStart, Device, ImageInfo, LatencyStats, Limits, LoadLevel, Machine, Mode,
-    Neighbour, NeighbourRecord, Phases, Protocol, Runtime, Sandbox, Status, Versions,
-    WorkflowRecord,
+    ColdEvidence, ColdStart, Device, EndpointRecord, ImageInfo, LatencyStats, Limits, LoadLevel,
+    Machine, Mode, Neighbour, NeighbourRecord, Phases, Protocol, Runtime, Sandbox, Status,
+    Versions, WorkflowRecord,
 };
 
 pub(crate) fn schema_version() -> u32 {
@@ -56,6 +56,9 @@ pub struct Settings {
     /// (the default; `--no-neighbour-baseline` turns it off).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub neighbour_baseline: bool,
+    /// `--node`: the nodes functions were placed on (each row names its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<crate::NodeRecord>,
 }
 
 /// One row of a bench: a cell of the matrix, over its repeats.
@@ -102,6 +105,9 @@ pub struct RunRow {
     pub errors: u64,
     pub errors_by_kind: BTreeMap<String, u64>,
     pub error_samples: Vec<String>,
+    /// SHA-256 (hex) of the first response body that answered OK.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_sha256: Option<String>,
     pub warnings: Vec<String>,
     pub payload_bytes: u64,
     pub store: String,
@@ -120,4 +126,13 @@ pub struct RunRow {
     /// None for a row measured without one (the baseline of a cell).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub neighbour: Option<NeighbourRecord>,
+    /// `--endpoint` / `--endpoints`: the deployed service measured (its
+    /// URL and Host header) instead of an instance the runner started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<EndpointRecord>,
+    /// `--node`: the node whose namespace the instances ran in (requests
+    /// and responses of `http` functions crossed its link); None: the
+    /// runner's own network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<crate::NodeRecord>,
 }

@@ -9,7 +9,7 @@
 //!   [`RunResult`] (what `lumos-runner` prints), [`BenchOutput`] (what
 //!   `cargo lumos bench --json` writes), and the figures they share
 //!   ([`LatencyStats`], [`ColdStart`], [`Phases`], [`LoadLevel`],
-//!   [`BaasLink`], …).
+//!   [`BaasLink`], [`NodeRecord`], …).
 //!
 //! The JSON documents carry `schema_version` ([`SCHEMA_VERSION`]); fields are
 //! only ever added within a version (docs/results-schema.md).
@@ -19,6 +19,7 @@ mod arrival;
 mod bench;
 mod build_manifest;
 mod device;
+mod endpoint;
 mod figures;
 mod limits;
 mod link;
@@ -26,6 +27,7 @@ mod machine;
 mod mode;
 mod names;
 mod neighbour;
+mod placement;
 mod protocol;
 mod run;
 mod runtime;
@@ -39,6 +41,7 @@ pub use arrival::{Arrival, LoadMode};
 pub use bench::{BenchOutput, RunRow, Settings};
 pub use build_manifest::{BuildArtifact, BuildManifest, FunctionArtifacts};
 pub use device::Device;
+pub use endpoint::EndpointRecord;
 pub use figures::{ColdEvidence, ColdStart, LatencyStats, LoadLevel, Overhead, Phases, Residency};
 pub use limits::Limits;
 pub use link::{parse_delay, BaasLink, BaasLinkSpec, BadLinkValue, Rate};
@@ -46,6 +49,7 @@ pub use machine::{Machine, Versions};
 pub use mode::Mode;
 pub use names::UnknownName;
 pub use neighbour::{Neighbour, NeighbourRecord, NeighbourSpecError, MAX_NEIGHBOUR_RATE};
+pub use placement::{is_node_name, NodeRecord, NodeSpec, NodeSpecError, MAX_NODE_NAME};
 pub use protocol::Protocol;
 pub use run::{CacheInfo, ImageInfo, PayloadInfo, Probe, RunResult};
 pub use runtime::Runtime;

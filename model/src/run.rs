@@ -117,6 +117,10 @@ pub struct RunResult {
     /// The link to the storage server (`--baas-bandwidth`, `--baas-delay`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baas_link: Option<crate::BaasLink>,
+    /// The node the instances ran on (`--node`, placement); None: the
+    /// runner's own network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<crate::NodeRecord>,
     pub limits: Option<Limits>,
     pub machine: Machine,
     pub versions: Versions,

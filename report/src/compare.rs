@@ -21,6 +21,8 @@ pub fn native_of<'a>(rows: &'a [RunRow], r: &RunRow) -> Option<Figures<'a>> {
                 && n.mode == r.mode
                 // With a neighbour beside it or not (`--neighbour`).
                 && n.neighbour.is_some() == r.neighbour.is_some()
+                // On the same node (`--node`), or both on none.
+                && n.node.as_ref().map(|x| &x.name) == r.node.as_ref().map(|x| &x.name)
         })
         .find_map(Figures::of)
 }

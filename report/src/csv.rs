@@ -93,6 +93,9 @@ pub struct Line<'a> {
     pub neighbour_requests: Option<u64>,
     #[serde(serialize_with = "ms")]
     pub neighbour_achieved_rps: Option<f64>,
+    // Added after the columns above: the deployed service (`--endpoint`).
+    pub endpoint_url: Option<&'a str>,
+    pub endpoint_host: Option<&'a str>,
 }
 
 /// Writes a number with 6 decimals (as the CSV always had), nothing for None.
@@ -181,6 +184,8 @@ pub fn lines<'a>(rows: &'a [RunRow], r: &'a RunRow) -> Vec<Line<'a>> {
                 neighbour: r.neighbour.as_ref().map(|n| n.label()),
                 neighbour_requests: r.neighbour.as_ref().map(|n| n.requests),
                 neighbour_achieved_rps: r.neighbour.as_ref().map(|n| n.achieved_rps),
+                endpoint_url: r.endpoint.as_ref().map(|e| e.url.as_str()),
+                endpoint_host: r.endpoint.as_ref().map(|e| e.host.as_str()),
             }
         })
         .collect()

@@ -109,6 +109,18 @@ pub fn baas_link(s: &lumos_model::Settings) -> Option<String> {
     ))
 }
 
+/// A node (`--node`) in one line: `slow: 10.233.4.2, 1mbit each way (tc tbf)`.
+pub fn node(n: &lumos_model::NodeRecord) -> String {
+    format!(
+        "{}: {}, {}",
+        n.name,
+        n.address,
+        n.rate.map_or("no bandwidth limit".to_string(), |r| format!(
+            "{r} each way (tc tbf)"
+        ))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,8 @@ const HEADER: [&str; 20] = [
 ];
 /// Text columns, left-aligned; the others are numbers, right-aligned.
 const LEFT: [usize; 4] = [0, 1, 3, 19];
+/// Where the `node` column goes when a row ran on a node (`--node`).
+const NODE_AT: usize = 4;
 
 /// Header and dashes only; columns two spaces apart (comfy-table preset).
 const PRESET: &str = "     --            ";
@@ -42,14 +44,33 @@ pub fn render(out: &BenchOutput) -> String {
     let mut text = String::new();
     let singles: Vec<&RunRow> = rows.iter().filter(|r| r.workflow.is_none()).collect();
     if !singles.is_empty() {
+        // A node column only when some row ran on a node.
+        let nodes = singles.iter().any(|r| r.node.is_some());
+        let mut header = HEADER.to_vec();
+        let mut left = LEFT.to_vec();
+        if nodes {
+            header.insert(NODE_AT, "node");
+            left = left
+                .into_iter()
+                .map(|i| if i >= NODE_AT { i + 1 } else { i })
+                .chain([NODE_AT])
+                .collect();
+        }
         let mut t = Table::new();
-        t.load_preset(PRESET).set_header(HEADER);
+        t.load_preset(PRESET).set_header(&header);
         for r in singles {
-            t.add_row(cells(rows, r));
+            let mut c = cells(rows, r);
+            if nodes {
+                c.insert(
+                    NODE_AT,
+                    r.node.as_ref().map_or("-".into(), |n| n.to_string()),
+                );
+            }
+            t.add_row(c);
         }
         for (i, c) in t.column_iter_mut().enumerate() {
-            c.set_padding((0, if i + 1 == HEADER.len() { 0 } else { 1 }));
-            if !LEFT.contains(&i) {
+            c.set_padding((0, if i + 1 == header.len() { 0 } else { 1 }));
+            if !left.contains(&i) {
                 c.set_cell_alignment(CellAlignment::Right);
             }
         }
@@ -72,11 +93,15 @@ pub fn render(out: &BenchOutput) -> String {
         text.push_str(&n);
         text.push('\n');
     }
+    text.push_str(&endpoints(rows));
     if let Some(l) = crate::format::limits(&out.settings) {
         text.push_str(&format!("limits per instance: {l}\n"));
     }
     if let Some(l) = crate::format::baas_link(&out.settings) {
         text.push_str(&format!("storage link: {l}\n"));
+    }
+    for n in &out.settings.nodes {
+        text.push_str(&format!("node {}\n", crate::format::node(n)));
     }
     for (runtime, why) in out
         .settings
@@ -158,6 +183,23 @@ fn workflow_table(rows: &[RunRow]) -> String {
     let mut text: String = t.lines().map(|l| format!("{}\n", l.trim_end())).collect();
     text.push_str(workflows::NOTE);
     text.push('\n');
+    text
+}
+
+/// `--endpoint(s)`: where each (function, runtime) was measured, once each.
+fn endpoints(rows: &[RunRow]) -> String {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut text = String::new();
+    for r in rows {
+        if let Some(e) = &r.endpoint {
+            if seen.insert((&r.function, r.runtime, &e.url, &e.host)) {
+                text.push_str(&format!(
+                    "endpoint: {} {}: {} (Host {}); figures include the ingress and the network\n",
+                    r.function, r.runtime, e.url, e.host
+                ));
+            }
+        }
+    }
     text
 }
 
@@ -255,10 +297,13 @@ fn load_lines(rows: &[RunRow]) -> String {
                 format!("{:>9}", "failed")
             };
             out.push_str(&format!(
-                "load {} {} g{} c={:<4} {:<14} {figures}  ok {} errors {}\n",
+                "load {} {} g{}{} c={:<4} {:<14} {figures}  ok {} errors {}\n",
                 r.function,
                 r.runtime,
                 r.group,
+                r.node
+                    .as_ref()
+                    .map_or(String::new(), |n| format!(" on {}", n.name)),
                 lv.concurrency,
                 lv.mode.as_str(),
                 lv.ok,

@@ -40,11 +40,22 @@ pub enum Error {
     /// pull containerd could not do, an image crun cannot run with WasmEdge.
     #[error("{0}")]
     Containerd(#[from] crate::container::containerd::ContainerdError),
+    /// A deployed service's URL, or the command that brings it to zero
+    /// (`bench --endpoint`).
+    #[error(transparent)]
+    Endpoint(#[from] crate::endpoint::EndpointError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     /// The link to the storage server (`--baas-bandwidth`, `--baas-delay`).
     #[error("baas link: {0}")]
     Link(#[from] crate::link::LinkError),
+    /// A node (`--node`): its namespace, veth pair or qdiscs.
+    #[error("node {name}: {source}")]
+    Node {
+        name: String,
+        #[source]
+        source: crate::netns::NetnsError,
+    },
     #[error("the instance never became ready: {0}")]
     Start(crate::host::Failure),
     #[error("oci: {0}")]

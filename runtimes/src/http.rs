@@ -60,7 +60,11 @@ impl Read for Conn {
 
 /// Whether something accepts connections on loopback `port` now.
 pub fn listening(port: u16) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    listening_at(SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Whether something accepts connections at `addr` now.
+pub fn listening_at(addr: SocketAddr) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
 
@@ -131,71 +135,56 @@ fn last_lines(stdout: &str, stderr: &str) -> String {
     lines[lines.len().saturating_sub(5)..].join(" | ")
 }
 
-pub struct HttpConn {
-    pub proc: Process,
+/// An HTTP/1.1 keep-alive client of one server: `POST PATH` with a `Host`
+/// header, one request at a time on one connection (reopened when the
+/// server closes it). Used for the instances the runner starts
+/// ([`HttpConn`]) and for deployed services (`bench --endpoint`,
+/// [`crate::endpoint`]).
+pub struct Client {
     addr: SocketAddr,
+    /// The `Host` header sent.
+    host: String,
+    /// The request target (`/` for an instance).
+    path: String,
     stream: Option<BufReader<Conn>>,
 }
 
-impl HttpConn {
-    /// Waits until the port accepts connections (the instance is ready).
-    ///
-    /// The instance's stdout is read from here on (nothing else reads it for
-    /// `http`): a server that logs every request to stdout would otherwise
-    /// stop once the pipe is full. Its last lines go into a readiness failure.
-    pub fn wait_ready(
-        mut proc: Process,
-        port: u16,
-        fixed: bool,
-        deadline: Instant,
-    ) -> Result<HttpConn, Box<(Process, Failure)>> {
-        let started = Instant::now();
-        let stdout = OutputTail::drain(proc.stdout.take());
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        loop {
-            match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
-                Ok(s) => {
-                    return Ok(HttpConn {
-                        proc,
-                        addr,
-                        stream: Some(Conn::new(s)),
-                    });
-                }
-                Err(_) => {
-                    if let Some(e) = proc.exited().cloned() {
-                        let msg = format!(
-                            "exited ({}) before opening port {port}; its last output: {}",
-                            match (e.code, e.signal) {
-                                (Some(c), _) => format!("status {c}"),
-                                (None, Some(sig)) => format!("signal {sig}"),
-                                _ => "no status".into(),
-                            },
-                            last_lines(&stdout.text(true), &proc.stderr_tail())
-                        );
-                        return Err(Box::new((proc, Failure::Start(msg))));
-                    }
-                    if Instant::now() >= deadline {
-                        let msg = format!(
-                            "nothing listened on port {port} ({}) within {:.1} s; its last output: {}",
-                            if fixed { "its fixed port, metadata `port`" } else { "given in $PORT" },
-                            started.elapsed().as_secs_f64(),
-                            last_lines(&stdout.text(false), &proc.stderr_tail())
-                        );
-                        return Err(Box::new((proc, Failure::Start(msg))));
-                    }
-                    std::thread::sleep(Duration::from_micros(250));
-                }
-            }
+impl Client {
+    /// A client of `addr`; nothing is connected until the first call.
+    pub fn new(addr: SocketAddr, host: &str, path: &str) -> Client {
+        Client {
+            addr,
+            host: host.to_string(),
+            path: path.to_string(),
+            stream: None,
         }
     }
 
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Drops the kept-alive connection: the next call opens a new one.
+    pub fn disconnect(&mut self) {
+        self.stream = None;
+    }
+
+    /// Sends `body`, returns the reply. A kept-alive connection the server
+    /// closed is reopened once; a new connection that fails is an error
+    /// ([`Failure::Io`], its message the OS's: "Connection refused", …).
     pub fn call(&mut self, body: &[u8], timeout: Duration) -> Result<Reply, Failure> {
         let deadline = Instant::now() + timeout;
         // One retry on a fresh connection if the kept-alive one was closed.
         for attempt in 0..2 {
             if self.stream.is_none() {
-                let s = TcpStream::connect_timeout(&self.addr, timeout)
-                    .map_err(|e| Failure::Io(e.to_string()))?;
+                let s = TcpStream::connect_timeout(&self.addr, timeout).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::TimedOut {
+                        Failure::Timeout(timeout)
+                    } else {
+                        Failure::Io(e.to_string())
+                    }
+                })?;
                 self.stream = Some(Conn::new(s));
             }
             match self.exchange(body, deadline) {
@@ -231,7 +220,9 @@ impl HttpConn {
         s.get_ref().0.set_write_timeout(Some(left)).map_err(io)?;
         // Head and body in one write: one segment for a small request.
         let mut req = format!(
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.path,
+            self.host,
             body.len()
         )
         .into_bytes();
@@ -304,9 +295,77 @@ impl HttpConn {
             })
         }
     }
+}
+
+/// An instance the runner started that serves HTTP, and the client of it.
+pub struct HttpConn {
+    pub proc: Process,
+    client: Client,
+}
+
+impl HttpConn {
+    /// Waits until `addr` (loopback, or the address of the network
+    /// namespace the instance runs in) accepts connections (the instance is
+    /// ready).
+    ///
+    /// The instance's stdout is read from here on (nothing else reads it for
+    /// `http`): a server that logs every request to stdout would otherwise
+    /// stop once the pipe is full. Its last lines go into a readiness failure.
+    pub fn wait_ready(
+        mut proc: Process,
+        addr: SocketAddr,
+        fixed: bool,
+        deadline: Instant,
+    ) -> Result<HttpConn, Box<(Process, Failure)>> {
+        let started = Instant::now();
+        let stdout = OutputTail::drain(proc.stdout.take());
+        let port = addr.port();
+        loop {
+            match TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+                Ok(s) => {
+                    let mut client = Client::new(addr, &addr.ip().to_string(), "/");
+                    client.stream = Some(Conn::new(s));
+                    return Ok(HttpConn { proc, client });
+                }
+                Err(_) => {
+                    if let Some(e) = proc.exited().cloned() {
+                        let msg = format!(
+                            "exited ({}) before opening port {port}; its last output: {}",
+                            match (e.code, e.signal) {
+                                (Some(c), _) => format!("status {c}"),
+                                (None, Some(sig)) => format!("signal {sig}"),
+                                _ => "no status".into(),
+                            },
+                            last_lines(&stdout.text(true), &proc.stderr_tail())
+                        );
+                        return Err(Box::new((proc, Failure::Start(msg))));
+                    }
+                    if Instant::now() >= deadline {
+                        let msg = format!(
+                            "nothing listened on port {port} ({}) within {:.1} s; its last output: {}",
+                            if fixed { "its fixed port, metadata `port`" } else { "given in $PORT" },
+                            started.elapsed().as_secs_f64(),
+                            last_lines(&stdout.text(false), &proc.stderr_tail())
+                        );
+                        return Err(Box::new((proc, Failure::Start(msg))));
+                    }
+                    std::thread::sleep(Duration::from_micros(250));
+                }
+            }
+        }
+    }
+
+    pub fn call(&mut self, body: &[u8], timeout: Duration) -> Result<Reply, Failure> {
+        self.client.call(body, timeout)
+    }
+
+    /// Where the instance serves.
+    pub fn addr(&self) -> SocketAddr {
+        self.client.addr
+    }
 
     pub fn shutdown(mut self, _grace: Duration) -> Exit {
-        self.stream = None;
+        self.client.disconnect();
         // An HTTP server does not exit on its own: stop it.
         self.proc.stop(Duration::ZERO)
     }

@@ -47,6 +47,9 @@ pub struct Spec {
     pub workload: Workload,
     /// Copy the instance's stderr to ours as well as keeping its tail.
     pub stderr_passthrough: bool,
+    /// A network namespace (`/run/netns/NAME`, crate::netns) the child
+    /// joins before it execs; None: the runner's.
+    pub netns: Option<PathBuf>,
 }
 
 /// CPU time and peak resident set size of the function's process.
@@ -154,7 +157,32 @@ impl Process {
                 });
             }
         }
+        // Open until the child has exec'd (the descriptor is close-on-exec).
+        let netns = match &spec.netns {
+            Some(path) => Some(std::fs::File::open(path).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("network namespace {}: {e}", path.display()),
+                )
+            })?),
+            None => None,
+        };
+        if let Some(f) = &netns {
+            use std::os::fd::AsRawFd;
+            let fd = f.as_raw_fd();
+            // SAFETY: setns(2) is async-signal-safe; the descriptor was
+            // opened before the fork and stays open until spawn returns.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = cmd.spawn()?;
+        drop(netns);
         let pgid = child.id() as i32;
         let mut steps = vec![Step::KillGroup(pgid)];
         steps.extend(spec.stop.iter().cloned());

@@ -7,11 +7,13 @@ use crate::guard::Guard;
 use crate::host::{Failure, FrameConn, Instance, Reply};
 use crate::http::HttpConn;
 use crate::instance::{new_instance_id, Process, Spec, Usage, Workload};
+use crate::netns::Netns;
 use crate::pool::PoolHost;
 use crate::runtime::{Protocol, Runtime};
 use crate::store::Store;
 use lumos_wasm::binary::Binary;
-use std::path::PathBuf;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -41,6 +43,11 @@ pub struct Launcher {
     /// started once ([`Launcher::pool_host`]; again only after it ended)
     /// and stopped when the launcher goes.
     pub pool: Mutex<Option<Result<Arc<PoolHost>, Failure>>>,
+    /// The network namespace every instance runs in (a bench node: its
+    /// `http` instances are reached at its address, across its link).
+    /// None: the runner's network, except under containerd, where each
+    /// instance has a namespace of its own.
+    pub network: Option<Arc<Netns>>,
 }
 
 /// A ready instance.
@@ -79,6 +86,9 @@ impl Conn {
 /// An instance that became ready, with its start timings.
 pub struct Started {
     pub conn: Conn,
+    /// The instance's own network namespace (containerd), removed after
+    /// the instance (declared after `conn`).
+    pub netns: Option<Netns>,
     pub id: String,
     /// Spawn until the instance process had exec'd.
     pub start: Duration,
@@ -215,8 +225,13 @@ impl Launcher {
         }
     }
 
-    fn spec(&self, id: &str, port: Option<u16>) -> crate::Result<Spec> {
-        self.spec_with(id, port, None)
+    fn spec(&self, id: &str, port: Option<u16>, netns: Option<&Path>) -> crate::Result<Spec> {
+        self.spec_with(id, port, None, netns)
+    }
+
+    /// The path of the node's namespace every instance joins, if any.
+    fn node_netns(&self) -> Option<PathBuf> {
+        self.network.as_ref().map(|n| n.path())
     }
 
     /// Puts the instance in a CPU-limited cgroup of its own when `--cpus` is
@@ -247,8 +262,9 @@ impl Launcher {
         id: &str,
         port: Option<u16>,
         pool_socket: Option<PathBuf>,
+        netns: Option<&Path>,
     ) -> crate::Result<Spec> {
-        let mut spec = self.base_spec(id, port, pool_socket)?;
+        let mut spec = self.base_spec(id, port, pool_socket, netns)?;
         self.limit_cpus(id, &mut spec)?;
         Ok(spec)
     }
@@ -258,6 +274,7 @@ impl Launcher {
         id: &str,
         port: Option<u16>,
         pool_socket: Option<PathBuf>,
+        netns: Option<&Path>,
     ) -> crate::Result<Spec> {
         let a = &self.artifact;
         // The image's argv, then the job's arguments.
@@ -281,6 +298,7 @@ impl Launcher {
                     cpus: self.limits.cpus,
                     stderr_passthrough: self.stderr_passthrough,
                     node: a.node.as_deref(),
+                    netns,
                 },
             );
         }
@@ -340,14 +358,25 @@ impl Launcher {
             stop: vec![],
             workload: Workload::Child,
             stderr_passthrough: self.stderr_passthrough,
+            netns: netns.map(Path::to_path_buf),
         })
     }
 
-    /// Spawns a process (no readiness wait); used directly by `stdio`.
+    /// Spawns a process (no readiness wait) in the node's namespace, if
+    /// any; used directly by `stdio`.
     pub fn spawn(&self, port: Option<u16>) -> Result<(Process, Duration), Failure> {
+        self.spawn_in(port, self.node_netns().as_deref())
+    }
+
+    /// Spawns a process in network namespace `netns` (None: the runner's).
+    fn spawn_in(
+        &self,
+        port: Option<u16>,
+        netns: Option<&Path>,
+    ) -> Result<(Process, Duration), Failure> {
         let id = new_instance_id();
         let spec = self
-            .spec(&id, port)
+            .spec(&id, port, netns)
             .map_err(|e| Failure::Start(e.to_string()))?;
         let t0 = Instant::now();
         let p = Process::spawn(id, &spec, self.guard.as_ref())
@@ -371,7 +400,12 @@ impl Launcher {
             let id = new_instance_id();
             let socket = self.work.join(format!("{id}.sock"));
             let spec = self
-                .spec_with(&id, None, Some(socket.clone()))
+                .spec_with(
+                    &id,
+                    None,
+                    Some(socket.clone()),
+                    self.node_netns().as_deref(),
+                )
                 .map_err(|e| Failure::Start(e.to_string()))?;
             PoolHost::start(
                 id,
@@ -397,6 +431,7 @@ impl Launcher {
         match conn {
             Ok(c) => Ok(Started {
                 conn: Conn::Frames(c),
+                netns: None,
                 id,
                 start: t1 - t0,
                 spawned_at: t1,
@@ -456,15 +491,36 @@ impl Launcher {
         if self.runtime.is_pooled() {
             return self.start_pooled();
         }
+        let http = matches!(self.artifact.protocol, Protocol::Http | Protocol::WasiHttp);
+        // Under containerd an `http` instance has a network namespace of
+        // its own (as a pod has), unless it runs on a node.
+        let own = match (&self.network, &self.guard) {
+            (None, Some(guard)) if http && self.sandbox.is_some_and(|s| s.is_containerd()) => {
+                Some(Netns::create("ctr", 'c', guard).map_err(|e| {
+                    Failure::Start(format!(
+                        "the instance's network namespace: {}",
+                        lumos_model::error_chain(&e)
+                    ))
+                })?)
+            }
+            _ => None,
+        };
+        let ns = self.network.as_deref().or(own.as_ref());
+        let ip = ns.map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |n| IpAddr::V4(n.addr()));
+        let where_ = match ns {
+            Some(n) if own.is_none() => format!("in network namespace {}", n.name()),
+            _ => "on this host".to_string(),
+        };
         let port = match (self.artifact.protocol, self.artifact.port) {
             // A fixed port: native sandboxes and WasmEdge share the host's
-            // network, so it must be free (one instance at a time), or the
-            // readiness check would talk to whatever holds it.
+            // (or the node's) network, so it must be free (one instance at a
+            // time), or the readiness check would talk to whatever holds it.
+            // An instance's own namespace holds nothing yet.
             (Protocol::Http, Some(p)) => {
-                if crate::http::listening(p) {
+                if own.is_none() && crate::http::listening_at(SocketAddr::new(ip, p)) {
                     return Err(Failure::Start(format!(
-                        "port {p} (the function's fixed port, metadata `port`) is already in use on this host: \
-                         another program or instance listens there, and instances share the host's network; \
+                        "port {p} (the function's fixed port, metadata `port`) is already in use {where_}: \
+                         another program or instance listens there, and instances share that network; \
                          stop it, or let the function listen on $PORT"
                     )));
                 }
@@ -476,7 +532,8 @@ impl Launcher {
             }
             _ => None,
         };
-        let (proc, start) = self.spawn(port)?;
+        let ns_path = ns.map(Netns::path);
+        let (proc, start) = self.spawn_in(port, ns_path.as_deref())?;
         let id = proc.id.clone();
         let t1 = Instant::now();
         let deadline = t1 + self.limits.start_timeout;
@@ -484,7 +541,7 @@ impl Launcher {
             (Protocol::Http | Protocol::WasiHttp, Some(port)) => {
                 let fixed =
                     self.artifact.protocol == Protocol::Http && self.artifact.port.is_some();
-                HttpConn::wait_ready(proc, port, fixed, deadline)
+                HttpConn::wait_ready(proc, SocketAddr::new(ip, port), fixed, deadline)
                     .map(Conn::Http)
                     .map_err(|b| Box::new((Instance::Process(b.0), b.1)))
             }
@@ -495,6 +552,7 @@ impl Launcher {
         match conn {
             Ok(conn) => Ok(Started {
                 conn,
+                netns: own,
                 id,
                 start,
                 ready,
@@ -574,6 +632,15 @@ impl Slot {
         let t = (s.spawned_at, s.ready_at);
         self.current = Some(s);
         Ok(Some(t))
+    }
+
+    /// Where the instance now serving takes HTTP requests (`http` and
+    /// `wasi-http` instances; None for frames and stdio).
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        match &self.current.as_ref()?.conn {
+            Conn::Http(c) => Some(c.addr()),
+            Conn::Frames(_) => None,
+        }
     }
 
     /// The id of the instance now serving.

@@ -23,8 +23,10 @@
 //! - [`pool`]: `wasmtime-pooled`, instances as stores in one host process.
 //! - [`measure`]: latency statistics and load generation; [`machine`]: the record.
 //! - [`node`]: root, the page cache and page residency (`mincore`) around a cold start.
-//! - [`link`]: the storage server behind a network link (namespace, veth,
-//!   tc tbf, a delaying relay).
+//! - [`netns`]: a network namespace with a veth pair to the root namespace
+//!   (a /30 of 10.233.0.0/16, optional tc tbf), removed on drop and by the guard.
+//! - [`link`]: the storage server behind a network link (a [`netns`]
+//!   namespace, a delaying relay).
 //! - [`bounds`]: the range of every number a user gives the runner or bench.
 
 pub mod artifact;
@@ -32,6 +34,7 @@ pub mod bounds;
 pub mod cgroup;
 pub use lumos_shim::confine;
 pub mod container;
+pub mod endpoint;
 pub mod error;
 pub mod fetch;
 pub mod frame;
@@ -43,6 +46,7 @@ pub mod launch;
 pub mod link;
 pub mod machine;
 pub mod measure;
+pub mod netns;
 pub mod node;
 pub mod pool;
 pub mod run;

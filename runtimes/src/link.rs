@@ -21,26 +21,25 @@
 //! commands over loopback), so both kinds of store sit behind the same link
 //! and the runner talks to both with the same Redis client.
 //!
-//! Everything is removed when the [`Link`] drops, and by the runner's guard
-//! (`ip netns delete`, `ip link delete`) if the runner dies first: deleting
-//! the namespace deletes its veth end, which deletes the pair.
+//! The namespace, its veth pair and the qdiscs are a [`crate::netns::Netns`]
+//! (the same mechanism as a bench's nodes): everything is removed when the
+//! [`Link`] drops, and by the runner's guard (`ip netns delete`, `ip link
+//! delete`) if the runner dies first.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lumos_model::{BaasLink, BaasLinkSpec};
 
-use crate::guard::{Guard, Step};
+use crate::guard::Guard;
+use crate::netns::{Netns, NetnsError};
 use crate::store::{RedisStore, Store, StoreError, REDIS_TIMEOUT};
 
-/// The deadline of each `ip` and `tc` command (they answer in milliseconds).
-pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+pub use crate::netns::COMMAND_TIMEOUT;
 /// Round trips each of the relay-overhead medians is taken over.
 pub const OVERHEAD_SAMPLES: u32 = 15;
 
@@ -50,22 +49,15 @@ pub enum LinkError {
     /// Not root, `ip` or `tc` missing, a store a link cannot reach.
     #[error("{0}")]
     Refused(String),
-    #[error("`{command}` failed ({status}): {stderr}")]
-    Command {
-        command: String,
-        status: String,
-        stderr: String,
-    },
-    #[error("`{command}` did not finish within {} s", COMMAND_TIMEOUT.as_secs())]
-    Timeout { command: String },
+    /// The namespace, the veth pair or a qdisc.
+    #[error(transparent)]
+    Netns(#[from] NetnsError),
     #[error("{what}: {source}")]
     Io {
         what: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("no free 10.233.0.0/16 subnet for the link's veth pair")]
-    NoSubnet,
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -78,86 +70,14 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LinkError {
 /// Why this machine cannot make a link, in one line (None: it can): the
 /// namespace, the veth pair and the qdiscs need root, `ip` and `tc`.
 pub fn refusal() -> Option<String> {
-    if !crate::node::is_root() {
-        return Some(
-            "--baas-bandwidth/--baas-delay create a network namespace, a veth pair and tc qdiscs: they need root"
-                .into(),
-        );
-    }
-    for p in ["ip", "tc"] {
-        if lumos_services::find_program(p).is_none() {
-            return Some(format!(
-                "--baas-bandwidth/--baas-delay need `{p}`, which is not installed (apt-get install iproute2)"
-            ));
-        }
-    }
-    None
-}
-
-/// Runs a command to its end within [`COMMAND_TIMEOUT`]; a non-zero exit is
-/// an error carrying its stderr.
-fn run(argv: &[String]) -> Result<String, LinkError> {
-    let command = argv.join(" ");
-    let mut child = Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(io(format!("running `{command}`")))?;
-    let deadline = Instant::now() + COMMAND_TIMEOUT;
-    let status = loop {
-        match child
-            .try_wait()
-            .map_err(io(format!("waiting for `{command}`")))?
-        {
-            Some(s) => break s,
-            None if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(LinkError::Timeout { command });
-            }
-            None => std::thread::sleep(Duration::from_millis(2)),
-        }
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut out);
-    }
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    if !status.success() {
-        return Err(LinkError::Command {
-            command,
-            status: status.to_string(),
-            stderr: err.trim().replace('\n', "; "),
-        });
-    }
-    Ok(out)
-}
-
-fn argv(parts: &[&str]) -> Vec<String> {
-    parts.iter().map(|s| s.to_string()).collect()
-}
-
-/// A number per link made by this process, for unique names.
-static NEXT: AtomicU64 = AtomicU64::new(0);
-
-/// The two addresses of subnet `k` of 10.233.0.0/16 (a /30 each).
-fn subnet(k: u32) -> (Ipv4Addr, Ipv4Addr) {
-    let base = u32::from(Ipv4Addr::new(10, 233, 0, 0)) + k * 4;
-    (Ipv4Addr::from(base + 1), Ipv4Addr::from(base + 2))
+    crate::netns::refusal("--baas-bandwidth/--baas-delay")
 }
 
 /// A link made for one run: namespace, veth pair, qdiscs and relay.
 pub struct Link {
-    ns: String,
-    veth: String,
-    guard: Arc<Guard>,
-    token: u64,
+    /// Declared first: the relay stops before the namespace goes.
     relay: Relay,
+    ns: Netns,
     record: BaasLink,
 }
 
@@ -173,93 +93,18 @@ impl Link {
         if let Some(why) = refusal() {
             return Err(LinkError::Refused(why));
         }
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let pid = std::process::id();
-        let ns = format!("lumos-link-{pid}-{n}");
-        // Interface names have at most 15 bytes.
-        let tag = format!("{:x}", (u64::from(pid) << 8 | (n & 0xff)) & 0xff_ffff_ffff);
-        let veth = format!("lmk{tag}a");
-        let peer = format!("lmk{tag}b");
-        let token = guard.add(vec![
-            Step::Run(argv(&["ip", "netns", "delete", &ns])),
-            Step::Run(argv(&["ip", "link", "delete", &veth])),
-        ]);
-        // From here on, dropping `partial` removes what exists.
-        let mut partial = Teardown {
-            ns: ns.clone(),
-            veth: veth.clone(),
-            guard: guard.clone(),
-            token,
-            armed: true,
-        };
-        // Runs side by side choose their subnets one at a time: the lock is
-        // held until this run's address is on its veth (visible to the next).
-        let subnets = lock_subnets()?;
-        let (near, far) = Self::addresses(pid, n)?;
-        run(&argv(&["ip", "netns", "add", &ns]))?;
-        run(&argv(&[
-            "ip", "link", "add", &veth, "type", "veth", "peer", "name", &peer, "netns", &ns,
-        ]))?;
-        run(&argv(&[
-            "ip",
-            "addr",
-            "add",
-            &format!("{near}/30"),
-            "dev",
-            &veth,
-        ]))?;
-        drop(subnets);
-        run(&argv(&["ip", "link", "set", &veth, "up"]))?;
-        run(&argv(&[
-            "ip",
-            "-n",
-            &ns,
-            "addr",
-            "add",
-            &format!("{far}/30"),
-            "dev",
-            &peer,
-        ]))?;
-        run(&argv(&["ip", "-n", &ns, "link", "set", &peer, "up"]))?;
-        run(&argv(&["ip", "-n", &ns, "link", "set", "lo", "up"]))?;
-
-        let listener = bind_in_namespace(&ns, far)?;
+        let mut ns = Netns::create("link", 'k', guard)?;
+        let listener = ns.bind(ns.addr(), 0, "binding the relay")?;
         let relay = Relay::start(listener, upstream)?;
         let (direct, relayed) = measure_overhead(upstream, relay.addr)?;
 
         if let Some(rate) = spec.bandwidth {
-            let bytes = rate.bytes_per_sec();
-            // tbf: `burst` is the bucket (10 ms of the rate, at least two
-            // full frames); `limit` the queue: 16 MiB (or 100 ms of the
-            // rate if more), more than TCP keeps queued per connection
-            // (tcp_limit_output_bytes), so a transfer meets the rate
-            // instead of losing packets at the queue: a loss at the end of
-            // a transfer costs a retransmission timeout (200 ms or more) and
-            // made the figures noisy (390 of 2688 packets dropped with a
-            // 100 ms queue at 10mbit).
-            let burst = ((bytes / 100.0) as u64).max(3028).to_string();
-            let limit = ((bytes / 10.0) as u64).max(16 << 20).to_string();
-            let bits = format!("{}bit", rate.bits_per_sec());
-            for (netns, dev) in [(None, &veth), (Some(&ns), &peer)] {
-                let mut a = argv(&["tc"]);
-                if let Some(netns) = netns {
-                    a.extend(argv(&["-n", netns]));
-                }
-                a.extend(argv(&[
-                    "qdisc", "add", "dev", dev, "root", "tbf", "rate", &bits, "burst", &burst,
-                    "limit", &limit,
-                ]));
-                run(&a)?;
-            }
+            ns.limit(rate)?;
         }
         relay.set_delay(spec.delay);
-        partial.armed = false;
         Ok(Link {
-            ns,
-            veth,
-            guard: guard.clone(),
-            token,
             relay,
+            ns,
             record: BaasLink {
                 bandwidth: spec.bandwidth,
                 bandwidth_bits_per_sec: spec.bandwidth.map(|r| r.bits_per_sec()),
@@ -272,18 +117,6 @@ impl Link {
         })
     }
 
-    /// A /30 of 10.233.0.0/16 no interface of the root namespace uses.
-    fn addresses(pid: u32, n: u64) -> Result<(Ipv4Addr, Ipv4Addr), LinkError> {
-        let used = run(&argv(&["ip", "-o", "-4", "addr", "show"]))?;
-        let start = (pid.wrapping_mul(64) ^ (n as u32)) % 16384;
-        (0..16384)
-            .map(|i| subnet((start + i) % 16384))
-            .find(|(a, b)| {
-                !used.contains(&format!("inet {a}/")) && !used.contains(&format!("inet {b}/"))
-            })
-            .ok_or(LinkError::NoSubnet)
-    }
-
     /// Where the storage client connects: the relay, inside the namespace.
     pub fn addr(&self) -> SocketAddr {
         self.relay.addr
@@ -291,7 +124,7 @@ impl Link {
 
     /// The network namespace's name.
     pub fn namespace(&self) -> &str {
-        &self.ns
+        self.ns.name()
     }
 
     /// What the run records: the settings and the relay's overhead.
@@ -302,93 +135,9 @@ impl Link {
 
 impl Drop for Link {
     fn drop(&mut self) {
+        // Before the namespace goes (the fields drop after this).
         self.relay.stop();
-        drop(Teardown {
-            ns: std::mem::take(&mut self.ns),
-            veth: std::mem::take(&mut self.veth),
-            guard: self.guard.clone(),
-            token: self.token,
-            armed: true,
-        });
     }
-}
-
-/// Removes the namespace (and with it the veth pair and its qdiscs) and
-/// tells the guard it is done; armed until the link is complete.
-struct Teardown {
-    ns: String,
-    veth: String,
-    guard: Arc<Guard>,
-    token: u64,
-    armed: bool,
-}
-
-impl Drop for Teardown {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let _ = run(&argv(&["ip", "netns", "delete", &self.ns]));
-        // Gone with the namespace's end; this only matters if the pair was
-        // made but not moved.
-        if run(&argv(&["ip", "link", "show", &self.veth])).is_ok() {
-            let _ = run(&argv(&["ip", "link", "delete", &self.veth]));
-        }
-        self.guard.done(self.token);
-    }
-}
-
-/// The lock runs take while they choose a subnet and put it on their veth.
-const SUBNET_LOCK: &str = "/run/lumos-link.lock";
-
-/// flock(2) on [`SUBNET_LOCK`] (released when the file closes), waited for
-/// at most [`COMMAND_TIMEOUT`].
-fn lock_subnets() -> Result<std::fs::File, LinkError> {
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(SUBNET_LOCK)
-        .map_err(io(format!("opening {SUBNET_LOCK}")))?;
-    let deadline = Instant::now() + COMMAND_TIMEOUT;
-    loop {
-        // SAFETY: flock(2) on a file we hold open.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
-            return Ok(f);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
-            return Err(io(format!("locking {SUBNET_LOCK}"))(e));
-        }
-        if Instant::now() >= deadline {
-            return Err(LinkError::Timeout {
-                command: format!("flock {SUBNET_LOCK}"),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Binds a listener on `ip` inside namespace `ns`: a short-lived thread
-/// joins the namespace (setns affects only the calling thread), binds, and
-/// ends; the socket stays in the namespace it was made in.
-fn bind_in_namespace(ns: &str, ip: Ipv4Addr) -> Result<TcpListener, LinkError> {
-    let path = PathBuf::from("/run/netns").join(ns);
-    let what = format!("binding the relay in network namespace {ns}");
-    std::thread::Builder::new()
-        .name("lumos-link-bind".into())
-        .spawn(move || -> std::io::Result<TcpListener> {
-            let f = std::fs::File::open(&path)?;
-            // SAFETY: setns(2) on an open namespace file; only this thread moves.
-            if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            TcpListener::bind((ip, 0))
-        })
-        .map_err(io(what.clone()))?
-        .join()
-        .map_err(|_| LinkError::Refused(format!("{what}: the thread panicked")))?
-        .map_err(io(what))
 }
 
 /// A small GET's round trip, median of [`OVERHEAD_SAMPLES`], straight to

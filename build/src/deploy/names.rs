@@ -58,9 +58,35 @@ pub fn kube_spelling(name: &str) -> String {
         .collect()
 }
 
+/// The Knative Service `cargo lumos deploy` makes for `function` in
+/// `variant`: `<function>-<variant>`, both in Kubernetes spelling
+/// (`fuzzy_search` in `aot-wasmedge-x86_64`: `fuzzy-search-aot-wasmedge-x86-64`).
+/// `bench --endpoint` reaches the same Service by this name.
+pub fn service_name(function: &str, variant: lumos_model::Variant) -> Result<String, InvalidName> {
+    let name = format!(
+        "{}-{}",
+        kube_spelling(function),
+        kube_spelling(&variant.to_string())
+    );
+    check_label(&name)?;
+    Ok(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_names() {
+        use lumos_model::{AotEngine, Arch, Variant};
+        let aot = Variant::Aot(AotEngine::Wasmedge, Arch::X86_64);
+        assert_eq!(
+            service_name("fuzzy_search", aot).unwrap(),
+            "fuzzy-search-aot-wasmedge-x86-64"
+        );
+        assert_eq!(service_name("fib", Variant::Wasm).unwrap(), "fib-wasm");
+        assert!(service_name(&"f".repeat(60), Variant::Wasm).is_err());
+    }
 
     #[test]
     fn labels_are_checked() {

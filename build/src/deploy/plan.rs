@@ -8,7 +8,7 @@ use lumos_oci::reference::split_registry;
 use lumos_oci::Digest;
 
 use super::image_ref::{pushed_reference, LocalImages};
-use super::names::{check_label, kube_spelling};
+use super::names::{check_label, kube_spelling, service_name};
 use super::quantity::quantity;
 use super::request::DeployRequest;
 use super::service::{
@@ -193,8 +193,8 @@ pub fn plan(functions: &[Function], images: &LocalImages, req: &DeployRequest) -
                 );
             };
             let (repository, image) = pushed_reference(&host, &namespace, layout_name, digest)?;
-            let name = format!("{kube}-{}", kube_spelling(&variant.to_string()));
-            check_label(&name).with_context(|| format!("{function} {variant}: Service name"))?;
+            let name = service_name(function, variant)
+                .with_context(|| format!("{function} {variant}: Service name"))?;
             if let Some(other) = names.insert(name.clone(), function.to_string()) {
                 bail!(
                     "functions `{other}` and `{function}` would both be the Knative Service `{name}`"

@@ -10,7 +10,7 @@ use crate::common::*;
 use lumos_test_support::fixtures::{styles_target, styles_workspace};
 
 /// The styles fixtures share one target dir and its build.json: tests take turns.
-static STYLES_TARGET: Mutex<()> = Mutex::new(());
+pub(crate) static STYLES_TARGET: Mutex<()> = Mutex::new(());
 
 fn styles_manifest() -> PathBuf {
     styles_workspace().join("Cargo.toml")
@@ -314,6 +314,7 @@ fn a_cli_argument_program_runs_on_wasm_with_its_arguments() {
             protocol: None,
             cache: None,
             group: None,
+            node: None,
         };
         let cold = runner.cold(&j).unwrap();
         let warm = runner.warm(&j).unwrap().result;
@@ -337,6 +338,7 @@ fn a_cli_argument_program_runs_on_wasm_with_its_arguments() {
             protocol: None,
             cache: None,
             group: None,
+            node: None,
         })
         .unwrap();
     assert_eq!(r.errors, 1, "{r:?}");

@@ -4,7 +4,8 @@
 //! execution time per group (warm and cold), I/O and (de)serialization CDFs,
 //! CPU and memory, the link to the storage server, throughput against
 //! latency, workflows (makespan, steps and hand-overs), co-located load
-//! (each cell with and without its neighbour), and every row.
+//! (each cell with and without its neighbour), the nodes functions were
+//! placed on (a section per node), and every row.
 //!
 //! HTML is written with maud (escaping is the template's job); one module per
 //! section.
@@ -17,6 +18,7 @@ mod header;
 mod images;
 mod neighbours;
 mod network;
+mod nodes;
 mod rows;
 mod throughput;
 mod workflows;
@@ -40,11 +42,16 @@ fn page(out: &BenchOutput) -> Markup {
     // measured without the neighbour (the section "Co-located load" sets
     // the two side by side).
     let baseline = out.runs.iter().any(|r| r.neighbour.is_none());
+    // With `--node`, the figures are drawn from the rows of one node (each
+    // cell of the first node that has it; the section "Nodes" sets the
+    // nodes side by side).
+    let first_node = nodes::figures_node(out);
     let singles = BenchOutput {
         runs: out
             .runs
             .iter()
             .filter(|r| r.workflow.is_none() && (r.neighbour.is_none() || !baseline))
+            .filter(|r| nodes::drawn(out, r, first_node.as_deref()))
             .cloned()
             .collect(),
         ..out.clone()
@@ -77,6 +84,7 @@ fn page(out: &BenchOutput) -> Markup {
                 (throughput::section(&singles))
                 (workflows::section(out))
                 (neighbours::section(out))
+                (nodes::section(out))
                 (rows::section(out))
             }
         }

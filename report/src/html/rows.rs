@@ -73,6 +73,8 @@ fn figure_cells(rows: &[RunRow], r: &RunRow) -> Vec<String> {
 }
 
 pub(super) fn section(out: &BenchOutput) -> Markup {
+    // A node column only when some row ran on a node (`--node`).
+    let nodes = out.runs.iter().any(|r| r.node.is_some());
     html! {
         h2 { "Every row" }
         p.note {
@@ -83,13 +85,23 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
         }
         div.scroll {
             table.rows {
-                thead { tr { @for h in HEADER { th { (h) } } } }
+                thead { tr {
+                    @for (i, h) in HEADER.iter().enumerate() {
+                        @if i == 4 && nodes { th { "node" } }
+                        th { (h) }
+                    }
+                } }
                 tbody {
                     @for r in &out.runs {
                         @let shown = Shown::of(r);
                         @let why = reason(r);
                         tr.(format!("row-{}", Shown::status_word(r))) {
-                            td.text { (r.function) }
+                            td.text {
+                                (r.function)
+                                @if let Some(e) = &r.endpoint {
+                                    " at " (e.url) " (Host " (e.host) ")"
+                                }
+                            }
                             td.text { (r.runtime.as_str()) }
                             td { (r.group) }
                             td.text {
@@ -100,6 +112,9 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
                                 @if let Some(n) = &r.neighbour {
                                     " + neighbour " (n.label())
                                 }
+                            }
+                            @if nodes {
+                                td.text { (r.node.as_ref().map_or("–".to_string(), |n| n.to_string())) }
                             }
                             @if let Some(n) = Shown::partial_n(r) {
                                 td.text.partial title="cut short by the time cap (--max-time)" { "partial n=" (n) }

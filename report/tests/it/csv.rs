@@ -4,7 +4,7 @@ use crate::fixture;
 
 /// The columns the CSV has always had, in order (files stay comparable),
 /// then those added since at the end.
-const COLUMNS: [&str; 47] = [
+const COLUMNS: [&str; 49] = [
     "function",
     "runtime",
     "group",
@@ -52,6 +52,8 @@ const COLUMNS: [&str; 47] = [
     "neighbour",
     "neighbour_requests",
     "neighbour_achieved_rps",
+    "endpoint_url",
+    "endpoint_host",
 ];
 
 #[test]

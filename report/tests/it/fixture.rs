@@ -312,6 +312,7 @@ pub fn bench() -> BenchOutput {
             device: None,
             neighbour: None,
             neighbour_baseline: false,
+            nodes: vec![],
             baas_link: None,
         },
         runs,

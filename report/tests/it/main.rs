@@ -7,4 +7,5 @@ mod csv;
 mod fixture;
 mod html;
 mod network;
+mod nodes;
 mod table;

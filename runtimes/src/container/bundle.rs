@@ -1,6 +1,7 @@
 //! An OCI runtime bundle (`config.json`, in the shape `runc spec` writes)
-//! for one instance: the shared unpacked rootfs read-only, no network
-//! namespace (the function shares the host's loopback), a memory limit, and
+//! for one instance: the shared unpacked rootfs read-only, the runner's
+//! network (the function shares the host's loopback) or the network
+//! namespace it is placed in (a bench node), a memory limit, and
 //! the confinement of [`super::seccomp`] (capabilities, seccomp profile,
 //! `noNewPrivileges`, masked and read-only /proc and /sys paths).
 
@@ -23,6 +24,12 @@ pub fn config(l: &NativeLaunch<'_>) -> serde_json::Value {
             "quota": crate::cgroup::quota_us(c),
             "period": crate::cgroup::PERIOD_US,
         });
+    }
+    let mut namespaces = json!([
+        { "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }
+    ]);
+    if let (Some(p), Some(list)) = (l.netns, namespaces.as_array_mut()) {
+        list.push(json!({ "type": "network", "path": p }));
     }
     json!({
         "ociVersion": "1.0.2",
@@ -56,9 +63,7 @@ pub fn config(l: &NativeLaunch<'_>) -> serde_json::Value {
         ],
         "linux": {
             "resources": resources,
-            "namespaces": [
-                { "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }
-            ],
+            "namespaces": namespaces,
             "maskedPaths": seccomp::MASKED_PATHS,
             "readonlyPaths": seccomp::READONLY_PATHS,
             "seccomp": seccomp::profile()

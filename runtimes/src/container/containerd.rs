@@ -15,8 +15,15 @@
 //! per instance, is part of the measured start, as kubelet's own calls are on
 //! a node.
 //!
-//! Instances use the host network (`--net-host`), as Lumos's other
-//! sandboxes do; a network namespace per instance is not done yet.
+//! Each instance has a network namespace of its own, as a pod does: an
+//! `http` function's instance gets a [`crate::netns::Netns`] (a veth pair to
+//! the root namespace, a /30 of 10.233.0.0/16, as a CNI plugin gives a pod)
+//! joined with `ctr run --with-ns network:/run/netns/NAME`, and the runner
+//! reaches it at the namespace's address, so two instances of a function on
+//! a fixed port do not collide; making it is part of the instance's start,
+//! as a pod's network is. Other protocols (frames over stdio) get the empty
+//! namespace ctr makes by default. An instance placed on a bench node joins
+//! the node's namespace instead.
 //!
 //! ctr 1.6 does not forward the end of its stdin to the task, so the
 //! `stdio` protocol (request on stdin until EOF) is refused here.
@@ -432,10 +439,12 @@ pub fn spec(sandbox: Sandbox, l: &super::NativeLaunch<'_>) -> crate::Result<Spec
         sock.clone(),
         "run".into(),
         "--rm".into(),
-        "--net-host".into(),
         "--pid-file".into(),
         pid_file.display().to_string(),
     ];
+    if let Some(ns) = l.netns {
+        args.extend(["--with-ns".into(), format!("network:{}", ns.display())]);
+    }
     if let Some(m) = l.memory_limit {
         args.extend(["--memory-limit".into(), m.to_string()]);
     }
@@ -487,6 +496,8 @@ pub fn spec(sandbox: Sandbox, l: &super::NativeLaunch<'_>) -> crate::Result<Spec
         ],
         workload: Workload::PidFile(pid_file),
         stderr_passthrough: l.stderr_passthrough,
+        // ctr's --with-ns.
+        netns: None,
     })
 }
 

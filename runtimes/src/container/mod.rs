@@ -141,6 +141,11 @@ pub struct NativeLaunch<'a> {
     pub stderr_passthrough: bool,
     /// Sandboxes `containerd-*`: the image as containerd holds it.
     pub node: Option<&'a containerd::NodeImage>,
+    /// The network namespace the instance runs in (`/run/netns/NAME`,
+    /// crate::netns): runc and crun join it from config.json, containerd
+    /// with `ctr run --with-ns`, chroot and process in the child before it
+    /// execs. None: the runner's network (containerd: an empty one of its own).
+    pub netns: Option<&'a Path>,
 }
 
 fn crun_wrapped(args: &str, unified: bool) -> Vec<String> {
@@ -238,6 +243,8 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
                     id: l.id.to_string(),
                 },
                 stderr_passthrough: l.stderr_passthrough,
+                // In config.json (bundle::config).
+                netns: None,
             })
         }
         Sandbox::Chroot => {
@@ -265,6 +272,7 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
                 stop: vec![],
                 workload: Workload::Descendant,
                 stderr_passthrough: l.stderr_passthrough,
+                netns: l.netns.map(Path::to_path_buf),
             })
         }
         Sandbox::Process => {
@@ -286,6 +294,7 @@ pub fn spec(sandbox: Sandbox, l: &NativeLaunch<'_>) -> crate::Result<Spec> {
                 stop: vec![],
                 workload: Workload::Child,
                 stderr_passthrough: l.stderr_passthrough,
+                netns: l.netns.map(Path::to_path_buf),
             })
         }
     }

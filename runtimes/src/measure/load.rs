@@ -267,12 +267,61 @@ impl LoadSpec {
     }
 }
 
+/// What a level's client threads send requests to: each thread opens its
+/// own connection (an instance of its own, or a connection to a deployed
+/// service) before the clock starts, sends on it, and closes it.
+pub trait Target: Sync {
+    type Conn;
+    /// One client's connection, made before the level's clock starts (a
+    /// failure shows up per request).
+    fn open(&self) -> Self::Conn;
+    /// One request: its round trip and its error class, if it failed.
+    fn call(&self, conn: &mut Self::Conn, body: &[u8]) -> (Duration, Option<String>);
+    /// Closes the connection: instances started and replaced.
+    fn close(&self, conn: Self::Conn) -> (usize, u32);
+    /// The per-request time limit (past the level's horizon by this much,
+    /// unsent requests are timeouts).
+    fn request_timeout(&self) -> Duration;
+}
+
+/// Instances the runner starts: one slot (instance) per client thread.
+impl Target for Arc<Launcher> {
+    type Conn = Slot;
+    fn open(&self) -> Slot {
+        let mut slot = Slot::new(self.clone());
+        let _ = slot.ensure();
+        slot
+    }
+    fn call(&self, slot: &mut Slot, body: &[u8]) -> (Duration, Option<String>) {
+        let o = slot.call(body);
+        (o.latency, o.error_class())
+    }
+    fn close(&self, mut slot: Slot) -> (usize, u32) {
+        slot.close(Duration::from_millis(500));
+        (slot.instances.len(), slot.replaced)
+    }
+    fn request_timeout(&self) -> Duration {
+        self.limits.request_timeout
+    }
+}
+
 /// Runs one level: `c` client threads, each with its own instance. When a
 /// thread cannot be spawned (a process or thread limit), the level is called
 /// off: the threads already started close their instances and the error
 /// names how many had started and the OS error. Nothing waits forever.
 pub fn run_level(
     launcher: &Arc<Launcher>,
+    body: &Arc<Vec<u8>>,
+    spec: &LoadSpec,
+    c: usize,
+) -> crate::Result<LoadLevel> {
+    run_level_with(launcher, body, spec, c)
+}
+
+/// [`run_level`] against any [`Target`]: `c` client threads, each with a
+/// connection of its own.
+pub fn run_level_with<T: Target>(
+    target: &T,
     body: &Arc<Vec<u8>>,
     spec: &LoadSpec,
     c: usize,
@@ -298,7 +347,7 @@ pub fn run_level(
     let tally = Mutex::new(Tally::new());
     let gate = Gate::new();
     // Past this, unsent requests are counted as timeouts.
-    let horizon = spec.duration * 2 + launcher.limits.request_timeout;
+    let horizon = spec.duration * 2 + target.request_timeout();
     let mut started = 0usize;
     let mut replaced = 0u32;
     let mut panicked: Option<String> = None;
@@ -307,16 +356,13 @@ pub fn run_level(
         let mut hs = Vec::with_capacity(c);
         for i in 0..c {
             let (next, tally, gate, plan) = (&next, &tally, &gate, &plan);
-            let launcher = launcher.clone();
             let body = body.clone();
             let worker = move || {
                 let ticket = gate.ticket();
-                let mut slot = Slot::new(launcher);
                 // Instances are started before the clock starts; a failure here shows up per request.
-                let _ = slot.ensure();
+                let mut conn = target.open();
                 let Some(start) = ticket.arrive() else {
-                    slot.close(Duration::from_millis(500));
-                    return (slot.instances.len(), slot.replaced);
+                    return target.close(conn);
                 };
                 let mut local = Tally::new();
                 loop {
@@ -345,11 +391,11 @@ pub fn run_level(
                         }
                         Instant::now()
                     };
-                    let o = slot.call(&body);
+                    let (round_trip, error) = target.call(&mut conn, &body);
                     // Open loop: from the intended start; closed loop: the round trip.
-                    let lat = if open { intended.elapsed() } else { o.latency };
+                    let lat = if open { intended.elapsed() } else { round_trip };
                     local.all.record(lat);
-                    match o.error_class() {
+                    match error {
                         None => {
                             local.ok_n += 1;
                             local.ok.record(lat);
@@ -357,7 +403,7 @@ pub fn run_level(
                         Some(k) => local.error(&k),
                     }
                 }
-                slot.close(Duration::from_millis(500));
+                let closed = target.close(conn);
                 let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
                 t.ok.merge(&local.ok);
                 t.all.merge(&local.all);
@@ -367,7 +413,7 @@ pub fn run_level(
                 for (k, v) in local.by_kind {
                     *t.by_kind.entry(k).or_default() += v;
                 }
-                (slot.instances.len(), slot.replaced)
+                closed
             };
             match std::thread::Builder::new()
                 .name(format!("load-{c}-{i}"))

@@ -63,6 +63,7 @@ fn the_bundle_asks_for_the_confinement() {
         cpus: Some(0.5),
         stderr_passthrough: false,
         node: None,
+        netns: None,
     };
     let c = lumos_runtimes::container::bundle::config(&l);
     // --cpus 0.5: half of each 100 ms CFS period.

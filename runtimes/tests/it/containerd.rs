@@ -293,6 +293,65 @@ fn a_wasm_image_without_compat_smart_is_refused_naming_the_annotation() {
     );
 }
 
+/// The native `http` fixture packed with a fixed port (`dev.lumos.port`)
+/// and pushed to `reg`.
+fn pushed_fixed_port_http(reg: &Registry, dir: &std::path::Path, port: u16) -> String {
+    use lumos_model::Arch;
+    use lumos_oci::image::pack_native;
+    let root = dir.join("http");
+    let layout = lumos_oci::Layout::create(&root).unwrap();
+    let meta = lumos_oci::image::ImageMeta {
+        protocol: Some(lumos_runtimes::Protocol::Http),
+        port: Some(port),
+        ..crate::common::image_meta("fixture-http")
+    };
+    let bin = std::fs::read(&fixtures().native_http).unwrap();
+    let p = pack_native(&layout, &meta, &bin, Arch::X86_64, None).unwrap();
+    layout
+        .set_refs(&[(p.name.clone(), p.descriptor.clone())])
+        .unwrap();
+    reg.push(&root, &p.name, "lumos/fixture-http", "native-x86_64")
+}
+
+/// Under containerd each `http` instance has a network namespace of its
+/// own, reached at its address: two instances of a function on a fixed port
+/// run at once and both answer (on the host's network the second would find
+/// the port taken).
+#[test]
+fn two_instances_of_a_fixed_port_http_function_run_at_once() {
+    require_root!();
+    let reg = Registry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    // Any free port stands for the fixed one, so parallel tests cannot collide.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let image = pushed_fixed_port_http(&reg, tmp.path(), port);
+    let o = containerd_opts();
+    let runner = Runner::new(o.clone()).unwrap();
+    let job = Job::from_opts(&o, &image, Runtime::Native, BODY);
+    let prepared = runner.prepare(&job).unwrap();
+    let start = || {
+        runner
+            .start(&prepared, &job)
+            .unwrap_or_else(|e| panic!("{}", lumos_model::error_chain(&e)))
+    };
+    let mut a = start();
+    let mut b = start();
+    assert_eq!(a.sandbox, Some(Sandbox::ContainerdRunc));
+    for (name, r) in [("first", &mut a), ("second", &mut b)] {
+        let out = r.call(BODY);
+        assert!(out.is_ok(), "{name} instance: {:?}", out.result);
+    }
+    // Neither listens on the host's loopback.
+    assert!(!lumos_runtimes::http::listening(port));
+    assert_ne!(a.instances(), b.instances());
+    a.stop(std::time::Duration::from_millis(200));
+    b.stop(std::time::Duration::from_millis(200));
+}
+
 #[test]
 fn pulls_containerd_cannot_do_say_why() {
     require_root!();

@@ -687,6 +687,7 @@ fn prepare(runner: &Runner, image: &str, runtime: Runtime) -> lumos_runtimes::ru
             protocol: None,
             cache: None,
             group: None,
+            node: None,
         })
         .unwrap()
 }

@@ -41,6 +41,29 @@ fn placement(s: &str) -> Result<(String, Runtime), String> {
     Ok((f.trim().to_string(), r))
 }
 
+/// `--node NAME[:RATE]`.
+fn node_spec(s: &str) -> Result<lumos_model::NodeSpec, String> {
+    s.parse()
+        .map_err(|e: lumos_model::NodeSpecError| lumos_model::error_chain(&e))
+}
+
+/// `--place FUNCTION=NODE`.
+fn place(s: &str) -> Result<(String, String), String> {
+    let (f, n) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected FUNCTION=NODE, got `{s}`"))?;
+    let (f, n) = (f.trim(), n.trim());
+    if f.is_empty() {
+        return Err(format!("no function before `=` in `{s}`"));
+    }
+    if !lumos_model::is_node_name(n) {
+        return Err(format!(
+            "`{n}` is not a node name (letters, digits, `-`, `_`)"
+        ));
+    }
+    Ok((f.to_string(), n.to_string()))
+}
+
 /// `--neighbour FUNCTION[@RUNTIME][:RPS]`.
 fn neighbour(s: &str) -> Result<lumos_model::Neighbour, String> {
     s.parse()
@@ -105,6 +128,18 @@ pub struct BenchArgs {
     /// the path (root).
     #[arg(long, value_name = "DURATION", value_parser = baas_delay)]
     pub baas_delay: Option<Duration>,
+    /// A node to place functions on (repeatable): a network namespace
+    /// joined to the runner's by a veth pair; with RATE (tc's syntax, as
+    /// --baas-bandwidth: 100mbit, 10mbit, 1mbit) its link is limited to
+    /// RATE each way (tc tbf). Instances placed there run inside it, and an
+    /// http function is reached at the node's address, so requests and
+    /// responses cross its link. Every cell runs on each node in turn unless
+    /// --place pins its function (root).
+    #[arg(long = "node", value_name = "NAME[:RATE]", value_parser = node_spec)]
+    pub nodes: Vec<lumos_model::NodeSpec>,
+    /// Pin a function to one --node, FUNCTION=NODE (repeatable).
+    #[arg(long = "place", value_name = "FUNCTION=NODE", value_parser = place)]
+    pub place: Vec<(String, String)>,
     /// Base of native images (`scratch`, `debian-slim`, an image reference);
     /// default: each function's `base`.
     #[arg(long, value_name = "IMAGE")]
@@ -212,6 +247,48 @@ pub struct BenchArgs {
     /// Write a self-contained HTML page with the paper's figures.
     #[arg(long, value_name = "FILE.html", value_parser = absolute_path())]
     pub report: Option<PathBuf>,
+    /// Measure deployed services over HTTP instead of instances started
+    /// here: requests go to URL (an ingress such as Knative's Kourier/Envoy
+    /// gateway) with the Host header `<service>.<namespace>.<domain>`,
+    /// `<service>` being the Knative Service `cargo lumos deploy` names
+    /// (`<function>-<variant>`). Nothing is built, pushed or started.
+    #[arg(long, value_name = "URL", conflicts_with = "endpoints")]
+    pub endpoint: Option<String>,
+    /// With --endpoint: the Knative namespace in each Host header.
+    #[arg(
+        long,
+        value_name = "NAMESPACE",
+        default_value = "default",
+        requires = "endpoint"
+    )]
+    pub endpoint_namespace: String,
+    /// With --endpoint: the cluster's domain in each Host header (Knative's
+    /// default `example.com`).
+    #[arg(
+        long,
+        value_name = "DOMAIN",
+        default_value = "example.com",
+        requires = "endpoint"
+    )]
+    pub endpoint_domain: String,
+    /// Measure deployed services listed in FILE (TOML): `[[endpoint]]`
+    /// entries with `function`, `runtime` (or `variant`), `url` and an
+    /// optional `host` header.
+    #[arg(long, value_name = "FILE", value_parser = absolute_path())]
+    pub endpoints: Option<PathBuf>,
+    /// With --endpoint(s): run `sh -c CMD` before each cold request (it must
+    /// exit 0) to bring the service to zero, instead of --cold-wait.
+    #[arg(long, value_name = "CMD", conflicts_with = "cold_wait")]
+    pub cold_command: Option<String>,
+    /// With --cold-command: its deadline, seconds (default 120).
+    #[arg(long, value_name = "SECS", value_parser = bounds::seconds, requires = "cold_command")]
+    pub cold_command_timeout: Option<f64>,
+    /// With --endpoint(s): seconds to wait with no request before each cold
+    /// request, for the service to scale to zero (default 90: Knative's 60 s
+    /// stable window and 30 s scale-to-zero grace period). Given, or with
+    /// --cold-command, cold rows are made by default.
+    #[arg(long, value_name = "SECS", value_parser = bounds::seconds)]
+    pub cold_wait: Option<f64>,
     /// Print each runtime, whether it is available here and the executable
     /// its instances run in (or the one command that makes it available); bench nothing.
     #[arg(long)]
@@ -219,6 +296,34 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
+    /// `--endpoint` / `--endpoints` and the cold flags that go with them.
+    fn endpoint_request(&self) -> anyhow::Result<Option<lumos_bench::EndpointRequest>> {
+        let target = match (&self.endpoint, &self.endpoints) {
+            (Some(url), _) => lumos_bench::EndpointTarget::Ingress {
+                url: url.clone(),
+                namespace: self.endpoint_namespace.clone(),
+                domain: self.endpoint_domain.clone(),
+            },
+            (None, Some(file)) => lumos_bench::EndpointTarget::File(file.clone()),
+            (None, None) => {
+                if self.cold_command.is_some() || self.cold_wait.is_some() {
+                    anyhow::bail!(
+                        "--cold-command/--cold-wait: only with --endpoint URL or --endpoints FILE"
+                    );
+                }
+                return Ok(None);
+            }
+        };
+        Ok(Some(lumos_bench::EndpointRequest {
+            target,
+            cold_command: self.cold_command.clone(),
+            cold_command_timeout: Duration::from_secs_f64(
+                self.cold_command_timeout.unwrap_or(120.0),
+            ),
+            cold_wait: self.cold_wait.map(Duration::from_secs_f64),
+        }))
+    }
+
     /// The engine's request.
     fn request(&self) -> anyhow::Result<BenchRequest> {
         let mut req = BenchRequest {
@@ -243,6 +348,8 @@ impl BenchArgs {
                     delay: self.baas_delay.unwrap_or_default(),
                 }
             }),
+            nodes: self.nodes.clone(),
+            place: self.place.clone(),
             base: self.base.clone(),
             load: LoadRequest {
                 concurrency: self.concurrency.clone(),
@@ -271,6 +378,7 @@ impl BenchArgs {
             timeout: Duration::from_millis(self.timeout_ms),
             no_build: self.no_build,
             runner_exe: None,
+            endpoint: self.endpoint_request()?,
         };
         if let Some(spec) = &self.device {
             let d = lumos_bench::device::load(spec)?;
