@@ -220,7 +220,22 @@ fn cold_node_pulls_into_a_fresh_content_store_after_a_page_cache_drop() {
         // The first start brings runc or crun's pages in; the second finds them.
         runner.cold_as(&job, Mode::ColdCached).unwrap();
         let cached = runner.cold_as(&job, Mode::ColdCached).unwrap();
-        let node = runner.cold_as(&job, Mode::ColdNode).unwrap();
+        let resident = |r: &lumos_model::RunResult| {
+            let e = r.cold_evidence.as_ref().unwrap();
+            let b = e.runtime_binary.as_ref().expect("runc or crun's residency");
+            b.resident_pages
+        };
+        // Tests beside this one start runc and crun too: one of them doing
+        // so between the drop and the probe brings the pages back. Up to
+        // three cold-node starts, each after its own drop; without the drop
+        // none would find fewer pages than the cold-cached start.
+        let mut node = runner.cold_as(&job, Mode::ColdNode).unwrap();
+        for _ in 1..3 {
+            if resident(&node) < resident(&cached) {
+                break;
+            }
+            node = runner.cold_as(&job, Mode::ColdNode).unwrap();
+        }
         for r in [&cached, &node] {
             assert_eq!(r.errors, 0, "{rt} {}: {:?}", r.mode, r.error_samples);
             assert_eq!(r.sandbox, Some(sandbox), "{rt}");
