@@ -70,7 +70,27 @@ pub enum ContainerdError {
     Pull {
         reference: String,
         reason: String,
-        hint: &'static str,
+        hint: String,
+    },
+    /// The credentials for the registry could not be looked up.
+    #[error("credentials for {registry}: {source}")]
+    Credentials {
+        registry: String,
+        #[source]
+        source: Box<lumos_oci::Error>,
+    },
+    /// Credentials ctr cannot take through its password prompt.
+    #[error("credentials for {registry} from {source_name} cannot be given to ctr: {why}")]
+    UnusableCredentials {
+        registry: String,
+        source_name: String,
+        why: &'static str,
+    },
+    /// The pseudo-terminal ctr reads the password from.
+    #[error("cannot give ctr the registry password on a pseudo-terminal: {source}")]
+    Pty {
+        #[source]
+        source: std::io::Error,
     },
     #[error("{what}: {source}")]
     Ctr {
@@ -259,20 +279,21 @@ pub fn pull(
     };
     let was_empty = held.is_none();
     if was_empty {
-        let host = reference.split('/').next().unwrap_or("");
-        let mut args = vec!["images", "pull"];
-        if insecure || is_loopback(host) {
-            args.push("--plain-http");
-        }
-        args.push(reference);
-        let out = ctrd
-            .ctr()
-            .args(&args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| crate::Error::io("run", ctrd.ctr_program(), e))?;
+        let host = lumos_oci::reference::Reference::parse(reference)?.registry;
+        // Looked up as the runner's own pulls do; the password goes to ctr's
+        // prompt, never on its command line (containerd_auth).
+        let found = super::containerd_auth::lookup(&host)?;
+        let user = found.credentials.as_ref().map(|c| c.username.as_str());
+        let mut cmd = ctrd.ctr();
+        cmd.args(super::containerd_auth::pull_args(
+            reference,
+            insecure || is_loopback(&host),
+            user,
+        ));
+        let out = super::containerd_auth::run_pull(cmd, &host, &found)?;
         if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr =
+                super::containerd_auth::redact(&String::from_utf8_lossy(&out.stderr), &found);
             let reason = stderr
                 .lines()
                 .rev()
@@ -282,11 +303,21 @@ pub fn pull(
                 .trim_start_matches("ctr: ")
                 .to_string();
             let hint = if reason.contains("401") || reason.contains("nauthorized") {
-                " (the containerd sandbox pulls without credentials)"
+                match found.credentials {
+                    Some(_) => format!(
+                        " (registry {host} refused the credentials from {})",
+                        found.source
+                    ),
+                    None => format!(
+                        " (the containerd sandbox pulled without credentials: {}; set \
+                         LUMOS_REGISTRY_USER and LUMOS_REGISTRY_PASSWORD, or log in with docker)",
+                        found.source
+                    ),
+                }
             } else if reason.contains("connection refused") {
-                " (is the registry running?)"
+                " (is the registry running?)".into()
             } else {
-                ""
+                String::new()
             };
             return Err(ContainerdError::Pull {
                 reference: reference.to_string(),
@@ -307,7 +338,7 @@ pub fn pull(
         None => listed(ctrd, reference)?.ok_or_else(|| ContainerdError::Pull {
             reference: reference.to_string(),
             reason: "ctr pulled it but containerd does not list it".into(),
-            hint: "",
+            hint: String::new(),
         })?,
     };
     let top = blob(ctrd, reference, "manifest", &digest)?;

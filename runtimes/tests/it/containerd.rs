@@ -530,3 +530,176 @@ fn figures() {
         );
     }
 }
+
+const AUTH_USER: &str = "ctrd-user";
+const AUTH_PASSWORD: &str = "ctrd-Pa55-w0rd-4471";
+
+/// Pushes the native fixture to `reg` as AUTH_USER (the test-support push
+/// has no credentials); returns its reference.
+fn pushed_as_user(reg: &Registry, dir: &std::path::Path) -> String {
+    use lumos_oci::registry::{auth::Found, push, Client, ClientOptions, Credentials, PushStats};
+    let layout = lumos_oci::Layout::open(layout(dir)).unwrap();
+    let desc = layout.resolve("t/fixture:native-x86_64").unwrap();
+    let opts = ClientOptions {
+        credentials: Some(Found {
+            credentials: Some(Credentials {
+                username: AUTH_USER.into(),
+                password: AUTH_PASSWORD.into(),
+            }),
+            source: "test".into(),
+        }),
+        ..Default::default()
+    };
+    let client = Client::connect(&reg.host(), opts).unwrap();
+    push(
+        &client,
+        &layout,
+        &desc,
+        "lumos/fixture",
+        Some("native-x86_64"),
+        &mut PushStats::default(),
+    )
+    .unwrap();
+    format!("{}/lumos/fixture:native-x86_64", reg.host())
+}
+
+/// A `ctr` in front of the real one on PATH that logs each command line,
+/// and whether its stdin is a terminal, to `<dir>/ctr.log`.
+fn logging_ctr(dir: &std::path::Path) -> (String, std::path::PathBuf) {
+    let real = lumos_services::find_program("ctr").expect("ctr (scripts/setup)");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("ctr.log");
+    let script = format!(
+        "#!/bin/sh\nif [ -t 0 ]; then t=tty; else t=notty; fi\necho \"$t $*\" >> {}\nexec {} \"$@\"\n",
+        log.display(),
+        real.display()
+    );
+    let ctr = bin.join("ctr");
+    std::fs::write(&ctr, script).unwrap();
+    std::fs::set_permissions(&ctr, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, log)
+}
+
+/// `lumos-runner cold IMAGE --runtime native [--sandbox containerd]` with
+/// the credentials in its environment, as the bench and a user give them.
+fn runner_cold_as(
+    image: &str,
+    containerd: bool,
+    password: &str,
+    path: &str,
+) -> std::process::Output {
+    let mut cmd = Command::new(runner_exe());
+    cmd.args(["cold", image, "--runtime", "native"]);
+    if containerd {
+        cmd.args(["--sandbox", "containerd"]);
+    }
+    cmd.arg("--body")
+        .arg(std::str::from_utf8(BODY).unwrap())
+        .env("LUMOS_REGISTRY_USER", AUTH_USER)
+        .env("LUMOS_REGISTRY_PASSWORD", password)
+        .env("PATH", path)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn containerd_pulls_with_the_runners_credentials_basic_and_token_never_on_a_command_line() {
+    use lumos_test_support::registry::RegistryOptions;
+    use lumos_test_support::token_service::TokenService;
+    require_root!();
+    let tmp = tempfile::tempdir().unwrap();
+    let tokens = TokenService::start(tmp.path(), AUTH_USER, AUTH_PASSWORD);
+    let basic = Registry::start(RegistryOptions::basic_auth(AUTH_USER, AUTH_PASSWORD));
+    let bearer = Registry::start(RegistryOptions {
+        auth_section: Some(tokens.registry_config()),
+        ..Default::default()
+    });
+    let (path, log) = logging_ctr(tmp.path());
+    for (kind, reg) in [("basic", &basic), ("token", &bearer)] {
+        let image = pushed_as_user(reg, tmp.path());
+        // The runner's own pull, with the same credentials: the answer to match.
+        let own = runner_cold_as(&image, false, AUTH_PASSWORD, &path);
+        assert!(
+            own.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&own.stderr)
+        );
+        let own: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();
+
+        let _ = std::fs::remove_file(&log);
+        let out = runner_cold_as(&image, true, AUTH_PASSWORD, &path);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{kind}: {stderr}");
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(got["sandbox"], "containerd-runc", "{kind}");
+        assert_eq!(got["errors"], 0, "{kind}: {got}");
+        assert!(got["response_sha256"].is_string(), "{kind}: {got}");
+        assert_eq!(got["response_sha256"], own["response_sha256"], "{kind}");
+        assert_eq!(got["image"]["digest"], own["image"]["digest"], "{kind}");
+        assert!(
+            !stdout.contains(AUTH_PASSWORD) && !stderr.contains(AUTH_PASSWORD),
+            "{kind}"
+        );
+        // ctr's command lines (what /proc/PID/cmdline showed): the user, on
+        // the pull only, whose stdin was a terminal; never the password.
+        let ctr = std::fs::read_to_string(&log).unwrap();
+        assert!(!ctr.contains(AUTH_PASSWORD), "{kind}: {ctr}");
+        let pulls: Vec<&str> = ctr
+            .lines()
+            .filter(|l| l.contains(" images pull "))
+            .collect();
+        assert_eq!(pulls.len(), 1, "{kind}: {ctr}");
+        assert!(
+            pulls[0].starts_with("tty ") && pulls[0].contains(&format!(" --user {AUTH_USER} ")),
+            "{kind}: {ctr}"
+        );
+    }
+    // containerd's resolver asked the token service as the user, and got a token.
+    let asked = tokens.requests();
+    assert!(
+        asked
+            .iter()
+            .any(|r| r.granted && r.user.as_deref() == Some(AUTH_USER)),
+        "{asked:?}"
+    );
+}
+
+#[test]
+fn a_wrong_password_is_one_line_naming_the_registry_without_the_password() {
+    use lumos_test_support::registry::RegistryOptions;
+    use lumos_test_support::token_service::TokenService;
+    require_root!();
+    const WRONG: &str = "wr0ng-Pa55-9213";
+    let tmp = tempfile::tempdir().unwrap();
+    let tokens = TokenService::start(tmp.path(), AUTH_USER, AUTH_PASSWORD);
+    let basic = Registry::start(RegistryOptions::basic_auth(AUTH_USER, AUTH_PASSWORD));
+    let bearer = Registry::start(RegistryOptions {
+        auth_section: Some(tokens.registry_config()),
+        ..Default::default()
+    });
+    let (path, log) = logging_ctr(tmp.path());
+    for (kind, reg) in [("basic", &basic), ("token", &bearer)] {
+        let image = pushed_as_user(reg, tmp.path());
+        let out = runner_cold_as(&image, true, WRONG, &path);
+        assert!(!out.status.success(), "{kind}");
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        assert_eq!(err.lines().count(), 1, "{kind}: {err}");
+        assert!(
+            err.contains(&format!("containerd could not pull {}/", reg.host()))
+                && err.contains("refused the credentials from LUMOS_REGISTRY_USER"),
+            "{kind}: {err}"
+        );
+        assert!(!err.contains(WRONG), "{kind}: {err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(WRONG));
+        assert!(!std::fs::read_to_string(&log).unwrap().contains(WRONG));
+    }
+}
