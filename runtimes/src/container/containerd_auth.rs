@@ -25,7 +25,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Output, Stdio};
 
 use lumos_oci::registry::auth::{self, Found};
-use lumos_oci::registry::Credentials;
+use lumos_oci::registry::{Client, ClientOptions, Credentials};
 
 use super::containerd::ContainerdError;
 
@@ -40,6 +40,26 @@ pub fn lookup(registry: &str) -> Result<Found, ContainerdError> {
         registry: registry.to_string(),
         source: Box::new(source),
     })
+}
+
+/// Before ctr gets credentials for `registry`: refuses, as the runner's own
+/// client does, a registry whose token service is plain HTTP off this
+/// machine (ctr would send the password there). Asks the registry's `/v2/`
+/// once (no retries), only when there are credentials and not `insecure`.
+pub fn check_token_service(registry: &str, found: &Found, insecure: bool) -> crate::Result<()> {
+    if found.credentials.is_none() || insecure {
+        return Ok(());
+    }
+    let client = Client::connect(
+        registry,
+        ClientOptions {
+            credentials: Some(found.clone()),
+            retries: 0,
+            ..Default::default()
+        },
+    )?;
+    client.check_token_service()?;
+    Ok(())
 }
 
 /// ctr's arguments (after `--address SOCKET`) to pull `reference`: `user`

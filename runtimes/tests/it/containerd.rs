@@ -698,8 +698,43 @@ fn a_wrong_password_is_one_line_naming_the_registry_without_the_password() {
                 && err.contains("refused the credentials from LUMOS_REGISTRY_USER"),
             "{kind}: {err}"
         );
+        if kind == "token" {
+            assert!(err.contains("the token service of registry"), "{err}");
+        }
         assert!(!err.contains(WRONG), "{kind}: {err}");
         assert!(!String::from_utf8_lossy(&out.stdout).contains(WRONG));
         assert!(!std::fs::read_to_string(&log).unwrap().contains(WRONG));
     }
+}
+
+#[test]
+fn a_plain_http_token_service_off_this_machine_is_refused_before_ctr_gets_credentials() {
+    use lumos_test_support::registry::RegistryOptions;
+    use lumos_test_support::token_service::TokenService;
+    require_root!();
+    let tmp = tempfile::tempdir().unwrap();
+    let tokens = TokenService::start(tmp.path(), AUTH_USER, AUTH_PASSWORD);
+    // The registry sends clients to a token service at a TEST-NET-1 address
+    // (RFC 5737): off this machine, plain HTTP. ctr would post the password there.
+    let far = "http://192.0.2.1:9/token";
+    let reg = Registry::start(RegistryOptions {
+        auth_section: Some(tokens.registry_config().replace(&tokens.realm, far)),
+        ..Default::default()
+    });
+    let (path, log) = logging_ctr(tmp.path());
+    let image = format!("{}/lumos/fixture:native-x86_64", reg.host());
+    let out = runner_cold_as(&image, true, AUTH_PASSWORD, &path);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "registry {} sends credentials to the plain-HTTP token service {far}; refused",
+            reg.host()
+        )) && err.contains("--insecure"),
+        "{err}"
+    );
+    assert!(!err.contains(AUTH_PASSWORD), "{err}");
+    let ctr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!ctr.contains("images pull"), "{ctr}");
 }
