@@ -392,6 +392,7 @@ fn pulls_containerd_cannot_do_say_why() {
         msg.contains("containerd could not pull")
             && (msg.contains("401") || msg.to_lowercase().contains("unauthorized"))
             && msg.contains("without credentials")
+            && msg.contains("LUMOS_REGISTRY_USER")
             && !msg.contains('\n'),
         "{msg}"
     );
@@ -586,12 +587,35 @@ fn logging_ctr(dir: &std::path::Path) -> (String, std::path::PathBuf) {
     (path, log)
 }
 
+/// Where the runner finds the credentials: `LUMOS_REGISTRY_USER` (AUTH_USER)
+/// and `LUMOS_REGISTRY_PASSWORD` (this), or a Docker config in this directory
+/// (`DOCKER_CONFIG`).
+enum Given<'a> {
+    Env(&'a str),
+    DockerConfig(&'a std::path::Path),
+}
+
+/// A Docker config directory whose `auths` has AUTH_USER/AUTH_PASSWORD for `host`.
+fn docker_config(dir: &std::path::Path, host: &str) -> std::path::PathBuf {
+    use base64::Engine as _;
+    let d = dir.join(format!("docker-{}", host.replace(':', "-")));
+    std::fs::create_dir_all(&d).unwrap();
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("{AUTH_USER}:{AUTH_PASSWORD}"));
+    std::fs::write(
+        d.join("config.json"),
+        format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    d
+}
+
 /// `lumos-runner cold IMAGE --runtime native [--sandbox containerd]` with
-/// the credentials in its environment, as the bench and a user give them.
+/// the credentials `given` as the bench and a user give them.
 fn runner_cold_as(
     image: &str,
     containerd: bool,
-    password: &str,
+    given: Given<'_>,
     path: &str,
 ) -> std::process::Output {
     let mut cmd = Command::new(runner_exe());
@@ -599,10 +623,17 @@ fn runner_cold_as(
     if containerd {
         cmd.args(["--sandbox", "containerd"]);
     }
+    match given {
+        Given::Env(password) => cmd
+            .env("LUMOS_REGISTRY_USER", AUTH_USER)
+            .env("LUMOS_REGISTRY_PASSWORD", password),
+        Given::DockerConfig(dir) => cmd
+            .env_remove("LUMOS_REGISTRY_USER")
+            .env_remove("LUMOS_REGISTRY_PASSWORD")
+            .env("DOCKER_CONFIG", dir),
+    };
     cmd.arg("--body")
         .arg(std::str::from_utf8(BODY).unwrap())
-        .env("LUMOS_REGISTRY_USER", AUTH_USER)
-        .env("LUMOS_REGISTRY_PASSWORD", password)
         .env("PATH", path)
         .output()
         .unwrap()
@@ -623,8 +654,14 @@ fn containerd_pulls_with_the_runners_credentials_basic_and_token_never_on_a_comm
     let (path, log) = logging_ctr(tmp.path());
     for (kind, reg) in [("basic", &basic), ("token", &bearer)] {
         let image = pushed_as_user(reg, tmp.path());
+        // Basic: from a Docker config's `auths`; token: from the environment.
+        let config = docker_config(tmp.path(), &reg.host());
+        let given = || match kind {
+            "basic" => Given::DockerConfig(&config),
+            _ => Given::Env(AUTH_PASSWORD),
+        };
         // The runner's own pull, with the same credentials: the answer to match.
-        let own = runner_cold_as(&image, false, AUTH_PASSWORD, &path);
+        let own = runner_cold_as(&image, false, given(), &path);
         assert!(
             own.status.success(),
             "{kind}: {}",
@@ -633,7 +670,7 @@ fn containerd_pulls_with_the_runners_credentials_basic_and_token_never_on_a_comm
         let own: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();
 
         let _ = std::fs::remove_file(&log);
-        let out = runner_cold_as(&image, true, AUTH_PASSWORD, &path);
+        let out = runner_cold_as(&image, true, given(), &path);
         let (stdout, stderr) = (
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr),
@@ -689,7 +726,7 @@ fn a_wrong_password_is_one_line_naming_the_registry_without_the_password() {
     let (path, log) = logging_ctr(tmp.path());
     for (kind, reg) in [("basic", &basic), ("token", &bearer)] {
         let image = pushed_as_user(reg, tmp.path());
-        let out = runner_cold_as(&image, true, WRONG, &path);
+        let out = runner_cold_as(&image, true, Given::Env(WRONG), &path);
         assert!(!out.status.success(), "{kind}");
         let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
         assert_eq!(err.lines().count(), 1, "{kind}: {err}");
@@ -723,7 +760,7 @@ fn a_plain_http_token_service_off_this_machine_is_refused_before_ctr_gets_creden
     });
     let (path, log) = logging_ctr(tmp.path());
     let image = format!("{}/lumos/fixture:native-x86_64", reg.host());
-    let out = runner_cold_as(&image, true, AUTH_PASSWORD, &path);
+    let out = runner_cold_as(&image, true, Given::Env(AUTH_PASSWORD), &path);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
     assert_eq!(err.lines().count(), 1, "{err}");
