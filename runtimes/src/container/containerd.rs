@@ -25,6 +25,10 @@
 //! namespace ctr makes by default. An instance placed on a bench node joins
 //! the node's namespace instead.
 //!
+//! containerd's pull uses the registry credentials the runner's own pulls
+//! use; how the password reaches ctr without a command line:
+//! [`super::containerd_auth`].
+//!
 //! ctr 1.6 does not forward the end of its stdin to the task, so the
 //! `stdio` protocol (request on stdin until EOF) is refused here.
 
