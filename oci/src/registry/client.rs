@@ -556,6 +556,34 @@ impl Client {
         self.opts.timeout + Duration::from_secs_f64(bytes as f64 / rate as f64)
     }
 
+    /// Refuses, before any credentials are sent, a registry whose `/v2/`
+    /// challenge names a plain-HTTP token service off this machine (unless
+    /// [`ClientOptions::insecure`]): the rule this client keeps for its own
+    /// token requests, for a pull another program makes with the credentials.
+    pub fn check_token_service(&self) -> Result<()> {
+        let challenge = self
+            .challenge
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        match challenge {
+            Challenge::Bearer { realm, .. } => self.refuse_plain_http_realm(&realm),
+            _ => Ok(()),
+        }
+    }
+
+    fn refuse_plain_http_realm(&self, realm: &str) -> Result<()> {
+        let (token_host, _) = split_url(realm);
+        if realm.starts_with("http://") && !(self.opts.insecure || is_loopback(token_host)) {
+            return Err(Error::Credentials(format!(
+                "registry {} sends credentials to the plain-HTTP token service {realm}; \
+                 refused (use --insecure to allow it)",
+                self.registry
+            )));
+        }
+        Ok(())
+    }
+
     fn credentials(&self) -> Option<&Credentials> {
         self.found.credentials.as_ref()
     }
@@ -645,14 +673,7 @@ impl Client {
                     return Ok(Some(t));
                 }
                 let (token_host, token_path) = split_url(&realm);
-                if realm.starts_with("http://") && !(self.opts.insecure || is_loopback(token_host))
-                {
-                    return Err(Error::Credentials(format!(
-                        "registry {} sends credentials to the plain-HTTP token service {realm}; \
-                         refused (use --insecure to allow it)",
-                        self.registry
-                    )));
-                }
+                self.refuse_plain_http_realm(&realm)?;
                 let waited = || Error::Deadline {
                     service: "token service",
                     host: token_host.to_string(),

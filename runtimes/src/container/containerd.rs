@@ -25,6 +25,10 @@
 //! namespace ctr makes by default. An instance placed on a bench node joins
 //! the node's namespace instead.
 //!
+//! containerd's pull uses the registry credentials the runner's own pulls
+//! use; how the password reaches ctr without a command line:
+//! [`super::containerd_auth`].
+//!
 //! ctr 1.6 does not forward the end of its stdin to the task, so the
 //! `stdio` protocol (request on stdin until EOF) is refused here.
 
@@ -70,7 +74,27 @@ pub enum ContainerdError {
     Pull {
         reference: String,
         reason: String,
-        hint: &'static str,
+        hint: String,
+    },
+    /// The credentials for the registry could not be looked up.
+    #[error("credentials for {registry}: {source}")]
+    Credentials {
+        registry: String,
+        #[source]
+        source: Box<lumos_oci::Error>,
+    },
+    /// Credentials ctr cannot take through its password prompt.
+    #[error("credentials for {registry} from {source_name} cannot be given to ctr: {why}")]
+    UnusableCredentials {
+        registry: String,
+        source_name: String,
+        why: &'static str,
+    },
+    /// The pseudo-terminal ctr reads the password from.
+    #[error("cannot give ctr the registry password on a pseudo-terminal: {source}")]
+    Pty {
+        #[source]
+        source: std::io::Error,
     },
     #[error("{what}: {source}")]
     Ctr {
@@ -258,21 +282,28 @@ pub fn pull(
         listed(ctrd, reference)?
     };
     let was_empty = held.is_none();
+    // Finding credentials and checking the registry's token service are no
+    // part of containerd's pull: left out of its time.
+    let mut auth_time = Duration::ZERO;
     if was_empty {
-        let host = reference.split('/').next().unwrap_or("");
-        let mut args = vec!["images", "pull"];
-        if insecure || is_loopback(host) {
-            args.push("--plain-http");
-        }
-        args.push(reference);
-        let out = ctrd
-            .ctr()
-            .args(&args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| crate::Error::io("run", ctrd.ctr_program(), e))?;
+        let t_auth = Instant::now();
+        let host = lumos_oci::reference::Reference::parse(reference)?.registry;
+        // Looked up as the runner's own pulls do; the password goes to ctr's
+        // prompt, never on its command line (containerd_auth).
+        let found = super::containerd_auth::lookup(&host)?;
+        super::containerd_auth::check_token_service(&host, &found, insecure)?;
+        auth_time = t_auth.elapsed();
+        let user = found.credentials.as_ref().map(|c| c.username.as_str());
+        let mut cmd = ctrd.ctr();
+        cmd.args(super::containerd_auth::pull_args(
+            reference,
+            insecure || is_loopback(&host),
+            user,
+        ));
+        let out = super::containerd_auth::run_pull(cmd, &host, &found)?;
         if !out.status.success() {
-            let stderr = String::from_utf8_lossy(&out.stderr);
+            let stderr =
+                super::containerd_auth::redact(&String::from_utf8_lossy(&out.stderr), &found);
             let reason = stderr
                 .lines()
                 .rev()
@@ -282,11 +313,26 @@ pub fn pull(
                 .trim_start_matches("ctr: ")
                 .to_string();
             let hint = if reason.contains("401") || reason.contains("nauthorized") {
-                " (the containerd sandbox pulls without credentials)"
+                let who = if reason.contains("token") {
+                    "the token service of registry"
+                } else {
+                    "registry"
+                };
+                match found.credentials {
+                    Some(_) => format!(
+                        " ({who} {host} refused the credentials from {})",
+                        found.source
+                    ),
+                    None => format!(
+                        " (the containerd sandbox pulled without credentials: {}; set \
+                         LUMOS_REGISTRY_USER and LUMOS_REGISTRY_PASSWORD, or log in with docker)",
+                        found.source
+                    ),
+                }
             } else if reason.contains("connection refused") {
-                " (is the registry running?)"
+                " (is the registry running?)".into()
             } else {
-                ""
+                String::new()
             };
             return Err(ContainerdError::Pull {
                 reference: reference.to_string(),
@@ -297,7 +343,7 @@ pub fn pull(
         }
     }
     let pull = if was_empty {
-        t0.elapsed()
+        t0.elapsed().saturating_sub(auth_time)
     } else {
         Duration::ZERO
     };
@@ -307,7 +353,7 @@ pub fn pull(
         None => listed(ctrd, reference)?.ok_or_else(|| ContainerdError::Pull {
             reference: reference.to_string(),
             reason: "ctr pulled it but containerd does not list it".into(),
-            hint: "",
+            hint: String::new(),
         })?,
     };
     let top = blob(ctrd, reference, "manifest", &digest)?;
@@ -356,7 +402,7 @@ pub fn pull(
         artifact,
         pull,
         was_empty,
-        untimed: t1.elapsed(),
+        untimed: t1.elapsed() + auth_time,
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod containerd;
+pub mod containerd_auth;
 pub mod seccomp;
 
 use crate::guard::Step;

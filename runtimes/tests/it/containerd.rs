@@ -407,6 +407,7 @@ fn pulls_containerd_cannot_do_say_why() {
         msg.contains("containerd could not pull")
             && (msg.contains("401") || msg.to_lowercase().contains("unauthorized"))
             && msg.contains("without credentials")
+            && msg.contains("LUMOS_REGISTRY_USER")
             && !msg.contains('\n'),
         "{msg}"
     );
@@ -544,4 +545,248 @@ fn figures() {
             m(|c| c.first_response),
         );
     }
+}
+
+const AUTH_USER: &str = "ctrd-user";
+const AUTH_PASSWORD: &str = "ctrd-Pa55-w0rd-4471";
+
+/// Pushes the native fixture to `reg` as AUTH_USER (the test-support push
+/// has no credentials); returns its reference.
+fn pushed_as_user(reg: &Registry, dir: &std::path::Path) -> String {
+    use lumos_oci::registry::{auth::Found, push, Client, ClientOptions, Credentials, PushStats};
+    let layout = lumos_oci::Layout::open(layout(dir)).unwrap();
+    let desc = layout.resolve("t/fixture:native-x86_64").unwrap();
+    let opts = ClientOptions {
+        credentials: Some(Found {
+            credentials: Some(Credentials {
+                username: AUTH_USER.into(),
+                password: AUTH_PASSWORD.into(),
+            }),
+            source: "test".into(),
+        }),
+        ..Default::default()
+    };
+    let client = Client::connect(&reg.host(), opts).unwrap();
+    push(
+        &client,
+        &layout,
+        &desc,
+        "lumos/fixture",
+        Some("native-x86_64"),
+        &mut PushStats::default(),
+    )
+    .unwrap();
+    format!("{}/lumos/fixture:native-x86_64", reg.host())
+}
+
+/// A `ctr` in front of the real one on PATH that logs each command line,
+/// and whether its stdin is a terminal, to `<dir>/ctr.log`.
+fn logging_ctr(dir: &std::path::Path) -> (String, std::path::PathBuf) {
+    let real = lumos_services::find_program("ctr").expect("ctr (scripts/setup)");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("ctr.log");
+    let script = format!(
+        "#!/bin/sh\nif [ -t 0 ]; then t=tty; else t=notty; fi\necho \"$t $*\" >> {}\nexec {} \"$@\"\n",
+        log.display(),
+        real.display()
+    );
+    let ctr = bin.join("ctr");
+    std::fs::write(&ctr, script).unwrap();
+    std::fs::set_permissions(&ctr, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, log)
+}
+
+/// Where the runner finds the credentials: `LUMOS_REGISTRY_USER` (AUTH_USER)
+/// and `LUMOS_REGISTRY_PASSWORD` (this), or a Docker config in this directory
+/// (`DOCKER_CONFIG`).
+enum Given<'a> {
+    Env(&'a str),
+    DockerConfig(&'a std::path::Path),
+}
+
+/// A Docker config directory whose `auths` has AUTH_USER/AUTH_PASSWORD for `host`.
+fn docker_config(dir: &std::path::Path, host: &str) -> std::path::PathBuf {
+    use base64::Engine as _;
+    let d = dir.join(format!("docker-{}", host.replace(':', "-")));
+    std::fs::create_dir_all(&d).unwrap();
+    let auth =
+        base64::engine::general_purpose::STANDARD.encode(format!("{AUTH_USER}:{AUTH_PASSWORD}"));
+    std::fs::write(
+        d.join("config.json"),
+        format!(r#"{{"auths":{{"{host}":{{"auth":"{auth}"}}}}}}"#),
+    )
+    .unwrap();
+    d
+}
+
+/// `lumos-runner cold IMAGE --runtime native [--sandbox containerd]` with
+/// the credentials `given` as the bench and a user give them.
+fn runner_cold_as(
+    image: &str,
+    containerd: bool,
+    given: Given<'_>,
+    path: &str,
+) -> std::process::Output {
+    let mut cmd = Command::new(runner_exe());
+    cmd.args(["cold", image, "--runtime", "native"]);
+    if containerd {
+        cmd.args(["--sandbox", "containerd"]);
+    }
+    match given {
+        Given::Env(password) => cmd
+            .env("LUMOS_REGISTRY_USER", AUTH_USER)
+            .env("LUMOS_REGISTRY_PASSWORD", password),
+        Given::DockerConfig(dir) => cmd
+            .env_remove("LUMOS_REGISTRY_USER")
+            .env_remove("LUMOS_REGISTRY_PASSWORD")
+            .env("DOCKER_CONFIG", dir),
+    };
+    cmd.arg("--body")
+        .arg(std::str::from_utf8(BODY).unwrap())
+        .env("PATH", path)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn containerd_pulls_with_the_runners_credentials_basic_and_token_never_on_a_command_line() {
+    use lumos_test_support::registry::RegistryOptions;
+    use lumos_test_support::token_service::TokenService;
+    require_root!();
+    let tmp = tempfile::tempdir().unwrap();
+    let tokens = TokenService::start(tmp.path(), AUTH_USER, AUTH_PASSWORD);
+    let basic = Registry::start(RegistryOptions::basic_auth(AUTH_USER, AUTH_PASSWORD));
+    let bearer = Registry::start(RegistryOptions {
+        auth_section: Some(tokens.registry_config()),
+        ..Default::default()
+    });
+    let (path, log) = logging_ctr(tmp.path());
+    for (kind, reg) in [("basic", &basic), ("token", &bearer)] {
+        let image = pushed_as_user(reg, tmp.path());
+        // Basic: from a Docker config's `auths`; token: from the environment.
+        let config = docker_config(tmp.path(), &reg.host());
+        let given = || match kind {
+            "basic" => Given::DockerConfig(&config),
+            _ => Given::Env(AUTH_PASSWORD),
+        };
+        // The runner's own pull, with the same credentials: the answer to match.
+        let own = runner_cold_as(&image, false, given(), &path);
+        assert!(
+            own.status.success(),
+            "{kind}: {}",
+            String::from_utf8_lossy(&own.stderr)
+        );
+        let own: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();
+
+        let _ = std::fs::remove_file(&log);
+        let out = runner_cold_as(&image, true, given(), &path);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{kind}: {stderr}");
+        let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(got["sandbox"], "containerd-runc", "{kind}");
+        assert_eq!(got["errors"], 0, "{kind}: {got}");
+        assert!(got["response_sha256"].is_string(), "{kind}: {got}");
+        assert_eq!(got["response_sha256"], own["response_sha256"], "{kind}");
+        assert_eq!(got["image"]["digest"], own["image"]["digest"], "{kind}");
+        assert!(
+            !stdout.contains(AUTH_PASSWORD) && !stderr.contains(AUTH_PASSWORD),
+            "{kind}"
+        );
+        // ctr's command lines (what /proc/PID/cmdline showed): the user, on
+        // the pull only, whose stdin was a terminal; never the password.
+        let ctr = std::fs::read_to_string(&log).unwrap();
+        assert!(!ctr.contains(AUTH_PASSWORD), "{kind}: {ctr}");
+        let pulls: Vec<&str> = ctr
+            .lines()
+            .filter(|l| l.contains(" images pull "))
+            .collect();
+        assert_eq!(pulls.len(), 1, "{kind}: {ctr}");
+        assert!(
+            pulls[0].starts_with("tty ") && pulls[0].contains(&format!(" --user {AUTH_USER} ")),
+            "{kind}: {ctr}"
+        );
+    }
+    // containerd's resolver asked the token service as the user, and got a token.
+    let asked = tokens.requests();
+    assert!(
+        asked
+            .iter()
+            .any(|r| r.granted && r.user.as_deref() == Some(AUTH_USER)),
+        "{asked:?}"
+    );
+}
+
+#[test]
+fn a_wrong_password_is_one_line_naming_the_registry_without_the_password() {
+    use lumos_test_support::registry::RegistryOptions;
+    use lumos_test_support::token_service::TokenService;
+    require_root!();
+    const WRONG: &str = "wr0ng-Pa55-9213";
+    let tmp = tempfile::tempdir().unwrap();
+    let tokens = TokenService::start(tmp.path(), AUTH_USER, AUTH_PASSWORD);
+    let basic = Registry::start(RegistryOptions::basic_auth(AUTH_USER, AUTH_PASSWORD));
+    let bearer = Registry::start(RegistryOptions {
+        auth_section: Some(tokens.registry_config()),
+        ..Default::default()
+    });
+    let (path, log) = logging_ctr(tmp.path());
+    for (kind, reg) in [("basic", &basic), ("token", &bearer)] {
+        let image = pushed_as_user(reg, tmp.path());
+        let out = runner_cold_as(&image, true, Given::Env(WRONG), &path);
+        assert!(!out.status.success(), "{kind}");
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        assert_eq!(err.lines().count(), 1, "{kind}: {err}");
+        assert!(
+            err.contains(&format!("containerd could not pull {}/", reg.host()))
+                && err.contains("refused the credentials from LUMOS_REGISTRY_USER"),
+            "{kind}: {err}"
+        );
+        if kind == "token" {
+            assert!(err.contains("the token service of registry"), "{err}");
+        }
+        assert!(!err.contains(WRONG), "{kind}: {err}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(WRONG));
+        assert!(!std::fs::read_to_string(&log).unwrap().contains(WRONG));
+    }
+}
+
+#[test]
+fn a_plain_http_token_service_off_this_machine_is_refused_before_ctr_gets_credentials() {
+    use lumos_test_support::registry::RegistryOptions;
+    use lumos_test_support::token_service::TokenService;
+    require_root!();
+    let tmp = tempfile::tempdir().unwrap();
+    let tokens = TokenService::start(tmp.path(), AUTH_USER, AUTH_PASSWORD);
+    // The registry sends clients to a token service at a TEST-NET-1 address
+    // (RFC 5737): off this machine, plain HTTP. ctr would post the password there.
+    let far = "http://192.0.2.1:9/token";
+    let reg = Registry::start(RegistryOptions {
+        auth_section: Some(tokens.registry_config().replace(&tokens.realm, far)),
+        ..Default::default()
+    });
+    let (path, log) = logging_ctr(tmp.path());
+    let image = format!("{}/lumos/fixture:native-x86_64", reg.host());
+    let out = runner_cold_as(&image, true, Given::Env(AUTH_PASSWORD), &path);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!(
+            "registry {} sends credentials to the plain-HTTP token service {far}; refused",
+            reg.host()
+        )) && err.contains("--insecure"),
+        "{err}"
+    );
+    assert!(!err.contains(AUTH_PASSWORD), "{err}");
+    let ctr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(!ctr.contains("images pull"), "{ctr}");
 }
