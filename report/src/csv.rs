@@ -93,6 +93,10 @@ pub struct Line<'a> {
     pub neighbour_requests: Option<u64>,
     #[serde(serialize_with = "ms")]
     pub neighbour_achieved_rps: Option<f64>,
+    // Added after the columns above: the `--node` the row ran on.
+    pub node: Option<&'a str>,
+    pub node_address: Option<&'a str>,
+    pub node_rate_bits_per_sec: Option<u64>,
 }
 
 /// Writes a number with 6 decimals (as the CSV always had), nothing for None.
@@ -181,6 +185,9 @@ pub fn lines<'a>(rows: &'a [RunRow], r: &'a RunRow) -> Vec<Line<'a>> {
                 neighbour: r.neighbour.as_ref().map(|n| n.label()),
                 neighbour_requests: r.neighbour.as_ref().map(|n| n.requests),
                 neighbour_achieved_rps: r.neighbour.as_ref().map(|n| n.achieved_rps),
+                node: r.node.as_ref().map(|n| n.name.as_str()),
+                node_address: r.node.as_ref().map(|n| n.address.as_str()),
+                node_rate_bits_per_sec: r.node.as_ref().and_then(|n| n.rate_bits_per_sec),
             }
         })
         .collect()

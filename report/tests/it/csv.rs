@@ -4,7 +4,7 @@ use crate::fixture;
 
 /// The columns the CSV has always had, in order (files stay comparable),
 /// then those added since at the end.
-const COLUMNS: [&str; 47] = [
+const COLUMNS: [&str; 50] = [
     "function",
     "runtime",
     "group",
@@ -52,6 +52,9 @@ const COLUMNS: [&str; 47] = [
     "neighbour",
     "neighbour_requests",
     "neighbour_achieved_rps",
+    "node",
+    "node_address",
+    "node_rate_bits_per_sec",
 ];
 
 #[test]
