@@ -116,6 +116,11 @@ fn the_report_has_a_section_per_node_and_a_node_column() {
     assert!(doc
         .select(&th)
         .any(|e| e.text().collect::<String>() == "node"));
+    let setup = Selector::parse("table.setup tr").unwrap();
+    assert!(doc.select(&setup).any(|tr| {
+        let t: String = tr.text().collect();
+        t.starts_with("nodes") && t.contains("slow: 10.233.0.6, 1mbit each way (tc tbf)")
+    }));
     let plain = html::render(&fixture::bench());
     assert!(!plain.contains("<h2>Nodes</h2>"));
 }
