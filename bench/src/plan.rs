@@ -771,6 +771,32 @@ mod tests {
     }
 
     #[test]
+    fn node_flags_are_refused_before_the_workspace_is_read() {
+        let req = |nodes: &[&str], place: &[(&str, &str)]| BenchRequest {
+            nodes: nodes.iter().map(|n| n.parse().unwrap()).collect(),
+            place: place
+                .iter()
+                .map(|(f, n)| (f.to_string(), n.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        let e = |r: BenchRequest| check(&r).unwrap_err().to_string();
+        assert!(e(req(&["a", "a:1mbit"], &[])).contains("node `a` is given twice"));
+        assert!(e(req(&["a"], &[("f", "b")]))
+            .contains("--place f=b: unknown node `b` (the nodes are a)"));
+        assert!(e(req(&[], &[("f", "b")])).contains("no nodes to place on"));
+        assert!(e(req(&["a", "b"], &[("f", "a"), ("f", "b")])).contains("`f` is placed twice"));
+        let wf = BenchRequest {
+            workflow: crate::WorkflowRequest {
+                chain: vec!["x".into(), "y".into()],
+                ..Default::default()
+            },
+            ..req(&["a"], &[])
+        };
+        assert!(e(wf).contains("--node: not for a workflow"));
+    }
+
+    #[test]
     fn sample_size_defaults_and_refusals() {
         let s = sampling(&BenchRequest::default(), 3).unwrap();
         assert_eq!(

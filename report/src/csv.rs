@@ -96,6 +96,10 @@ pub struct Line<'a> {
     // Added after the columns above: the deployed service (`--endpoint`).
     pub endpoint_url: Option<&'a str>,
     pub endpoint_host: Option<&'a str>,
+    // Added after the columns above: the `--node` the row ran on.
+    pub node: Option<&'a str>,
+    pub node_address: Option<&'a str>,
+    pub node_rate_bits_per_sec: Option<u64>,
 }
 
 /// Writes a number with 6 decimals (as the CSV always had), nothing for None.
@@ -186,6 +190,9 @@ pub fn lines<'a>(rows: &'a [RunRow], r: &'a RunRow) -> Vec<Line<'a>> {
                 neighbour_achieved_rps: r.neighbour.as_ref().map(|n| n.achieved_rps),
                 endpoint_url: r.endpoint.as_ref().map(|e| e.url.as_str()),
                 endpoint_host: r.endpoint.as_ref().map(|e| e.host.as_str()),
+                node: r.node.as_ref().map(|n| n.name.as_str()),
+                node_address: r.node.as_ref().map(|n| n.address.as_str()),
+                node_rate_bits_per_sec: r.node.as_ref().and_then(|n| n.rate_bits_per_sec),
             }
         })
         .collect()

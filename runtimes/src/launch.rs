@@ -327,6 +327,10 @@ impl Launcher {
             memory_limit: self.limits.memory_bytes,
             policy,
             http_port,
+            // In a node's namespace the runner reaches it at the node's address.
+            http_host: netns
+                .and(http_port)
+                .map(|_| IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             pool_socket,
         };
         let shim_exe = self.shim_program()?;

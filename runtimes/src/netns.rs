@@ -164,9 +164,12 @@ impl Netns {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
         let name = format!("lumos-{kind}-{pid}-{n}");
-        // Interface names have at most 15 bytes: 3 + 10 + 1.
+        // Interface names have at most 15 bytes: 3 + 11 + 1. The pid (at
+        // most 22 bits, pid_max) and 20 bits of the count: a million pairs
+        // of one process alive at once before a name repeats (containerd
+        // makes one per instance).
         let k = letter;
-        let tag = format!("{:x}", (u64::from(pid) << 8 | (n & 0xff)) & 0xff_ffff_ffff);
+        let tag = format!("{:x}", (u64::from(pid) << 20) | (n & 0xf_ffff));
         let veth = format!("lm{k}{tag}a");
         let peer = format!("lm{k}{tag}b");
         let token = guard.add(vec![

@@ -47,6 +47,11 @@ pub struct ShimOpts {
     /// `wasi-http`; wasmtime only, hosted by the runner's executable).
     #[serde(default)]
     pub http_port: Option<u16>,
+    /// The address a wasi:http component is served on instead of
+    /// `127.0.0.1` (`0.0.0.0` in a bench node's network namespace, whose
+    /// address the runner reaches it at).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_host: Option<std::net::IpAddr>,
     /// Host instances of the module on this Unix socket, one store per
     /// connection, in this one process (engine `wasmtime-pooled`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +117,7 @@ mod tests {
                 network: true,
             },
             http_port: Some(8080),
+            http_host: None,
             pool_socket: None,
         }
     }

@@ -53,6 +53,10 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
     if let Some(l) = crate::format::baas_link(s) {
         kv.insert("storage link", l);
     }
+    if !s.nodes.is_empty() {
+        let nodes: Vec<String> = s.nodes.iter().map(crate::format::node).collect();
+        kv.insert("nodes", nodes.join("; "));
+    }
     if let Some(n) = &s.neighbour {
         kv.insert(
             "neighbour",

@@ -4,7 +4,7 @@ use crate::fixture;
 
 /// The columns the CSV has always had, in order (files stay comparable),
 /// then those added since at the end.
-const COLUMNS: [&str; 49] = [
+const COLUMNS: [&str; 52] = [
     "function",
     "runtime",
     "group",
@@ -54,6 +54,9 @@ const COLUMNS: [&str; 49] = [
     "neighbour_achieved_rps",
     "endpoint_url",
     "endpoint_host",
+    "node",
+    "node_address",
+    "node_rate_bits_per_sec",
 ];
 
 #[test]

@@ -116,6 +116,32 @@ fn the_report_has_a_section_per_node_and_a_node_column() {
     assert!(doc
         .select(&th)
         .any(|e| e.text().collect::<String>() == "node"));
+    let setup = Selector::parse("table.setup tr").unwrap();
+    assert!(doc.select(&setup).any(|tr| {
+        let t: String = tr.text().collect();
+        t.starts_with("nodes") && t.contains("slow: 10.233.0.6, 1mbit each way (tc tbf)")
+    }));
     let plain = html::render(&fixture::bench());
     assert!(!plain.contains("<h2>Nodes</h2>"));
+}
+
+#[test]
+fn the_csv_names_each_rows_node() {
+    let text = lumos_report::csv::render(&placed()).unwrap();
+    let mut r = ::csv::Reader::from_reader(text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (node, addr, rate) = (
+        col("node"),
+        col("node_address"),
+        col("node_rate_bits_per_sec"),
+    );
+    let recs: Vec<_> = r.records().map(Result::unwrap).collect();
+    assert!(recs
+        .iter()
+        .any(|x| &x[node] == "slow" && &x[addr] == "10.233.0.6" && &x[rate] == "1000000"));
+    assert!(recs
+        .iter()
+        .any(|x| &x[node] == "fast" && x[rate].is_empty()));
+    assert!(recs.iter().all(|x| !x[node].is_empty()));
 }

@@ -367,6 +367,69 @@ fn two_instances_of_a_fixed_port_http_function_run_at_once() {
     b.stop(std::time::Duration::from_millis(200));
 }
 
+/// Load above concurrency 1 on a fixed-port function: refused where
+/// instances share the host's network, run under containerd (a namespace
+/// per instance), every request answered.
+#[test]
+fn load_at_concurrency_two_on_a_fixed_port_runs_under_containerd() {
+    use lumos_runtimes::{Arrival, LoadSpec};
+    require_root!();
+    let reg = Registry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let image = pushed_fixed_port_http(&reg, tmp.path(), port);
+    let spec = LoadSpec {
+        concurrency: vec![2],
+        arrival: Arrival::Closed,
+        requests: Some(8),
+        duration: std::time::Duration::from_secs(60),
+        ..Default::default()
+    };
+    let o = containerd_opts();
+    let runner = Runner::new(o.clone()).unwrap();
+    let job = Job::from_opts(&o, &image, Runtime::Native, BODY);
+    let r = runner
+        .load(&job, &spec)
+        .unwrap_or_else(|e| panic!("{}", lumos_model::error_chain(&e)));
+    assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+    assert_eq!(r.load.unwrap()[0].ok, 8);
+}
+
+/// An instance placed on a bench node joins the node's namespace (`ctr run
+/// --with-ns network:<node>`) instead of one of its own, and answers at the
+/// node's address.
+#[test]
+fn an_instance_placed_on_a_node_runs_in_the_nodes_namespace() {
+    require_root!();
+    let reg = Registry::plain();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let image = pushed_fixed_port_http(&reg, tmp.path(), port);
+    let o = RunOpts {
+        nodes: vec!["edge:100mbit".parse().unwrap()],
+        ..containerd_opts()
+    };
+    let runner = Runner::new(o.clone()).unwrap();
+    let job = Job {
+        node: Some("edge"),
+        ..Job::from_opts(&o, &image, Runtime::Native, BODY)
+    };
+    let r = runner
+        .cold(&job)
+        .unwrap_or_else(|e| panic!("{}", lumos_model::error_chain(&e)));
+    assert_eq!(r.errors, 0, "{:?}", r.error_samples);
+    assert_eq!(r.sandbox, Some(Sandbox::ContainerdRunc));
+    assert_eq!(r.node.unwrap().name, "edge");
+}
+
 #[test]
 fn pulls_containerd_cannot_do_say_why() {
     require_root!();

@@ -14,6 +14,7 @@ mod figures;
 mod hostile;
 mod limits;
 mod load;
+mod nodes;
 mod pooled;
 mod registry;
 mod shims;

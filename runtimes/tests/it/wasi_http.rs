@@ -237,6 +237,7 @@ fn shim_spec(engine: Runtime, file: &Path, http_port: Option<u16>) -> [String; 2
         memory_limit: None,
         policy: Default::default(),
         http_port,
+        http_host: None,
         pool_socket: None,
     })
     .unwrap()

@@ -262,8 +262,11 @@ pub fn run(opts: &ShimOpts, aot: bool, port: u16) -> Result<i32, ShimError> {
         .enable_all()
         .build()
         .map_err(|e| load(format!("tokio runtime: {e}")))?;
-    let listener = std::net::TcpListener::bind(("127.0.0.1", port))
-        .map_err(|e| load(format!("listen on 127.0.0.1:{port}: {e}")))?;
+    let host = opts
+        .http_host
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    let listener = std::net::TcpListener::bind((host, port))
+        .map_err(|e| load(format!("listen on {host}:{port}: {e}")))?;
     listener
         .set_nonblocking(true)
         .map_err(|e| load(e.to_string()))?;
