@@ -154,6 +154,23 @@ pub struct Netns {
     rate: Option<Rate>,
 }
 
+/// The names process `pid` gives its `n`th namespace of `kind`: the
+/// namespace `lumos-<kind>-<pid>-<n>` and its veth pair (`lm<letter>…a` in the
+/// root namespace, `lm<letter>…b` inside).
+pub fn names(kind: &str, letter: char, pid: u32, n: u64) -> (String, String, String) {
+    let name = format!("lumos-{kind}-{pid}-{n}");
+    // Interface names have at most 15 bytes: 3 + 11 + 1. The pid (at
+    // most 22 bits, pid_max) and 20 bits of the count: a million pairs
+    // of one process alive at once before a name repeats (containerd
+    // makes one per instance).
+    let tag = format!("{:x}", (u64::from(pid) << 20) | (n & 0xf_ffff));
+    (
+        name,
+        format!("lm{letter}{tag}a"),
+        format!("lm{letter}{tag}b"),
+    )
+}
+
 impl Netns {
     /// Makes namespace `lumos-<kind>-<pid>-<n>` and its veth pair
     /// (`lm<letter>…a` in the root namespace, `lm<letter>…b` inside), with
@@ -163,15 +180,7 @@ impl Netns {
     pub fn create(kind: &str, letter: char, guard: &Arc<Guard>) -> Result<Netns, NetnsError> {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
-        let name = format!("lumos-{kind}-{pid}-{n}");
-        // Interface names have at most 15 bytes: 3 + 11 + 1. The pid (at
-        // most 22 bits, pid_max) and 20 bits of the count: a million pairs
-        // of one process alive at once before a name repeats (containerd
-        // makes one per instance).
-        let k = letter;
-        let tag = format!("{:x}", (u64::from(pid) << 20) | (n & 0xf_ffff));
-        let veth = format!("lm{k}{tag}a");
-        let peer = format!("lm{k}{tag}b");
+        let (name, veth, peer) = names(kind, letter, pid, n);
         let token = guard.add(vec![
             Step::Run(argv(&["ip", "netns", "delete", &name])),
             Step::Run(argv(&["ip", "link", "delete", &veth])),

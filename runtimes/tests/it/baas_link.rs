@@ -168,8 +168,8 @@ fn a_killed_runner_leaves_no_namespace_or_veth_behind() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let ns = format!("lumos-link-{}-0", runner.id());
-    let veth = format!("lmk{:x}a", (u64::from(runner.id()) << 8) & 0xff_ffff_ffff);
+    // The link is the runner's first namespace.
+    let (ns, veth, _) = lumos_runtimes::netns::names("link", 'k', runner.id(), 0);
     let veth_exists = || {
         Command::new("ip")
             .args(["link", "show", &veth])

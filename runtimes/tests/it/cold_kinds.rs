@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use lumos_model::{ColdEvidence, Mode};
-use lumos_runtimes::{Job, RunResult, Runner, Runtime};
+use lumos_runtimes::{Job, RunOpts, RunResult, Runner, Runtime};
 
 const BODY: &[u8] = br#"{"op":"noop"}"#;
 
@@ -86,9 +86,21 @@ fn cold_node_drops_the_page_cache_and_finds_fewer_pages_resident() {
     let reg = Registry::plain();
     let tmp = tempfile::tempdir().unwrap();
     let layout = layout(tmp.path());
-    let runner = Runner::new(opts()).unwrap();
-    // A wasm shim: its program is this build's lumos-runner, which no other
-    // process on the machine keeps in memory in between.
+    // A wasm shim, from a private copy (a new file, so pages of its own):
+    // the tests beside this one start this build's shims all the time and
+    // would bring their pages back between the drop and the probe. The
+    // runner finds the shim beside its own executable.
+    let private = tmp.path().join("bin");
+    std::fs::create_dir(&private).unwrap();
+    let bins = lumos_test_support::node_bins();
+    for name in ["lumos-runner", "lumos-shim-wasmtime"] {
+        std::fs::copy(&bins[name], private.join(name)).unwrap();
+    }
+    let runner = Runner::new(RunOpts {
+        runner_exe: Some(private.join("lumos-runner")),
+        ..opts()
+    })
+    .unwrap();
     let rt = Runtime::WasmtimeAot;
     let image = reg.push(
         &layout,
@@ -113,6 +125,11 @@ fn cold_node_drops_the_page_cache_and_finds_fewer_pages_resident() {
         ne.runtime_binary.as_ref().unwrap(),
     );
     assert_eq!(cb.path, nb.path);
+    assert_eq!(
+        cb.path.as_deref(),
+        Some(private.join("lumos-shim-wasmtime").as_path()),
+        "the private copy ran"
+    );
     assert!(
         nb.resident_pages < cb.resident_pages,
         "shim pages resident: cold-node {nb:?} vs cold {cb:?}"
