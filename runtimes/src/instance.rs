@@ -103,6 +103,28 @@ pub struct Process {
     exit: Option<Exit>,
 }
 
+/// `cmd.spawn()`, retried for a while when exec says ETXTBSY ("text file
+/// busy"): a program unpacked a moment ago can still be open for writing in
+/// a child another thread of this process forked during the write and has
+/// not exec'd yet (its CLOEXEC descriptors close only at its exec; children
+/// with `pre_exec` work such as setns or cgroup joins take longer to get
+/// there). The same race cargo retries when it runs a fresh build script.
+fn spawn_retrying_busy(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match cmd.spawn() {
+            Err(e)
+                if e.raw_os_error() == Some(libc::ETXTBSY) && Instant::now() + pause < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            r => return r,
+        }
+    }
+}
+
 impl Process {
     /// Spawns; returns once the program has been exec'd (std reports exec
     /// failures through a CLOEXEC pipe, so `spawn` returning means it runs).
@@ -181,7 +203,7 @@ impl Process {
                 });
             }
         }
-        let mut child = cmd.spawn()?;
+        let mut child = spawn_retrying_busy(&mut cmd)?;
         drop(netns);
         let pgid = child.id() as i32;
         let mut steps = vec![Step::KillGroup(pgid)];
