@@ -251,6 +251,9 @@ impl PooledInstance {
         // end the host makes (a handle of our own, so the frame reader's
         // buffer does not matter).
         let mut conn = &self.conn;
+        // The frame reader made the (shared) file description non-blocking;
+        // it reads no more, and here reads block until the deadline.
+        let _ = conn.set_nonblocking(false);
         let mut buf = [0u8; 4096];
         let ended = loop {
             let left = until.saturating_duration_since(Instant::now());
