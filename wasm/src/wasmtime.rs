@@ -87,7 +87,27 @@ pub const OPT_LEVEL: OptLevel = OptLevel::Speed;
 /// `.cwasm` for `target` (None: this CPU).
 #[cfg(feature = "compile")]
 pub fn precompile(wasm: &[u8], target: Option<Arch>, opt: OptLevel) -> crate::Result<Vec<u8>> {
-    let e = engine(target, opt)?;
+    precompile_in(config(target, opt)?, wasm, target)
+}
+
+/// [`precompile`] with epoch interruption compiled in
+/// ([`config_interruptible`]): a `.cwasm` whose `wasmtime-pooled` host can
+/// interrupt one instance; `wasmtime-aot` does not load it.
+#[cfg(feature = "compile")]
+pub fn precompile_interruptible(
+    wasm: &[u8],
+    target: Option<Arch>,
+    opt: OptLevel,
+) -> crate::Result<Vec<u8>> {
+    precompile_in(config_interruptible(target, opt)?, wasm, target)
+}
+
+#[cfg(feature = "compile")]
+fn precompile_in(config: Config, wasm: &[u8], target: Option<Arch>) -> crate::Result<Vec<u8>> {
+    let e = Engine::new(&config).map_err(|e| crate::Error::Wasmtime {
+        what: "wasmtime engine".into(),
+        source: e,
+    })?;
     let component = crate::BinaryKind::of_bytes(wasm) == crate::BinaryKind::Component;
     if component {
         e.precompile_component(wasm)

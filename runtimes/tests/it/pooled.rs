@@ -305,6 +305,41 @@ fn a_guest_that_never_yields_is_interrupted_alone_and_the_same_host_serves_on() 
     );
 }
 
+/// A `.cwasm` precompiled with epoch interruption (`lumos-runner
+/// precompile --epoch-interruption`) loads into the host's epoch engine:
+/// a guest that never yields is interrupted alone, the same host serves on.
+#[test]
+fn a_cwasm_precompiled_with_epoch_interruption_is_interrupted_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwasm = dir.path().join("fixture.epoch.cwasm");
+    let st = std::process::Command::new(runner_exe())
+        .arg("precompile")
+        .arg(&fixtures().wasm)
+        .arg("-o")
+        .arg(&cwasm)
+        .arg("--epoch-interruption")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut o = opts();
+    o.limits.request_timeout = Duration::from_millis(500);
+    let runner = Runner::new(o).unwrap();
+    let p = runner
+        .prepare(&Job::from_opts(&runner.opts, &file_ref(&cwasm), RT, b""))
+        .unwrap();
+    let l = runner.launcher(&p, RT, &[]).unwrap();
+    let mut slot = Slot::new(l.clone());
+    slot.ensure().unwrap();
+    let host = slot.workload_pid().unwrap();
+    let o = slot.call(FOREVER);
+    match &o.result {
+        Err(Failure::PooledTimeout(_, m)) => assert!(m.contains("interrupted"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(slot.call(br#"{"op":"noop"}"#).is_ok());
+    assert_eq!(slot.workload_pid(), Some(host), "the same host serves");
+}
+
 /// A guest blocked in a host call (a long sleep) is at no epoch check: the
 /// host does not end it within the grace, so the runner stops the host
 /// (said in the error) and the next instance comes from a new one. A
