@@ -134,6 +134,9 @@ pub fn run(opts: &ShimOpts, socket: &std::path::Path) -> Result<i32, ShimError> 
         ));
     };
     trace.mark("module loaded");
+    // The engine the module loaded into (the epoch one, unless the .cwasm
+    // lacks it): the other one's pool reservation is released here.
+    drop(engine);
     let engine = module.engine().clone();
     let mut linker: Linker<State> = Linker::new(&engine);
     p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| load(e.to_string()))?;
