@@ -60,6 +60,11 @@ impl Reply {
 pub enum Failure {
     #[error("timeout: no answer within {0:?}; instance killed")]
     Timeout(Duration),
+    /// A request to a `wasmtime-pooled` instance timed out: the host
+    /// interrupted that instance and serves on (what it said is quoted), or
+    /// did not in time and was stopped (said so).
+    #[error("timeout: no answer within {0:?}; {1}")]
+    PooledTimeout(Duration, String),
     #[error("protocol: {0}")]
     Protocol(String),
     #[error("instance exited: {0}")]
@@ -74,7 +79,7 @@ impl Failure {
     /// A short class name for counting.
     pub fn class(&self) -> &'static str {
         match self {
-            Failure::Timeout(_) => "timeout",
+            Failure::Timeout(_) | Failure::PooledTimeout(..) => "timeout",
             Failure::Protocol(_) => "protocol",
             Failure::Exited(_) => "exited",
             Failure::Start(_) => "start",
@@ -302,12 +307,12 @@ impl FrameConn {
     ) -> Result<Reply, Failure> {
         let deadline = Instant::now() + timeout;
         let fail = |s: &mut Self, e: FrameError| match e {
-            FrameError::Timeout => {
-                if let Instance::Pooled(i) = &s.inst {
-                    i.timed_out();
+            FrameError::Timeout => match &s.inst {
+                Instance::Pooled(i) => {
+                    Failure::PooledTimeout(timeout, i.timed_out().unwrap_or_else(|e| e))
                 }
-                Failure::Timeout(timeout)
-            }
+                Instance::Process(_) => Failure::Timeout(timeout),
+            },
             e => s.failure(e, deadline),
         };
         if let Err(e) = self.writer.write_frame(Kind::Request, body, Some(deadline)) {

@@ -8,6 +8,16 @@
 //! node's runtime daemon is already running when a request arrives; it is
 //! stopped by PID when the launcher goes.
 //!
+//! A request that times out ends its instance only: the runner shuts its
+//! side of the connection down, the host's epoch deadline callback sees
+//! that and interrupts the guest (even one that never yields), drops its
+//! store and closes the connection, saying `lumos-pool[ID]: interrupted …`
+//! ([`PooledInstance::timed_out`]). A host whose module has no epoch
+//! interruption compiled in (a `.cwasm` precompiled without it; its `HELLO`
+//! says `"interruptible": false`) is stopped at once, with its other
+//! instances, and so is one that has not ended the instance within
+//! [`INTERRUPT_GRACE`] (its guest blocked in a host call, say).
+//!
 //! An instance's usage is read from the host process: its CPU time is the
 //! host's since the connect, its RSS the host's growth since the connect
 //! (with instances side by side, each sees the others' growth too).
@@ -22,6 +32,11 @@ use std::process::ChildStdout;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// How long the runner waits, after a request timed out, for the host to
+/// end that instance (it interrupts a running guest within a tick, 10 ms)
+/// before it stops the whole host.
+pub const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
+
 /// The running pool host of one launcher.
 pub struct PoolHost {
     proc: Mutex<Process>,
@@ -31,6 +46,8 @@ pub struct PoolHost {
     pub pid: u32,
     /// From spawn until it announced it listens (module loaded, pool reserved).
     pub start: Duration,
+    /// Its instances can be interrupted (epoch interruption compiled in).
+    pub interruptible: bool,
 }
 
 impl PoolHost {
@@ -62,14 +79,19 @@ impl PoolHost {
                 }
             ))
         };
-        match reader.read_frame(Some(t0 + timeout)) {
-            Ok(f) if f.kind == Kind::Hello => {}
+        let interruptible = match reader.read_frame(Some(t0 + timeout)) {
+            Ok(f) if f.kind == Kind::Hello => {
+                serde_json::from_slice::<serde_json::Value>(&f.payload)
+                    .ok()
+                    .and_then(|h| h.get("interruptible")?.as_bool())
+                    .unwrap_or(false)
+            }
             Ok(f) => return Err(fail(&mut p, format!("said {:?} before HELLO", f.kind))),
             Err(crate::frame::FrameError::Timeout) => {
                 return Err(fail(&mut p, format!("did not listen within {timeout:?}")))
             }
             Err(e) => return Err(fail(&mut p, format!("ended before it listened ({e})"))),
-        }
+        };
         let pid = p.pid();
         Ok(PoolHost {
             proc: Mutex::new(p),
@@ -77,6 +99,7 @@ impl PoolHost {
             socket,
             pid,
             start: t0.elapsed(),
+            interruptible,
         })
     }
 
@@ -98,11 +121,15 @@ impl PoolHost {
         hello.extend_from_slice(name);
         s.write_all(&hello)
             .map_err(|e| Failure::Start(format!("write the instance id: {e}")))?;
+        let conn = s
+            .try_clone()
+            .map_err(|e| Failure::Start(format!("the connection: {e}")))?;
         Ok((
             s,
             PooledInstance {
                 host: self.clone(),
                 id: id.to_string(),
+                conn,
                 base,
                 peak_rss: 0,
             },
@@ -115,8 +142,7 @@ impl PoolHost {
     }
 
     /// Stops the host now (its instances end with it): after a request
-    /// timed out, the only way to stop a guest that never yields, since
-    /// the modules are not compiled with epoch interruption.
+    /// timed out, when the host did not end that instance itself.
     pub fn kill(&self) {
         if let Ok(mut p) = self.proc.lock() {
             p.stop(Duration::ZERO);
@@ -177,6 +203,8 @@ impl Drop for PoolHost {
 pub struct PooledInstance {
     host: Arc<PoolHost>,
     pub id: String,
+    /// The connection (a handle of its own, to shut it down).
+    conn: UnixStream,
     /// The host's CPU ms and RSS bytes at the connect.
     base: (f64, u64),
     peak_rss: u64,
@@ -200,10 +228,77 @@ impl PooledInstance {
         })
     }
 
-    /// A request to this instance timed out: its guest may spin forever in
-    /// the host, which is stopped (the launcher starts a new one).
-    pub fn timed_out(&self) {
+    /// A request to this instance timed out: shuts the connection down
+    /// for writing (the host interrupts the guest, drops its store and
+    /// closes the connection) and waits up to [`INTERRUPT_GRACE`] for the
+    /// connection's end. Ok: what the host said about the instance (the
+    /// host serves on); Err: it did not end the instance in time and was
+    /// stopped (the launcher starts a new one), said.
+    pub fn timed_out(&self) -> Result<String, String> {
+        use std::io::Read;
+        if !self.host.interruptible {
+            self.host.kill();
+            return Err(format!(
+                "the wasmtime-pooled host (pid {}) cannot interrupt its instances (the \
+                 .cwasm was precompiled without epoch interruption; a wasm module is \
+                 compiled with it): the host was stopped, with its other instances",
+                self.host.pid
+            ));
+        }
+        let _ = self.conn.shutdown(std::net::Shutdown::Write);
+        let until = Instant::now() + INTERRUPT_GRACE;
+        // Whatever the guest still wrote is read and dropped, up to the
+        // end the host makes (a handle of our own, so the frame reader's
+        // buffer does not matter).
+        let mut conn = &self.conn;
+        // The frame reader made the (shared) file description non-blocking;
+        // it reads no more, and here reads block until the deadline.
+        let _ = conn.set_nonblocking(false);
+        let mut buf = [0u8; 4096];
+        let ended = loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || conn.set_read_timeout(Some(left)).is_err() {
+                break false;
+            }
+            match conn.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // The host reset the connection: it ended the instance too.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                Err(_) => break false,
+            }
+        };
+        if ended && self.host.host_ended().is_none() {
+            // The host wrote its line before it closed the connection; the
+            // runner's reader of its stderr may lag a moment.
+            let until = Instant::now() + Duration::from_millis(500);
+            loop {
+                if let Some(said) = self.host.lines_about(&self.id) {
+                    return Ok(format!("lumos-pool[{}]: {said}", self.id));
+                }
+                if Instant::now() >= until {
+                    return Ok(format!(
+                        "the wasmtime-pooled host (pid {}) ended the instance",
+                        self.host.pid
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+        if let Some(how) = self.host.host_ended() {
+            return Err(format!(
+                "the wasmtime-pooled host (pid {}) has ended ({how})",
+                self.host.pid
+            ));
+        }
         self.host.kill();
+        Err(format!(
+            "the wasmtime-pooled host (pid {}) did not end the instance within {:?} \
+             of its connection's shutdown (a guest blocked in a host call?): the host \
+             was stopped, with its other instances",
+            self.host.pid, INTERRUPT_GRACE
+        ))
     }
 
     /// How the instance ended, once the host said so (or itself ended).

@@ -13,6 +13,13 @@ pub fn engine_id() -> String {
     format!("wasmtime-{VERSION}")
 }
 
+/// The epoch deadline of a store that nothing interrupts: ticks beyond the
+/// current epoch, which only the `wasmtime-pooled` host advances. An engine
+/// with epoch interruption starts every store's deadline at "now" (it would
+/// trap at once), so each store of such an engine sets one; for an engine
+/// without it the deadline is unused.
+pub const NO_DEADLINE: u64 = u64::MAX / 2;
+
 /// The target triple wasmtime compiles for on `arch`.
 pub fn triple(arch: Arch) -> &'static str {
     arch.wasmtime_triple()
@@ -47,6 +54,22 @@ pub fn config(target: Option<Arch>, opt: OptLevel) -> crate::Result<Config> {
     Ok(c)
 }
 
+/// [`config`] with epoch interruption compiled in: every function entry
+/// and loop back edge checks the engine's epoch against the store's
+/// deadline, so a guest that never yields can be interrupted. Only the
+/// `wasmtime-pooled` host uses it (on the wasm modules it compiles, and on
+/// `.cwasm` files precompiled with it): measured on the `fibonacci`
+/// built-in (big-integer arithmetic, call-heavy), the checks cost 16-27%
+/// of its run time; on a tight loop about 0% (shim/wasmtime/tests/it/
+/// epoch_cost.rs, README.md "wasmtime-pooled"). `wasmtime-aot`, whose
+/// figures are compared with the paper's, stays without them; a process per
+/// instance is stopped with its process.
+pub fn config_interruptible(target: Option<Arch>, opt: OptLevel) -> crate::Result<Config> {
+    let mut c = config(target, opt)?;
+    c.epoch_interruption(true);
+    Ok(c)
+}
+
 /// An engine with [`config`].
 pub fn engine(target: Option<Arch>, opt: OptLevel) -> crate::Result<Engine> {
     Engine::new(&config(target, opt)?).map_err(|e| crate::Error::Wasmtime {
@@ -64,7 +87,27 @@ pub const OPT_LEVEL: OptLevel = OptLevel::Speed;
 /// `.cwasm` for `target` (None: this CPU).
 #[cfg(feature = "compile")]
 pub fn precompile(wasm: &[u8], target: Option<Arch>, opt: OptLevel) -> crate::Result<Vec<u8>> {
-    let e = engine(target, opt)?;
+    precompile_in(config(target, opt)?, wasm, target)
+}
+
+/// [`precompile`] with epoch interruption compiled in
+/// ([`config_interruptible`]): a `.cwasm` whose `wasmtime-pooled` host can
+/// interrupt one instance; `wasmtime-aot` does not load it.
+#[cfg(feature = "compile")]
+pub fn precompile_interruptible(
+    wasm: &[u8],
+    target: Option<Arch>,
+    opt: OptLevel,
+) -> crate::Result<Vec<u8>> {
+    precompile_in(config_interruptible(target, opt)?, wasm, target)
+}
+
+#[cfg(feature = "compile")]
+fn precompile_in(config: Config, wasm: &[u8], target: Option<Arch>) -> crate::Result<Vec<u8>> {
+    let e = Engine::new(&config).map_err(|e| crate::Error::Wasmtime {
+        what: "wasmtime engine".into(),
+        source: e,
+    })?;
     let component = crate::BinaryKind::of_bytes(wasm) == crate::BinaryKind::Component;
     if component {
         e.precompile_component(wasm)

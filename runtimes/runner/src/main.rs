@@ -31,19 +31,21 @@ fn precompile_target(s: &str) -> Result<Arch, lumos_model::UnknownName> {
     }
 }
 
-/// Precompiles with the one wasmtime configuration the shim loads with.
+/// Precompiles with the one wasmtime configuration the shim loads with
+/// (with epoch interruption: the one its `wasmtime-pooled` host loads first).
 #[cfg(feature = "precompile")]
-fn precompile(wasm: &[u8], target: Option<Arch>) -> Result<Vec<u8>> {
-    Ok(lumos_wasm::wasmtime::precompile(
-        wasm,
-        target,
-        lumos_wasm::wasmtime::OPT_LEVEL,
-    )?)
+fn precompile(wasm: &[u8], target: Option<Arch>, epoch: bool) -> Result<Vec<u8>> {
+    use lumos_wasm::wasmtime::{precompile, precompile_interruptible, OPT_LEVEL};
+    Ok(if epoch {
+        precompile_interruptible(wasm, target, OPT_LEVEL)?
+    } else {
+        precompile(wasm, target, OPT_LEVEL)?
+    })
 }
 
 /// This runner was built without a compiler (an AoT-only edge runner).
 #[cfg(not(feature = "precompile"))]
-fn precompile(_: &[u8], _: Option<Arch>) -> Result<Vec<u8>> {
+fn precompile(_: &[u8], _: Option<Arch>, _: bool) -> Result<Vec<u8>> {
     bail!("precompile: this lumos-runner was built without its `precompile` feature (no cranelift)")
 }
 
@@ -122,6 +124,12 @@ enum Cmd {
         /// e.g. aarch64-unknown-linux-gnu.
         #[arg(long, value_parser = precompile_target)]
         target: Option<Arch>,
+        /// Compile in epoch interruption checks: a .cwasm for
+        /// wasmtime-pooled, whose host can then interrupt one instance
+        /// whose request timed out (wasmtime-aot does not load it; the
+        /// checks cost call-heavy code up to a quarter of its run time).
+        #[arg(long)]
+        epoch_interruption: bool,
     },
     /// (internal) Clean up after the runner when it exits.
     Guard,
@@ -360,10 +368,11 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             module,
             output,
             target,
+            epoch_interruption,
         } => {
             let wasm =
                 std::fs::read(&module).with_context(|| format!("read {}", module.display()))?;
-            let cwasm = precompile(&wasm, target)?;
+            let cwasm = precompile(&wasm, target, epoch_interruption)?;
             // Temp file + rename: an interrupted precompile leaves no half .cwasm.
             lumos_oci::layout::write_atomic(&output, &cwasm)?;
             Ok(std::process::ExitCode::SUCCESS)

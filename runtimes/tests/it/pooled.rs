@@ -1,9 +1,15 @@
 //! `wasmtime-pooled`: instances are stores in one long-lived host process.
 //! Cold and warm runs answer for real; two instances live side by side in
 //! one host process and answer independently; an instance that traps ends
-//! alone and the host serves the next; the host is gone with its launcher.
+//! alone and the host serves the next; a request that times out on a guest
+//! that never yields interrupts that instance alone (epoch interruption,
+//! compiled into the wasm module by the host) and the same host serves on,
+//! while a guest blocked in a host call past the grace, or a `.cwasm`
+//! without epoch interruption, stops the host; the host is gone with its
+//! launcher.
 
 use crate::common::*;
+use lumos_runtimes::host::{Failure, Reply};
 use lumos_runtimes::launch::Slot;
 use lumos_runtimes::run::Mode;
 use lumos_runtimes::{Job, Protocol, Runner, Runtime};
@@ -99,7 +105,7 @@ fn two_instances_share_one_host_process_and_answer_independently() {
         "b answered only after a's request"
     );
     match &o.result {
-        Ok(lumos_runtimes::host::Reply::Ok { body, .. }) => {
+        Ok(Reply::Ok { body, .. }) => {
             assert_eq!(body, br#"{"op":"echo","who":"b"}"#)
         }
         other => panic!("b: {other:?}"),
@@ -184,4 +190,192 @@ fn pooled_refuses_what_it_cannot_host_saying_why() {
         e.contains("neither a wasmtime .cwasm nor a wasm module"),
         "{e}"
     );
+}
+
+/// The fixture's `work` loop for 10^15 steps: a guest that never yields
+/// (no host call) and does not end before the test does.
+const FOREVER: &[u8] = br#"{"op":"work","n":1000000000}"#;
+
+/// The host compiles the wasm module with epoch interruption.
+#[test]
+fn a_guest_that_never_yields_is_interrupted_alone_and_the_same_host_serves_on() {
+    let mut o = opts();
+    o.limits.request_timeout = Duration::from_millis(1500);
+    let runner = Runner::new(o).unwrap();
+    let p = runner
+        .prepare(&Job::from_opts(
+            &runner.opts,
+            &file_ref(&fixtures().wasm),
+            RT,
+            b"",
+        ))
+        .unwrap();
+    let l = runner.launcher(&p, RT, &[]).unwrap();
+    let (mut a, mut b) = (Slot::new(l.clone()), Slot::new(l.clone()));
+    a.ensure().unwrap();
+    b.ensure().unwrap();
+    let host = a.workload_pid().unwrap();
+    assert_eq!(b.workload_pid(), Some(host));
+    let (first, b_id) = (
+        a.instance_id().unwrap().to_string(),
+        b.instance_id().unwrap().to_string(),
+    );
+    let spinner = std::thread::spawn(move || {
+        let o = a.call(FOREVER);
+        (o, a)
+    });
+    // The instance beside the spinning one keeps answering meanwhile.
+    let mut answered = 0;
+    while !spinner.is_finished() {
+        let o = b.call(br#"{"op":"echo","who":"b"}"#);
+        match &o.result {
+            Ok(Reply::Ok { body, .. }) => assert_eq!(body, br#"{"op":"echo","who":"b"}"#),
+            other => panic!("b beside a spinning instance: {other:?}"),
+        }
+        answered += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(answered > 0);
+    let (o, mut a) = spinner.join().unwrap();
+    assert_eq!(
+        o.error_class().as_deref(),
+        Some("timeout"),
+        "{:?}",
+        o.result
+    );
+    match &o.result {
+        // The host's own words about that instance, quoted.
+        Err(Failure::PooledTimeout(_, said)) => assert!(
+            said.starts_with(&format!("lumos-pool[{first}]: interrupted")),
+            "{said}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(alive(host), "the host lives on");
+    assert_eq!(a.replaced, 1);
+    // The same host process serves the next instance, and the one beside
+    // it was never replaced.
+    let o = a.call(br#"{"op":"echo"}"#);
+    assert!(o.is_ok(), "{:?}", o.result);
+    assert_eq!(a.workload_pid(), Some(host), "the same host serves");
+    assert_ne!(a.instance_id(), Some(first.as_str()));
+    assert!(b.call(br#"{"op":"noop"}"#).is_ok());
+    assert_eq!(b.instance_id(), Some(b_id.as_str()));
+    assert_eq!(b.replaced, 0);
+    // The interrupted guest no longer burns the host's CPU: the host's CPU
+    // time now grows by far less than the wall time while it is idle.
+    let cpu = || {
+        let stat = std::fs::read_to_string(format!("/proc/{host}/stat")).unwrap();
+        let f: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    };
+    let before = cpu();
+    std::thread::sleep(Duration::from_secs(2));
+    let ticks = cpu() - before;
+    assert!(ticks < 20, "the host used {ticks} clock ticks in 2 s idle");
+
+    // A bench row of such requests: each a timeout error, all served by the
+    // one host (the launcher never started another).
+    drop((a, b));
+    let mut o = opts();
+    o.limits.request_timeout = Duration::from_millis(500);
+    o.warmup = 0;
+    o.requests = 3;
+    let r = Runner::new(o)
+        .unwrap()
+        .run_warm(&file_ref(&fixtures().wasm), RT, FOREVER)
+        .unwrap();
+    assert_eq!(r.errors, 3, "{:?}", r.error_samples);
+    assert_eq!(
+        r.errors_by_kind.get("timeout"),
+        Some(&3),
+        "{:?}",
+        r.errors_by_kind
+    );
+    assert_eq!(r.instances.len(), 3);
+    let samples = format!("{:?}", r.error_samples);
+    assert!(
+        samples.contains("interrupted") && !samples.contains("was stopped"),
+        "{samples}"
+    );
+}
+
+/// A `.cwasm` precompiled with epoch interruption (`lumos-runner
+/// precompile --epoch-interruption`) loads into the host's epoch engine:
+/// a guest that never yields is interrupted alone, the same host serves on.
+#[test]
+fn a_cwasm_precompiled_with_epoch_interruption_is_interrupted_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let cwasm = dir.path().join("fixture.epoch.cwasm");
+    let st = std::process::Command::new(runner_exe())
+        .arg("precompile")
+        .arg(&fixtures().wasm)
+        .arg("-o")
+        .arg(&cwasm)
+        .arg("--epoch-interruption")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut o = opts();
+    o.limits.request_timeout = Duration::from_millis(500);
+    let runner = Runner::new(o).unwrap();
+    let p = runner
+        .prepare(&Job::from_opts(&runner.opts, &file_ref(&cwasm), RT, b""))
+        .unwrap();
+    let l = runner.launcher(&p, RT, &[]).unwrap();
+    let mut slot = Slot::new(l.clone());
+    slot.ensure().unwrap();
+    let host = slot.workload_pid().unwrap();
+    let o = slot.call(FOREVER);
+    match &o.result {
+        Err(Failure::PooledTimeout(_, m)) => assert!(m.contains("interrupted"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(slot.call(br#"{"op":"noop"}"#).is_ok());
+    assert_eq!(slot.workload_pid(), Some(host), "the same host serves");
+}
+
+/// A guest blocked in a host call (a long sleep) is at no epoch check: the
+/// host does not end it within the grace, so the runner stops the host
+/// (said in the error) and the next instance comes from a new one. A
+/// `.cwasm` precompiled without epoch interruption (the fixture's, as an
+/// `aot-wasmtime` image's) cannot be interrupted at all: its host is
+/// stopped at once.
+#[test]
+fn a_timeout_the_host_cannot_interrupt_stops_the_host() {
+    let f = fixtures();
+    for (image, body, said) in [
+        (
+            &f.wasm,
+            &br#"{"op":"sleep","ms":600000}"#[..],
+            "did not end the instance within",
+        ),
+        (&f.cwasm, FOREVER, "precompiled without epoch interruption"),
+    ] {
+        let mut o = opts();
+        o.limits.request_timeout = Duration::from_millis(500);
+        let runner = Runner::new(o).unwrap();
+        let p = runner
+            .prepare(&Job::from_opts(&runner.opts, &file_ref(image), RT, b""))
+            .unwrap();
+        let l = runner.launcher(&p, RT, &[]).unwrap();
+        let mut slot = Slot::new(l.clone());
+        slot.ensure().unwrap();
+        let host = slot.workload_pid().unwrap();
+        let o = slot.call(body);
+        match &o.result {
+            Err(Failure::PooledTimeout(_, m)) => {
+                assert!(m.contains(said) && m.contains("was stopped"), "{m}")
+            }
+            other => panic!("{}: {other:?}", image.display()),
+        }
+        assert!(eventually(Duration::from_secs(5), || !alive(host)));
+        assert!(slot.call(br#"{"op":"noop"}"#).is_ok());
+        assert_ne!(slot.workload_pid(), Some(host), "a new host serves");
+    }
 }

@@ -60,6 +60,10 @@ pub(crate) fn store(
         },
     );
     store.limiter(|s| &mut s.limits);
+    // The pool host's engine has epoch interruption (its stores' deadline
+    // would be "now"): a deadline far away, which the host shortens for its
+    // instances; unused by the other engines.
+    store.set_epoch_deadline(lumos_wasm::wasmtime::NO_DEADLINE);
     Ok(store)
 }
 

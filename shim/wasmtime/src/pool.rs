@@ -17,23 +17,50 @@
 //! is dropped, its slots go back to the pool, and the connection closes.
 //! A trap ends that instance only; the host lives on.
 //!
+//! A guest that never yields is interrupted, Spin- and wasmCloud-style, with
+//! wasmtime's epoch interruption (`lumos_wasm::wasmtime::config_interruptible`:
+//! a wasm module is compiled with it here; a `.cwasm` has it only if it was
+//! precompiled with it, and one without it, such as an `aot-wasmtime`
+//! image's, is loaded into an engine without it: its instances cannot be
+//! interrupted, which `HELLO` says with `"interruptible": false`, and the
+//! runner stops the host when a request to one times out). A ticker thread
+//! increments the engine's
+//! epoch every [`TICK`], and each instance's store has a deadline one tick
+//! ahead whose callback asks whether the runner has given up on the
+//! instance: the runner shuts its side of the connection down when a
+//! request times out, which the callback sees as `POLLRDHUP` on the
+//! connection without reading from it. The guest then traps
+//! (`UpdateDeadline::Interrupt`), the host says `lumos-pool[ID]: interrupted
+//! …`, drops the store (its slots back in the pool) and closes the
+//! connection; its other instances and the host go on.
+//!
 //! The host ends when its stdin reaches EOF (the runner that started it is
 //! gone) or when it is killed.
 
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use lumos_shim::{ShimError, ShimOpts, Trace};
 use lumos_wasm::BinaryKind;
 use wasmtime::{
     Engine, InstanceAllocationStrategy, InstancePre, Linker, Module, PoolingAllocationConfig,
+    UpdateDeadline,
 };
 use wasmtime_wasi::p1;
 
 /// Instances one host can hold at once (each reserves about 4 GiB of
 /// address space for its linear memory; nothing is committed until used).
 pub const POOL_INSTANCES: u32 = 1000;
+
+/// How often the engine's epoch advances: how often a running guest asks
+/// whether the runner still wants it (one `poll` of its connection), and
+/// the longest a guest that never yields runs on after the runner gave up
+/// (plus the time to the guest's next function entry or loop back edge).
+pub const TICK: Duration = Duration::from_millis(10);
 
 use crate::module::State;
 
@@ -42,6 +69,8 @@ struct Host {
     pre: InstancePre<State>,
     opts: ShimOpts,
     trace: Trace,
+    /// The module has epoch interruption compiled in (see the module's doc).
+    interruptible: bool,
 }
 
 /// Loads the module, listens on the spec's socket and serves instances
@@ -63,25 +92,40 @@ pub fn run(opts: &ShimOpts, socket: &std::path::Path) -> Result<i32, ShimError> 
     if kind == BinaryKind::Component {
         return Err(component());
     }
-    let mut config = lumos_wasm::wasmtime::config(None, lumos_wasm::wasmtime::OPT_LEVEL)
-        .map_err(|e| load(lumos_model::error_chain(&e)))?;
+    let mut config =
+        lumos_wasm::wasmtime::config_interruptible(None, lumos_wasm::wasmtime::OPT_LEVEL)
+            .map_err(|e| load(lumos_model::error_chain(&e)))?;
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(opts.memory_limit)));
     // The default, said: linear memories start as copy-on-write mappings of
     // the module's data image, not as copies.
     config.memory_init_cow(true);
     let engine = Engine::new(&config).map_err(|e| load(format!("{e:#}")))?;
-    let module = if kind == BinaryKind::Elf {
-        // SAFETY: the file is a wasmtime artifact from the image we verified by
-        // digest; wasmtime checks its header and engine compatibility first.
-        unsafe { Module::deserialize_file(&engine, &opts.module) }.map_err(|e| {
-            if lumos_wasm::binary::detect_file(&opts.module).is_ok_and(|b| b.is_component()) {
-                component()
-            } else {
-                load(format!("{e:#}"))
+    let (module, interruptible) = if kind == BinaryKind::Elf {
+        // SAFETY (both): the file is a wasmtime artifact from the image we
+        // verified by digest; wasmtime checks its header and engine
+        // compatibility first.
+        match unsafe { Module::deserialize_file(&engine, &opts.module) } {
+            Ok(m) => (m, true),
+            Err(first) => {
+                // Precompiled without epoch interruption (wasmtime refuses
+                // it in an engine with it): an engine without it.
+                config.epoch_interruption(false);
+                let plain = Engine::new(&config).map_err(|e| load(format!("{e:#}")))?;
+                let m =
+                    unsafe { Module::deserialize_file(&plain, &opts.module) }.map_err(|_| {
+                        if lumos_wasm::binary::detect_file(&opts.module)
+                            .is_ok_and(|b| b.is_component())
+                        {
+                            component()
+                        } else {
+                            load(format!("{first:#}"))
+                        }
+                    })?;
+                (m, false)
             }
-        })?
+        }
     } else if kind.is_wasm() {
-        jit(&engine, opts).map_err(load)?
+        (jit(&engine, opts).map_err(load)?, true)
     } else {
         return Err(load(
             "wasmtime-pooled needs a .cwasm (aot-wasmtime image) or a wasm module; \
@@ -90,6 +134,10 @@ pub fn run(opts: &ShimOpts, socket: &std::path::Path) -> Result<i32, ShimError> 
         ));
     };
     trace.mark("module loaded");
+    // The engine the module loaded into (the epoch one, unless the .cwasm
+    // lacks it): the other one's pool reservation is released here.
+    drop(engine);
+    let engine = module.engine().clone();
     let mut linker: Linker<State> = Linker::new(&engine);
     p1::add_to_linker_sync(&mut linker, |s| &mut s.wasi).map_err(|e| load(e.to_string()))?;
     crate::module::stub_wasmedge_sockets(&mut linker, &module).map_err(load)?;
@@ -108,6 +156,7 @@ pub fn run(opts: &ShimOpts, socket: &std::path::Path) -> Result<i32, ShimError> 
         pre,
         opts: opts.clone(),
         trace,
+        interruptible,
     });
     // The runner that started the host holds our stdin: its end is ours.
     std::thread::Builder::new()
@@ -134,7 +183,18 @@ pub fn run(opts: &ShimOpts, socket: &std::path::Path) -> Result<i32, ShimError> 
         }
     }
     trace.mark("threads warm");
-    announce(opts).map_err(|e| load(format!("stdout: {e}")))?;
+    // The epoch ticker: each tick lets every running guest's deadline
+    // callback look at its connection (see the module's doc).
+    if interruptible {
+        std::thread::Builder::new()
+            .name("epoch-ticker".into())
+            .spawn(move || loop {
+                std::thread::sleep(TICK);
+                engine.increment_epoch();
+            })
+            .map_err(|e| load(format!("thread: {e}")))?;
+    }
+    announce(opts, interruptible).map_err(|e| load(format!("stdout: {e}")))?;
     trace.mark("listening");
     // The acceptors serve; this thread only waits (stdin's end exits).
     loop {
@@ -191,13 +251,15 @@ fn spawn_acceptor(
 }
 
 /// Ready: a `HELLO` frame on stdout (the runner reads it with its frame
-/// reader, under its start deadline).
-fn announce(opts: &ShimOpts) -> std::io::Result<()> {
+/// reader, under its start deadline), saying whether its instances can be
+/// interrupted.
+fn announce(opts: &ShimOpts, interruptible: bool) -> std::io::Result<()> {
     use lumos_sdk::frame::{header, Kind, PROTOCOL_VERSION};
     let payload = serde_json::json!({
         "sdk": format!("{} pool", lumos_shim::WASMTIME_SHIM),
         "function": opts.name,
         "protocol": PROTOCOL_VERSION,
+        "interruptible": interruptible,
     })
     .to_string();
     let mut out = std::io::stdout().lock();
@@ -224,7 +286,7 @@ impl Host {
         let (Ok(i), Ok(o)) = (null(false), null(true)) else {
             return;
         };
-        if let Err(e) = self.instance(i, o) {
+        if let Err(e) = self.instance(i, o, None) {
             eprintln!("lumos-pool: warm-up instance: {e}");
         }
     }
@@ -253,9 +315,29 @@ impl Host {
                 return;
             }
         };
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let watch = match conn.try_clone() {
+            Ok(c) if self.interruptible => Some(Watch {
+                conn: c,
+                interrupted: interrupted.clone(),
+            }),
+            Ok(_) => None,
+            Err(e) => {
+                eprintln!("lumos-pool[{id}]: the connection: {e}");
+                return;
+            }
+        };
+        let t = std::time::Instant::now();
         // Only an end the runner did not cause is said (the runner reads it
-        // when the connection ends under a request).
-        match self.instance(stdin, stdout) {
+        // when the connection ends under a request), and an interruption
+        // (the runner waits for it after a request timed out, and quotes it).
+        match self.instance(stdin, stdout, watch) {
+            Err(_) if interrupted.load(Ordering::SeqCst) => eprintln!(
+                "lumos-pool[{id}]: interrupted after {:.0} ms: the runner gave up on it \
+                 (closed its connection) while the guest ran; its store is dropped, the \
+                 host serves on",
+                t.elapsed().as_secs_f64() * 1e3
+            ),
             Ok(0) => {}
             Ok(code) => eprintln!("lumos-pool[{id}]: exited with status {code}"),
             // One line (a trap's wasm backtrace spans several), which the
@@ -271,14 +353,30 @@ impl Host {
     }
 
     /// A fresh store whose guest reads `stdin` and writes `stdout`, its
-    /// `_start` run to its end.
-    fn instance(&self, stdin: std::fs::File, stdout: std::fs::File) -> Result<i32, ShimError> {
+    /// `_start` run to its end, or until `watch` says the runner gave up.
+    fn instance(
+        &self,
+        stdin: std::fs::File,
+        stdout: std::fs::File,
+        watch: Option<Watch>,
+    ) -> Result<i32, ShimError> {
         let t = std::time::Instant::now();
         let opts = &self.opts;
         // The connection read and written directly, blocking (as module.rs
         // reads its stdin): no worker-thread hand-off per frame.
         let mut store =
             crate::module::store(self.pre.module().engine(), opts, stdin, Some(stdout))?;
+        if let Some(w) = watch {
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(move |_| {
+                Ok(if w.given_up() {
+                    w.interrupted.store(true, Ordering::SeqCst);
+                    UpdateDeadline::Interrupt
+                } else {
+                    UpdateDeadline::Continue(1)
+                })
+            });
+        }
         let instance = self
             .pre
             .instantiate(&mut store)
@@ -290,6 +388,30 @@ impl Host {
             );
         }
         crate::module::run_start(&instance, &mut store, opts)
+    }
+}
+
+/// What an instance's deadline callback watches: its connection.
+struct Watch {
+    conn: UnixStream,
+    /// Set when the callback interrupted the guest.
+    interrupted: Arc<AtomicBool>,
+}
+
+impl Watch {
+    /// Whether the runner has shut its side of the connection down (or
+    /// closed it): `POLLRDHUP`/`POLLHUP` on the socket, asked with a zero
+    /// timeout. Nothing is read: a request the guest has not read yet stays
+    /// where it is. (std has no `poll`; libc's is the one call needed.)
+    fn given_up(&self) -> bool {
+        let mut p = libc::pollfd {
+            fd: self.conn.as_raw_fd(),
+            events: libc::POLLRDHUP,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, the fd owned by `self.conn` for the call.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        n > 0 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
     }
 }
 

@@ -1,0 +1,3 @@
+//! The wasmtime shim's tests (one binary, one module per topic).
+
+mod epoch_cost;
