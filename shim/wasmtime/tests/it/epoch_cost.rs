@@ -134,7 +134,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 #[test]
-#[ignore]
+#[ignore = "a benchmark, not a check: precompiles and times two functions (run with --release --ignored --nocapture)"]
 fn epoch_cost() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let target = root.join("target/lumos-epoch-cost");
