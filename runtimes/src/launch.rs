@@ -427,8 +427,9 @@ impl Launcher {
     fn start_pooled(&self) -> Result<Started, Failure> {
         let host = self.pool_host()?;
         let id = new_instance_id();
+        let base = host.baseline();
         let t0 = Instant::now();
-        let (stream, inst) = host.connect(&id)?;
+        let (stream, inst) = host.connect(&id, base)?;
         let t1 = Instant::now();
         let conn = FrameConn::handshake_pooled(stream, inst, t1 + self.limits.start_timeout);
         let ready_at = Instant::now();

@@ -37,6 +37,10 @@ use std::time::{Duration, Instant};
 /// before it stops the whole host.
 pub const INTERRUPT_GRACE: Duration = Duration::from_secs(2);
 
+/// A pool host's CPU time (ms) and RSS (bytes) before an instance is added.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HostBaseline((f64, u64));
+
 /// The running pool host of one launcher.
 pub struct PoolHost {
     proc: Mutex<Process>,
@@ -103,11 +107,25 @@ impl PoolHost {
         })
     }
 
-    /// A new instance: connects and names it (one length byte, the id).
-    pub fn connect(self: &Arc<Self>, id: &str) -> Result<(UnixStream, PooledInstance), Failure> {
-        let base = proc_usage(self.pid)
-            .map(|u| (u.cpu_ms, proc_rss_bytes(self.pid).unwrap_or(0)))
-            .unwrap_or_default();
+    /// The host's CPU time and RSS now: the baseline a new instance's
+    /// usage is counted from. Read before the clock of a cold start starts
+    /// (the /proc reads are the harness's bookkeeping, not the start).
+    pub fn baseline(&self) -> HostBaseline {
+        HostBaseline(
+            proc_usage(self.pid)
+                .map(|u| (u.cpu_ms, proc_rss_bytes(self.pid).unwrap_or(0)))
+                .unwrap_or_default(),
+        )
+    }
+
+    /// A new instance: connects and names it (one length byte, the id); its
+    /// usage is counted from `base` ([`PoolHost::baseline`]).
+    pub fn connect(
+        self: &Arc<Self>,
+        id: &str,
+        base: HostBaseline,
+    ) -> Result<(UnixStream, PooledInstance), Failure> {
+        let base = base.0;
         let mut s = UnixStream::connect(&self.socket).map_err(|e| {
             let ended = self.host_ended();
             Failure::Start(match ended {

@@ -138,7 +138,7 @@ pub fn engine_version(runtime: Runtime) -> Option<&'static str> {
             Some(lumos_wasm::wasmtime::VERSION)
         }
         Runtime::WasmiInterp => Some(lumos_shim::WASMI_VERSION),
-        Runtime::WasmedgeInterp | Runtime::WasmedgeAot => Some("0.14.1 (wasmedge-sdk 0.14.0)"),
+        Runtime::WasmedgeInterp | Runtime::WasmedgeAot => Some("0.14.1 (C API)"),
     }
 }
 

@@ -22,6 +22,8 @@ fn main() {
         );
     }
     let loader = format!("{lib}/{loader}");
+    // src/ffi.rs declares the C API (`#[link(name = "wasmedge")]`); it is found here.
+    println!("cargo:rustc-link-search=native={lib}");
     println!("cargo:rustc-link-arg=-Wl,--allow-shlib-undefined");
     println!("cargo:rustc-link-arg=-Wl,-rpath-link,{lib}");
     // DT_RPATH, not DT_RUNPATH: it also applies to the libraries libwasmedge pulls in (libLLVM, libffi…).

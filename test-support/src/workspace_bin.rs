@@ -9,7 +9,7 @@
 //! (`cargo build --workspace --tests --bin ...`: every member selected,
 //! dev-dependencies on), so the dependencies that build already compiled are
 //! reused, where a build of these packages alone would resolve features
-//! differently and compile wasmtime, cranelift and wasmedge-sys a second
+//! differently and compile wasmtime and cranelift a second
 //! time (minutes in CI). Unification gives the WasmEdge shim's lumos-wasm
 //! the `wasmtime` feature too; it still links no wasmtime code (it reaches
 //! nothing of it: runtimes test `shims::` checks the binary).

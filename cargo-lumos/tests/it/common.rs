@@ -242,7 +242,11 @@ pub static SHARED_TARGET: Mutex<()> = Mutex::new(());
 /// builtin_functions tests and by every bench of the real workspace alike, so
 /// each function and AoT artifact is compiled once per run (build.json merges
 /// what each build adds).
+/// Its first use also starts the background build of the one artifact
+/// compiled under qemu (builtin_functions, build 3), so that minutes-long
+/// compile overlaps the tests before the ones that need it.
 pub fn shared_target() -> PathBuf {
+    crate::builtin_functions::start_qemu_build();
     lumos_test_support::fixtures::shared_dir("lumos-e2e")
 }
 

@@ -8,9 +8,17 @@
 //! - an object with `properties` and without
 //!   `x-kubernetes-preserve-unknown-fields` gets `additionalProperties: false`,
 //!   so a misspelled field is an error instead of being dropped.
+//!
+//! The judge is Python's `jsonschema` (Draft 4, as the apiserver's
+//! structural schemas), installed by scripts/setup in /opt/lumos/python:
+//! an outside implementation of the standard, as skopeo and umoci judge the
+//! images, and no Rust validator to compile into the test build (the
+//! `jsonschema` crate was ~1 minute of CPU there).
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 use serde_json::{json, Map, Value};
 
@@ -19,8 +27,39 @@ pub fn crd_path() -> PathBuf {
     crate::common::repo_root().join("tests/fixtures/knative/service-crd.yaml")
 }
 
+/// The strict schema of `serving.knative.dev/v1` Services, in a file the judge reads.
+pub struct Validator {
+    schema: tempfile::NamedTempFile,
+}
+
+/// The Python of scripts/setup's venv, which has `jsonschema`.
+fn python() -> PathBuf {
+    let p = PathBuf::from(
+        std::env::var("LUMOS_PYTHON").unwrap_or_else(|_| "/opt/lumos/python/bin/python3".into()),
+    );
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/setup (it installs jsonschema there)",
+        p.display()
+    );
+    p
+}
+
+/// Validates the JSON document on stdin against the schema file argv[1]
+/// (Draft 4); prints each error as `message at /json/pointer`, one a line.
+const JUDGE: &str = r#"
+import json, sys
+import jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft4Validator.check_schema(schema)
+doc = json.load(sys.stdin)
+for e in jsonschema.Draft4Validator(schema).iter_errors(doc):
+    path = "".join("/" + str(p) for p in e.absolute_path)
+    print((e.message + " at " + path).replace(chr(10), " "))
+"#;
+
 /// A validator for `serving.knative.dev/v1` Services.
-pub fn service_validator() -> jsonschema::Validator {
+pub fn service_validator() -> Validator {
     let text = std::fs::read_to_string(crd_path()).unwrap();
     let crd: Value = serde_norway::from_str(&text).unwrap();
     let version = crd["spec"]["versions"]
@@ -30,7 +69,14 @@ pub fn service_validator() -> jsonschema::Validator {
         .find(|v| v["name"] == "v1")
         .expect("the CRD has version v1");
     let schema = strict(&version["schema"]["openAPIV3Schema"]);
-    jsonschema::draft4::new(&schema).expect("the converted schema compiles")
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    serde_json::to_writer(&mut file, &schema).unwrap();
+    file.flush().unwrap();
+    let v = Validator { schema: file };
+    // The converted schema must itself be valid Draft 4: the judge checks it
+    // first and fails (so `errors` panics) when it is not.
+    errors(&v, &json!({}));
+    v
 }
 
 /// The openAPIV3Schema node `v` as strict JSON Schema.
@@ -75,9 +121,26 @@ fn strict(v: &Value) -> Value {
 }
 
 /// Every error the validator finds in `doc`, one line each.
-pub fn errors(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
-    validator
-        .iter_errors(doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
+pub fn errors(validator: &Validator, doc: &Value) -> Vec<String> {
+    let mut child = Command::new(python())
+        .args(["-c", JUDGE])
+        .arg(validator.schema.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the Python jsonschema judge");
+    serde_json::to_writer(child.stdin.take().unwrap(), doc).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the jsonschema judge failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
         .collect()
 }

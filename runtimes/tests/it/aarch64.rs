@@ -39,30 +39,6 @@ fn aarch64_runner() -> PathBuf {
         "no arm64 WasmEdge in {}: run scripts/install-wasmedge",
         lib.display()
     );
-    // A WASMEDGE_DIR holding only the headers and the arm64 libwasmedge.
-    let sdk = target_base().join("wasmedge-sdk-arm64");
-    std::fs::create_dir_all(sdk.join("lib")).unwrap();
-    if !sdk.join("include/wasmedge").exists() {
-        let st = Command::new("cp")
-            .arg("-a")
-            .arg(we.join("sdk/include"))
-            .arg(&sdk)
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
-    for e in std::fs::read_dir(&lib).unwrap().flatten() {
-        let n = e.file_name().to_string_lossy().to_string();
-        if n.starts_with("libwasmedge.so") && !sdk.join("lib").join(&n).exists() {
-            let st = Command::new("cp")
-                .arg("-a")
-                .arg(e.path())
-                .arg(sdk.join("lib"))
-                .status()
-                .unwrap();
-            assert!(st.success());
-        }
-    }
     let target = target_base();
     let st = lumos_test_support::cargo()
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -97,15 +73,6 @@ fn aarch64_runner() -> PathBuf {
             "aarch64-linux-gnu-gcc",
         )
         .env("CC_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-gcc")
-        .env("WASMEDGE_DIR", &sdk)
-        .env(
-            "LIBCLANG_PATH",
-            std::env::var("LIBCLANG_PATH").unwrap_or_else(|_| "/usr/lib/llvm-19/lib".into()),
-        )
-        .env(
-            "BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu",
-            "-I/usr/aarch64-linux-gnu/include",
-        )
         .status()
         .expect("run cargo for the aarch64 runner");
     assert!(st.success(), "cross-building the aarch64 runner failed");

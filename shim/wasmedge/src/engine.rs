@@ -1,4 +1,4 @@
-//! WasmEdge 0.14.1 through `wasmedge-sdk` 0.14.0 (the paper's runtime).
+//! WasmEdge 0.14.1 through its C API (the paper's runtime; `ffi`).
 //! `wasmedge-interp` forces the interpreter; `wasmedge-aot` runs the native
 //! code of a universal wasm module's `wasmedge` custom section, and refuses
 //! to run when that code is missing or not for this host (WasmEdge itself
@@ -7,10 +7,8 @@
 
 use lumos_shim::{ShimError, ShimOpts};
 use lumos_wasmedge_section::{self as wasmedge_section, AotSection, OS_LINUX};
-use std::collections::HashMap;
-use wasmedge_sdk::config::{CommonConfigOptions, ConfigBuilder, RuntimeConfigOptions};
-use wasmedge_sdk::wasi::WasiModule;
-use wasmedge_sdk::{Instance, LogManager, Module, Store, Vm};
+
+use crate::ffi;
 
 pub const VERSION: &str = "0.14.1";
 
@@ -66,14 +64,10 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
             Some(_) => {}
         }
     }
-    let mut rc = RuntimeConfigOptions::default();
-    if let Some(m) = opts.memory_limit {
-        rc = rc.max_memory_pages((m / 65536).clamp(1, 65536) as u32);
-    }
-    let config = ConfigBuilder::new(CommonConfigOptions::default().interpreter_mode(!aot))
-        .with_runtime_config(rc)
-        .build()
-        .map_err(|e| load(e.to_string()))?;
+    let max_pages = opts
+        .memory_limit
+        .map(|m| (m / 65536).clamp(1, 65536) as u32);
+    let config = ffi::Config::new(!aot, max_pages).map_err(|e| load(e.to_string()))?;
     let envs: Vec<String> = opts
         .policy
         .env
@@ -86,27 +80,19 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
         .iter()
         .map(|(h, g)| format!("{g}:{}", h.display()))
         .collect();
-    let argv: Vec<&str> = std::iter::once(opts.name.as_str())
-        .chain(opts.args.iter().map(String::as_str))
+    let argv: Vec<String> = std::iter::once(opts.name.clone())
+        .chain(opts.args.iter().cloned())
         .collect();
-    let mut wasi = WasiModule::create(
-        Some(argv),
-        Some(envs.iter().map(String::as_str).collect()),
-        Some(preopens.iter().map(String::as_str).collect()),
-    )
-    .map_err(|e| load(e.to_string()))?;
-    let mut instances: HashMap<String, &mut Instance> = HashMap::new();
-    instances.insert(wasi.name().to_string(), wasi.as_mut());
-    let store = Store::new(Some(&config), instances).map_err(|e| load(e.to_string()))?;
-    let mut vm = Vm::new(store);
+    let wasi = ffi::Wasi::new(&argv, &envs, &preopens).map_err(|e| load(e.to_string()))?;
+    let mut vm = ffi::Vm::new(&config, &wasi).map_err(|e| load(e.to_string()))?;
     // Read WasmEdge's own log while it loads: a fallback to the interpreter is
     // logged there ("Load AOT section failed. Use interpreter mode instead.").
-    LogManager::log_debug_info();
-    let (module, log) = capture_stdout(|| Module::from_bytes(Some(&config), &bytes));
+    ffi::log_debug();
+    let (loaded, log) = capture_stdout(|| vm.load(&bytes));
     // WasmEdge logs to stdout, the frame pipe: silence it while the guest runs
     // (a trap's reason comes back as the error value).
-    LogManager::log_off();
-    let module = module.map_err(|e| load(e.to_string()))?;
+    ffi::log_off();
+    loaded.map_err(|e| load(e.to_string()))?;
     let low = log.to_ascii_lowercase();
     if aot
         && (low.contains("interpreter mode")
@@ -119,15 +105,13 @@ pub fn run(opts: &ShimOpts, aot: bool) -> Result<i32, ShimError> {
             lines.join(" | ")
         )));
     }
-    vm.register_module(None, module)
-        .map_err(|e| ShimError::Trap(e.to_string()))?;
-    let r = vm.run_func(None, "_start", []);
+    let r = vm.run("_start");
     drop(vm);
     let code = wasi.exit_code();
     match r {
-        Ok(_) => Ok(code as i32),
-        // proc_exit ends execution with a "terminated" error; the code is in the WASI module.
-        Err(e) if e.to_string().to_ascii_lowercase().contains("terminated") => Ok(code as i32),
+        Ok(()) => Ok(code as i32),
+        // proc_exit ends execution with WasmEdge's "terminated"; the code is in the WASI module.
+        Err(e) if e.is_terminated() => Ok(code as i32),
         Err(e) => Err(ShimError::Trap(e.to_string())),
     }
 }

@@ -2,6 +2,7 @@
 //! a runner for `wasmedge-interp` and `wasmedge-aot` (lumos-shim's contract).
 
 mod engine;
+mod ffi;
 
 use lumos_model::Runtime;
 use lumos_shim::ShimError;
