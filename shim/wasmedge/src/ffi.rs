@@ -1,7 +1,7 @@
 //! The part of WasmEdge 0.14.1's C API (`wasmedge/wasmedge.h`) the shim
 //! calls, declared by hand, with owning wrappers that free what they create.
 //!
-//! Why not `wasmedge-sdk`/`wasmedge-sys`: the shim needs thirteen functions
+//! Why not `wasmedge-sdk`/`wasmedge-sys`: the shim needs nineteen functions
 //! of a C API that is stable across 0.14.x, while wasmedge-sys 0.19 generates
 //! its bindings with bindgen at build time (libclang on every build machine)
 //! and has reqwest, hyper, tokio, rustls and ring as unconditional build
