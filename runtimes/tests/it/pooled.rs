@@ -10,14 +10,25 @@
 
 use crate::common::*;
 use lumos_runtimes::host::{Failure, Reply};
-use lumos_runtimes::launch::Slot;
-use lumos_runtimes::run::Mode;
+use lumos_runtimes::launch::{Launcher, Slot};
+use lumos_runtimes::run::{Mode, Prepared};
 use lumos_runtimes::{Job, Protocol, Runner, Runtime};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 const RT: Runtime = Runtime::WasmtimePooled;
+
+/// `image` (a file image) prepared, and its launcher on wasmtime-pooled
+/// (its host starts with the first instance); the launcher runs from what
+/// was prepared, so both are kept.
+fn launcher(runner: &Runner, image: &std::path::Path) -> (Prepared, Arc<Launcher>) {
+    let p = runner
+        .prepare(&Job::from_opts(&runner.opts, &file_ref(image), RT, b""))
+        .unwrap();
+    let l = runner.launcher(&p, RT, &[]).unwrap();
+    (p, l)
+}
 
 fn alive(pid: u32) -> bool {
     // A zombie is not alive: its state is Z.
@@ -75,15 +86,7 @@ fn pooled_cold_and_warm_runs_answer_for_real() {
 #[test]
 fn two_instances_share_one_host_process_and_answer_independently() {
     let runner = Runner::new(opts()).unwrap();
-    let p = runner
-        .prepare(&Job::from_opts(
-            &runner.opts,
-            &file_ref(&fixtures().cwasm),
-            RT,
-            b"",
-        ))
-        .unwrap();
-    let l = runner.launcher(&p, RT, &[]).unwrap();
+    let (p, l) = launcher(&runner, &fixtures().cwasm);
     let (mut a, mut b) = (Slot::new(l.clone()), Slot::new(l.clone()));
     a.ensure().unwrap();
     b.ensure().unwrap();
@@ -127,15 +130,7 @@ fn two_instances_share_one_host_process_and_answer_independently() {
 #[test]
 fn an_instance_that_traps_ends_alone_and_the_host_serves_the_next() {
     let runner = Runner::new(opts()).unwrap();
-    let p = runner
-        .prepare(&Job::from_opts(
-            &runner.opts,
-            &file_ref(&fixtures().cwasm),
-            RT,
-            b"",
-        ))
-        .unwrap();
-    let l = runner.launcher(&p, RT, &[]).unwrap();
+    let (_p, l) = launcher(&runner, &fixtures().cwasm);
     let mut slot = Slot::new(l.clone());
     slot.ensure().unwrap();
     let host = slot.workload_pid().unwrap();
@@ -202,15 +197,7 @@ fn a_guest_that_never_yields_is_interrupted_alone_and_the_same_host_serves_on() 
     let mut o = opts();
     o.limits.request_timeout = Duration::from_millis(1500);
     let runner = Runner::new(o).unwrap();
-    let p = runner
-        .prepare(&Job::from_opts(
-            &runner.opts,
-            &file_ref(&fixtures().wasm),
-            RT,
-            b"",
-        ))
-        .unwrap();
-    let l = runner.launcher(&p, RT, &[]).unwrap();
+    let (_p, l) = launcher(&runner, &fixtures().wasm);
     let (mut a, mut b) = (Slot::new(l.clone()), Slot::new(l.clone()));
     a.ensure().unwrap();
     b.ensure().unwrap();
@@ -324,10 +311,7 @@ fn a_cwasm_precompiled_with_epoch_interruption_is_interrupted_alone() {
     let mut o = opts();
     o.limits.request_timeout = Duration::from_millis(500);
     let runner = Runner::new(o).unwrap();
-    let p = runner
-        .prepare(&Job::from_opts(&runner.opts, &file_ref(&cwasm), RT, b""))
-        .unwrap();
-    let l = runner.launcher(&p, RT, &[]).unwrap();
+    let (_p, l) = launcher(&runner, &cwasm);
     let mut slot = Slot::new(l.clone());
     slot.ensure().unwrap();
     let host = slot.workload_pid().unwrap();
@@ -360,10 +344,7 @@ fn a_timeout_the_host_cannot_interrupt_stops_the_host() {
         let mut o = opts();
         o.limits.request_timeout = Duration::from_millis(500);
         let runner = Runner::new(o).unwrap();
-        let p = runner
-            .prepare(&Job::from_opts(&runner.opts, &file_ref(image), RT, b""))
-            .unwrap();
-        let l = runner.launcher(&p, RT, &[]).unwrap();
+        let (_p, l) = launcher(&runner, image);
         let mut slot = Slot::new(l.clone());
         slot.ensure().unwrap();
         let host = slot.workload_pid().unwrap();
