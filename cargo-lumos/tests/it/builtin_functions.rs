@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, Once, OnceLock};
 
 use crate::common::*;
 use lumos_payloads::{payload, Payload, FUNCTIONS};
@@ -83,55 +83,54 @@ fn lumos_build_command(i: usize) -> Command {
     cmd
 }
 
+/// Build `i`'s outcome from cargo lumos's output: `Err` holds its status and stderr.
+fn build_outcome(i: usize, out: &std::process::Output) -> Result<(), String> {
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cargo lumos build {:?} failed ({}):\n{}",
+            BUILDS[i],
+            out.status,
+            stderr(out)
+        ))
+    }
+}
+
 fn lumos_build(i: usize, json: bool) -> std::process::Output {
     let mut cmd = lumos_build_command(i);
     if json {
         cmd.args(["--message-format", "json"]);
     }
     let out = run(&mut cmd);
-    assert!(
-        out.status.success(),
-        "cargo lumos build {:?} failed ({}):\n{}",
-        BUILDS[i],
-        out.status,
-        stderr(&out)
-    );
+    if let Err(e) = build_outcome(i, &out) {
+        panic!("{e}");
+    }
     out
 }
 
-/// The qemu build's outcome once it is known (`Err`: cargo lumos's status
-/// and stderr), and the condition its waiters sleep on.
-type QemuBuild = (Mutex<Option<Result<(), String>>>, Condvar);
+/// The qemu build's outcome once it is known, and the condition its waiters sleep on.
+static QEMU_BUILD: (Mutex<Option<Result<(), String>>>, Condvar) =
+    (Mutex::new(None), Condvar::new());
 
 /// Starts the qemu build (the last of [`BUILDS`]) in the background, once
 /// per test process; never waits for it.
-pub fn start_qemu_build() -> &'static QemuBuild {
-    static QEMU_BUILD: OnceLock<&'static QemuBuild> = OnceLock::new();
-    QEMU_BUILD.get_or_init(|| {
-        let state: &'static QemuBuild = Box::leak(Box::new((Mutex::new(None), Condvar::new())));
-        std::thread::spawn(move || {
+pub fn start_qemu_build() {
+    static STARTED: Once = Once::new();
+    STARTED.call_once(|| {
+        std::thread::spawn(|| {
             let last = BUILDS.len() - 1;
-            let out = run(&mut lumos_build_command(last));
-            let r = if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "cargo lumos build {:?} failed ({}):\n{}",
-                    BUILDS[last],
-                    out.status,
-                    stderr(&out)
-                ))
-            };
-            *state.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
-            state.1.notify_all();
+            let r = build_outcome(last, &run(&mut lumos_build_command(last)));
+            *QEMU_BUILD.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+            QEMU_BUILD.1.notify_all();
         });
-        state
-    })
+    });
 }
 
 /// Waits for the qemu build (starting it if nobody has); fails the test if it failed.
 fn qemu_built() -> PathBuf {
-    let (done, cv) = start_qemu_build();
+    start_qemu_build();
+    let (done, cv) = &QEMU_BUILD;
     let mut r = done.lock().unwrap_or_else(|e| e.into_inner());
     while r.is_none() {
         r = cv.wait(r).unwrap_or_else(|e| e.into_inner());
