@@ -98,6 +98,21 @@ pub struct Started {
     pub ready_at: Instant,
     /// From then until it answered `HELLO` (or opened its port).
     pub ready: Duration,
+    /// The runner's own bookkeeping inside the start, before the instance's
+    /// start began: for a pooled instance, finding its host and reading the
+    /// host's CPU and RSS baseline (two /proc reads). A cold start's clock
+    /// leaves it out, as it leaves out its residency probe.
+    pub untimed: Duration,
+}
+
+/// When a newly started instance had started and became ready, and how
+/// much of the time before was the runner's bookkeeping
+/// ([`Started::untimed`]).
+#[derive(Debug, Clone, Copy)]
+pub struct StartTimes {
+    pub spawned_at: Instant,
+    pub ready_at: Instant,
+    pub untimed: Duration,
 }
 
 impl Launcher {
@@ -425,6 +440,7 @@ impl Launcher {
 
     /// A pooled instance: a connection to the host, ready at its `HELLO`.
     fn start_pooled(&self) -> Result<Started, Failure> {
+        let entered = Instant::now();
         let host = self.pool_host()?;
         let id = new_instance_id();
         let base = host.baseline();
@@ -442,6 +458,7 @@ impl Launcher {
                 spawned_at: t1,
                 ready_at,
                 ready: ready_at - t1,
+                untimed: t0 - entered,
             }),
             Err(b) => {
                 let (inst, f) = *b;
@@ -563,6 +580,7 @@ impl Launcher {
                 ready,
                 spawned_at: t1,
                 ready_at,
+                untimed: Duration::ZERO,
             }),
             Err(b) => {
                 let (mut p, f) = *b;
@@ -628,13 +646,17 @@ impl Slot {
 
     /// Starts an instance if none is running; when it started one, returns
     /// the instants its process had exec'd and it became ready.
-    pub fn ensure(&mut self) -> Result<Option<(Instant, Instant)>, Failure> {
+    pub fn ensure(&mut self) -> Result<Option<StartTimes>, Failure> {
         if self.current.is_some() || self.launcher.artifact.protocol == Protocol::Stdio {
             return Ok(None);
         }
         let s = self.launcher.start()?;
         self.instances.push(s.id.clone());
-        let t = (s.spawned_at, s.ready_at);
+        let t = StartTimes {
+            spawned_at: s.spawned_at,
+            ready_at: s.ready_at,
+            untimed: s.untimed,
+        };
         self.current = Some(s);
         Ok(Some(t))
     }

@@ -6,7 +6,7 @@ use crate::container::{self, Sandbox};
 use crate::fetch::{self, ImageRef};
 use crate::guard::{Guard, GuardedDir};
 use crate::host::Reply;
-use crate::launch::{Launcher, Limits, Slot};
+use crate::launch::{Launcher, Limits, Slot, StartTimes};
 use crate::machine::{Machine, Versions};
 use crate::measure::latency::Recorder;
 use crate::measure::load::{self, LoadSpec};
@@ -613,7 +613,6 @@ impl Runner {
             Some(l) => l,
             None => self.launcher_on(&p, runtime, job.args, job.node)?,
         };
-        let mut r = self.base(&p, &l, mode, job);
         // Evidence, untimed: what of the runtime and the image is in memory now.
         let probe_at = Instant::now();
         // wasmtime-pooled: the host is a node's running daemon, started
@@ -636,26 +635,36 @@ impl Runner {
         };
         let probed = probe_at.elapsed();
         let mut slot = Slot::new(l.clone());
-        let (spawned_at, ready_at) = if p.artifact.protocol == Protocol::Stdio {
+        let now = Instant::now();
+        let instant = StartTimes {
+            spawned_at: now,
+            ready_at: now,
+            untimed: Duration::ZERO,
+        };
+        let times = if p.artifact.protocol == Protocol::Stdio {
             // One instance per request: start, ready and response are one step.
-            (Instant::now(), Instant::now())
+            instant
         } else {
-            let now = Instant::now();
             slot.ensure()
                 .map_err(crate::Error::Start)?
-                .unwrap_or((now, now))
+                .unwrap_or(instant)
         };
         let o = slot.call(payload);
         let done = Instant::now();
+        // The result's description (payload digest, machine, versions, …)
+        // is the harness's bookkeeping: made after the clock stopped.
+        let mut r = self.base(&p, &l, mode, job);
+        let left_out = probed + times.untimed;
         r.cold_start_ms = Some(ColdStart {
             pull: pull.map(ms),
             unpack: unpack.map(ms),
-            start: ms(spawned_at
+            start: ms(times
+                .spawned_at
                 .saturating_duration_since(boundary)
-                .saturating_sub(probed)),
-            ready: ms(ready_at.saturating_duration_since(spawned_at)),
-            first_response: ms(done.saturating_duration_since(ready_at)),
-            total: ms((done - t0).saturating_sub(probed + untimed)),
+                .saturating_sub(left_out)),
+            ready: ms(times.ready_at.saturating_duration_since(times.spawned_at)),
+            first_response: ms(done.saturating_duration_since(times.ready_at)),
+            total: ms((done - t0).saturating_sub(left_out + untimed)),
         });
         r.requests = 1;
         self.tally(&mut r, std::slice::from_ref(&o));

@@ -415,15 +415,30 @@ impl Watch {
     }
 }
 
+/// How much of a freed slot's linear memory (and of its tables) stays
+/// resident for the slot's next instance, reset in place to the module's
+/// initial contents instead of being given back with `madvise` and faulted
+/// in again page by page. With `PAGEMAP_SCAN` (Linux 6.7 and later) only the
+/// pages the instance dirtied are reset; on older kernels the lowest bytes
+/// are. Measured (runtimes it figures::figures_pooled, release): the first
+/// instance's `ready` 0.12-0.14 ms without, 0.06 ms with; a host that served
+/// 100 instances keeps ~8 MiB more resident afterwards (the slots stay warm,
+/// at most `max_unused_warm_slots`, 100 by default).
+const KEEP_RESIDENT: usize = 1 << 20;
+
 /// The pooling allocator sized for one core module: at most
 /// [`POOL_INSTANCES`] instances at once, each with at most one memory (up
-/// to the spec's memory limit, else 4 GiB) and a few tables.
+/// to the spec's memory limit, else 4 GiB) and a few tables; freed slots
+/// keep [`KEEP_RESIDENT`] bytes resident.
 fn pool(memory_limit: Option<u64>) -> PoolingAllocationConfig {
     let mut p = PoolingAllocationConfig::default();
     p.total_core_instances(POOL_INSTANCES)
         .total_memories(POOL_INSTANCES)
         .total_tables(POOL_INSTANCES * 4)
-        .max_memories_per_module(1);
+        .max_memories_per_module(1)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     if let Some(m) = memory_limit {
         p.max_memory_size(usize::try_from(m).unwrap_or(usize::MAX).min(1 << 32));
     }
