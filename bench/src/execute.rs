@@ -289,6 +289,7 @@ pub fn execute(
             neighbour: plan.neighbour.clone(),
             neighbour_baseline: plan.neighbour.is_some() && plan.neighbour_baseline,
             nodes,
+            skipped: plan.skipped.clone(),
         },
         runs: rows,
     })

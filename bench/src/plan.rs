@@ -103,6 +103,8 @@ pub struct Plan {
     pub neighbour_baseline: bool,
     /// `--node`: the nodes the cells run on.
     pub nodes: Vec<lumos_model::NodeSpec>,
+    /// `--skip`: the (function, runtime) pairs left out of `cells`.
+    pub skipped: Vec<lumos_model::Skip>,
 }
 
 /// What the request resolves to without looking at the workspace.
@@ -163,6 +165,12 @@ impl Settings {
             );
         }
         if workflow {
+            if !req.skip.is_empty() {
+                bail!(
+                    "--skip: not for a workflow (--chain, --workflow); choose its steps' \
+                     runtimes with --placement"
+                );
+            }
             if let Some(m) = modes
                 .iter()
                 .find(|m| !matches!(m, Mode::ColdCached | Mode::Cold | Mode::Warm))
@@ -513,6 +521,16 @@ impl Plan {
                 );
             }
         }
+        for skip in &req.skip {
+            if ws.function(&skip.function).is_none() {
+                bail!(
+                    "--skip {skip}: `{}` is not one of the functions benched ({})",
+                    skip.function,
+                    ws.names().join(", ")
+                );
+            }
+        }
+        let skipped = dedup(req.skip.clone());
         let load_functions = if req.load.functions.is_empty() {
             ws.names()
         } else {
@@ -547,6 +565,12 @@ impl Plan {
         for name in singles {
             for &group in &groups {
                 for &runtime in &runtimes {
+                    if skipped
+                        .iter()
+                        .any(|k| k.function == name && k.runtime == runtime)
+                    {
+                        continue;
+                    }
                     for &mode in &modes {
                         if mode == Mode::Load && !load_functions.contains(&name) {
                             continue;
@@ -581,6 +605,11 @@ impl Plan {
                 }
             }
         }
+        // A runtime every function skips is not made ready.
+        let mut runtimes = runtimes;
+        if !skipped.is_empty() && workflow.is_none() {
+            runtimes.retain(|r| cells.iter().any(|c| c.runtime == *r));
+        }
         Ok(Plan {
             runtimes,
             groups,
@@ -596,6 +625,7 @@ impl Plan {
             neighbour: req.neighbour.as_ref().map(|n| n.neighbour.clone()),
             neighbour_baseline: req.neighbour.as_ref().is_some_and(|n| n.baseline),
             nodes: req.nodes.clone(),
+            skipped,
         })
     }
 
@@ -794,6 +824,15 @@ mod tests {
             ..req(&["a"], &[])
         };
         assert!(e(wf).contains("--node: not for a workflow"));
+        let wf = BenchRequest {
+            workflow: crate::WorkflowRequest {
+                chain: vec!["x".into(), "y".into()],
+                ..Default::default()
+            },
+            skip: vec!["x@native".parse().unwrap()],
+            ..Default::default()
+        };
+        assert!(e(wf).contains("--skip: not for a workflow"));
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct BenchRequest {
     pub runtimes: Vec<Runtime>,
     /// Payload groups (1, 2, 3); empty: group 1.
     pub groups: Vec<u8>,
+    /// `--skip FUNCTION@RUNTIME`: functions left out on a runtime (every
+    /// mode); empty: none.
+    pub skip: Vec<lumos_model::Skip>,
     /// Modes; empty: cold-cached, cold and warm (and load when a load
     /// setting is given). `cold-node` needs root.
     pub modes: Vec<Mode>,

@@ -59,6 +59,9 @@ pub struct Settings {
     /// `--node`: the nodes functions were placed on (each row names its own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<crate::NodeRecord>,
+    /// `--skip`: functions left out on a runtime (no row stands for them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<crate::Skip>,
 }
 
 /// One row of a bench: a cell of the matrix, over its repeats.

@@ -103,6 +103,12 @@ pub fn render(out: &BenchOutput) -> String {
     for n in &out.settings.nodes {
         text.push_str(&format!("node {}\n", crate::format::node(n)));
     }
+    for k in &out.settings.skipped {
+        text.push_str(&format!(
+            "note: {} on {} was skipped (--skip)\n",
+            k.function, k.runtime
+        ));
+    }
     for (runtime, why) in out
         .settings
         .runtimes

@@ -277,7 +277,11 @@ fn a_cell_the_time_cap_stops_early_is_partial_with_its_n() {
         "-p",
         "fibonacci",
         "--runtime",
-        "native",
+        "native,wasmi-interp",
+        // Its only function skipped there: no wasmi-interp cell, and
+        // nothing built for it.
+        "--skip",
+        "fibonacci@wasmi-interp",
         "--group",
         "1",
         "--mode",
@@ -318,6 +322,23 @@ fn a_cell_the_time_cap_stops_early_is_partial_with_its_n() {
         "{r}"
     );
     assert!(stdout(&out).contains("partial n=2"), "{}", stdout(&out));
+    // --skip: recorded, said, and its runtime not asked for.
+    assert_eq!(
+        j["settings"]["skipped"],
+        serde_json::json!([{"function": "fibonacci", "runtime": "wasmi-interp"}]),
+        "{}",
+        j["settings"]
+    );
+    assert!(
+        j["settings"]["runtimes"].get("wasmi-interp").is_none(),
+        "{}",
+        j["settings"]
+    );
+    assert!(
+        stdout(&out).contains("note: fibonacci on wasmi-interp was skipped (--skip)"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 /// `wasmtime-pooled` beside `wasmtime-aot` on the same `aot-wasmtime` image:
@@ -393,6 +414,15 @@ fn unknown_runtime_function_or_group_is_a_one_line_error() {
         (vec!["-p", "fibonacci", "--group", "4"], "group"),
         (vec!["-p", "no-such-function"], "no-such-function"),
         (vec!["-p", "fibonacci", "--mode", "lukewarm"], "lukewarm"),
+        (
+            vec!["-p", "fibonacci", "--skip", "fibonacci"],
+            "FUNCTION@RUNTIME",
+        ),
+        (
+            vec!["-p", "fibonacci", "--skip", "nope@native"],
+            "--skip nope@native",
+        ),
+        (vec!["-p", "fibonacci", "--skip", "fibonacci@jvm"], "jvm"),
     ] {
         let out = bench(&manifest, target.path(), &args);
         let err = stderr(&out);

@@ -73,6 +73,16 @@ pub(super) fn section(out: &BenchOutput) -> Markup {
             ),
         );
     }
+    if !s.skipped.is_empty() {
+        kv.insert(
+            "skipped (--skip)",
+            s.skipped
+                .iter()
+                .map(|k| format!("{} on {}", k.function, k.runtime))
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+    }
     html! {
         table.setup {
             @for (k, v) in &kv {

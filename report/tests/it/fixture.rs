@@ -314,6 +314,7 @@ pub fn bench() -> BenchOutput {
             neighbour_baseline: false,
             nodes: vec![],
             baas_link: None,
+            skipped: vec!["language-detection@wasmedge-interp".parse().unwrap()],
         },
         runs,
     }

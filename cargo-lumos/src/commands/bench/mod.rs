@@ -70,6 +70,12 @@ fn neighbour(s: &str) -> Result<lumos_model::Neighbour, String> {
         .map_err(|e: lumos_model::NeighbourSpecError| e.to_string())
 }
 
+/// `--skip FUNCTION@RUNTIME`.
+fn skip(s: &str) -> Result<lumos_model::Skip, String> {
+    s.parse()
+        .map_err(|e: lumos_model::SkipSpecError| e.to_string())
+}
+
 /// Options of `cargo lumos bench`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
@@ -79,6 +85,11 @@ pub struct BenchArgs {
     /// available here is reported as unavailable.
     #[arg(long = "runtime", value_name = "NAME", value_delimiter = ',')]
     pub runtimes: Vec<Runtime>,
+    /// Leave a function out on one runtime, FUNCTION@RUNTIME (comma-separate
+    /// or repeat): none of its cells run there (a runtime every function
+    /// skips is not built for); the results list what was skipped.
+    #[arg(long = "skip", value_name = "FUNCTION@RUNTIME", value_delimiter = ',', value_parser = skip)]
+    pub skip: Vec<lumos_model::Skip>,
     /// Payload groups: 1, 2, 3 (default: 1).
     #[arg(long = "group", value_name = "N", value_delimiter = ',',
           value_parser = clap::value_parser!(u8).range(1..=3))]
@@ -330,6 +341,7 @@ impl BenchArgs {
             cargo: self.cargo.clone(),
             runtimes: self.runtimes.clone(),
             groups: self.groups.clone(),
+            skip: self.skip.clone(),
             modes: self.modes.clone(),
             repeat: self.repeat,
             requests: self.requests,
