@@ -605,9 +605,10 @@ impl Plan {
                 }
             }
         }
-        // A runtime every function skips is not made ready.
+        // A runtime every function skips is not made ready (--skip is
+        // refused with a workflow).
         let mut runtimes = runtimes;
-        if !skipped.is_empty() && workflow.is_none() {
+        if !skipped.is_empty() {
             runtimes.retain(|r| cells.iter().any(|c| c.runtime == *r));
         }
         Ok(Plan {

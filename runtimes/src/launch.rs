@@ -92,26 +92,23 @@ pub struct Started {
     pub id: String,
     /// Spawn until the instance process had exec'd.
     pub start: Duration,
-    /// When the instance process had exec'd.
+    /// From then until it answered `HELLO` (or opened its port).
+    pub ready: Duration,
+    pub times: StartTimes,
+}
+
+/// When a newly started instance had started and became ready, and how
+/// much of the time before was the runner's bookkeeping.
+#[derive(Debug, Clone, Copy)]
+pub struct StartTimes {
+    /// When the instance process had exec'd (pooled: connected).
     pub spawned_at: Instant,
     /// When it became ready.
     pub ready_at: Instant,
-    /// From then until it answered `HELLO` (or opened its port).
-    pub ready: Duration,
     /// The runner's own bookkeeping inside the start, before the instance's
     /// start began: for a pooled instance, finding its host and reading the
     /// host's CPU and RSS baseline (two /proc reads). A cold start's clock
     /// leaves it out, as it leaves out its residency probe.
-    pub untimed: Duration,
-}
-
-/// When a newly started instance had started and became ready, and how
-/// much of the time before was the runner's bookkeeping
-/// ([`Started::untimed`]).
-#[derive(Debug, Clone, Copy)]
-pub struct StartTimes {
-    pub spawned_at: Instant,
-    pub ready_at: Instant,
     pub untimed: Duration,
 }
 
@@ -455,10 +452,12 @@ impl Launcher {
                 netns: None,
                 id,
                 start: t1 - t0,
-                spawned_at: t1,
-                ready_at,
                 ready: ready_at - t1,
-                untimed: t0 - entered,
+                times: StartTimes {
+                    spawned_at: t1,
+                    ready_at,
+                    untimed: t0 - entered,
+                },
             }),
             Err(b) => {
                 let (inst, f) = *b;
@@ -578,9 +577,11 @@ impl Launcher {
                 id,
                 start,
                 ready,
-                spawned_at: t1,
-                ready_at,
-                untimed: Duration::ZERO,
+                times: StartTimes {
+                    spawned_at: t1,
+                    ready_at,
+                    untimed: Duration::ZERO,
+                },
             }),
             Err(b) => {
                 let (mut p, f) = *b;
@@ -652,11 +653,7 @@ impl Slot {
         }
         let s = self.launcher.start()?;
         self.instances.push(s.id.clone());
-        let t = StartTimes {
-            spawned_at: s.spawned_at,
-            ready_at: s.ready_at,
-            untimed: s.untimed,
-        };
+        let t = s.times;
         self.current = Some(s);
         Ok(Some(t))
     }
